@@ -1,0 +1,591 @@
+//! One activation, start to end: load, lock, recover, observe, plan, check
+//! steps, apply (journaled), packages, commit, hooks. Also the commands that
+//! read or prune the generation history.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::apply;
+use crate::hooks;
+use crate::manifest::{self, After, Generation};
+use crate::nixprofile;
+use crate::observe;
+use crate::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
+use crate::report;
+use crate::state::{self, Applied, Data, GenRecord, State};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+    #[error("{gen}: the manifest is for user {want:?}, but hearth runs as {have:?}\nhint: activate each user's own generation as that user")]
+    WrongUser {
+        gen: PathBuf,
+        want: String,
+        have: String,
+    },
+    #[error("{gen}: the manifest is for home {}, but HOME is {}\nhint: run it with HOME={} (a generation is never applied to another home)", want.display(), have.display(), want.display())]
+    WrongHome {
+        gen: PathBuf,
+        want: PathBuf,
+        have: PathBuf,
+    },
+    #[error("cannot tell who runs hearth: {0}")]
+    WhoAmI(String),
+    #[error("HOME is not set or not an absolute path\nhint: run hearth with HOME set to the home to manage")]
+    NoHome,
+    #[error("{0}")]
+    InvalidArg(String),
+    #[error(transparent)]
+    State(#[from] state::Error),
+    #[error(transparent)]
+    Observe(#[from] observe::Error),
+    #[error(transparent)]
+    Nix(#[from] nixprofile::Error),
+    #[error("{}", report::conflicts_text(.gen, &.plan.conflicts, true).trim_end())]
+    Conflicts { gen: PathBuf, plan: Box<Plan> },
+    #[error("activation of {gen} failed: {cause}\nevery change was reverted; the home is exactly as before")]
+    Reverted { gen: PathBuf, cause: String },
+    #[error("activation of {gen} failed: {cause}\nreverting it also failed:\n  {}\nthe journal {journal} is kept; the next hearth run on this home retries the revert", problems.join("\n  "))]
+    RevertFailed {
+        gen: PathBuf,
+        cause: String,
+        problems: Vec<String>,
+        journal: PathBuf,
+    },
+    #[error("check step failed, nothing was changed: {0}")]
+    CheckStep(hooks::Error),
+    #[error("the files of {gen} are applied and recorded as generation {number}, but {cause}")]
+    Hook {
+        gen: PathBuf,
+        number: u64,
+        cause: hooks::Error,
+    },
+    #[error("an interrupted activation must be recovered first, which a dry run cannot do\nhint: run `hearth activate` (or any command that is not a dry run) to recover it")]
+    PendingRecovery,
+    #[error("{0}")]
+    Generations(String),
+}
+
+impl Error {
+    /// The documented exit status (see README).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Manifest(_)
+            | Error::WrongUser { .. }
+            | Error::WrongHome { .. }
+            | Error::NoHome
+            | Error::InvalidArg(_) => 2,
+            Error::Conflicts { .. } => 3,
+            Error::Reverted { .. } => 4,
+            Error::CheckStep(_) | Error::Hook { .. } => 5,
+            Error::RevertFailed { .. } => 7,
+            _ => 1,
+        }
+    }
+}
+
+/// Who and where: the home given by HOME and the user running hearth.
+pub struct Context {
+    pub home: PathBuf,
+    pub user: String,
+    pub lock_timeout: Duration,
+}
+
+impl Context {
+    pub fn from_env(lock_timeout: Duration) -> Result<Context, Error> {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .ok_or(Error::NoHome)?;
+        let uid = nix::unistd::getuid();
+        let user = nix::unistd::User::from_uid(uid)
+            .map_err(|e| Error::WhoAmI(e.to_string()))?
+            .ok_or_else(|| Error::WhoAmI(format!("uid {uid} has no entry in the user database")))?
+            .name;
+        Ok(Context {
+            home,
+            user,
+            lock_timeout,
+        })
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        state::dir_for(&self.home)
+    }
+
+    fn profile(&self) -> PathBuf {
+        let base = self
+            .state_dir()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.home.join(".local/state"));
+        base.join("nix/profiles/hearth-packages")
+    }
+}
+
+pub struct Request {
+    pub generation: PathBuf,
+    pub dry_run: bool,
+    pub json: bool,
+    pub backup_ext: Option<String>,
+    /// Rollback: make this history entry current instead of a new one.
+    pub as_number: Option<u64>,
+}
+
+/// What a successful activation did, for the summary line.
+pub struct Summary {
+    pub number: Option<u64>,
+    pub plan: Plan,
+    pub recovered: Option<String>,
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a.components().eq(b.components())
+}
+
+fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
+    let g = Generation::load(gen)?;
+    if g.manifest.user != ctx.user {
+        return Err(Error::WrongUser {
+            gen: gen.to_path_buf(),
+            want: g.manifest.user.clone(),
+            have: ctx.user.clone(),
+        });
+    }
+    if !same_path(&g.manifest.home, &ctx.home) {
+        return Err(Error::WrongHome {
+            gen: gen.to_path_buf(),
+            want: g.manifest.home.clone(),
+            have: ctx.home.clone(),
+        });
+    }
+    Ok(g)
+}
+
+/// Completes or reverts an activation that was interrupted (killed).
+fn recover(st: &State, data: &Data) -> Result<Option<String>, Error> {
+    let Some(j) = st.read_journal()? else {
+        return Ok(None);
+    };
+    if data.current.as_ref().is_some_and(|c| c.txid == j.txid) {
+        // It was committed; only the cleanup was cut short.
+        apply::cleanup(&j);
+        st.remove_journal()?;
+        return Ok(Some(format!(
+            "completed an interrupted activation of {}",
+            j.generation.display()
+        )));
+    }
+    let problems = apply::revert(&j.home, &j.ops);
+    if !problems.is_empty() {
+        return Err(Error::RevertFailed {
+            gen: j.generation.clone(),
+            cause: "it was interrupted".into(),
+            problems: problems.iter().map(ToString::to_string).collect(),
+            journal: st.dir.join("journal.json"),
+        });
+    }
+    if let Some((profile, link)) = &j.profile {
+        if nixprofile::profile_link(profile).as_deref() != link.as_deref() {
+            nixprofile::restore_profile(profile, link.as_deref())?;
+        }
+    }
+    st.remove_journal()?;
+    Ok(Some(format!(
+        "reverted an interrupted activation of {}; the home is back on {}",
+        j.generation.display(),
+        data.current
+            .as_ref()
+            .map(|c| format!("generation {}", c.number))
+            .unwrap_or_else(|| "its state before hearth".into())
+    )))
+}
+
+/// Whether the content at a target changes, for onChange hooks: a different
+/// link target with the same file content is no change.
+fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
+    let Action::Put {
+        path, want, prev, ..
+    } = action
+    else {
+        return false;
+    };
+    match (prev, want) {
+        (Prev::Symlink { target: old }, Desired::Symlink { target: new }) => {
+            match (std::fs::read(old), std::fs::read(new)) {
+                (Ok(a), Ok(b)) => a != b,
+                _ => old != new,
+            }
+        }
+        (Prev::File, Desired::Copy { sha256, .. }) => !matches!(
+            seen.paths.get(path),
+            Some(Seen::File { sha256: Some(h), .. }) if h == sha256
+        ),
+        _ => true,
+    }
+}
+
+pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
+    let gen = load_for(ctx, &req.generation)?;
+    let backup_ext = req
+        .backup_ext
+        .clone()
+        .or_else(|| gen.manifest.backup_extension.clone());
+    if let Some(ext) = &backup_ext {
+        manifest::check_backup_ext(ext)
+            .map_err(|e| Error::InvalidArg(format!("--backup-ext: {e}")))?;
+    }
+
+    let st = State::open(&ctx.state_dir(), !req.dry_run, ctx.lock_timeout)?;
+    let mut data = st.load()?;
+    let recovered = if req.dry_run {
+        if st.read_journal()?.is_some() {
+            return Err(Error::PendingRecovery);
+        }
+        None
+    } else {
+        recover(&st, &data)?
+    };
+    if let Some(msg) = &recovered {
+        eprintln!("hearth: {msg}");
+    }
+
+    let old_owned = data
+        .current
+        .as_ref()
+        .map(|c| c.owned.clone())
+        .unwrap_or_default();
+    let old_gen = data.current.as_ref().map(|c| c.generation.clone());
+    let hook_env = hooks::Env {
+        home: &ctx.home,
+        dry_run: req.dry_run,
+        old: old_gen.as_deref(),
+        new: &gen.path,
+    };
+
+    for step in gen
+        .manifest
+        .activation
+        .iter()
+        .filter(|s| s.after == After::Check)
+    {
+        hooks::run("check step", &step.name, &step.script, &hook_env).map_err(Error::CheckStep)?;
+    }
+
+    let seen = observe::look(&ctx.home, &old_owned, &gen.files)?;
+    let mut plan = plan::compute(
+        &old_owned,
+        &gen.files,
+        &seen,
+        &Options {
+            backup_ext: backup_ext.clone(),
+        },
+    );
+    if let Some(ext) = &backup_ext {
+        let targets: HashSet<_> = gen
+            .files
+            .iter()
+            .map(|f| f.target.clone())
+            .chain(old_owned.entries.keys().cloned())
+            .collect();
+        plan::assign_backup_names(&mut plan, ext, &targets, |p| observe::exists(&ctx.home, p));
+    }
+    if !plan.conflicts.is_empty() {
+        return Err(Error::Conflicts {
+            gen: gen.path.clone(),
+            plan: Box::new(plan),
+        });
+    }
+    if req.dry_run {
+        return Ok(Summary {
+            number: None,
+            plan,
+            recovered,
+        });
+    }
+
+    let same_gen = data
+        .current
+        .as_ref()
+        .is_some_and(|c| same_path(&c.generation, &gen.path));
+    let number = match req.as_number {
+        Some(n) => n,
+        None if same_gen => data.current.as_ref().map_or(1, |c| c.number),
+        None => data.next_number(),
+    };
+    let root = st.gc_root(number);
+    if nixprofile::in_store(&gen.path)
+        && std::fs::read_link(&root).ok().as_deref() != Some(&*gen.path)
+    {
+        nixprofile::add_gc_root(&root, &gen.path)?;
+    }
+
+    let changed: HashSet<_> = plan
+        .actions
+        .iter()
+        .filter(|a| content_changes(a, &seen))
+        .map(|a| a.path().clone())
+        .collect();
+
+    let profile = ctx.profile();
+    let profile_change = gen
+        .manifest
+        .packages
+        .as_ref()
+        .filter(|p| !nixprofile::profile_is(&profile, p))
+        .map(|p| (p.clone(), nixprofile::profile_link(&profile)));
+
+    let txid = apply::new_txid();
+    let mut journal = apply::journal(&plan, &txid, &ctx.home, &gen.path);
+    journal.profile = profile_change
+        .as_ref()
+        .map(|(_, link)| (profile.clone(), link.clone()));
+    let writes = !journal.ops.is_empty() || profile_change.is_some();
+    let mut dirs_left = Vec::new();
+    if writes {
+        st.write_journal(&journal)?;
+        match apply::run(&journal) {
+            Ok(out) => dirs_left = out.dirs_left,
+            Err(failed) => {
+                return Err(undo_failed(
+                    &st,
+                    &gen.path,
+                    failed.error.to_string(),
+                    failed.undo,
+                ))
+            }
+        }
+        if let Some((pkgs, _)) = &profile_change {
+            if let Err(e) = nixprofile::set_profile(&profile, pkgs) {
+                let undo = apply::revert(&ctx.home, &journal.ops);
+                return Err(undo_failed(&st, &gen.path, e.to_string(), undo));
+            }
+        }
+    }
+
+    let mut owned: Owned = plan.owned.clone();
+    for d in &dirs_left {
+        owned.dirs.remove(d);
+    }
+    let record_changed = !same_gen
+        || req
+            .as_number
+            .is_some_and(|n| Some(n) != data.current_number())
+        || data.current.as_ref().map(|c| &c.owned) != Some(&owned);
+    if writes || record_changed {
+        data.current = Some(Applied {
+            number,
+            generation: gen.path.clone(),
+            txid: txid.clone(),
+            manifest: gen.manifest.clone(),
+            owned,
+        });
+        if data.find(number).is_none() {
+            data.history.push(GenRecord {
+                number,
+                path: gen.path.clone(),
+                time: state::now(),
+            });
+        }
+        st.save(&data)?;
+    }
+    if writes {
+        for e in apply::cleanup(&journal) {
+            eprintln!("hearth: warning: {e}");
+        }
+        st.remove_journal()?;
+    }
+    if !plan.kept.is_empty() && !req.json {
+        eprint!("{}", report::kept_text(&plan.kept));
+    }
+
+    let hook_err = |cause| Error::Hook {
+        gen: gen.path.clone(),
+        number,
+        cause,
+    };
+    for f in gen.files.iter().filter(|f| changed.contains(&f.target)) {
+        if let Some(hook) = &f.on_change {
+            hooks::run("onChange of", f.target.as_str(), hook, &hook_env).map_err(hook_err)?;
+        }
+    }
+    for step in gen
+        .manifest
+        .activation
+        .iter()
+        .filter(|s| s.after == After::Files)
+    {
+        hooks::run("step", &step.name, &step.script, &hook_env).map_err(hook_err)?;
+    }
+    Ok(Summary {
+        number: Some(number),
+        plan,
+        recovered,
+    })
+}
+
+fn undo_failed(st: &State, gen: &Path, cause: String, undo: Vec<apply::Error>) -> Error {
+    if undo.is_empty() {
+        if let Err(e) = st.remove_journal() {
+            eprintln!("hearth: warning: {e}");
+        }
+        Error::Reverted {
+            gen: gen.to_path_buf(),
+            cause,
+        }
+    } else {
+        Error::RevertFailed {
+            gen: gen.to_path_buf(),
+            cause,
+            problems: undo.iter().map(ToString::to_string).collect(),
+            journal: st.dir.join("journal.json"),
+        }
+    }
+}
+
+/// Opens the state for a command that changes only the state (recovering
+/// an interrupted activation first, like every writing command).
+fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
+    let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout)?;
+    let data = st.load()?;
+    if let Some(msg) = recover(&st, &data)? {
+        eprintln!("hearth: {msg}");
+    }
+    let data = st.load()?;
+    Ok((st, data))
+}
+
+pub fn read_data(ctx: &Context) -> Result<Data, Error> {
+    let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout)?;
+    Ok(st.load()?)
+}
+
+/// The generation to roll back to: `to`, or the newest one older than the current.
+pub fn rollback_target(ctx: &Context, to: Option<u64>) -> Result<GenRecord, Error> {
+    let data = read_data(ctx)?;
+    let current = data.current_number().ok_or_else(|| {
+        Error::Generations("no generation has been activated in this home yet".into())
+    })?;
+    let rec = match to {
+        Some(n) => data.find(n).cloned().ok_or_else(|| {
+            Error::Generations(format!(
+                "there is no generation {n}; `hearth generations` lists them"
+            ))
+        })?,
+        None => data
+            .history
+            .iter()
+            .filter(|g| g.number < current)
+            .max_by_key(|g| g.number)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Generations(format!(
+                    "generation {current} is the oldest; there is nothing to roll back to"
+                ))
+            })?,
+    };
+    if !rec.path.join(manifest::MANIFEST_NAME).exists() {
+        return Err(Error::Generations(format!(
+            "generation {} ({}) is no longer in the store; it cannot be re-applied",
+            rec.number,
+            rec.path.display()
+        )));
+    }
+    Ok(rec)
+}
+
+/// Removes generations from the history and drops their GC roots.
+pub fn remove_generations(ctx: &Context, numbers: &[u64]) -> Result<Vec<u64>, Error> {
+    let (st, mut data) = open_recovered(ctx)?;
+    let current = data.current_number();
+    for n in numbers {
+        if Some(*n) == current {
+            return Err(Error::Generations(format!(
+                "generation {n} is the current one and cannot be removed; roll back or activate another first"
+            )));
+        }
+        if data.find(*n).is_none() {
+            return Err(Error::Generations(format!(
+                "there is no generation {n}; `hearth generations` lists them"
+            )));
+        }
+    }
+    data.history.retain(|g| !numbers.contains(&g.number));
+    st.save(&data)?;
+    for n in numbers {
+        nixprofile::remove_gc_root(&st.gc_root(*n))?;
+    }
+    Ok(numbers.to_vec())
+}
+
+pub enum Expire {
+    OlderThan(u64),
+    KeepLast(usize),
+}
+
+pub fn expire_generations(ctx: &Context, rule: Expire) -> Result<Vec<u64>, Error> {
+    let data = read_data(ctx)?;
+    let current = data.current_number();
+    let mut by_age: Vec<&GenRecord> = data.history.iter().collect();
+    by_age.sort_by_key(|g| std::cmp::Reverse(g.number));
+    let now = state::now();
+    let doomed: Vec<u64> = by_age
+        .iter()
+        .enumerate()
+        .filter(|(i, g)| match rule {
+            Expire::OlderThan(secs) => g.time + secs < now,
+            Expire::KeepLast(n) => *i >= n,
+        })
+        .map(|(_, g)| g.number)
+        .filter(|n| Some(*n) != current)
+        .collect();
+    if doomed.is_empty() {
+        return Ok(doomed);
+    }
+    remove_generations(ctx, &doomed)
+}
+
+/// One line per managed path that no longer holds what hearth put there.
+pub struct Drift {
+    pub path: String,
+    pub problem: &'static str,
+    pub found: String,
+}
+
+pub fn status(ctx: &Context) -> Result<(Option<Applied>, Vec<Drift>), Error> {
+    let data = read_data(ctx)?;
+    let Some(cur) = data.current else {
+        return Ok((None, Vec::new()));
+    };
+    let seen = observe::look(&ctx.home, &cur.owned, &[])?;
+    let mut drift = Vec::new();
+    for (path, rec) in &cur.owned.entries {
+        let s = seen.paths.get(path).unwrap_or(&Seen::Missing);
+        let problem = match (s, rec) {
+            (Seen::Missing, _) => "missing",
+            (Seen::Symlink { target, .. }, Recorded::Symlink { target: want })
+                if target == want =>
+            {
+                continue
+            }
+            (
+                Seen::File {
+                    sha256: Some(h),
+                    mode,
+                    ..
+                },
+                Recorded::Copy { sha256, mode: want },
+            ) if h == sha256 && mode == want => continue,
+            (Seen::File { .. }, Recorded::Copy { .. }) => "modified",
+            _ => "replaced",
+        };
+        drift.push(Drift {
+            path: report::home_path(path),
+            problem,
+            found: s.describe(),
+        });
+    }
+    Ok((Some(cur), drift))
+}

@@ -1,0 +1,46 @@
+//! Fault injection for tests: with the `fault-injection` feature, the k-th
+//! write of a run can be made to fail (HEARTH_FAULT_FAIL_AT=k) or to kill the
+//! process outright (HEARTH_FAULT_KILL_AT=k, SIGKILL). Release builds do not
+//! have the feature, and then `write_point` is an empty inline function.
+
+#[cfg(feature = "fault-injection")]
+mod imp {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+
+    fn setting(name: &str) -> Option<u64> {
+        std::env::var(name).ok()?.parse().ok()
+    }
+
+    pub fn write_point() -> std::io::Result<()> {
+        static PLAN: OnceLock<(Option<u64>, Option<u64>)> = OnceLock::new();
+        let (fail_at, kill_at) = *PLAN.get_or_init(|| {
+            (
+                setting("HEARTH_FAULT_FAIL_AT"),
+                setting("HEARTH_FAULT_KILL_AT"),
+            )
+        });
+        let k = WRITES.fetch_add(1, Ordering::SeqCst) + 1;
+        if kill_at == Some(k) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);
+        }
+        if fail_at == Some(k) {
+            return Err(std::io::Error::other(format!(
+                "injected fault at write {k}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+pub use imp::write_point;
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn write_point() -> std::io::Result<()> {
+    Ok(())
+}

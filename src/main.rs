@@ -1,0 +1,321 @@
+//! The `hearth` command line. Thin: parses arguments, calls `activation`,
+//! renders the outcome and maps errors to the documented exit statuses.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use hearth::activation::{self, Context, Error, Expire, Request};
+use hearth::{manifest, report, state};
+
+/// Declarative per-user environments: applies a generation to a home, safely.
+///
+/// Exit status: 0 success; 1 other error (I/O, Nix, state); 2 invalid input
+/// (manifest, arguments, wrong user or home); 3 conflicts, nothing changed;
+/// 4 failed and reverted, home as before; 5 a step or hook failed (for
+/// `after: "check"` steps nothing changed; otherwise the files are applied and
+/// recorded); 6 `status` found the home differs; 7 a revert failed, the
+/// journal is kept for the next run.
+#[derive(Parser)]
+#[command(name = "hearth", version, about, long_about)]
+struct Cli {
+    /// Seconds to wait for another hearth run on the same home.
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
+    lock_timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply a generation to $HOME: check everything, then change atomically.
+    Activate {
+        /// The generation: a directory holding manifest.json.
+        generation: PathBuf,
+        /// Show what would change and change nothing (same as `hearth plan`).
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the plan or summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
+        /// instead of stopping; overrides the manifest's backupExtension.
+        #[arg(long, value_name = "EXT")]
+        backup_ext: Option<String>,
+    },
+    /// Show what `activate` would do, without changing anything.
+    Plan {
+        generation: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "EXT")]
+        backup_ext: Option<String>,
+    },
+    /// Check whether the home still matches the current generation.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the generations applied to this home.
+    Generations {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-apply an earlier generation (the previous one by default).
+    Rollback {
+        /// The generation number to go back to (see `hearth generations`).
+        #[arg(long, value_name = "N")]
+        to: Option<u64>,
+        #[arg(long, value_name = "EXT")]
+        backup_ext: Option<String>,
+    },
+    /// Forget generations and release their GC roots (never the current one).
+    RemoveGenerations {
+        #[arg(required = true, value_name = "N")]
+        numbers: Vec<u64>,
+    },
+    /// Remove generations by age or count (never the current one).
+    #[command(group(clap::ArgGroup::new("rule").required(true).args(["older_than", "keep_last"])))]
+    ExpireGenerations {
+        /// Remove generations first activated longer ago than this (30d, 12h, 2w).
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Keep only the newest N generations.
+        #[arg(long, value_name = "N")]
+        keep_last: Option<usize>,
+    },
+    /// Validate a generation's manifest (used when building it).
+    Check { generation: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let text = e.to_string();
+            if text.starts_with("error:") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("error: {text}");
+            }
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Error> {
+    let timeout = Duration::from_secs(cli.lock_timeout);
+    match cli.command {
+        Command::Check { generation } => {
+            let g = manifest::Generation::load(&generation)?;
+            println!(
+                "{}: valid manifest for user {} ({} files, {} activation steps)",
+                generation.display(),
+                g.manifest.user,
+                g.files.len(),
+                g.manifest.activation.len()
+            );
+            Ok(0)
+        }
+        Command::Activate {
+            generation,
+            dry_run,
+            json,
+            backup_ext,
+        } => activate(
+            timeout,
+            Request {
+                generation,
+                dry_run,
+                json,
+                backup_ext,
+                as_number: None,
+            },
+        ),
+        Command::Plan {
+            generation,
+            json,
+            backup_ext,
+        } => activate(
+            timeout,
+            Request {
+                generation,
+                dry_run: true,
+                json,
+                backup_ext,
+                as_number: None,
+            },
+        ),
+        Command::Rollback { to, backup_ext } => {
+            let ctx = Context::from_env(timeout)?;
+            let target = activation::rollback_target(&ctx, to)?;
+            activate(
+                timeout,
+                Request {
+                    generation: target.path,
+                    dry_run: false,
+                    json: false,
+                    backup_ext,
+                    as_number: Some(target.number),
+                },
+            )
+        }
+        Command::Status { json } => status(timeout, json),
+        Command::Generations { json } => generations(timeout, json),
+        Command::RemoveGenerations { numbers } => {
+            let ctx = Context::from_env(timeout)?;
+            let removed = activation::remove_generations(&ctx, &numbers)?;
+            println!("removed generations {}", join(&removed));
+            Ok(0)
+        }
+        Command::ExpireGenerations {
+            older_than,
+            keep_last,
+        } => {
+            let ctx = Context::from_env(timeout)?;
+            let rule = match (older_than, keep_last) {
+                (Some(d), _) => Expire::OlderThan(
+                    state::parse_duration(&d)
+                        .map_err(|e| Error::InvalidArg(format!("--older-than: {e}")))?,
+                ),
+                (None, Some(n)) => Expire::KeepLast(n),
+                (None, None) => {
+                    return Err(Error::InvalidArg("give --older-than or --keep-last".into()))
+                }
+            };
+            let removed = activation::expire_generations(&ctx, rule)?;
+            if removed.is_empty() {
+                println!("no generation to remove");
+            } else {
+                println!("removed generations {}", join(&removed));
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn join(ns: &[u64]) -> String {
+    ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn activate(timeout: Duration, req: Request) -> Result<u8, Error> {
+    let ctx = Context::from_env(timeout)?;
+    let json = req.json;
+    let result = activation::activate(&ctx, &req);
+    let summary = match result {
+        Ok(s) => s,
+        Err(Error::Conflicts { gen, plan }) if json => {
+            println!("{}", report::plan_json(&gen, &plan));
+            return Err(Error::Conflicts { gen, plan });
+        }
+        Err(e) => return Err(e),
+    };
+    if json {
+        println!("{}", report::plan_json(&req.generation, &summary.plan));
+    } else if req.dry_run {
+        print!("{}", report::plan_text(&req.generation, &summary.plan));
+    } else if let Some(n) = summary.number {
+        let p = &summary.plan;
+        if p.is_noop() {
+            println!(
+                "generation {n} is active; the home already matched ({} unchanged)",
+                p.unchanged
+            );
+        } else {
+            print!("{}", report::plan_text(&req.generation, p));
+            println!("activated generation {n}");
+        }
+    }
+    Ok(0)
+}
+
+fn status(timeout: Duration, json: bool) -> Result<u8, Error> {
+    let ctx = Context::from_env(timeout)?;
+    let (cur, drift) = activation::status(&ctx)?;
+    let Some(cur) = cur else {
+        if json {
+            println!("{{\"generation\": null, \"drift\": []}}");
+        } else {
+            println!("no generation has been activated in {}", ctx.home.display());
+        }
+        return Ok(0);
+    };
+    if json {
+        let items: Vec<_> = drift
+            .iter()
+            .map(|d| serde_json::json!({"path": d.path, "problem": d.problem, "found": d.found}))
+            .collect();
+        let v = serde_json::json!({
+            "generation": cur.generation,
+            "number": cur.number,
+            "managed": cur.owned.entries.len(),
+            "drift": items,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else if drift.is_empty() {
+        println!(
+            "generation {} ({}): all {} managed paths match",
+            cur.number,
+            cur.generation.display(),
+            cur.owned.entries.len()
+        );
+    } else {
+        println!(
+            "generation {} ({}): {} of {} managed paths differ",
+            cur.number,
+            cur.generation.display(),
+            drift.len(),
+            cur.owned.entries.len()
+        );
+        let width = drift.iter().map(|d| d.path.len()).max().unwrap_or(0);
+        for d in &drift {
+            println!("  {:<9} {:<width$}   now {}", d.problem, d.path, d.found);
+        }
+        println!(
+            "hint: `hearth activate {}` repairs missing paths; changed ones are yours to resolve",
+            cur.generation.display()
+        );
+    }
+    Ok(if drift.is_empty() { 0 } else { 6 })
+}
+
+fn generations(timeout: Duration, json: bool) -> Result<u8, Error> {
+    let ctx = Context::from_env(timeout)?;
+    let data = activation::read_data(&ctx)?;
+    let current = data.current_number();
+    let mut hist = data.history.clone();
+    hist.sort_by_key(|g| g.number);
+    if json {
+        let items: Vec<_> = hist
+            .iter()
+            .map(|g| {
+                serde_json::json!({"number": g.number, "time": g.time, "path": g.path, "current": Some(g.number) == current})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        );
+        return Ok(0);
+    }
+    if hist.is_empty() {
+        println!("no generations yet");
+    }
+    for g in hist {
+        println!(
+            "{:>4}   {}   {}{}",
+            g.number,
+            state::format_time(g.time),
+            g.path.display(),
+            if Some(g.number) == current {
+                "   (current)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,481 @@
+//! The manifest: what a generation says the home must look like.
+//! Parsing is strict (unknown fields and wrong types are errors naming the JSON
+//! path); validation never touches the home, only the generation's sources.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A normalized path relative to the home: no `.`, `..`, empty or absolute parts.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RelPath(String);
+
+impl RelPath {
+    /// Normalizes `raw` (drops `.` and repeated slashes) or says what is wrong with it.
+    pub fn parse(raw: &str) -> Result<RelPath, String> {
+        if raw.is_empty() {
+            return Err("the target is empty".into());
+        }
+        if raw.starts_with('/') {
+            return Err("the target is an absolute path; give it relative to the home".into());
+        }
+        let mut parts = Vec::new();
+        for comp in Path::new(raw).components() {
+            match comp {
+                Component::Normal(p) => {
+                    let p = p.to_str().ok_or("the target is not valid UTF-8")?;
+                    parts.push(p);
+                }
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    return Err(
+                        "the target contains `..`; targets must stay inside the home".into(),
+                    )
+                }
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err("the target is an absolute path".into())
+                }
+            }
+        }
+        if parts.is_empty() {
+            return Err("the target names the home itself".into());
+        }
+        Ok(RelPath(parts.join("/")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent directories, outermost first (`a/b/c` → `a`, `a/b`).
+    pub fn ancestors(&self) -> impl Iterator<Item = RelPath> + '_ {
+        self.0
+            .match_indices('/')
+            .map(move |(i, _)| RelPath(self.0[..i].to_string()))
+    }
+
+    pub fn parent(&self) -> Option<RelPath> {
+        self.0.rfind('/').map(|i| RelPath(self.0[..i].to_string()))
+    }
+
+    /// True when `self` lies strictly below `dir`.
+    pub fn is_below(&self, dir: &RelPath) -> bool {
+        self.0.len() > dir.0.len()
+            && self.0.starts_with(&dir.0)
+            && self.0.as_bytes()[dir.0.len()] == b'/'
+    }
+
+    pub fn depth(&self) -> usize {
+        self.0.matches('/').count()
+    }
+
+    /// A sibling with `suffix` appended to the file name (backups: `a/b` → `a/b.bak`).
+    pub fn with_suffix(&self, suffix: &str) -> RelPath {
+        RelPath(format!("{}{}", self.0, suffix))
+    }
+
+    pub fn in_home(&self, home: &Path) -> PathBuf {
+        home.join(&self.0)
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    Symlink,
+    Copy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum After {
+    Check,
+    Files,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileEntry {
+    pub target: String,
+    pub source: PathBuf,
+    #[serde(rename = "type")]
+    pub kind: FileType,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub on_change: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    pub after: After,
+    pub script: PathBuf,
+}
+
+/// The manifest as written by Nix. Use [`Manifest::load`] to get a validated one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Manifest {
+    pub version: u32,
+    pub user: String,
+    pub home: PathBuf,
+    #[serde(default)]
+    pub backup_extension: Option<String>,
+    pub files: Vec<FileEntry>,
+    #[serde(default)]
+    pub packages: Option<PathBuf>,
+    #[serde(default)]
+    pub activation: Vec<Step>,
+}
+
+/// One file entry after validation: target normalized, mode parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct File {
+    pub target: RelPath,
+    pub source: PathBuf,
+    pub kind: FileType,
+    pub mode: Option<u32>,
+    pub force: bool,
+    pub on_change: Option<PathBuf>,
+}
+
+/// A manifest that passed validation, together with where it came from.
+#[derive(Clone, Debug)]
+pub struct Generation {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub files: Vec<File>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}\nhint: is {gen} a hearth generation (a directory holding manifest.json)?", gen = .path.parent().map(|p| p.display().to_string()).unwrap_or_default())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {json_path}: {message}")]
+    Parse {
+        file: PathBuf,
+        json_path: String,
+        message: String,
+    },
+    #[error("{file}: {}", problems.join(&format!("\n{}: ", file.display())))]
+    Invalid {
+        file: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+pub const MANIFEST_NAME: &str = "manifest.json";
+
+impl Generation {
+    /// Reads `GEN/manifest.json`, parses it strictly and validates it.
+    pub fn load(gen: &Path) -> Result<Generation, Error> {
+        let file = gen.join(MANIFEST_NAME);
+        let text = std::fs::read_to_string(&file).map_err(|source| Error::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let manifest = parse(&text).map_err(|(json_path, message)| Error::Parse {
+            file: file.clone(),
+            json_path,
+            message,
+        })?;
+        let files = validate(&manifest).map_err(|problems| Error::Invalid {
+            file: file.clone(),
+            problems,
+        })?;
+        Ok(Generation {
+            path: gen.to_path_buf(),
+            manifest,
+            files,
+        })
+    }
+}
+
+/// Parses manifest JSON; on failure returns (JSON path, message).
+pub fn parse(text: &str) -> Result<Manifest, (String, String)> {
+    // Check the version first so that a future manifest gets "unsupported
+    // version" rather than a confusing complaint about a field it added.
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) {
+        match map.get("version") {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(1) => {}
+            Some(other) => {
+                return Err((
+                    "version".into(),
+                    format!(
+                        "unsupported manifest version {other}; this hearth reads version 1 \
+                         (rebuild the generation with a matching hearth)"
+                    ),
+                ))
+            }
+            None => {
+                return Err((
+                    "version".into(),
+                    "missing field `version` (expected 1)".into(),
+                ))
+            }
+        }
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "(top level)".to_string()
+        } else {
+            path
+        };
+        let inner = e.into_inner();
+        // serde_json appends " at line L column C"; keep it, it helps locate the spot.
+        (path, inner.to_string())
+    })
+}
+
+/// Parses an octal mode string such as "0600" or "755".
+pub fn parse_mode(raw: &str) -> Result<u32, String> {
+    let digits = raw.strip_prefix("0o").unwrap_or(raw);
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return Err(format!(
+            "{raw:?} is not an octal mode; write it like \"0644\" or \"0755\""
+        ));
+    }
+    let mode = u32::from_str_radix(digits, 8).map_err(|e| e.to_string())?;
+    if mode & 0o7000 != 0 {
+        return Err(format!(
+            "{raw:?} sets setuid, setgid or sticky bits, which hearth never creates; use a mode up to \"0777\""
+        ));
+    }
+    Ok(mode)
+}
+
+/// Checks everything that can be checked without the home. Returns every
+/// problem at once, each prefixed by its JSON path.
+pub fn validate(m: &Manifest) -> Result<Vec<File>, Vec<String>> {
+    let mut problems = Vec::new();
+    if m.user.is_empty() {
+        problems.push("user: the user name is empty".to_string());
+    }
+    if !m.home.is_absolute() {
+        problems.push(format!(
+            "home: {:?} is not an absolute path",
+            m.home.display().to_string()
+        ));
+    }
+    if let Some(ext) = &m.backup_extension {
+        if let Err(e) = check_backup_ext(ext) {
+            problems.push(format!("backupExtension: {e}"));
+        }
+    }
+    if let Some(p) = &m.packages {
+        if !p.is_absolute() {
+            problems.push(format!(
+                "packages: {:?} is not an absolute store path",
+                p.display().to_string()
+            ));
+        } else if !p.exists() {
+            problems.push(format!("packages: {} does not exist", p.display()));
+        }
+    }
+
+    let mut files = Vec::with_capacity(m.files.len());
+    let mut seen: std::collections::HashMap<RelPath, usize> = std::collections::HashMap::new();
+    for (i, entry) in m.files.iter().enumerate() {
+        let at = format!("files[{i}]");
+        let target = match RelPath::parse(&entry.target) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{at}.target: {:?}: {e}", entry.target));
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert(target.clone(), i) {
+            problems.push(format!(
+                "{at}.target: {target} is also the target of files[{first}]; each target may appear once"
+            ));
+        }
+        if !entry.source.is_absolute() {
+            problems.push(format!(
+                "{at}.source: {:?} is not an absolute path",
+                entry.source.display().to_string()
+            ));
+        } else if std::fs::symlink_metadata(&entry.source).is_err() {
+            problems.push(format!(
+                "{at}.source: {} does not exist",
+                entry.source.display()
+            ));
+        }
+        let mode = match (&entry.mode, entry.kind) {
+            (None, _) => None,
+            (Some(raw), FileType::Copy) => match parse_mode(raw) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    problems.push(format!("{at}.mode: {e}"));
+                    None
+                }
+            },
+            (Some(_), FileType::Symlink) => {
+                problems.push(format!(
+                    "{at}.mode: a mode applies only to \"copy\" entries (a symlink has no mode of its own); set type to \"copy\" or mode to null"
+                ));
+                None
+            }
+        };
+        if let Some(hook) = &entry.on_change {
+            if !hook.is_absolute() {
+                problems.push(format!(
+                    "{at}.onChange: {:?} is not an absolute path",
+                    hook.display().to_string()
+                ));
+            } else if !hook.exists() {
+                problems.push(format!("{at}.onChange: {} does not exist", hook.display()));
+            }
+        }
+        files.push(File {
+            target,
+            source: entry.source.clone(),
+            kind: entry.kind,
+            mode,
+            force: entry.force,
+            on_change: entry.on_change.clone(),
+        });
+    }
+
+    // A target inside another target would need the outer one to be both a
+    // file and a directory. Sorting puts `a` right before `a/...`.
+    let mut sorted: Vec<(&RelPath, usize)> = seen.iter().map(|(t, i)| (t, *i)).collect();
+    sorted.sort();
+    let mut stack: Vec<(&RelPath, usize)> = Vec::new();
+    for (t, i) in sorted {
+        while let Some((top, _)) = stack.last() {
+            if t.is_below(top) {
+                break;
+            }
+            stack.pop();
+        }
+        if let Some((outer, j)) = stack.last() {
+            problems.push(format!(
+                "files[{i}].target: {t} lies inside {outer}, the target of files[{j}]; a path cannot be both a file and a directory"
+            ));
+        }
+        stack.push((t, i));
+    }
+
+    let mut names = std::collections::HashSet::new();
+    for (i, step) in m.activation.iter().enumerate() {
+        let at = format!("activation[{i}]");
+        if step.name.is_empty() {
+            problems.push(format!("{at}.name: the step name is empty"));
+        } else if !names.insert(step.name.as_str()) {
+            problems.push(format!(
+                "{at}.name: {:?} is used by an earlier step; names must be unique",
+                step.name
+            ));
+        }
+        if !step.script.is_absolute() {
+            problems.push(format!(
+                "{at}.script: {:?} is not an absolute path",
+                step.script.display().to_string()
+            ));
+        } else if !step.script.exists() {
+            problems.push(format!(
+                "{at}.script: {} does not exist",
+                step.script.display()
+            ));
+        }
+    }
+
+    problems.sort_by_key(|p| sort_key(p));
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(problems)
+    }
+}
+
+// Keeps problems in manifest order (files[2] before files[10]).
+fn sort_key(problem: &str) -> (u8, usize, String) {
+    let section = [
+        "user",
+        "home",
+        "backupExtension",
+        "packages",
+        "files",
+        "activation",
+    ]
+    .iter()
+    .position(|s| problem.starts_with(s))
+    .unwrap_or(9) as u8;
+    let index = problem
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0);
+    (section, index, problem.to_string())
+}
+
+/// A backup extension must produce a sibling name, never a path elsewhere.
+pub fn check_backup_ext(ext: &str) -> Result<(), String> {
+    if ext.is_empty() || ext.contains('/') || ext == "." || ext == ".." || ext.contains('\0') {
+        return Err(format!(
+            "{ext:?} is not a usable backup extension; use a plain word such as \"bak\""
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relpath_normalizes() {
+        assert_eq!(RelPath::parse("./a//b/./c").unwrap().as_str(), "a/b/c");
+        assert!(RelPath::parse("a/../b").is_err());
+        assert!(RelPath::parse("/etc/passwd").is_err());
+        assert!(RelPath::parse(".").is_err());
+        assert!(RelPath::parse("").is_err());
+    }
+
+    #[test]
+    fn relpath_relations() {
+        let a = RelPath::parse("a/b").unwrap();
+        assert!(RelPath::parse("a/b/c").unwrap().is_below(&a));
+        assert!(!RelPath::parse("a/bc").unwrap().is_below(&a));
+        assert!(!a.is_below(&a));
+        let anc: Vec<String> = RelPath::parse("x/y/z")
+            .unwrap()
+            .ancestors()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(anc, vec!["x", "x/y"]);
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("0600"), Ok(0o600));
+        assert_eq!(parse_mode("755"), Ok(0o755));
+        assert!(parse_mode("0800").is_err());
+        assert!(parse_mode("4755").is_err());
+        assert!(parse_mode("").is_err());
+    }
+}

@@ -1,0 +1,549 @@
+//! The plan: what must change in a home to go from the applied generation to a
+//! new one. Pure: reads nothing from disk and writes nothing; `observe` feeds it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{File, FileType, RelPath};
+
+/// What hearth recorded of a path it created, so that it can later prove the
+/// path is still exactly its own (even after the old generation is gone).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Recorded {
+    Symlink { target: PathBuf },
+    Copy { sha256: String, mode: u32 },
+}
+
+/// What was found at a path, without following symlinks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Seen {
+    Missing,
+    Symlink {
+        target: PathBuf,
+        dangling: bool,
+    },
+    File {
+        size: u64,
+        mode: u32,
+        /// Only computed where a comparison needs it (copies).
+        sha256: Option<String>,
+    },
+    Dir {
+        /// Every path below it, when `observe` listed it (a directory in the
+        /// way of a file); `None` when not listed or too many.
+        below: Option<Vec<RelPath>>,
+    },
+    Special {
+        kind: String,
+    },
+}
+
+impl Seen {
+    fn matches(&self, rec: &Recorded) -> bool {
+        match (self, rec) {
+            (Seen::Symlink { target, .. }, Recorded::Symlink { target: want }) => target == want,
+            (
+                Seen::File {
+                    mode,
+                    sha256: Some(h),
+                    ..
+                },
+                Recorded::Copy { sha256, mode: want },
+            ) => h == sha256 && mode & 0o7777 == *want,
+            _ => false,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Seen::Missing => "nothing".into(),
+            Seen::Symlink {
+                target,
+                dangling: true,
+            } => format!("a dangling symlink to {}", target.display()),
+            Seen::Symlink { target, .. } => format!("a symlink to {}", target.display()),
+            Seen::File { size, .. } => format!("a regular file ({size} bytes)"),
+            Seen::Dir { below: Some(b) } if b.is_empty() => "an empty directory".into(),
+            Seen::Dir { below: Some(b) } => format!(
+                "a directory with {} entr{} inside",
+                b.len(),
+                if b.len() == 1 { "y" } else { "ies" }
+            ),
+            Seen::Dir { below: None } => "a directory".into(),
+            Seen::Special { kind } => format!("a {kind}"),
+        }
+    }
+}
+
+/// Everything `observe` found, keyed by path relative to the home.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// Every target of old ∪ new and every ancestor directory of them.
+    /// A path behind a non-directory ancestor is recorded as `Missing`.
+    pub paths: HashMap<RelPath, Seen>,
+    /// Content hash and mode of each copy source.
+    pub sources: HashMap<PathBuf, SourceInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub sha256: String,
+    pub mode: u32,
+}
+
+impl Observed {
+    fn get(&self, p: &RelPath) -> &Seen {
+        self.paths.get(p).unwrap_or(&Seen::Missing)
+    }
+}
+
+/// The part of the state that the plan needs: what the previous activation left.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Owned {
+    pub entries: indexmap::IndexMap<RelPath, Recorded>,
+    /// Directories hearth created, removed again once nothing needs them.
+    pub dirs: BTreeSet<RelPath>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub backup_ext: Option<String>,
+}
+
+/// What a Put replaces, as far as undoing it is concerned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Prev {
+    /// Nothing is there (any earlier occupant was moved away by an earlier action).
+    Missing,
+    /// A symlink hearth owns; undone by recreating it.
+    Symlink { target: PathBuf },
+    /// A copy hearth owns; undone from a hard link kept aside until commit.
+    File,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Desired {
+    Symlink {
+        target: PathBuf,
+    },
+    Copy {
+        source: PathBuf,
+        sha256: String,
+        mode: u32,
+    },
+}
+
+impl Desired {
+    pub fn record(&self) -> Recorded {
+        match self {
+            Desired::Symlink { target } => Recorded::Symlink {
+                target: target.clone(),
+            },
+            Desired::Copy { sha256, mode, .. } => Recorded::Copy {
+                sha256: sha256.clone(),
+                mode: *mode,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Why {
+    Create,
+    Replace,
+    Repair,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// Remove a path hearth created and that still holds what hearth put there.
+    Remove {
+        path: RelPath,
+        was: Recorded,
+    },
+    /// Remove a directory hearth created. `required`: a file takes its place,
+    /// so it must go; otherwise it goes only if empty.
+    RemoveDir {
+        path: RelPath,
+        required: bool,
+    },
+    /// Move what is in the way aside; `to` is chosen just before applying.
+    Backup {
+        path: RelPath,
+        to: Option<RelPath>,
+    },
+    /// `force` without a backup extension: what is in the way is deleted.
+    Discard {
+        path: RelPath,
+        found: Seen,
+    },
+    Mkdir {
+        path: RelPath,
+    },
+    Put {
+        path: RelPath,
+        want: Desired,
+        prev: Prev,
+        why: Why,
+    },
+}
+
+impl Action {
+    pub fn path(&self) -> &RelPath {
+        match self {
+            Action::Remove { path, .. }
+            | Action::RemoveDir { path, .. }
+            | Action::Backup { path, .. }
+            | Action::Discard { path, .. }
+            | Action::Mkdir { path }
+            | Action::Put { path, .. } => path,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictKind {
+    /// Something hearth did not create is at a target.
+    InTheWay,
+    /// hearth created it, but it has been changed since.
+    Modified,
+    /// A parent directory of a target is not a directory.
+    ParentInTheWay,
+    /// `force` was set, but the target is a non-empty directory and no backup
+    /// extension is set; hearth does not delete directory trees.
+    ForceOnDirectory,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Conflict {
+    pub path: RelPath,
+    pub kind: ConflictKind,
+    pub found: Seen,
+    /// For `ParentInTheWay`: the target that needs this path to be a directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needed_by: Option<RelPath>,
+}
+
+/// A path hearth created for the old generation, which the user changed; it
+/// is left alone and no longer managed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Kept {
+    pub path: RelPath,
+    pub found: Seen,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub conflicts: Vec<Conflict>,
+    pub kept: Vec<Kept>,
+    pub unchanged: usize,
+    /// What hearth will own once the plan is applied.
+    #[serde(skip)]
+    pub owned: Owned,
+}
+
+impl Plan {
+    pub fn is_noop(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+fn desired(f: &File, seen: &Observed) -> Option<Desired> {
+    match f.kind {
+        FileType::Symlink => Some(Desired::Symlink {
+            target: f.source.clone(),
+        }),
+        FileType::Copy => {
+            let info = seen.sources.get(&f.source)?;
+            Some(Desired::Copy {
+                source: f.source.clone(),
+                sha256: info.sha256.clone(),
+                // Store files are read-only; a copy keeps that unless a mode
+                // is given, and never grants write to group or others.
+                mode: f.mode.unwrap_or(info.mode & 0o755),
+            })
+        }
+    }
+}
+
+fn seen_is(seen: &Seen, want: &Desired) -> bool {
+    seen.matches(&want.record())
+}
+
+/// A symlink into the Nix store carries no user data; at a path hearth
+/// manages, it is what an older generation or another tool left, and may be
+/// repaired in place.
+fn is_store_link(seen: &Seen) -> bool {
+    matches!(seen, Seen::Symlink { target, .. } if target.starts_with("/nix/store/"))
+}
+
+/// Computes the plan. `old` is what the previous activation recorded (empty on
+/// a first activation).
+pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Plan {
+    let mut plan = Plan::default();
+    let new_targets: HashSet<&RelPath> = new.iter().map(|f| &f.target).collect();
+
+    // Directories the new generation needs, and for which target first.
+    let mut needed: Vec<(RelPath, &RelPath)> = Vec::new();
+    let mut needed_set: HashSet<RelPath> = HashSet::new();
+    for f in new {
+        for d in f.target.ancestors() {
+            if needed_set.insert(d.clone()) {
+                needed.push((d, &f.target));
+            }
+        }
+    }
+    needed.sort_by(|a, b| a.0.depth().cmp(&b.0.depth()).then(a.0.cmp(&b.0)));
+
+    // Paths that the removal phase empties: owned orphans.
+    let mut removals: Vec<Action> = Vec::new();
+    let mut gone: HashSet<RelPath> = HashSet::new();
+    for (path, rec) in &old.entries {
+        if new_targets.contains(path) {
+            continue;
+        }
+        let s = seen.get(path);
+        if *s == Seen::Missing {
+            continue;
+        }
+        if s.matches(rec) {
+            removals.push(Action::Remove {
+                path: path.clone(),
+                was: rec.clone(),
+            });
+            gone.insert(path.clone());
+        } else if !needed_set.contains(path) {
+            // A needed directory position is reported as a conflict below.
+            plan.kept.push(Kept {
+                path: path.clone(),
+                found: s.clone(),
+            });
+        }
+    }
+
+    // Parent directories, outermost first. A blocked directory hides
+    // everything below it from further reports.
+    let mut blocked: Vec<RelPath> = Vec::new();
+    let mut fixes: Vec<Action> = Vec::new();
+    let mut dirs: BTreeSet<RelPath> = BTreeSet::new();
+    for (d, by) in &needed {
+        if blocked.iter().any(|b| d.is_below(b)) {
+            continue;
+        }
+        match seen.get(d) {
+            Seen::Dir { .. } => {
+                if old.dirs.contains(d) {
+                    dirs.insert(d.clone());
+                }
+            }
+            Seen::Missing => {
+                fixes.push(Action::Mkdir { path: d.clone() });
+                dirs.insert(d.clone());
+            }
+            _ if gone.contains(d) => {
+                fixes.push(Action::Mkdir { path: d.clone() });
+                dirs.insert(d.clone());
+            }
+            other => {
+                if opts.backup_ext.is_some() {
+                    fixes.push(Action::Backup {
+                        path: d.clone(),
+                        to: None,
+                    });
+                    fixes.push(Action::Mkdir { path: d.clone() });
+                    dirs.insert(d.clone());
+                } else {
+                    plan.conflicts.push(Conflict {
+                        path: d.clone(),
+                        kind: ConflictKind::ParentInTheWay,
+                        found: other.clone(),
+                        needed_by: Some((*by).clone()),
+                    });
+                    blocked.push(d.clone());
+                }
+            }
+        }
+    }
+
+    // Hearth's old directories that nothing needs any more go if empty.
+    for d in old.dirs.iter() {
+        if !needed_set.contains(d) && !new_targets.contains(d) {
+            if let Seen::Dir { .. } = seen.get(d) {
+                removals.push(Action::RemoveDir {
+                    path: d.clone(),
+                    required: false,
+                });
+            }
+        }
+    }
+
+    let replaced: HashSet<&RelPath> = fixes
+        .iter()
+        .filter_map(|x| match x {
+            Action::Backup { path, .. } => Some(path),
+            _ => None,
+        })
+        .collect();
+    let mut puts: Vec<Action> = Vec::new();
+    for f in new {
+        let t = &f.target;
+        if blocked.iter().any(|b| t.is_below(b)) {
+            continue;
+        }
+        // observe hashes every copy source or fails, so this never skips.
+        let Some(want) = desired(f, seen) else {
+            continue;
+        };
+        // Behind a parent that is being replaced, the target is empty.
+        let behind_fix = t
+            .ancestors()
+            .any(|a| gone.contains(&a) || replaced.contains(&a));
+        let s = if behind_fix {
+            &Seen::Missing
+        } else {
+            seen.get(t)
+        };
+        let rec = want.record();
+        let owned = old.entries.get(t).is_some_and(|r| s.matches(r));
+        if seen_is(s, &want) {
+            plan.unchanged += 1;
+        } else if *s == Seen::Missing {
+            let why = if old.entries.contains_key(t) {
+                Why::Repair
+            } else {
+                Why::Create
+            };
+            puts.push(put(t, want, Prev::Missing, why));
+        } else if owned || (old.entries.contains_key(t) && is_store_link(s)) {
+            let prev = match s {
+                Seen::Symlink { target, .. } => Prev::Symlink {
+                    target: target.clone(),
+                },
+                _ => Prev::File,
+            };
+            let why = if owned { Why::Replace } else { Why::Repair };
+            puts.push(put(t, want, prev, why));
+        } else if is_hearth_dir(t, s, old, &gone) {
+            removals.push(Action::RemoveDir {
+                path: t.clone(),
+                required: true,
+            });
+            puts.push(put(t, want, Prev::Missing, Why::Replace));
+        } else if opts.backup_ext.is_some() {
+            puts.push(Action::Backup {
+                path: t.clone(),
+                to: None,
+            });
+            puts.push(put(t, want, Prev::Missing, Why::Create));
+        } else if f.force {
+            if matches!(s, Seen::Dir { below: Some(b) } if b.is_empty())
+                || !matches!(s, Seen::Dir { .. })
+            {
+                puts.push(Action::Discard {
+                    path: t.clone(),
+                    found: s.clone(),
+                });
+                puts.push(put(t, want, Prev::Missing, Why::Create));
+            } else {
+                plan.conflicts.push(Conflict {
+                    path: t.clone(),
+                    kind: ConflictKind::ForceOnDirectory,
+                    found: s.clone(),
+                    needed_by: None,
+                });
+                continue;
+            }
+        } else {
+            let kind = if old.entries.contains_key(t) {
+                ConflictKind::Modified
+            } else {
+                ConflictKind::InTheWay
+            };
+            plan.conflicts.push(Conflict {
+                path: t.clone(),
+                kind,
+                found: s.clone(),
+                needed_by: None,
+            });
+            continue;
+        }
+        plan.owned.entries.insert(t.clone(), rec);
+    }
+
+    // Deepest first, so that a directory is emptied before it is removed.
+    removals.sort_by(|a, b| b.path().depth().cmp(&a.path().depth()));
+    plan.actions = removals;
+    plan.actions.extend(fixes);
+    plan.actions.extend(puts);
+    plan.owned.dirs = dirs;
+    plan.conflicts.sort_by(|a, b| a.path.cmp(&b.path));
+    plan.kept.sort_by(|a, b| a.path.cmp(&b.path));
+    plan
+}
+
+fn put(t: &RelPath, want: Desired, prev: Prev, why: Why) -> Action {
+    Action::Put {
+        path: t.clone(),
+        want,
+        prev,
+        why,
+    }
+}
+
+/// A directory at a new file target may be replaced when hearth created it
+/// and everything inside is hearth's and on its way out.
+fn is_hearth_dir(t: &RelPath, s: &Seen, old: &Owned, gone: &HashSet<RelPath>) -> bool {
+    let Seen::Dir { below: Some(below) } = s else {
+        return false;
+    };
+    old.dirs.contains(t)
+        && below
+            .iter()
+            .all(|p| gone.contains(p) || old.dirs.contains(p))
+}
+
+/// Gives each backup a free name: `path.EXT`, else `path.EXT.1`, `.2`, ...
+/// `taken` says whether a name exists on disk; names of targets are never used.
+pub fn assign_backup_names(
+    plan: &mut Plan,
+    ext: &str,
+    targets: &HashSet<RelPath>,
+    mut taken: impl FnMut(&RelPath) -> bool,
+) {
+    let mut chosen: HashSet<RelPath> = HashSet::new();
+    for action in &mut plan.actions {
+        if let Action::Backup { path, to } = action {
+            let base = path.with_suffix(&format!(".{ext}"));
+            let mut n = 0u32;
+            let name = loop {
+                let candidate = if n == 0 {
+                    base.clone()
+                } else {
+                    base.with_suffix(&format!(".{n}"))
+                };
+                if !targets.contains(&candidate)
+                    && !chosen.contains(&candidate)
+                    && !taken(&candidate)
+                {
+                    break candidate;
+                }
+                n += 1;
+            };
+            chosen.insert(name.clone());
+            *to = Some(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! Rendering for people (text) and programs (`--json`). Nothing here decides
+//! anything; it only describes plans, conflicts and outcomes.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::manifest::RelPath;
+use crate::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Why};
+
+pub fn home_path(p: &RelPath) -> String {
+    format!("~/{p}")
+}
+
+fn describe_want(want: &Desired) -> String {
+    match want {
+        Desired::Symlink { target } => format!("-> {}", target.display()),
+        Desired::Copy { source, mode, .. } => {
+            format!("(copy of {}, mode {mode:04o})", source.display())
+        }
+    }
+}
+
+/// One line per action, as `plan` and `activate --dry-run` show them.
+pub fn plan_text(generation: &Path, plan: &Plan) -> String {
+    let mut out = String::new();
+    let mut count = std::collections::BTreeMap::<&str, usize>::new();
+    let mut lines = Vec::new();
+    for a in &plan.actions {
+        let (verb, text) = match a {
+            Action::Remove { path, .. } => ("remove", home_path(path)),
+            Action::RemoveDir {
+                path,
+                required: true,
+            } => ("rmdir", home_path(path)),
+            Action::RemoveDir { path, .. } => ("rmdir", format!("{} (if empty)", home_path(path))),
+            Action::Backup { path, to } => (
+                "backup",
+                match to {
+                    Some(to) => format!("{} -> {}", home_path(path), home_path(to)),
+                    None => home_path(path),
+                },
+            ),
+            Action::Discard { path, found } => (
+                "discard",
+                format!("{} ({}; force)", home_path(path), found.describe()),
+            ),
+            Action::Mkdir { path } => ("mkdir", home_path(path)),
+            Action::Put {
+                path, want, why, ..
+            } => (
+                match why {
+                    Why::Create => "create",
+                    Why::Replace => "replace",
+                    Why::Repair => "repair",
+                },
+                format!("{} {}", home_path(path), describe_want(want)),
+            ),
+        };
+        *count.entry(verb).or_default() += 1;
+        lines.push(format!("  {verb:<8} {text}"));
+    }
+    for k in &plan.kept {
+        lines.push(format!(
+            "  {:<8} {} ({}: changed since hearth created it; left in place, no longer managed)",
+            "keep",
+            home_path(&k.path),
+            k.found.describe()
+        ));
+    }
+    let mut summary: Vec<String> = count.iter().map(|(v, n)| format!("{n} {v}")).collect();
+    if !plan.kept.is_empty() {
+        summary.push(format!("{} keep", plan.kept.len()));
+    }
+    summary.push(format!("{} unchanged", plan.unchanged));
+    let _ = writeln!(
+        out,
+        "plan for {}: {}",
+        generation.display(),
+        summary.join(", ")
+    );
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+    if !plan.conflicts.is_empty() {
+        out.push_str(&conflicts_text(generation, &plan.conflicts, false));
+    }
+    out
+}
+
+fn conflict_what(c: &Conflict) -> String {
+    let found = c.found.describe();
+    match c.kind {
+        ConflictKind::InTheWay => format!("{found}, not created by hearth"),
+        ConflictKind::Modified => format!("{found}, changed since hearth created it"),
+        ConflictKind::ParentInTheWay => format!(
+            "{found}, but {} needs it to be a directory",
+            c.needed_by.as_ref().map(home_path).unwrap_or_default()
+        ),
+        ConflictKind::ForceOnDirectory => {
+            format!("{found}; force does not delete a non-empty directory")
+        }
+    }
+}
+
+/// The conflict report. `nothing_changed`: add the closing line that says so.
+pub fn conflicts_text(generation: &Path, conflicts: &[Conflict], nothing_changed: bool) -> String {
+    let mut out = String::new();
+    let n = conflicts.len();
+    let _ = writeln!(
+        out,
+        "error: {n} path{} in the way of generation {}",
+        if n == 1 { " is" } else { "s are" },
+        generation.display()
+    );
+    let width = conflicts
+        .iter()
+        .map(|c| home_path(&c.path).len())
+        .max()
+        .unwrap_or(0);
+    for c in conflicts {
+        let _ = writeln!(
+            out,
+            "  {:<width$}   {}",
+            home_path(&c.path),
+            conflict_what(c)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "hint: move {} away, run with --backup-ext EXT (home.backupFileExtension) to have hearth\n      move {} aside, or set force on the entry (home.file.<name>.force = true)",
+        if n == 1 { "it" } else { "them" },
+        if n == 1 { "it" } else { "them" },
+    );
+    if nothing_changed {
+        out.push_str("nothing was changed\n");
+    }
+    out
+}
+
+pub fn kept_text(kept: &[Kept]) -> String {
+    let mut out = String::new();
+    for k in kept {
+        let _ = writeln!(
+            out,
+            "note: {} was created by hearth but has been changed ({}); it is left in place and no longer managed",
+            home_path(&k.path),
+            k.found.describe()
+        );
+    }
+    out
+}
+
+#[derive(Serialize)]
+pub struct PlanJson<'a> {
+    pub generation: &'a Path,
+    pub actions: &'a [Action],
+    pub conflicts: &'a [Conflict],
+    pub kept: &'a [Kept],
+    pub unchanged: usize,
+}
+
+pub fn plan_json(generation: &Path, plan: &Plan) -> String {
+    serde_json::to_string_pretty(&PlanJson {
+        generation,
+        actions: &plan.actions,
+        conflicts: &plan.conflicts,
+        kept: &plan.kept,
+        unchanged: plan.unchanged,
+    })
+    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+}

@@ -1,0 +1,324 @@
+//! The per-user state: `$XDG_STATE_HOME/hearth` (default
+//! `~/.local/state/hearth`). It holds the lock that serializes hearth runs on
+//! a home, what the current generation put where, the generation history,
+//! the GC roots, and the journal of an activation in progress.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::apply::Journal;
+use crate::manifest::Manifest;
+use crate::plan::Owned;
+
+const STATE_FILE: &str = "state.json";
+const JOURNAL_FILE: &str = "journal.json";
+const LOCK_FILE: &str = "lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot use the state directory {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path} is damaged: {message}\nhint: move it aside to start over; hearth then treats every file in the home as not its own")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("another hearth run holds the lock {path} and did not finish within {secs} s\nhint: wait for it to finish, or raise --lock-timeout")]
+    LockTimeout { path: PathBuf, secs: u64 },
+    #[error("{path} is not a directory owned by you; hearth keeps its state there and refuses to use it\nhint: remove it or point XDG_STATE_HOME elsewhere")]
+    NotADir { path: PathBuf },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the current generation put into the home.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub number: u64,
+    pub generation: PathBuf,
+    /// The transaction that applied it; a journal with this id is committed.
+    pub txid: String,
+    /// A copy of the manifest, so that cleanup works after garbage collection.
+    pub manifest: Manifest,
+    #[serde(flatten)]
+    pub owned: Owned,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenRecord {
+    pub number: u64,
+    pub path: PathBuf,
+    /// Seconds since the Unix epoch when it was first activated.
+    pub time: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Data {
+    pub version: u32,
+    pub current: Option<Applied>,
+    pub history: Vec<GenRecord>,
+}
+
+impl Data {
+    pub fn current_number(&self) -> Option<u64> {
+        self.current.as_ref().map(|c| c.number)
+    }
+
+    pub fn next_number(&self) -> u64 {
+        self.history.iter().map(|g| g.number).max().unwrap_or(0) + 1
+    }
+
+    pub fn find(&self, number: u64) -> Option<&GenRecord> {
+        self.history.iter().find(|g| g.number == number)
+    }
+}
+
+/// The state directory, locked for as long as this value lives.
+pub struct State {
+    pub dir: PathBuf,
+    _lock: Option<Flock<File>>,
+}
+
+/// Where the state of the home lives.
+pub fn dir_for(home: &Path) -> PathBuf {
+    // The XDG spec says to ignore relative values.
+    match std::env::var_os("XDG_STATE_HOME").map(PathBuf::from) {
+        Some(p) if p.is_absolute() => p.join("hearth"),
+        _ => home.join(".local/state/hearth"),
+    }
+}
+
+impl State {
+    /// Opens and locks the state directory, creating it when `create`. Without
+    /// `create`, a missing directory gives an empty, unlocked state (nothing
+    /// to protect, and a dry run must not create anything).
+    pub fn open(dir: &Path, create: bool, timeout: Duration) -> Result<State, Error> {
+        if create {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::NotADir {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !create => {
+                return Ok(State {
+                    dir: dir.to_path_buf(),
+                    _lock: None,
+                })
+            }
+            Err(e) => return Err(io_err(dir)(e)),
+        }
+        let path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(create)
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .mode(0o600)
+            .open(&path);
+        let lock = match lock {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !create => {
+                return Ok(State {
+                    dir: dir.to_path_buf(),
+                    _lock: None,
+                })
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let held = acquire(lock, &path, timeout)?;
+        Ok(State {
+            dir: dir.to_path_buf(),
+            _lock: Some(held),
+        })
+    }
+
+    pub fn load(&self) -> Result<Data, Error> {
+        let path = self.dir.join(STATE_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+                path,
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Data {
+                version: 1,
+                ..Data::default()
+            }),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    pub fn save(&self, data: &Data) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(data).map_err(|e| Error::Corrupt {
+            path: self.dir.join(STATE_FILE),
+            message: e.to_string(),
+        })?;
+        write_atomic(&self.dir, STATE_FILE, &bytes)
+    }
+
+    pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
+        let path = self.dir.join(JOURNAL_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Corrupt {
+                    path,
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Durable before the first change to the home, so a kill can be undone.
+    pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(j).map_err(|e| Error::Corrupt {
+            path: self.dir.join(JOURNAL_FILE),
+            message: e.to_string(),
+        })?;
+        write_atomic(&self.dir, JOURNAL_FILE, &bytes)
+    }
+
+    pub fn remove_journal(&self) -> Result<(), Error> {
+        let path = self.dir.join(JOURNAL_FILE);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// The GC root that keeps generation `number` alive.
+    pub fn gc_root(&self, number: u64) -> PathBuf {
+        self.dir.join("gcroots").join(number.to_string())
+    }
+}
+
+fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>, Error> {
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        match Flock::lock(lock, FlockArg::LockExclusiveNonblock) {
+            Ok(held) => return Ok(held),
+            Err((file, nix::errno::Errno::EWOULDBLOCK)) => lock = file,
+            Err((_, e)) => return Err(io_err(path)(io::Error::from(e))),
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::LockTimeout {
+                path: path.to_path_buf(),
+                secs: timeout.as_secs(),
+            });
+        }
+        if !told {
+            eprintln!(
+                "hearth: waiting for another hearth run on this home to finish (lock {})",
+                path.display()
+            );
+            told = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Writes `dir/name` so that a reader sees either the old or the new content.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let dest = dir.join(name);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `2026-11-22 14:03:05 UTC`, without pulling in a date library.
+pub fn format_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parses durations like `30d`, `12h`, `90m`, `2w`, `45s`.
+pub fn parse_duration(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (num, unit) = raw.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration; write it like 30d, 12h, 2w"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" | "" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "{raw:?}: unknown unit {unit:?}; use s, m, h, d or w"
+            ))
+        }
+    };
+    Ok(n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_time(1_795_000_000), "2026-11-18 11:06:40 UTC");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d"), Ok(30 * 86_400));
+        assert_eq!(parse_duration("12h"), Ok(12 * 3600));
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("3y").is_err());
+    }
+}
