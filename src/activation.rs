@@ -315,13 +315,6 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         None if same_gen => data.current.as_ref().map_or(1, |c| c.number),
         None => data.next_number(),
     };
-    let root = st.gc_root(number);
-    if nixprofile::in_store(&gen.path)
-        && std::fs::read_link(&root).ok().as_deref() != Some(&*gen.path)
-    {
-        nixprofile::add_gc_root(&root, &gen.path)?;
-    }
-
     let changed: HashSet<_> = plan
         .actions
         .iter()
@@ -343,26 +336,59 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         .as_ref()
         .map(|(_, link)| (profile.clone(), link.clone()));
     let writes = !journal.ops.is_empty() || profile_change.is_some();
+    // The GC root is registered while the files are applied; a new root
+    // for a generation that then fails to activate is removed again.
+    let root = st.gc_root(number);
+    let pending = if nixprofile::in_store(&gen.path)
+        && std::fs::read_link(&root).ok().as_deref() != Some(&*gen.path)
+    {
+        Some(nixprofile::start_gc_root(&root, &gen.path)?)
+    } else {
+        None
+    };
+    let drop_root = |pending: Option<nixprofile::PendingRoot>| {
+        if let Some(p) = pending {
+            let _ = p.wait();
+            if data.find(number).is_none() {
+                let _ = nixprofile::remove_gc_root(&root);
+            }
+        }
+    };
     let mut dirs_left = Vec::new();
     if writes {
-        st.write_journal(&journal)?;
+        if let Err(e) = st.write_journal(&journal) {
+            drop_root(pending);
+            return Err(e.into());
+        }
         match apply::run(&journal) {
             Ok(out) => dirs_left = out.dirs_left,
             Err(failed) => {
+                drop_root(pending);
                 return Err(undo_failed(
                     &st,
                     &gen.path,
                     failed.error.to_string(),
                     failed.undo,
-                ))
+                ));
             }
         }
-        if let Some((pkgs, _)) = &profile_change {
-            if let Err(e) = nixprofile::set_profile(&profile, pkgs) {
-                let undo = apply::revert(&ctx.home, &journal.ops);
-                return Err(undo_failed(&st, &gen.path, e.to_string(), undo));
+    }
+    let registered = pending.map_or(Ok(()), nixprofile::PendingRoot::wait);
+    let packaged = match (&registered, &profile_change) {
+        (Ok(()), Some((pkgs, _))) => nixprofile::set_profile(&profile, pkgs),
+        _ => Ok(()),
+    };
+    if let Err(e) = registered.and(packaged) {
+        let undo = apply::revert(&ctx.home, &journal.ops);
+        if let Some((_, link)) = &journal.profile {
+            if nixprofile::profile_link(&profile).as_deref() != link.as_deref() {
+                let _ = nixprofile::restore_profile(&profile, link.as_deref());
             }
         }
+        if data.find(number).is_none() {
+            let _ = nixprofile::remove_gc_root(&root);
+        }
+        return Err(undo_failed(&st, &gen.path, e.to_string(), undo));
     }
 
     let mut owned: Owned = plan.owned.clone();

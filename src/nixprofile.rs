@@ -60,25 +60,68 @@ pub fn store_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/nix/store"))
 }
 
-/// Makes `root` a GC root for `gen`, registered with Nix as an indirect root.
-pub fn add_gc_root(root: &Path, gen: &Path) -> Result<(), Error> {
+/// A GC root being registered by a `nix-store` child, so that the tens of
+/// milliseconds it takes overlap with applying the files.
+pub struct PendingRoot {
+    handle: duct::Handle,
+    command: String,
+    gen: PathBuf,
+}
+
+/// Starts making `root` a GC root for `gen` (an indirect root registered with Nix).
+pub fn start_gc_root(root: &Path, gen: &Path) -> Result<PendingRoot, Error> {
     if let Some(parent) = root.parent() {
         std::fs::create_dir_all(parent).map_err(|source| Error::Io {
             path: parent.to_path_buf(),
             source,
         })?;
     }
-    run(
+    let command = format!(
+        "nix-store --add-root {} --indirect --realise {}",
+        root.display(),
+        gen.display()
+    );
+    let handle = duct::cmd!(
         "nix-store",
-        &[
-            "--add-root".as_ref(),
-            root.as_os_str(),
-            "--indirect".as_ref(),
-            "--realise".as_ref(),
-            gen.as_os_str(),
-        ],
-        gen,
+        "--add-root",
+        root,
+        "--indirect",
+        "--realise",
+        gen
     )
+    .stdin_null()
+    .stderr_to_stdout()
+    .stdout_capture()
+    .unchecked()
+    .start()
+    .map_err(|source| Error::Spawn {
+        command: command.clone(),
+        source,
+    })?;
+    Ok(PendingRoot {
+        handle,
+        command,
+        gen: gen.to_path_buf(),
+    })
+}
+
+impl PendingRoot {
+    pub fn wait(self) -> Result<(), Error> {
+        let out = self.handle.wait().map_err(|source| Error::Spawn {
+            command: self.command.clone(),
+            source,
+        })?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Failed {
+                command: self.command,
+                status: out.status.to_string(),
+                output: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                path: self.gen,
+            })
+        }
+    }
 }
 
 pub fn remove_gc_root(root: &Path) -> Result<(), Error> {
