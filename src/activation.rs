@@ -423,7 +423,11 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         }
         st.remove_journal()?;
     }
-    if !plan.kept.is_empty() && !req.json {
+    // Shown before the hooks run, so that their output follows what changed.
+    if !req.json {
+        if !plan.is_noop() {
+            print!("{}", report::plan_text(&gen.path, &plan));
+        }
         eprint!("{}", report::kept_text(&plan.kept));
     }
 

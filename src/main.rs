@@ -225,7 +225,6 @@ fn activate(timeout: Duration, req: Request) -> Result<u8, Error> {
                 p.unchanged
             );
         } else {
-            print!("{}", report::plan_text(&req.generation, p));
             println!("activated generation {n}");
         }
     }

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs hearth's whole test suite: formatting, lints, unit tests, and the
+# integration tests that build real generations with Nix and activate them
+# into throwaway homes. Installs Nix first when missing (as root, on Debian).
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/ensure-nix.sh
+
+cargo fmt --check
+cargo clippy --all-targets --features fault-injection -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --features fault-injection --no-fail-fast
+  # nextest does not run doctests; there are none, the library is internal.
+else
+  cargo test --features fault-injection --no-fail-fast
+fi
