@@ -487,9 +487,17 @@ fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
     Ok((st, data))
 }
 
+/// The state for a reading command. An interrupted activation is recovered
+/// first (that is the one write such a command may do), so that what is
+/// shown is the home's real generation.
 pub fn read_data(ctx: &Context) -> Result<Data, Error> {
     let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout)?;
-    Ok(st.load()?)
+    let data = st.load()?;
+    if let Some(msg) = recover(&st, &data)? {
+        eprintln!("hearth: {msg}");
+        return Ok(st.load()?);
+    }
+    Ok(data)
 }
 
 /// The generation to roll back to: `to`, or the newest one older than the current.
@@ -565,7 +573,7 @@ pub fn expire_generations(ctx: &Context, rule: Expire) -> Result<Vec<u64>, Error
         .iter()
         .enumerate()
         .filter(|(i, g)| match rule {
-            Expire::OlderThan(secs) => g.time + secs < now,
+            Expire::OlderThan(secs) => g.time + secs <= now,
             Expire::KeepLast(n) => *i >= n,
         })
         .map(|(_, g)| g.number)

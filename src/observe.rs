@@ -58,7 +58,18 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
                 .is_some_and(|f| f.kind == FileType::Copy)
                 || matches!(old.entries.get(&p), Some(Recorded::Copy { .. }));
             let list = new_by_target.contains_key(&p);
-            inspect(home, &p, want_hash, list)?
+            let mut found = inspect(home, &p, want_hash, list)?;
+            if let Seen::Symlink { target, dangling } = &mut found {
+                // A stat through the link costs a syscall per file; only a
+                // link that is neither wanted nor hearth's own gets reported.
+                let expected = new_by_target.get(&p).is_some_and(|f| f.source == *target)
+                    || matches!(old.entries.get(&p), Some(Recorded::Symlink { target: t }) if t == target);
+                if !expected {
+                    // Only the existence of what it points at; never opened.
+                    *dangling = std::fs::metadata(p.in_home(home)).is_err();
+                }
+            }
+            found
         } else {
             Seen::Missing
         };
@@ -113,9 +124,11 @@ pub fn inspect(home: &Path, rel: &RelPath, want_hash: bool, list: bool) -> Resul
     let ft = meta.file_type();
     Ok(if ft.is_symlink() {
         let target = std::fs::read_link(&path).map_err(err)?;
-        // Only the existence of what it points at; never opened.
-        let dangling = std::fs::metadata(&path).is_err();
-        Seen::Symlink { target, dangling }
+        // Whether it dangles is filled in by `look` where a report needs it.
+        Seen::Symlink {
+            target,
+            dangling: false,
+        }
     } else if ft.is_file() {
         let sha256 = if want_hash {
             Some(sha256_file(&path).map_err(err)?)
