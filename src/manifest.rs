@@ -320,7 +320,14 @@ pub fn validate(m: &Manifest) -> Result<Vec<File>, Vec<String>> {
             ));
         } else if std::fs::symlink_metadata(&entry.source).is_err() {
             problems.push(format!(
-                "{at}.source: {} does not exist",
+                "{at}.source: {} does not exist; rebuild the generation (its sources may have been garbage-collected)",
+                entry.source.display()
+            ));
+        } else if entry.kind == FileType::Copy
+            && !std::fs::metadata(&entry.source).is_ok_and(|m| m.is_file())
+        {
+            problems.push(format!(
+                "{at}.source: {} is not a regular file; a \"copy\" entry copies one file (set type to \"symlink\" to link a directory)",
                 entry.source.display()
             ));
         }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::manifest::RelPath;
-use crate::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Why};
+use crate::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Seen, Why};
 
 pub fn home_path(p: &RelPath) -> String {
     format!("~/{p}")
@@ -104,6 +104,14 @@ fn conflict_what(c: &Conflict) -> String {
     }
 }
 
+/// Whether setting `force` on the entry would resolve the conflict: it
+/// replaces what is at the target, but not a non-empty directory, nor a
+/// parent directory that is in the way.
+fn force_resolves(c: &Conflict) -> bool {
+    matches!(c.kind, ConflictKind::InTheWay | ConflictKind::Modified)
+        && !matches!(&c.found, Seen::Dir { below } if !below.as_ref().is_some_and(Vec::is_empty))
+}
+
 /// The conflict report. `nothing_changed`: add the closing line that says so.
 pub fn conflicts_text(generation: &Path, conflicts: &[Conflict], nothing_changed: bool) -> String {
     let mut out = String::new();
@@ -127,12 +135,20 @@ pub fn conflicts_text(generation: &Path, conflicts: &[Conflict], nothing_changed
             conflict_what(c)
         );
     }
-    let _ = writeln!(
+    let them = if n == 1 { "it" } else { "them" };
+    let _ = write!(
         out,
-        "hint: move {} away, run with --backup-ext EXT (home.backupFileExtension) to have hearth\n      move {} aside, or set force on the entry (home.file.<name>.force = true)",
-        if n == 1 { "it" } else { "them" },
-        if n == 1 { "it" } else { "them" },
+        "hint: move {them} away, run with --backup-ext EXT (home.backupFileExtension) to have hearth\n      move {them} aside"
     );
+    if conflicts.iter().all(force_resolves) {
+        out.push_str(", or set force on the entry (home.file.<name>.force = true)\n");
+    } else {
+        // Suggesting force where it does not help sends the user in a circle.
+        out.push_str(
+            "; force on an entry (home.file.<name>.force = true) replaces a file\n      \
+             or link at its target, never a non-empty directory or a parent directory\n",
+        );
+    }
     if nothing_changed {
         out.push_str("nothing was changed\n");
     }
