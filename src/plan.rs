@@ -433,7 +433,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             };
             let why = if owned { Why::Replace } else { Why::Repair };
             puts.push(put(t, want, prev, why));
-        } else if is_hearth_dir(t, s, old, &gone) {
+        } else if is_hearth_dir(t, s, old, &gone, seen) {
             removals.push(Action::RemoveDir {
                 path: t.clone(),
                 required: true,
@@ -481,7 +481,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
     }
 
     // Deepest first, so that a directory is emptied before it is removed.
-    removals.sort_by(|a, b| b.path().depth().cmp(&a.path().depth()));
+    removals.sort_by_key(|a| std::cmp::Reverse(a.path().depth()));
     plan.actions = removals;
     plan.actions.extend(fixes);
     plan.actions.extend(puts);
@@ -501,26 +501,41 @@ fn put(t: &RelPath, want: Desired, prev: Prev, why: Why) -> Action {
 }
 
 /// A directory at a new file target may be replaced when hearth created it
-/// and everything inside is hearth's and on its way out.
-fn is_hearth_dir(t: &RelPath, s: &Seen, old: &Owned, gone: &HashSet<RelPath>) -> bool {
+/// and everything inside is hearth's and on its way out: its own entries, and
+/// directories it created (still directories, not something put in their place).
+fn is_hearth_dir(
+    t: &RelPath,
+    s: &Seen,
+    old: &Owned,
+    gone: &HashSet<RelPath>,
+    seen: &Observed,
+) -> bool {
     let Seen::Dir { below: Some(below) } = s else {
         return false;
     };
     old.dirs.contains(t)
-        && below
-            .iter()
-            .all(|p| gone.contains(p) || old.dirs.contains(p))
+        && below.iter().all(|p| {
+            gone.contains(p) || (old.dirs.contains(p) && matches!(seen.get(p), Seen::Dir { .. }))
+        })
 }
 
 /// Gives each backup a free name: `path.EXT`, else `path.EXT.1`, `.2`, ...
-/// `taken` says whether a name exists on disk; names of targets are never used.
+/// `taken` says whether a name exists on disk; names of targets, and of
+/// directories the plan creates, are never used.
 pub fn assign_backup_names(
     plan: &mut Plan,
     ext: &str,
     targets: &HashSet<RelPath>,
     mut taken: impl FnMut(&RelPath) -> bool,
 ) {
-    let mut chosen: HashSet<RelPath> = HashSet::new();
+    let mut chosen: HashSet<RelPath> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Mkdir { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
     for action in &mut plan.actions {
         if let Action::Backup { path, to } = action {
             let base = path.with_suffix(&format!(".{ext}"));

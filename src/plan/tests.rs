@@ -1,1 +1,2073 @@
 use super::*;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+// ---------------------------------------------------------------------------
+// Fixtures: everything the planner reads, built by hand (no disk).
+
+const GEN: &str = "/nix/store/00000000000000000000000000000000-hearth-generation-alice";
+
+fn gen() -> &'static Path {
+    Path::new(GEN)
+}
+
+fn p(s: &str) -> RelPath {
+    RelPath::parse(s).unwrap()
+}
+
+fn link(target: &str, source: &str) -> File {
+    File {
+        target: p(target),
+        source: PathBuf::from(source),
+        kind: FileType::Symlink,
+        mode: None,
+        force: false,
+        on_change: None,
+    }
+}
+
+fn copy(target: &str, source: &str, mode: Option<u32>) -> File {
+    File {
+        kind: FileType::Copy,
+        mode,
+        ..link(target, source)
+    }
+}
+
+fn forced(f: File) -> File {
+    File { force: true, ..f }
+}
+
+// What `observe` can find at a path.
+
+fn sym(target: &str) -> Seen {
+    Seen::Symlink {
+        target: target.into(),
+        dangling: false,
+    }
+}
+
+fn dangling(target: &str) -> Seen {
+    Seen::Symlink {
+        target: target.into(),
+        dangling: true,
+    }
+}
+
+/// A regular file that nothing asked to hash (not a copy).
+fn file(size: u64) -> Seen {
+    Seen::File {
+        size,
+        mode: 0o644,
+        sha256: None,
+    }
+}
+
+/// A regular file at a copy target (hashed).
+fn hashed(sha: &str, mode: u32) -> Seen {
+    Seen::File {
+        size: 42,
+        mode,
+        sha256: Some(sha.into()),
+    }
+}
+
+/// A directory at a new target, listed.
+fn dir(below: &[&str]) -> Seen {
+    Seen::Dir {
+        below: Some(below.iter().map(|s| p(s)).collect()),
+    }
+}
+
+/// A directory elsewhere (observe lists only directories at new targets).
+fn a_dir() -> Seen {
+    Seen::Dir { below: None }
+}
+
+fn fifo() -> Seen {
+    Seen::Special {
+        kind: "FIFO".into(),
+    }
+}
+
+/// One planner input: old state, new generation, what is on disk, options.
+#[derive(Default)]
+struct Case {
+    old: Owned,
+    new: Vec<File>,
+    seen: Observed,
+    opts: Options,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case::default()
+    }
+
+    /// The old generation made `path` a symlink to `target`.
+    fn was_link(mut self, path: &str, target: &str) -> Case {
+        self.old.entries.insert(
+            p(path),
+            Recorded::Symlink {
+                target: target.into(),
+            },
+        );
+        self
+    }
+
+    /// The old generation copied a file with this hash and mode to `path`.
+    fn was_copy(mut self, path: &str, sha: &str, mode: u32) -> Case {
+        self.old.entries.insert(
+            p(path),
+            Recorded::Copy {
+                sha256: sha.into(),
+                mode,
+            },
+        );
+        self
+    }
+
+    /// hearth created the directory `path`.
+    fn was_dir(mut self, path: &str) -> Case {
+        self.old.dirs.insert(p(path));
+        self
+    }
+
+    fn want(mut self, f: File) -> Case {
+        self.new.push(f);
+        self
+    }
+
+    /// What is at `path` (anything not given is missing).
+    fn disk(mut self, path: &str, s: Seen) -> Case {
+        self.seen.paths.insert(p(path), s);
+        self
+    }
+
+    fn source(mut self, path: &str, sha: &str, mode: u32) -> Case {
+        self.seen.sources.insert(
+            path.into(),
+            SourceInfo {
+                sha256: sha.into(),
+                mode,
+            },
+        );
+        self
+    }
+
+    /// The home holds exactly what the old state recorded: every parent a
+    /// directory, every entry as hearth left it. Call before `disk`.
+    fn home_as_recorded(mut self) -> Case {
+        for (path, rec) in &self.old.entries {
+            for a in path.ancestors() {
+                self.seen.paths.entry(a).or_insert_with(a_dir);
+            }
+            let s = match rec {
+                Recorded::Symlink { target } => Seen::Symlink {
+                    target: target.clone(),
+                    dangling: false,
+                },
+                Recorded::Copy { sha256, mode } => Seen::File {
+                    size: 42,
+                    mode: *mode,
+                    sha256: Some(sha256.clone()),
+                },
+            };
+            self.seen.paths.insert(path.clone(), s);
+        }
+        self
+    }
+
+    fn backup(mut self, ext: &str) -> Case {
+        self.opts.backup_ext = Some(ext.into());
+        self
+    }
+
+    fn plan(&self) -> Plan {
+        compute(&self.old, &self.new, &self.seen, &self.opts)
+    }
+
+    /// The plan with backup names chosen, `taken` being what exists on disk.
+    fn plan_named(&self, taken: &[&str]) -> Plan {
+        let mut plan = self.plan();
+        let targets: HashSet<RelPath> = self
+            .new
+            .iter()
+            .map(|f| f.target.clone())
+            .chain(self.old.entries.keys().cloned())
+            .collect();
+        let taken: HashSet<RelPath> = taken.iter().map(|s| p(s)).collect();
+        let ext = self.opts.backup_ext.clone().unwrap();
+        assign_backup_names(&mut plan, &ext, &targets, |q| taken.contains(q));
+        plan
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Compact renderings for table assertions.
+
+fn acts(plan: &Plan) -> Vec<String> {
+    plan.actions
+        .iter()
+        .map(|a| match a {
+            Action::Remove { path, .. } => format!("remove {path}"),
+            Action::RemoveDir {
+                path,
+                required: true,
+            } => format!("rmdir! {path}"),
+            Action::RemoveDir { path, .. } => format!("rmdir? {path}"),
+            Action::Backup { path, to: None } => format!("backup {path}"),
+            Action::Backup { path, to: Some(to) } => format!("backup {path} -> {to}"),
+            Action::Discard { path, .. } => format!("discard {path}"),
+            Action::Mkdir { path } => format!("mkdir {path}"),
+            Action::Put { path, why, .. } => {
+                let verb = match why {
+                    Why::Create => "create",
+                    Why::Replace => "replace",
+                    Why::Repair => "repair",
+                };
+                format!("{verb} {path}")
+            }
+        })
+        .collect()
+}
+
+fn kind_name(k: ConflictKind) -> &'static str {
+    match k {
+        ConflictKind::InTheWay => "in-the-way",
+        ConflictKind::Modified => "modified",
+        ConflictKind::ParentInTheWay => "parent-in-the-way",
+        ConflictKind::ForceOnDirectory => "force-on-directory",
+    }
+}
+
+fn confs(plan: &Plan) -> Vec<String> {
+    plan.conflicts
+        .iter()
+        .map(|c| match &c.needed_by {
+            Some(by) => format!("{} {} (for {by})", kind_name(c.kind), c.path),
+            None => format!("{} {}", kind_name(c.kind), c.path),
+        })
+        .collect()
+}
+
+fn kept(plan: &Plan) -> Vec<String> {
+    plan.kept.iter().map(|k| k.path.to_string()).collect()
+}
+
+/// One row of a table: the plan of `case` must have exactly these actions
+/// and conflicts.
+fn check(name: &str, case: &Case, actions: &[&str], conflicts: &[&str]) -> Plan {
+    let plan = case.plan();
+    assert_eq!(acts(&plan), actions, "{name}: actions");
+    assert_eq!(confs(&plan), conflicts, "{name}: conflicts");
+    assert_phases(&plan).unwrap_or_else(|e| panic!("{name}: {e}"));
+    plan
+}
+
+fn the_put(plan: &Plan, path: &str) -> (Desired, Prev, Why) {
+    plan.actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Put {
+                path: q,
+                want,
+                prev,
+                why,
+            } if *q == p(path) => Some((want.clone(), prev.clone(), *why)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no put of {path} in {:?}", plan.actions))
+}
+
+/// The order `apply` relies on: removals (deepest first), then parent
+/// directories (a parent's backup before its mkdir), then the targets.
+fn assert_phases(plan: &Plan) -> Result<(), String> {
+    let mkdirs: HashSet<&RelPath> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Mkdir { path } => Some(path),
+            _ => None,
+        })
+        .collect();
+    let phase = |a: &Action| match a {
+        Action::Remove { .. } | Action::RemoveDir { .. } => 0,
+        Action::Mkdir { .. } => 1,
+        Action::Backup { path, .. } if mkdirs.contains(path) => 1,
+        Action::Backup { .. } | Action::Discard { .. } | Action::Put { .. } => 2,
+    };
+    let mut last = 0;
+    let mut last_depth = usize::MAX;
+    for a in &plan.actions {
+        let ph = phase(a);
+        if ph < last {
+            return Err(format!(
+                "{a:?} comes after a later phase: {:?}",
+                plan.actions
+            ));
+        }
+        last = ph;
+        if ph == 0 {
+            let d = a.path().depth();
+            if d > last_depth {
+                return Err(format!("removals not deepest first: {:?}", plan.actions));
+            }
+            last_depth = d;
+        }
+    }
+    // Within the directory phase, a directory comes after its parents.
+    let mut made: HashSet<&RelPath> = HashSet::new();
+    for a in &plan.actions {
+        if let Action::Mkdir { path } = a {
+            for anc in path.ancestors() {
+                if mkdirs.contains(&anc) && !made.contains(&anc) {
+                    return Err(format!("mkdir {path} before its parent {anc}"));
+                }
+            }
+            made.insert(path);
+        }
+    }
+    Ok(())
+}
+
+const VIMRC: &str = "/nix/store/aaaa-vimrc";
+const VIMRC2: &str = "/nix/store/bbbb-vimrc";
+const GITCONFIG: &str = "/nix/store/cccc-gitconfig";
+const NVIM: &str = "/nix/store/dddd-nvim-config";
+const INIT: &str = "/nix/store/eeee-init.lua";
+const SSH: &str = "/nix/store/ffff-ssh-config";
+const SSH2: &str = "/nix/store/gggg-ssh-config";
+
+// ---------------------------------------------------------------------------
+// First activation and re-activation.
+
+fn first_activation() -> Case {
+    Case::new()
+        .want(link(".vimrc", VIMRC))
+        .want(link(".config/git/config", GITCONFIG))
+        .want(copy(".ssh/config", SSH, Some(0o600)))
+        .want(link(".local/share/nvim/site/init.lua", INIT))
+        .source(SSH, "5511", 0o444)
+}
+
+#[test]
+fn first_activation_into_an_empty_home() {
+    let case = first_activation();
+    let plan = check(
+        "empty home",
+        &case,
+        &[
+            "mkdir .config",
+            "mkdir .local",
+            "mkdir .ssh",
+            "mkdir .config/git",
+            "mkdir .local/share",
+            "mkdir .local/share/nvim",
+            "mkdir .local/share/nvim/site",
+            "create .vimrc",
+            "create .config/git/config",
+            "create .ssh/config",
+            "create .local/share/nvim/site/init.lua",
+        ],
+        &[],
+    );
+    assert_eq!(plan.unchanged, 0);
+    assert!(plan.kept.is_empty());
+    assert_eq!(
+        the_put(&plan, ".ssh/config"),
+        (
+            Desired::Copy {
+                source: SSH.into(),
+                sha256: "5511".into(),
+                mode: 0o600
+            },
+            Prev::Missing,
+            Why::Create
+        )
+    );
+    // hearth owns what it creates, and remembers the directories it made.
+    assert_eq!(
+        plan.owned
+            .entries
+            .keys()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>(),
+        [
+            ".vimrc",
+            ".config/git/config",
+            ".ssh/config",
+            ".local/share/nvim/site/init.lua"
+        ]
+    );
+    assert_eq!(
+        plan.owned
+            .dirs
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>(),
+        [
+            ".config",
+            ".config/git",
+            ".local",
+            ".local/share",
+            ".local/share/nvim",
+            ".local/share/nvim/site",
+            ".ssh"
+        ]
+    );
+    insta::assert_snapshot!("first_activation", crate::report::plan_text(gen(), &plan));
+}
+
+#[test]
+fn existing_parent_directories_are_used_but_not_owned() {
+    let case = first_activation()
+        .disk(".config", a_dir())
+        .disk(".local", a_dir())
+        .disk(".local/share", a_dir());
+    let plan = check(
+        "home with .config and .local/share",
+        &case,
+        &[
+            "mkdir .ssh",
+            "mkdir .config/git",
+            "mkdir .local/share/nvim",
+            "mkdir .local/share/nvim/site",
+            "create .vimrc",
+            "create .config/git/config",
+            "create .ssh/config",
+            "create .local/share/nvim/site/init.lua",
+        ],
+        &[],
+    );
+    assert!(!plan.owned.dirs.contains(&p(".config")));
+    assert!(!plan.owned.dirs.contains(&p(".local/share")));
+    assert!(plan.owned.dirs.contains(&p(".config/git")));
+}
+
+fn applied() -> Case {
+    Case::new()
+        .was_link(".vimrc", VIMRC)
+        .was_link(".config/git/config", GITCONFIG)
+        .was_copy(".ssh/config", "5511", 0o600)
+        .was_dir(".config/git")
+        .was_dir(".ssh")
+        .want(link(".vimrc", VIMRC))
+        .want(link(".config/git/config", GITCONFIG))
+        .want(copy(".ssh/config", SSH, Some(0o600)))
+        .source(SSH, "5511", 0o444)
+        .home_as_recorded()
+}
+
+#[test]
+fn reactivation_of_a_matching_home_does_nothing() {
+    let case = applied();
+    let plan = check("no-op", &case, &[], &[]);
+    assert!(plan.is_noop());
+    assert_eq!(plan.unchanged, 3);
+    assert!(plan.kept.is_empty());
+    // Ownership carries over unchanged, including the directories.
+    assert_eq!(plan.owned, case.old);
+    insta::assert_snapshot!("noop", crate::report::plan_text(gen(), &plan));
+}
+
+#[test]
+fn a_matching_link_hearth_did_not_create_is_adopted() {
+    let case = Case::new()
+        .want(link(".vimrc", VIMRC))
+        .disk(".vimrc", sym(VIMRC));
+    let plan = check("same link already there", &case, &[], &[]);
+    assert_eq!(plan.unchanged, 1);
+    assert!(plan.owned.entries.contains_key(&p(".vimrc")));
+}
+
+// ---------------------------------------------------------------------------
+// Drift: the home changed behind hearth's back since the last activation.
+
+#[test]
+fn drift_repair() {
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "managed link deleted",
+            applied().disk(".vimrc", Seen::Missing),
+            &["repair .vimrc"],
+            &[],
+        ),
+        (
+            "managed link replaced by another store link",
+            applied().disk(".vimrc", sym(VIMRC2)),
+            &["repair .vimrc"],
+            &[],
+        ),
+        (
+            "managed link replaced by a dangling store link (old generation collected)",
+            applied().disk(".vimrc", dangling("/nix/store/zzzz-gone")),
+            &["repair .vimrc"],
+            &[],
+        ),
+        (
+            "managed link replaced by a regular file",
+            applied().disk(".vimrc", file(12)),
+            &[],
+            &["modified .vimrc"],
+        ),
+        (
+            "managed link replaced by a link outside the store",
+            applied().disk(".vimrc", sym("/home/alice/dotfiles/vimrc")),
+            &[],
+            &["modified .vimrc"],
+        ),
+        (
+            "managed link replaced by a directory",
+            applied().disk(".vimrc", dir(&[".vimrc/x"])),
+            &[],
+            &["modified .vimrc"],
+        ),
+        (
+            "managed copy edited",
+            applied().disk(".ssh/config", hashed("edited", 0o600)),
+            &[],
+            &["modified .ssh/config"],
+        ),
+        (
+            "managed copy chmodded",
+            applied().disk(".ssh/config", hashed("5511", 0o644)),
+            &[],
+            &["modified .ssh/config"],
+        ),
+        (
+            "managed copy replaced by a store link",
+            applied().disk(".ssh/config", sym(SSH)),
+            &["repair .ssh/config"],
+            &[],
+        ),
+        (
+            "directory of a managed link deleted",
+            applied()
+                .disk(".config/git", Seen::Missing)
+                .disk(".config/git/config", Seen::Missing),
+            &["mkdir .config/git", "repair .config/git/config"],
+            &[],
+        ),
+        (
+            "managed copy deleted",
+            applied().disk(".ssh/config", Seen::Missing),
+            &["repair .ssh/config"],
+            &[],
+        ),
+    ];
+    for (name, case, actions, conflicts) in &rows {
+        check(name, case, actions, conflicts);
+    }
+
+    let plan = applied().disk(".vimrc", sym(VIMRC2)).plan();
+    assert_eq!(
+        the_put(&plan, ".vimrc"),
+        (
+            Desired::Symlink {
+                target: VIMRC.into()
+            },
+            Prev::Symlink {
+                target: VIMRC2.into()
+            },
+            Why::Repair
+        )
+    );
+    assert_eq!(plan.unchanged, 2);
+    let plan = applied().disk(".vimrc", Seen::Missing).plan();
+    assert_eq!(the_put(&plan, ".vimrc").1, Prev::Missing);
+}
+
+// ---------------------------------------------------------------------------
+// Conflicts: something hearth does not own is in the way.
+
+#[test]
+fn conflict_kinds() {
+    let target = || Case::new().want(link(".vimrc", VIMRC));
+    let rows: Vec<(&str, Case, &[&str], Seen)> = vec![
+        (
+            "regular file",
+            target().disk(".vimrc", file(312)),
+            &["in-the-way .vimrc"],
+            file(312),
+        ),
+        (
+            "directory with entries",
+            target().disk(".vimrc", dir(&[".vimrc/a", ".vimrc/b"])),
+            &["in-the-way .vimrc"],
+            dir(&[".vimrc/a", ".vimrc/b"]),
+        ),
+        (
+            "empty directory",
+            target().disk(".vimrc", dir(&[])),
+            &["in-the-way .vimrc"],
+            dir(&[]),
+        ),
+        (
+            "foreign symlink",
+            target().disk(".vimrc", sym("/home/alice/dotfiles/vimrc")),
+            &["in-the-way .vimrc"],
+            sym("/home/alice/dotfiles/vimrc"),
+        ),
+        (
+            "dangling symlink",
+            target().disk(".vimrc", dangling("/home/alice/gone")),
+            &["in-the-way .vimrc"],
+            dangling("/home/alice/gone"),
+        ),
+        (
+            // Only a path hearth managed may be repaired from a store link.
+            "store symlink hearth never created",
+            target().disk(".vimrc", sym(VIMRC2)),
+            &["in-the-way .vimrc"],
+            sym(VIMRC2),
+        ),
+        (
+            "FIFO",
+            target().disk(".vimrc", fifo()),
+            &["in-the-way .vimrc"],
+            fifo(),
+        ),
+    ];
+    for (name, case, conflicts, found) in &rows {
+        let plan = check(name, case, &[], conflicts);
+        assert_eq!(plan.conflicts[0].found, *found, "{name}");
+        assert_eq!(plan.conflicts[0].needed_by, None, "{name}");
+        assert!(plan.owned.entries.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn parent_in_the_way() {
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "parent is a foreign symlink to a directory",
+            Case::new()
+                .want(link(".config/git/config", GITCONFIG))
+                .disk(".config", sym("/home/alice/dotfiles/config")),
+            &[],
+            &["parent-in-the-way .config (for .config/git/config)"],
+        ),
+        (
+            "parent is a store symlink hearth never created",
+            Case::new()
+                .want(link(".config/git/config", GITCONFIG))
+                .disk(".config", a_dir())
+                .disk(".config/git", sym("/nix/store/xxxx-git")),
+            &[],
+            &["parent-in-the-way .config/git (for .config/git/config)"],
+        ),
+        (
+            "parent is a regular file",
+            Case::new()
+                .want(link(".config/git/config", GITCONFIG))
+                .disk(".config", a_dir())
+                .disk(".config/git", file(3)),
+            &[],
+            &["parent-in-the-way .config/git (for .config/git/config)"],
+        ),
+        (
+            // Reported once, for the first target that needs it; nothing
+            // below it is looked at or reported again.
+            "one report for a blocked parent of several targets",
+            Case::new()
+                .want(link("a/b/c", VIMRC))
+                .want(link("a/d", VIMRC))
+                .want(link("a/b/e/f", VIMRC))
+                .want(link("z", VIMRC))
+                .disk("a", dangling("/nowhere")),
+            &["create z"],
+            &["parent-in-the-way a (for a/b/c)"],
+        ),
+        (
+            // force is about the target, not its parents.
+            "force does not clear a parent",
+            Case::new()
+                .want(forced(link(".config/git/config", GITCONFIG)))
+                .disk(".config", file(3)),
+            &[],
+            &["parent-in-the-way .config (for .config/git/config)"],
+        ),
+        (
+            // The user replaced a directory hearth made with a symlink.
+            "hearth's directory replaced by a symlink",
+            applied().disk(".config/git", sym("/home/alice/git")),
+            &[],
+            &["parent-in-the-way .config/git (for .config/git/config)"],
+        ),
+        (
+            // An old managed file the user changed, now needed as a
+            // directory: a conflict, not a silent keep.
+            "old managed file, user-modified, now a parent",
+            Case::new()
+                .was_link("a", VIMRC)
+                .home_as_recorded()
+                .want(link("a/b", VIMRC))
+                .disk("a", file(5)),
+            &[],
+            &["parent-in-the-way a (for a/b)"],
+        ),
+    ];
+    for (name, case, actions, conflicts) in &rows {
+        let plan = check(name, case, actions, conflicts);
+        assert!(plan.kept.is_empty(), "{name}: {:?}", plan.kept);
+    }
+}
+
+#[test]
+fn every_conflict_is_reported_at_once() {
+    let case = Case::new()
+        .was_link(".zshrc", "/nix/store/hhhh-zshrc")
+        .was_link(".old", "/nix/store/iiii-old")
+        .home_as_recorded()
+        .want(link(".zshrc", "/nix/store/jjjj-zshrc"))
+        .want(link(".vimrc", VIMRC))
+        .want(link(".config/git/config", GITCONFIG))
+        .want(forced(link(".config/nvim", NVIM)))
+        .want(link(".bashrc", "/nix/store/kkkk-bashrc"))
+        .want(link(".inputrc", "/nix/store/llll-inputrc"))
+        .want(link(".fifo", "/nix/store/mmmm-fifo"))
+        .want(link(".profile", "/nix/store/nnnn-profile"))
+        .disk(".zshrc", file(1024))
+        .disk(".vimrc", dir(&[".vimrc/a", ".vimrc/b", ".vimrc/b/c"]))
+        .disk(".config", sym("/home/alice/dotfiles/config"))
+        .disk(".bashrc", sym("/etc/bashrc"))
+        .disk(".inputrc", dangling("/home/alice/old/inputrc"))
+        .disk(".fifo", fifo());
+    let plan = check(
+        "many",
+        &case,
+        // What is not in conflict is still planned (and then not applied).
+        &["remove .old", "create .profile"],
+        &[
+            "in-the-way .bashrc",
+            "parent-in-the-way .config (for .config/git/config)",
+            "in-the-way .fifo",
+            "in-the-way .inputrc",
+            "in-the-way .vimrc",
+            "modified .zshrc",
+        ],
+    );
+    insta::assert_snapshot!(
+        "conflicts_report",
+        crate::report::conflicts_text(gen(), &plan.conflicts, true)
+    );
+    insta::assert_snapshot!("conflicts_in_plan", crate::report::plan_text(gen(), &plan));
+
+    let one = Case::new()
+        .want(link(".config/git/config", GITCONFIG))
+        .disk(".config", a_dir())
+        .disk(".config/git/config", file(312))
+        .plan();
+    insta::assert_snapshot!(
+        "conflict_report_one",
+        crate::report::conflicts_text(gen(), &one.conflicts, true)
+    );
+}
+
+#[test]
+fn force_on_directory_report() {
+    let case = Case::new()
+        .want(forced(link(".config/nvim", NVIM)))
+        .disk(".config", a_dir())
+        .disk(".config/nvim", dir(&[".config/nvim/init.vim"]));
+    let plan = check(
+        "force on a directory",
+        &case,
+        &[],
+        &["force-on-directory .config/nvim"],
+    );
+    insta::assert_snapshot!(
+        "conflict_force_on_directory",
+        crate::report::conflicts_text(gen(), &plan.conflicts, true)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Backup extension: what is in the way is moved aside, never deleted.
+
+#[test]
+fn backup_moves_what_is_in_the_way_aside() {
+    let rows: Vec<(&str, Case, &[&str])> = vec![
+        (
+            "regular file at a target",
+            Case::new()
+                .backup("bak")
+                .want(link(".vimrc", VIMRC))
+                .disk(".vimrc", file(12)),
+            &["backup .vimrc", "create .vimrc"],
+        ),
+        (
+            "non-empty directory at a target",
+            Case::new()
+                .backup("bak")
+                .want(link(".vimrc", VIMRC))
+                .disk(".vimrc", dir(&[".vimrc/x"])),
+            &["backup .vimrc", "create .vimrc"],
+        ),
+        (
+            "foreign symlink as a parent",
+            Case::new()
+                .backup("bak")
+                .want(link(".config/git/config", GITCONFIG))
+                .want(link(".config/nvim/init.lua", INIT))
+                .disk(".config", sym("/home/alice/dotfiles/config")),
+            &[
+                "backup .config",
+                "mkdir .config",
+                "mkdir .config/git",
+                "mkdir .config/nvim",
+                "create .config/git/config",
+                "create .config/nvim/init.lua",
+            ],
+        ),
+        (
+            "file as an inner parent",
+            Case::new()
+                .backup("bak")
+                .want(link(".config/git/config", GITCONFIG))
+                .disk(".config", a_dir())
+                .disk(".config/git", file(3)),
+            &[
+                "backup .config/git",
+                "mkdir .config/git",
+                "create .config/git/config",
+            ],
+        ),
+        (
+            "user-modified managed file",
+            applied().backup("bak").disk(".vimrc", file(12)),
+            &["backup .vimrc", "create .vimrc"],
+        ),
+        (
+            "force with a backup extension still backs up",
+            Case::new()
+                .backup("bak")
+                .want(forced(link(".vimrc", VIMRC)))
+                .want(forced(link(".config/nvim", NVIM)))
+                .disk(".vimrc", file(12))
+                .disk(".config", a_dir())
+                .disk(".config/nvim", dir(&[".config/nvim/init.vim"])),
+            &[
+                "backup .vimrc",
+                "create .vimrc",
+                "backup .config/nvim",
+                "create .config/nvim",
+            ],
+        ),
+    ];
+    for (name, case, actions) in &rows {
+        let plan = check(name, case, actions, &[]);
+        assert!(
+            plan.owned.entries.len() == case.new.len(),
+            "{name}: everything is owned afterwards"
+        );
+    }
+}
+
+#[test]
+fn backup_names() {
+    let case = Case::new()
+        .backup("bak")
+        .want(link(".vimrc", VIMRC))
+        .want(link(".config/git/config", GITCONFIG))
+        .disk(".vimrc", file(12))
+        .disk(".config", file(7));
+
+    let plan = case.plan_named(&[".vimrc", ".config"]);
+    assert_eq!(
+        acts(&plan),
+        [
+            "backup .config -> .config.bak",
+            "mkdir .config",
+            "mkdir .config/git",
+            "backup .vimrc -> .vimrc.bak",
+            "create .vimrc",
+            "create .config/git/config",
+        ]
+    );
+
+    // An existing backup is never overwritten: .1, .2, ...
+    let plan = case.plan_named(&[
+        ".vimrc",
+        ".vimrc.bak",
+        ".vimrc.bak.1",
+        ".config",
+        ".config.bak",
+    ]);
+    assert_eq!(
+        acts(&plan)
+            .into_iter()
+            .filter(|a| a.starts_with("backup"))
+            .collect::<Vec<_>>(),
+        [
+            "backup .config -> .config.bak.1",
+            "backup .vimrc -> .vimrc.bak.2"
+        ]
+    );
+    insta::assert_snapshot!("backups", crate::report::plan_text(gen(), &plan));
+
+    // A name that is a target of the new (or old) generation is never used,
+    // even when nothing is there yet.
+    let case = Case::new()
+        .backup("bak")
+        .was_link(".profile.bak", "/nix/store/oooo-profile")
+        .want(link(".vimrc", VIMRC))
+        .want(link(".vimrc.bak", VIMRC2))
+        .want(link(".profile", "/nix/store/pppp-profile"))
+        .disk(".vimrc", file(12))
+        .disk(".profile", file(12));
+    let plan = case.plan_named(&[".vimrc", ".profile"]);
+    assert_eq!(
+        acts(&plan),
+        [
+            "backup .vimrc -> .vimrc.bak.1",
+            "create .vimrc",
+            "create .vimrc.bak",
+            "backup .profile -> .profile.bak.1",
+            "create .profile",
+        ]
+    );
+
+    // Two backups never get the same name, even when the numbering of one
+    // runs into the plain name of the other (extension "1": a → a.1 → a.1.1).
+    let case = Case::new()
+        .backup("1")
+        .want(link("a/f", VIMRC))
+        .want(link("a.1/g", VIMRC))
+        .disk("a", file(1))
+        .disk("a.1", file(1));
+    let plan = case.plan_named(&["a", "a.1"]);
+    assert_eq!(
+        acts(&plan)
+            .into_iter()
+            .filter(|a| a.starts_with("backup"))
+            .collect::<Vec<_>>(),
+        ["backup a -> a.1.1", "backup a.1 -> a.1.1.1"]
+    );
+
+    // Nor the name of a directory the plan is about to create.
+    let case = Case::new()
+        .backup("bak")
+        .want(link("a", VIMRC))
+        .want(link("a.bak/f", VIMRC))
+        .disk("a", file(1));
+    let plan = case.plan_named(&["a"]);
+    assert_eq!(
+        acts(&plan),
+        [
+            "mkdir a.bak",
+            "backup a -> a.bak.1",
+            "create a",
+            "create a.bak/f"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// force without a backup extension: what is in the way is discarded.
+
+#[test]
+fn force_discards() {
+    let target = || Case::new().want(forced(link(".vimrc", VIMRC)));
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "regular file",
+            target().disk(".vimrc", file(12)),
+            &["discard .vimrc", "create .vimrc"],
+            &[],
+        ),
+        (
+            "foreign symlink",
+            target().disk(".vimrc", sym("/home/alice/vimrc")),
+            &["discard .vimrc", "create .vimrc"],
+            &[],
+        ),
+        (
+            "dangling symlink",
+            target().disk(".vimrc", dangling("/home/alice/gone")),
+            &["discard .vimrc", "create .vimrc"],
+            &[],
+        ),
+        (
+            "FIFO",
+            target().disk(".vimrc", fifo()),
+            &["discard .vimrc", "create .vimrc"],
+            &[],
+        ),
+        (
+            "empty directory",
+            target().disk(".vimrc", dir(&[])),
+            &["discard .vimrc", "create .vimrc"],
+            &[],
+        ),
+        (
+            "non-empty directory",
+            target().disk(".vimrc", dir(&[".vimrc/x"])),
+            &[],
+            &["force-on-directory .vimrc"],
+        ),
+        (
+            "directory too large to list",
+            target().disk(".vimrc", a_dir()),
+            &[],
+            &["force-on-directory .vimrc"],
+        ),
+        (
+            "user-modified managed file",
+            Case::new()
+                .was_link(".vimrc", VIMRC)
+                .want(forced(link(".vimrc", VIMRC)))
+                .disk(".vimrc", file(12)),
+            &["discard .vimrc", "create .vimrc"],
+            &[],
+        ),
+        ("nothing in the way", target(), &["create .vimrc"], &[]),
+        (
+            "already right",
+            target().disk(".vimrc", sym(VIMRC)),
+            &[],
+            &[],
+        ),
+    ];
+    for (name, case, actions, conflicts) in &rows {
+        let plan = check(name, case, actions, conflicts);
+        if let Some(Action::Discard { found, .. }) = plan.actions.first() {
+            assert_eq!(found, &case.seen.paths[&p(".vimrc")], "{name}");
+        }
+    }
+    let plan = target().disk(".vimrc", file(12)).plan();
+    insta::assert_snapshot!("force", crate::report::plan_text(gen(), &plan));
+}
+
+// ---------------------------------------------------------------------------
+// Orphans: entries of the old generation that the new one dropped.
+
+#[test]
+fn orphans() {
+    let old = || {
+        Case::new()
+            .was_link(".vimrc", VIMRC)
+            .was_copy(".ssh/config", "5511", 0o600)
+            .was_dir(".ssh")
+            .home_as_recorded()
+    };
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "owned and unchanged",
+            old(),
+            &["remove .ssh/config", "remove .vimrc", "rmdir? .ssh"],
+            &[],
+        ),
+        (
+            "user-modified link",
+            old().disk(".vimrc", sym("/home/alice/vimrc")),
+            &["remove .ssh/config", "rmdir? .ssh"],
+            &[".vimrc"],
+        ),
+        (
+            // Not even a store link may go: it is not what hearth put there.
+            "link replaced by another store link",
+            old().disk(".vimrc", sym(VIMRC2)),
+            &["remove .ssh/config", "rmdir? .ssh"],
+            &[".vimrc"],
+        ),
+        (
+            "link replaced by a file",
+            old().disk(".vimrc", file(3)),
+            &["remove .ssh/config", "rmdir? .ssh"],
+            &[".vimrc"],
+        ),
+        (
+            "edited copy",
+            old().disk(".ssh/config", hashed("edited", 0o600)),
+            &["remove .vimrc", "rmdir? .ssh"],
+            &[".ssh/config"],
+        ),
+        (
+            "chmodded copy",
+            old().disk(".ssh/config", hashed("5511", 0o644)),
+            &["remove .vimrc", "rmdir? .ssh"],
+            &[".ssh/config"],
+        ),
+        (
+            "already missing",
+            old()
+                .disk(".vimrc", Seen::Missing)
+                .disk(".ssh/config", Seen::Missing),
+            &["rmdir? .ssh"],
+            &[],
+        ),
+        (
+            "hearth's directory already gone",
+            old()
+                .disk(".ssh", Seen::Missing)
+                .disk(".ssh/config", Seen::Missing),
+            &["remove .vimrc"],
+            &[],
+        ),
+    ];
+    for (name, case, actions, kept_paths) in &rows {
+        let plan = check(name, case, actions, &[]);
+        assert_eq!(kept(&plan), *kept_paths, "{name}: kept");
+        assert!(plan.owned.entries.is_empty(), "{name}");
+        assert!(plan.owned.dirs.is_empty(), "{name}");
+    }
+
+    let plan = old()
+        .disk(".vimrc", sym("/home/alice/vimrc"))
+        .disk(".ssh/config", hashed("edited", 0o600))
+        .plan();
+    insta::assert_snapshot!("kept", crate::report::plan_text(gen(), &plan));
+    insta::assert_snapshot!("kept_note", crate::report::kept_text(&plan.kept));
+}
+
+#[test]
+fn directories_hearth_created_go_when_no_longer_needed() {
+    let case = Case::new()
+        .was_link("a/b/c/x", VIMRC)
+        .was_link("a/y", VIMRC)
+        .was_link("k/z", VIMRC)
+        .was_link("m/n/w", VIMRC)
+        .was_dir("a")
+        .was_dir("a/b")
+        .was_dir("a/b/c")
+        .was_dir("k")
+        .was_dir("m/n")
+        .home_as_recorded()
+        // k is still needed; m was there before hearth.
+        .want(link("k/new", VIMRC2));
+    let plan = check(
+        "cleanup",
+        &case,
+        &[
+            "remove a/b/c/x",
+            "remove m/n/w",
+            "rmdir? a/b/c",
+            "remove a/y",
+            "remove k/z",
+            "rmdir? a/b",
+            "rmdir? m/n",
+            "rmdir? a",
+            "create k/new",
+        ],
+        &[],
+    );
+    assert_eq!(
+        plan.owned
+            .dirs
+            .iter()
+            .map(|d| d.as_str())
+            .collect::<Vec<_>>(),
+        ["k"]
+    );
+    // Every directory comes after everything removed below it.
+    for (i, a) in plan.actions.iter().enumerate() {
+        if let Action::RemoveDir { path, .. } = a {
+            assert!(plan.actions[i..].iter().all(|b| !b.path().is_below(path)));
+        }
+    }
+    insta::assert_snapshot!("cleanup", crate::report::plan_text(gen(), &plan));
+}
+
+// ---------------------------------------------------------------------------
+// Type changes at a path between generations.
+
+#[test]
+fn type_changes() {
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "file becomes a directory",
+            Case::new()
+                .was_link("a", VIMRC)
+                .home_as_recorded()
+                .want(link("a/b", VIMRC)),
+            &["remove a", "mkdir a", "create a/b"],
+            &[],
+        ),
+        (
+            "copy becomes a directory",
+            Case::new()
+                .was_copy("a", "5511", 0o444)
+                .home_as_recorded()
+                .want(link("a/b/c", VIMRC)),
+            &["remove a", "mkdir a", "mkdir a/b", "create a/b/c"],
+            &[],
+        ),
+        (
+            "directory link becomes files under that directory",
+            Case::new()
+                .was_link(".config/nvim", NVIM)
+                .home_as_recorded()
+                .want(link(".config/nvim/init.lua", INIT))
+                .want(link(".config/nvim/lua/plugins.lua", VIMRC)),
+            &[
+                "remove .config/nvim",
+                "mkdir .config/nvim",
+                "mkdir .config/nvim/lua",
+                "create .config/nvim/init.lua",
+                "create .config/nvim/lua/plugins.lua",
+            ],
+            &[],
+        ),
+        (
+            "directory becomes a file",
+            Case::new()
+                .was_link("a/x", VIMRC)
+                .was_link("a/y", VIMRC2)
+                .was_dir("a")
+                .home_as_recorded()
+                .want(link("a", NVIM))
+                .disk("a", dir(&["a/x", "a/y"])),
+            &["remove a/x", "remove a/y", "rmdir! a", "replace a"],
+            &[],
+        ),
+        (
+            "nested directories become a file",
+            Case::new()
+                .was_link("a/b/x", VIMRC)
+                .was_link("a/y", VIMRC2)
+                .was_dir("a")
+                .was_dir("a/b")
+                .home_as_recorded()
+                .want(link("a", NVIM))
+                .disk("a", dir(&["a/b", "a/b/x", "a/y"])),
+            &[
+                "remove a/b/x",
+                "remove a/y",
+                "rmdir? a/b",
+                "rmdir! a",
+                "replace a",
+            ],
+            &[],
+        ),
+        (
+            "directory becomes a file, but holds a user file",
+            Case::new()
+                .was_link("a/x", VIMRC)
+                .was_link("a/y", VIMRC2)
+                .was_dir("a")
+                .home_as_recorded()
+                .want(link("a", NVIM))
+                .disk("a", dir(&["a/notes", "a/x", "a/y"])),
+            &["remove a/x", "remove a/y"],
+            &["in-the-way a"],
+        ),
+        (
+            "directory becomes a file, but holds a user-modified entry",
+            Case::new()
+                .was_link("a/x", VIMRC)
+                .was_link("a/y", VIMRC2)
+                .was_dir("a")
+                .home_as_recorded()
+                .want(link("a", NVIM))
+                .disk("a", dir(&["a/x", "a/y"]))
+                .disk("a/y", file(4)),
+            &["remove a/x"],
+            &["in-the-way a"],
+        ),
+        (
+            // Not created by hearth: even empty, it is not hearth's to remove.
+            "directory hearth did not create becomes a file",
+            Case::new()
+                .was_link("a/x", VIMRC)
+                .home_as_recorded()
+                .want(link("a", NVIM))
+                .disk("a", dir(&["a/x"])),
+            &["remove a/x"],
+            &["in-the-way a"],
+        ),
+        (
+            "directory becomes a file, user file inside, backup",
+            Case::new()
+                .backup("bak")
+                .was_link("a/x", VIMRC)
+                .was_dir("a")
+                .home_as_recorded()
+                .want(link("a", NVIM))
+                .disk("a", dir(&["a/notes", "a/x"])),
+            &["remove a/x", "backup a", "create a"],
+            &[],
+        ),
+        (
+            "link becomes a copy",
+            Case::new()
+                .was_link(".ssh/config", SSH)
+                .home_as_recorded()
+                .want(copy(".ssh/config", SSH, None))
+                .source(SSH, "5511", 0o444),
+            &["replace .ssh/config"],
+            &[],
+        ),
+        (
+            "copy becomes a link",
+            Case::new()
+                .was_copy(".ssh/config", "5511", 0o444)
+                .home_as_recorded()
+                .want(link(".ssh/config", SSH)),
+            &["replace .ssh/config"],
+            &[],
+        ),
+    ];
+    for (name, case, actions, conflicts) in &rows {
+        check(name, case, actions, conflicts);
+    }
+
+    let plan = rows[3].1.plan();
+    insta::assert_debug_snapshot!("dir_to_file_actions", plan.actions);
+    let plan = rows[2].1.plan();
+    insta::assert_snapshot!("dir_link_to_files", crate::report::plan_text(gen(), &plan));
+    assert_eq!(
+        plan.owned
+            .dirs
+            .iter()
+            .map(|d| d.as_str())
+            .collect::<Vec<_>>(),
+        [".config/nvim", ".config/nvim/lua"]
+    );
+    let plan = rows[9].1.plan();
+    assert_eq!(
+        the_put(&plan, ".ssh/config").1,
+        Prev::Symlink { target: SSH.into() }
+    );
+    let plan = rows[10].1.plan();
+    assert_eq!(the_put(&plan, ".ssh/config").1, Prev::File);
+}
+
+// ---------------------------------------------------------------------------
+// Copies: content and mode are compared, not just the kind.
+
+#[test]
+fn copies() {
+    let old = || {
+        Case::new()
+            .was_copy(".ssh/config", "5511", 0o600)
+            .home_as_recorded()
+    };
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "same content and mode",
+            old()
+                .want(copy(".ssh/config", SSH, Some(0o600)))
+                .source(SSH, "5511", 0o444),
+            &[],
+            &[],
+        ),
+        (
+            "mode differs",
+            old()
+                .want(copy(".ssh/config", SSH, Some(0o400)))
+                .source(SSH, "5511", 0o444),
+            &["replace .ssh/config"],
+            &[],
+        ),
+        (
+            "content differs",
+            old()
+                .want(copy(".ssh/config", SSH2, Some(0o600)))
+                .source(SSH2, "7722", 0o444),
+            &["replace .ssh/config"],
+            &[],
+        ),
+        (
+            "edited by the user",
+            old()
+                .want(copy(".ssh/config", SSH2, Some(0o600)))
+                .source(SSH2, "7722", 0o444)
+                .disk(".ssh/config", hashed("edited", 0o600)),
+            &[],
+            &["modified .ssh/config"],
+        ),
+        (
+            // The user made it by hand, identically: adopted.
+            "identical file hearth did not create",
+            Case::new()
+                .want(copy(".ssh/config", SSH, Some(0o600)))
+                .source(SSH, "5511", 0o444)
+                .disk(".ssh", a_dir())
+                .disk(".ssh/config", hashed("5511", 0o600)),
+            &[],
+            &[],
+        ),
+        (
+            "same content, different mode, hearth did not create it",
+            Case::new()
+                .want(copy(".ssh/config", SSH, Some(0o600)))
+                .source(SSH, "5511", 0o444)
+                .disk(".ssh", a_dir())
+                .disk(".ssh/config", hashed("5511", 0o644)),
+            &[],
+            &["in-the-way .ssh/config"],
+        ),
+    ];
+    for (name, case, actions, conflicts) in &rows {
+        let plan = check(name, case, actions, conflicts);
+        if actions.is_empty() && conflicts.is_empty() {
+            assert_eq!(plan.unchanged, 1, "{name}");
+        }
+    }
+    let plan = rows[1].1.plan();
+    assert_eq!(
+        the_put(&plan, ".ssh/config"),
+        (
+            Desired::Copy {
+                source: SSH.into(),
+                sha256: "5511".into(),
+                mode: 0o400
+            },
+            Prev::File,
+            Why::Replace
+        )
+    );
+
+    // Without a mode, a copy keeps the source's mode minus write for others.
+    for (source_mode, want) in [
+        (0o444, 0o444),
+        (0o555, 0o555),
+        (0o666, 0o644),
+        (0o777, 0o755),
+    ] {
+        let plan = Case::new()
+            .want(copy("f", SSH, None))
+            .source(SSH, "5511", source_mode)
+            .plan();
+        match the_put(&plan, "f").0 {
+            Desired::Copy { mode, .. } => assert_eq!(mode, want, "{source_mode:o}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A switch with a bit of everything: ordering and the text of the plan.
+
+#[test]
+fn a_switch() {
+    let case = Case::new()
+        .was_link(".vimrc", VIMRC)
+        .was_link(".config/nvim", NVIM)
+        .was_link(".zshrc", "/nix/store/hhhh-zshrc")
+        .was_link(".old/deep/file", "/nix/store/iiii-old")
+        .was_copy(".ssh/config", "5511", 0o600)
+        .was_link(".bashrc", "/nix/store/kkkk-bashrc")
+        .was_dir(".old")
+        .was_dir(".old/deep")
+        .was_dir(".ssh")
+        .home_as_recorded()
+        .backup("bak")
+        .want(link(".vimrc", VIMRC2))
+        .want(link(".config/nvim/init.lua", INIT))
+        .want(copy(".ssh/config", SSH2, Some(0o600)))
+        .source(SSH2, "7722", 0o444)
+        .want(link(".gitconfig", GITCONFIG))
+        .want(link(".bashrc", "/nix/store/kkkk-bashrc"))
+        .want(link(".local/bin/tool", "/nix/store/qqqq-tool"))
+        .disk(".zshrc", file(20))
+        .disk(".gitconfig", file(99))
+        .disk(".bashrc", Seen::Missing)
+        .disk(".local", a_dir());
+    let plan = case.plan_named(&[".gitconfig", ".gitconfig.bak"]);
+    assert_eq!(
+        acts(&plan),
+        [
+            "remove .old/deep/file",
+            "remove .config/nvim",
+            "rmdir? .old/deep",
+            "rmdir? .old",
+            "mkdir .config/nvim",
+            "mkdir .local/bin",
+            "replace .vimrc",
+            "create .config/nvim/init.lua",
+            "replace .ssh/config",
+            "backup .gitconfig -> .gitconfig.bak.1",
+            "create .gitconfig",
+            "repair .bashrc",
+            "create .local/bin/tool",
+        ]
+    );
+    assert_eq!(kept(&plan), [".zshrc"]);
+    assert_phases(&plan).unwrap();
+    insta::assert_snapshot!("switch", crate::report::plan_text(gen(), &plan));
+    insta::assert_snapshot!("switch_json", crate::report::plan_json(gen(), &plan));
+}
+
+// ---------------------------------------------------------------------------
+// Property: over many random (old, new, home) triples, applying the plan to a
+// model of the home never loses anything hearth does not own, never writes
+// through a non-directory, and reaches the new generation when there is no
+// conflict; activating again then plans nothing.
+
+/// xorshift64*: small, deterministic, good enough to shuffle test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Node {
+    Dir,
+    File { sha: String, mode: u32 },
+    Link(PathBuf),
+    Special,
+}
+
+type Fs = BTreeMap<RelPath, Node>;
+
+const S1: &str = "/nix/store/s1";
+const S2: &str = "/nix/store/s2";
+/// A store path of a collected generation: links to it dangle.
+const S3: &str = "/nix/store/s3";
+const OTHER: &str = "/nix/store/other";
+const FOREIGN: &str = "/home/alice/elsewhere";
+const GONE: &str = "/home/alice/gone";
+
+fn is_dangling(t: &Path) -> bool {
+    t == Path::new(S3) || t == Path::new(GONE)
+}
+
+fn source_info(s: &Path) -> SourceInfo {
+    let (sha, mode) = if s == Path::new(S1) {
+        ("h1", 0o444)
+    } else {
+        ("h2", 0o555)
+    };
+    SourceInfo {
+        sha256: sha.into(),
+        mode,
+    }
+}
+
+fn node_of(rec: &Recorded) -> Node {
+    match rec {
+        Recorded::Symlink { target } => Node::Link(target.clone()),
+        Recorded::Copy { sha256, mode } => Node::File {
+            sha: sha256.clone(),
+            mode: *mode,
+        },
+    }
+}
+
+fn below(fs: &Fs, dir: &RelPath) -> Vec<RelPath> {
+    fs.keys().filter(|k| k.is_below(dir)).cloned().collect()
+}
+
+fn remove_tree(fs: &mut Fs, path: &RelPath) {
+    fs.remove(path);
+    for k in below(fs, path) {
+        fs.remove(&k);
+    }
+}
+
+fn dirs_up_to(fs: &Fs, path: &RelPath) -> bool {
+    path.ancestors().all(|a| fs.get(&a) == Some(&Node::Dir))
+}
+
+/// Puts `node` at `path` as a user would, creating missing parents; does
+/// nothing when a parent is not a directory.
+fn place(fs: &mut Fs, path: &RelPath, node: Node) {
+    if path
+        .ancestors()
+        .any(|a| fs.get(&a).is_some_and(|n| *n != Node::Dir))
+    {
+        return;
+    }
+    for a in path.ancestors() {
+        fs.insert(a, Node::Dir);
+    }
+    remove_tree(fs, path);
+    fs.insert(path.clone(), node);
+}
+
+/// What `observe::look` would report for this model.
+fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
+    let mut wanted: BTreeSet<RelPath> = BTreeSet::new();
+    let targets = old
+        .entries
+        .keys()
+        .chain(old.dirs.iter())
+        .chain(new.iter().map(|f| &f.target));
+    for t in targets {
+        wanted.extend(t.ancestors());
+        wanted.insert(t.clone());
+    }
+    let mut seen = Observed::default();
+    for path in wanted {
+        let new_entry = new.iter().find(|f| f.target == path);
+        let s = if !dirs_up_to(fs, &path) {
+            Seen::Missing
+        } else {
+            match fs.get(&path) {
+                None => Seen::Missing,
+                Some(Node::Dir) => Seen::Dir {
+                    below: new_entry.map(|_| below(fs, &path)),
+                },
+                Some(Node::File { sha, mode }) => {
+                    let want_hash = new_entry.is_some_and(|f| f.kind == FileType::Copy)
+                        || matches!(old.entries.get(&path), Some(Recorded::Copy { .. }));
+                    Seen::File {
+                        size: sha.len() as u64,
+                        mode: *mode,
+                        sha256: want_hash.then(|| sha.clone()),
+                    }
+                }
+                Some(Node::Link(t)) => Seen::Symlink {
+                    target: t.clone(),
+                    dangling: is_dangling(t),
+                },
+                Some(Node::Special) => fifo(),
+            }
+        };
+        seen.paths.insert(path, s);
+    }
+    for f in new.iter().filter(|f| f.kind == FileType::Copy) {
+        seen.sources
+            .insert(f.source.clone(), source_info(&f.source));
+    }
+    seen
+}
+
+fn all_paths() -> Vec<RelPath> {
+    let names = ["a", "b", "a.x"];
+    let mut out: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut layer = out.clone();
+    for _ in 1..3 {
+        layer = layer
+            .iter()
+            .flat_map(|l| names.iter().map(move |n| format!("{l}/{n}")))
+            .collect();
+        out.extend(layer.iter().cloned());
+    }
+    out.iter().map(|s| p(s)).collect()
+}
+
+/// Up to `max` targets, none inside another.
+fn pick_targets(rng: &mut Rng, paths: &[RelPath], start: Vec<RelPath>, max: usize) -> Vec<RelPath> {
+    let mut out: Vec<RelPath> = Vec::new();
+    let n = rng.below(max + 1);
+    let mut candidates = start;
+    for _ in 0..2 * max {
+        candidates.push(rng.pick(paths).clone());
+    }
+    for c in candidates {
+        if out.len() >= n {
+            break;
+        }
+        if out
+            .iter()
+            .all(|o| *o != c && !o.is_below(&c) && !c.is_below(o))
+        {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn random_case(rng: &mut Rng, paths: &[RelPath]) -> (Case, Fs) {
+    let mut case = Case::new();
+    for t in pick_targets(rng, paths, vec![], 4) {
+        let rec = if rng.chance(50) {
+            Recorded::Symlink {
+                target: rng.pick(&[S1, S2, S3]).into(),
+            }
+        } else {
+            Recorded::Copy {
+                sha256: rng.pick(&["h1", "h2", "h3"]).to_string(),
+                mode: *rng.pick(&[0o444, 0o555, 0o644]),
+            }
+        };
+        for a in t.ancestors() {
+            if rng.chance(70) {
+                case.old.dirs.insert(a);
+            }
+        }
+        case.old.entries.insert(t, rec);
+    }
+
+    // The home: usually as hearth left it, then changed by the user.
+    let mut fs = Fs::new();
+    if rng.chance(85) {
+        for (t, rec) in &case.old.entries {
+            for a in t.ancestors() {
+                fs.insert(a, Node::Dir);
+            }
+            fs.insert(t.clone(), node_of(rec));
+        }
+    }
+    let old_targets: Vec<RelPath> = case.old.entries.keys().cloned().collect();
+    for _ in 0..rng.below(5) {
+        let path = if !old_targets.is_empty() && rng.chance(40) {
+            rng.pick(&old_targets).clone()
+        } else {
+            rng.pick(paths).clone()
+        };
+        let node = match rng.below(9) {
+            0 => {
+                remove_tree(&mut fs, &path);
+                continue;
+            }
+            1 => Node::File {
+                sha: "user".into(),
+                mode: 0o644,
+            },
+            2 => Node::Link(FOREIGN.into()),
+            3 => Node::Link(OTHER.into()),
+            4 => Node::Link(GONE.into()),
+            5 => Node::Dir,
+            6 => Node::Special,
+            7 => Node::Link(rng.pick(&[S1, S2]).into()),
+            _ => Node::File {
+                sha: rng.pick(&["h1", "h2"]).to_string(),
+                mode: *rng.pick(&[0o444, 0o555, 0o644]),
+            },
+        };
+        place(&mut fs, &path, node);
+    }
+
+    // The new generation: some old targets kept, some new ones.
+    let keep: Vec<RelPath> = old_targets
+        .iter()
+        .filter(|_| rng.chance(60))
+        .cloned()
+        .collect();
+    for t in pick_targets(rng, paths, keep, 4) {
+        let source = *rng.pick(&[S1, S2]);
+        let mut f = if rng.chance(50) {
+            link(t.as_str(), source)
+        } else {
+            copy(
+                t.as_str(),
+                source,
+                *rng.pick(&[None, Some(0o444), Some(0o644)]),
+            )
+        };
+        f.force = rng.chance(25);
+        case.new.push(f);
+    }
+    if rng.chance(30) {
+        case.opts.backup_ext = Some("x".into());
+    }
+    case.seen = observe_model(&fs, &case.old, &case.new);
+    (case, fs)
+}
+
+fn desired_node(want: &Desired) -> Node {
+    node_of(&want.record())
+}
+
+/// Applies `plan` to the model as `apply` would, checking that each action is
+/// allowed. Returns the home afterwards.
+fn simulate(case: &Case, plan: &Plan, fs0: &Fs) -> Result<Fs, String> {
+    let mut fs = fs0.clone();
+    let new: HashMap<&RelPath, &File> = case.new.iter().map(|f| (&f.target, f)).collect();
+    // Where a subtree was moved aside by a backup.
+    let mut moved: Vec<(RelPath, RelPath)> = Vec::new();
+    let mut discarded: Vec<RelPath> = Vec::new();
+    let mut repaired: Vec<RelPath> = Vec::new();
+    for a in &plan.actions {
+        let path = a.path();
+        if !dirs_up_to(&fs, path) {
+            return Err(format!("{a:?}: a parent is not a directory"));
+        }
+        match a {
+            Action::Remove { path, was } => {
+                let rec = case.old.entries.get(path);
+                if rec != Some(was) || fs.get(path) != Some(&node_of(was)) {
+                    return Err(format!("{a:?}: not what hearth put there"));
+                }
+                fs.remove(path);
+            }
+            Action::RemoveDir { path, required } => {
+                if !case.old.dirs.contains(path) {
+                    return Err(format!("{a:?}: hearth did not create it"));
+                }
+                if fs.get(path) != Some(&Node::Dir) {
+                    return Err(format!("{a:?}: not a directory"));
+                }
+                if below(&fs, path).is_empty() {
+                    fs.remove(path);
+                } else if *required {
+                    return Err(format!("{a:?}: not empty: {:?}", below(&fs, path)));
+                }
+            }
+            Action::Backup { path, to } => {
+                let Some(to) = to else {
+                    return Err(format!("{a:?}: no name"));
+                };
+                if case.opts.backup_ext.is_none() {
+                    return Err(format!("{a:?}: no backup extension"));
+                }
+                if !fs.contains_key(path) || fs.contains_key(to) || !dirs_up_to(&fs, to) {
+                    return Err(format!("{a:?}: cannot move there"));
+                }
+                for k in std::iter::once(path.clone()).chain(below(&fs, path)) {
+                    let n = fs.remove(&k).unwrap();
+                    let rest = &k.as_str()[path.as_str().len()..];
+                    fs.insert(to.with_suffix(rest), n);
+                }
+                moved.push((path.clone(), to.clone()));
+            }
+            Action::Discard { path, .. } => {
+                if case.opts.backup_ext.is_some() || !new.get(path).is_some_and(|f| f.force) {
+                    return Err(format!("{a:?}: not forced"));
+                }
+                match fs.get(path) {
+                    None => return Err(format!("{a:?}: nothing there")),
+                    Some(Node::Dir) if !below(&fs, path).is_empty() => {
+                        return Err(format!("{a:?}: deletes a directory tree"))
+                    }
+                    _ => {}
+                }
+                remove_tree(&mut fs, path);
+                discarded.push(path.clone());
+            }
+            Action::Mkdir { path } => {
+                if fs.contains_key(path) {
+                    return Err(format!("{a:?}: already exists: {:?}", fs[path]));
+                }
+                fs.insert(path.clone(), Node::Dir);
+            }
+            Action::Put {
+                path, want, prev, ..
+            } => {
+                let Some(f) = new.get(path) else {
+                    return Err(format!("{a:?}: not a target"));
+                };
+                if want.record() != desired(f, &case.seen).unwrap().record() {
+                    return Err(format!("{a:?}: not what the entry asks for"));
+                }
+                let rec = case.old.entries.get(path);
+                let now = fs.get(path);
+                let ok = match prev {
+                    Prev::Missing => now.is_none(),
+                    Prev::Symlink { target } => {
+                        now == Some(&Node::Link(target.clone()))
+                            && (rec.map(node_of).as_ref() == now
+                                || (rec.is_some() && target.starts_with("/nix/store/")))
+                    }
+                    Prev::File => {
+                        matches!(now, Some(Node::File { .. })) && rec.map(node_of).as_ref() == now
+                    }
+                };
+                if !ok {
+                    return Err(format!("{a:?}: replaces {now:?}"));
+                }
+                if matches!(prev, Prev::Symlink { .. }) && rec.map(node_of).as_ref() != now {
+                    repaired.push(path.clone());
+                }
+                fs.insert(path.clone(), desired_node(want));
+            }
+        }
+    }
+
+    // Nothing hearth does not own was lost: it is where it was, or moved
+    // aside by a backup, or discarded by force, or a stray store link at a
+    // managed path that was repaired.
+    for (path, node) in fs0 {
+        let owned = case.old.entries.get(path).map(node_of).as_ref() == Some(node)
+            || (*node == Node::Dir && case.old.dirs.contains(path));
+        if owned || repaired.contains(path) {
+            continue;
+        }
+        if discarded.iter().any(|d| d == path || path.is_below(d)) {
+            continue;
+        }
+        if let Some((from, to)) = moved
+            .iter()
+            .find(|(from, _)| from == path || path.is_below(from))
+        {
+            let there = to.with_suffix(&path.as_str()[from.as_str().len()..]);
+            if fs.get(&there) != Some(node) {
+                return Err(format!("{path} was not moved intact to {there}"));
+            }
+            continue;
+        }
+        if fs.get(path) != Some(node) {
+            return Err(format!("{path} ({node:?}) was lost: {:?}", fs.get(path)));
+        }
+    }
+    Ok(fs)
+}
+
+fn check_random(case: &Case, fs0: &Fs) -> Result<(), String> {
+    let mut plan = case.plan();
+    assert_phases(&plan)?;
+    if let Some(ext) = &case.opts.backup_ext {
+        let targets: HashSet<RelPath> = case
+            .new
+            .iter()
+            .map(|f| f.target.clone())
+            .chain(case.old.entries.keys().cloned())
+            .collect();
+        assign_backup_names(&mut plan, ext, &targets, |q| fs0.contains_key(q));
+        if !plan.conflicts.is_empty() {
+            return Err("a backup extension leaves no conflict".into());
+        }
+    }
+
+    // Conflicts name something that is there and not hearth's, once.
+    let mut reported = HashSet::new();
+    for c in &plan.conflicts {
+        if !reported.insert(&c.path) {
+            return Err(format!("{} reported twice", c.path));
+        }
+        if case.seen.get(&c.path) != &c.found || c.found == Seen::Missing {
+            return Err(format!("{c:?}: not what is there"));
+        }
+        if case
+            .old
+            .entries
+            .get(&c.path)
+            .is_some_and(|r| c.found.matches(r))
+        {
+            return Err(format!("{c:?}: hearth owns it"));
+        }
+        let is_target = |t: &RelPath| case.new.iter().any(|f| f.target == *t);
+        let ok = match c.kind {
+            ConflictKind::ParentInTheWay => c
+                .needed_by
+                .as_ref()
+                .is_some_and(|t| t.is_below(&c.path) && is_target(t)),
+            ConflictKind::ForceOnDirectory => {
+                matches!(c.found, Seen::Dir { .. })
+                    && case.new.iter().any(|f| f.target == c.path && f.force)
+            }
+            _ => is_target(&c.path),
+        };
+        if !ok {
+            return Err(format!("{c:?}: wrong kind"));
+        }
+    }
+    for k in &plan.kept {
+        let rec = case.old.entries.get(&k.path);
+        if rec.is_none()
+            || k.found == Seen::Missing
+            || rec.is_some_and(|r| k.found.matches(r))
+            || case.new.iter().any(|f| f.target == k.path)
+        {
+            return Err(format!("{k:?}: not a changed orphan"));
+        }
+    }
+
+    let fs = simulate(case, &plan, fs0)?;
+    if !plan.conflicts.is_empty() {
+        return Ok(());
+    }
+
+    // The home now holds the new generation ...
+    for f in &case.new {
+        let want = desired_node(&desired(f, &case.seen).unwrap());
+        if fs.get(&f.target) != Some(&want) || !dirs_up_to(&fs, &f.target) {
+            return Err(format!(
+                "{} is {:?}, not {want:?}",
+                f.target,
+                fs.get(&f.target)
+            ));
+        }
+        if plan.owned.entries.get(&f.target).map(node_of) != Some(want) {
+            return Err(format!("{} not recorded", f.target));
+        }
+    }
+    if plan.owned.entries.len() != case.new.len() {
+        return Err(format!("owns more than the new targets: {:?}", plan.owned));
+    }
+    // ... its orphans that hearth owned are gone ...
+    for (path, rec) in &case.old.entries {
+        if case.new.iter().all(|f| f.target != *path)
+            && case.seen.get(path).matches(rec)
+            && !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::Remove { path: q, .. } if q == path))
+        {
+            return Err(format!("owned orphan {path} not removed"));
+        }
+    }
+    // ... and it only claims directories it made or made before.
+    let made: HashSet<&RelPath> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Mkdir { path } => Some(path),
+            _ => None,
+        })
+        .collect();
+    for d in &plan.owned.dirs {
+        if fs.get(d) != Some(&Node::Dir) || !(made.contains(d) || case.old.dirs.contains(d)) {
+            return Err(format!("claims directory {d}"));
+        }
+    }
+
+    // Activating the same generation again changes nothing.
+    let again = Case {
+        old: plan.owned.clone(),
+        new: case.new.clone(),
+        seen: observe_model(&fs, &plan.owned, &case.new),
+        opts: case.opts.clone(),
+    };
+    let second = again.plan();
+    if !second.is_noop()
+        || !second.conflicts.is_empty()
+        || !second.kept.is_empty()
+        || second.unchanged != case.new.len()
+        || second.owned != plan.owned
+    {
+        return Err(format!(
+            "second activation not a no-op: {:?} {:?} {:?}",
+            acts(&second),
+            confs(&second),
+            second.kept
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn random_plans_are_safe() {
+    let paths = all_paths();
+    let mut rng = Rng(
+        std::env::var("HEARTH_PLAN_SEED").map_or(0x9e37_79b9_7f4a_7c15, |n| n.parse().unwrap())
+    );
+    let (mut clean, mut conflicted) = (0, 0);
+    for i in 0..std::env::var("HEARTH_PLAN_CASES").map_or(5000, |n| n.parse().unwrap()) {
+        let (case, fs) = random_case(&mut rng, &paths);
+        if let Err(e) = check_random(&case, &fs) {
+            panic!(
+                "case {i}: {e}\nold: {:?}\nnew: {:?}\nhome: {fs:?}\nbackup: {:?}\nplan: {:?}\nconflicts: {:?}",
+                case.old,
+                case.new
+                    .iter()
+                    .map(|f| (f.target.as_str(), f.kind, f.source.display().to_string(), f.mode, f.force))
+                    .collect::<Vec<_>>(),
+                case.opts.backup_ext,
+                acts(&case.plan()),
+                confs(&case.plan()),
+            );
+        }
+        if case.plan().conflicts.is_empty() {
+            clean += 1;
+        } else {
+            conflicted += 1;
+        }
+    }
+    // The generator reaches both outcomes often.
+    assert!(
+        clean > 1000 && conflicted > 500,
+        "{clean} clean, {conflicted} conflicted"
+    );
+}
