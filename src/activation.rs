@@ -55,17 +55,25 @@ pub enum Error {
         journal: PathBuf,
     },
     #[error("check step failed, nothing was changed: {0}")]
-    CheckStep(hooks::Error),
+    CheckStep(Box<hooks::Error>),
     #[error("the files of {gen} are applied and recorded as generation {number}, but {cause}")]
     Hook {
         gen: PathBuf,
         number: u64,
-        cause: hooks::Error,
+        cause: Box<hooks::Error>,
     },
     #[error("an interrupted activation must be recovered first, which a dry run cannot do\nhint: run `hearth activate` (or any command that is not a dry run) to recover it")]
     PendingRecovery,
     #[error("{0}")]
     Generations(String),
+    #[error("{gen}: files[{index}].target {target} overlaps {what} {}\nhint: hearth keeps its own state there; choose another target", place.display())]
+    ReservedTarget {
+        gen: PathBuf,
+        index: usize,
+        target: String,
+        what: &'static str,
+        place: PathBuf,
+    },
 }
 
 impl Error {
@@ -76,7 +84,9 @@ impl Error {
             | Error::WrongUser { .. }
             | Error::WrongHome { .. }
             | Error::NoHome
-            | Error::InvalidArg(_) => 2,
+            | Error::InvalidArg(_)
+            | Error::Generations(_)
+            | Error::ReservedTarget { .. } => 2,
             Error::Conflicts { .. } => 3,
             Error::Reverted { .. } => 4,
             Error::CheckStep(_) | Error::Hook { .. } => 5,
@@ -115,13 +125,17 @@ impl Context {
         state::dir_for(&self.home)
     }
 
-    fn profile(&self) -> PathBuf {
+    fn profile_dir(&self) -> PathBuf {
         let base = self
             .state_dir()
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.home.join(".local/state"));
-        base.join("nix/profiles/hearth-packages")
+        base.join("nix/profiles")
+    }
+
+    fn profile(&self) -> PathBuf {
+        self.profile_dir().join("hearth-packages")
     }
 }
 
@@ -160,6 +174,29 @@ fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
             want: g.manifest.home.clone(),
             have: ctx.home.clone(),
         });
+    }
+    // A target at, above or inside hearth's own state (or the packages
+    // profile) would let an activation move its journal away mid-flight.
+    let reserved = [
+        ("hearth's state directory", ctx.state_dir()),
+        ("the packages profile directory", ctx.profile_dir()),
+    ];
+    for (what, place) in reserved {
+        let Ok(rel) = place.strip_prefix(&ctx.home) else {
+            continue;
+        };
+        for (index, f) in g.files.iter().enumerate() {
+            let t = Path::new(f.target.as_str());
+            if t.starts_with(rel) || rel.starts_with(t) {
+                return Err(Error::ReservedTarget {
+                    gen: gen.to_path_buf(),
+                    index,
+                    target: f.target.to_string(),
+                    what,
+                    place,
+                });
+            }
+        }
     }
     Ok(g)
 }
@@ -271,7 +308,8 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         .iter()
         .filter(|s| s.after == After::Check)
     {
-        hooks::run("check step", &step.name, &step.script, &hook_env).map_err(Error::CheckStep)?;
+        hooks::run("check step", &step.name, &step.script, &hook_env)
+            .map_err(|e| Error::CheckStep(Box::new(e)))?;
     }
 
     let seen = observe::look(&ctx.home, &old_owned, &gen.files)?;
@@ -434,7 +472,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     let hook_err = |cause| Error::Hook {
         gen: gen.path.clone(),
         number,
-        cause,
+        cause: Box::new(cause),
     };
     for f in gen.files.iter().filter(|f| changed.contains(&f.target)) {
         if let Some(hook) = &f.on_change {

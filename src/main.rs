@@ -112,11 +112,17 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Check { generation } => {
             let g = manifest::Generation::load(&generation)?;
             println!(
-                "{}: valid manifest for user {} ({} files, {} activation steps)",
+                "{}: valid manifest for user {} ({} file{}, {} activation step{})",
                 generation.display(),
                 g.manifest.user,
                 g.files.len(),
-                g.manifest.activation.len()
+                if g.files.len() == 1 { "" } else { "s" },
+                g.manifest.activation.len(),
+                if g.manifest.activation.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             );
             Ok(0)
         }
