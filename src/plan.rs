@@ -464,7 +464,10 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
                 continue;
             }
         } else {
-            let kind = if old.entries.contains_key(t) {
+            // A directory hearth made that now holds the user's files is
+            // hearth's work changed by the user, not a stranger's.
+            let hearth_dir = old.dirs.contains(t) && matches!(s, Seen::Dir { .. });
+            let kind = if old.entries.contains_key(t) || hearth_dir {
                 ConflictKind::Modified
             } else {
                 ConflictKind::InTheWay

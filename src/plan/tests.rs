@@ -1252,7 +1252,7 @@ fn type_changes() {
                 .want(link("a", NVIM))
                 .disk("a", dir(&["a/notes", "a/x", "a/y"])),
             &["remove a/x", "remove a/y"],
-            &["in-the-way a"],
+            &["modified a"],
         ),
         (
             "directory becomes a file, but holds a user-modified entry",
@@ -1265,7 +1265,7 @@ fn type_changes() {
                 .disk("a", dir(&["a/x", "a/y"]))
                 .disk("a/y", file(4)),
             &["remove a/x"],
-            &["in-the-way a"],
+            &["modified a"],
         ),
         (
             // Not created by hearth: even empty, it is not hearth's to remove.
