@@ -29,6 +29,10 @@ pub enum Op {
     RemoveDir {
         path: RelPath,
         required: bool,
+        /// Its permission bits when the journal was written, so that undo
+        /// recreates it exactly (a user may have made ~/.ssh 0700).
+        #[serde(default)]
+        mode: Option<u32>,
     },
     /// Rename aside without replacing anything: a backup, or (discard) a
     /// trash name deleted at commit.
@@ -119,6 +123,10 @@ pub fn journal(plan: &Plan, txid: &str, home: &Path, generation: &Path) -> Journ
             Action::RemoveDir { path, required } => Some(Op::RemoveDir {
                 path: path.clone(),
                 required: *required,
+                mode: std::fs::symlink_metadata(path.in_home(home))
+                    .ok()
+                    .filter(std::fs::Metadata::is_dir)
+                    .map(|m| m.permissions().mode() & 0o7777),
             }),
             Action::Backup { path, to } => to.as_ref().map(|to| Op::MoveAside {
                 path: path.clone(),
@@ -191,7 +199,7 @@ fn forward(home: &Path, op: &Op, out: &mut Outcome) -> Result<(), Error> {
                 }
             }
         }
-        Op::RemoveDir { path, required } => {
+        Op::RemoveDir { path, required, .. } => {
             let p = path.in_home(home);
             fault::write_point().map_err(op_err("remove directory", &p))?;
             match std::fs::remove_dir(&p) {
@@ -328,7 +336,7 @@ fn undo(home: &Path, op: &Op) -> Result<(), Error> {
                 }
             }
         }
-        Op::RemoveDir { path, .. } => {
+        Op::RemoveDir { path, mode, .. } => {
             let p = path.in_home(home);
             if lexists(&p) {
                 return Ok(());
@@ -336,7 +344,13 @@ fn undo(home: &Path, op: &Op) -> Result<(), Error> {
             std::fs::DirBuilder::new()
                 .mode(0o755)
                 .create(&p)
-                .map_err(op_err("restore directory", &p))
+                .map_err(op_err("restore directory", &p))?;
+            match mode {
+                // Explicitly: the mode given to mkdir is subject to the umask.
+                Some(mode) => std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))
+                    .map_err(op_err("restore directory", &p)),
+                None => Ok(()),
+            }
         }
         Op::MoveAside { path, to, .. } => {
             let p = path.in_home(home);

@@ -1,6 +1,7 @@
 //! Nix profile and GC-root operations, done by the Nix tools themselves
 //! (nix-store, nix-env) so that hearth never writes into the store's metadata.
 
+use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,12 @@ pub enum Error {
     Io { path: PathBuf, source: io::Error },
 }
 
-fn run(program: &str, args: &[&std::ffi::OsStr], path: &Path) -> Result<(), Error> {
+fn run(
+    program: &str,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, OsString)],
+    path: &Path,
+) -> Result<(), Error> {
     let command = format!(
         "{program} {}",
         args.iter()
@@ -27,7 +33,10 @@ fn run(program: &str, args: &[&std::ffi::OsStr], path: &Path) -> Result<(), Erro
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let out = duct::cmd(program, args)
+    let cmd = env
+        .iter()
+        .fold(duct::cmd(program, args), |cmd, (k, v)| cmd.env(k, v));
+    let out = cmd
         .stderr_to_stdout()
         .stdout_capture()
         .unchecked()
@@ -161,8 +170,23 @@ pub fn set_profile(profile: &Path, path: &Path) -> Result<(), Error> {
             "--set".as_ref(),
             path.as_os_str(),
         ],
+        &nix_env_outside_home(),
         path,
     )
+}
+
+/// nix-env creates `$HOME/.nix-defexpr` whenever it is missing, whatever
+/// the operation; hearth must not write into the home beyond its plan. So
+/// nix-env gets a HOME below which nothing can be created (/dev/null is not
+/// a directory), and still reads the user's Nix configuration.
+fn nix_env_outside_home() -> Vec<(&'static str, OsString)> {
+    let mut env = vec![("HOME", OsString::from("/dev/null"))];
+    if std::env::var_os("XDG_CONFIG_HOME").is_none() {
+        if let Some(home) = std::env::var_os("HOME") {
+            env.push(("XDG_CONFIG_HOME", Path::new(&home).join(".config").into()));
+        }
+    }
+    env
 }
 
 /// Puts the profile symlink back to an earlier `P-N-link` (or removes it
