@@ -160,7 +160,7 @@ fn same_path(a: &Path, b: &Path) -> bool {
 }
 
 fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
-    let g = Generation::load(gen)?;
+    let g = Generation::load_with(gen, !nixprofile::in_store(gen))?;
     if g.manifest.user != ctx.user {
         return Err(Error::WrongUser {
             gen: gen.to_path_buf(),
@@ -215,6 +215,7 @@ fn recover(st: &State, data: &Data) -> Result<Option<String>, Error> {
             j.generation.display()
         )));
     }
+    prune_roots(st, data);
     let problems = apply::revert(&j.home, &j.ops);
     if !problems.is_empty() {
         return Err(Error::RevertFailed {
@@ -238,6 +239,26 @@ fn recover(st: &State, data: &Data) -> Result<Option<String>, Error> {
             .map(|c| format!("generation {}", c.number))
             .unwrap_or_else(|| "its state before hearth".into())
     )))
+}
+
+/// Removes GC roots of generations that are not in the history: left by a
+/// run that was killed (its `nix-store --add-root` child may finish after it).
+fn prune_roots(st: &State, data: &Data) {
+    let Ok(entries) = std::fs::read_dir(st.dir.join("gcroots")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let known = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| data.find(n).is_some());
+        if !known {
+            if let Err(e) = nixprofile::remove_gc_root(&entry.path()) {
+                eprintln!("hearth: warning: {e}");
+            }
+        }
+    }
 }
 
 /// Whether the content at a target changes, for onChange hooks: a different
@@ -287,6 +308,9 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     };
     if let Some(msg) = &recovered {
         eprintln!("hearth: {msg}");
+    }
+    if !req.dry_run {
+        prune_roots(&st, &data);
     }
 
     let old_owned = data
@@ -353,10 +377,16 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         None if same_gen => data.current.as_ref().map_or(1, |c| c.number),
         None => data.next_number(),
     };
+    let hooked: HashSet<_> = gen
+        .files
+        .iter()
+        .filter(|f| f.on_change.is_some())
+        .map(|f| &f.target)
+        .collect();
     let changed: HashSet<_> = plan
         .actions
         .iter()
-        .filter(|a| content_changes(a, &seen))
+        .filter(|a| hooked.contains(a.path()) && content_changes(a, &seen))
         .map(|a| a.path().clone())
         .collect();
 

@@ -188,8 +188,17 @@ pub enum Error {
 pub const MANIFEST_NAME: &str = "manifest.json";
 
 impl Generation {
-    /// Reads `GEN/manifest.json`, parses it strictly and validates it.
+    /// Reads `GEN/manifest.json`, parses it strictly and validates it,
+    /// including that every source exists.
     pub fn load(gen: &Path) -> Result<Generation, Error> {
+        Self::load_with(gen, true)
+    }
+
+    /// Like [`Generation::load`]; without `check_sources`, symlink sources are
+    /// not looked up one by one. That is for a generation in the Nix store:
+    /// a valid store path's references are valid too, and `hearth check` at
+    /// build time already verified that the sources are among them.
+    pub fn load_with(gen: &Path, check_sources: bool) -> Result<Generation, Error> {
         let file = gen.join(MANIFEST_NAME);
         let text = std::fs::read_to_string(&file).map_err(|source| Error::Read {
             path: file.clone(),
@@ -200,7 +209,7 @@ impl Generation {
             json_path,
             message,
         })?;
-        let files = validate(&manifest).map_err(|problems| Error::Invalid {
+        let files = validate(&manifest, check_sources).map_err(|problems| Error::Invalid {
             file: file.clone(),
             problems,
         })?;
@@ -270,7 +279,7 @@ pub fn parse_mode(raw: &str) -> Result<u32, String> {
 
 /// Checks everything that can be checked without the home. Returns every
 /// problem at once, each prefixed by its JSON path.
-pub fn validate(m: &Manifest) -> Result<Vec<File>, Vec<String>> {
+pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<String>> {
     let mut problems = Vec::new();
     if m.user.is_empty() {
         problems.push("user: the user name is empty".to_string());
@@ -318,7 +327,9 @@ pub fn validate(m: &Manifest) -> Result<Vec<File>, Vec<String>> {
                 "{at}.source: {:?} is not an absolute path",
                 entry.source.display().to_string()
             ));
-        } else if std::fs::symlink_metadata(&entry.source).is_err() {
+        } else if (check_sources || entry.kind == FileType::Copy)
+            && std::fs::symlink_metadata(&entry.source).is_err()
+        {
             problems.push(format!(
                 "{at}.source: {} does not exist; rebuild the generation (its sources may have been garbage-collected)",
                 entry.source.display()

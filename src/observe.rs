@@ -1,7 +1,7 @@
 //! Looking at a home: what is at every path a plan is about, found without
 //! following symlinks and without writing anything.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -31,16 +31,26 @@ pub enum Error {
 
 /// Inspects every target of `old` ∪ `new` and each of their parent directories.
 pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
-    let mut wanted: BTreeSet<(usize, RelPath)> = BTreeSet::new();
+    // Each path once, with its parents; a parent already present means
+    // all of its own parents are too.
+    let mut wanted: HashSet<RelPath> = HashSet::new();
     let mut add = |p: &RelPath| {
-        for a in p.ancestors() {
-            wanted.insert((a.depth(), a));
+        if !wanted.insert(p.clone()) {
+            return;
         }
-        wanted.insert((p.depth(), p.clone()));
+        let mut cur = p.parent();
+        while let Some(dir) = cur {
+            cur = dir.parent();
+            if !wanted.insert(dir) {
+                break;
+            }
+        }
     };
     old.entries.keys().for_each(&mut add);
     old.dirs.iter().for_each(&mut add);
     new.iter().for_each(|f| add(&f.target));
+    let mut wanted: Vec<(usize, RelPath)> = wanted.into_iter().map(|p| (p.depth(), p)).collect();
+    wanted.sort_unstable();
 
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();

@@ -472,7 +472,10 @@ fn kill_at_every_write_then_activate_old_restores_the_home_exactly() {
 }
 
 #[test]
-#[ignore = "bug: recovering a killed activation keeps the GC root of the generation it reverted (src/activation.rs, recover)"]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
 fn recovery_drops_the_gc_root_of_the_reverted_generation() {
     let s = switch();
     let home = &s.home;
