@@ -473,9 +473,11 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             number,
             generation: gen.path.clone(),
             txid: txid.clone(),
-            manifest: gen.manifest.clone(),
             owned,
         });
+        if !same_gen {
+            st.keep_manifest(number, &gen.path.join(manifest::MANIFEST_NAME))?;
+        }
         if data.find(number).is_none() {
             data.history.push(GenRecord {
                 number,
@@ -622,6 +624,7 @@ pub fn remove_generations(ctx: &Context, numbers: &[u64]) -> Result<Vec<u64>, Er
     st.save(&data)?;
     for n in numbers {
         nixprofile::remove_gc_root(&st.gc_root(*n))?;
+        st.drop_manifest(*n)?;
     }
     Ok(numbers.to_vec())
 }

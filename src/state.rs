@@ -13,7 +13,6 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::Journal;
-use crate::manifest::Manifest;
 use crate::plan::Owned;
 
 const STATE_FILE: &str = "state.json";
@@ -47,8 +46,6 @@ pub struct Applied {
     pub generation: PathBuf,
     /// The transaction that applied it; a journal with this id is committed.
     pub txid: String,
-    /// A copy of the manifest, so that cleanup works after garbage collection.
-    pub manifest: Manifest,
     #[serde(flatten)]
     pub owned: Owned,
 }
@@ -193,6 +190,25 @@ impl State {
 
     pub fn remove_journal(&self) -> Result<(), Error> {
         let path = self.dir.join(JOURNAL_FILE);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Keeps a copy of generation `number`'s manifest beside the state (what
+    /// was applied, readable after the generation is garbage-collected). What
+    /// hearth owns is recorded in the state itself, so cleanup never needs it.
+    pub fn keep_manifest(&self, number: u64, manifest: &Path) -> Result<(), Error> {
+        let dir = self.dir.join("manifests");
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let bytes = std::fs::read(manifest).map_err(io_err(manifest))?;
+        write_atomic(&dir, &format!("{number}.json"), &bytes)
+    }
+
+    pub fn drop_manifest(&self, number: u64) -> Result<(), Error> {
+        let path = self.dir.join("manifests").join(format!("{number}.json"));
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
