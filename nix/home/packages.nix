@@ -1,0 +1,105 @@
+# home.packages and the packages environment (`home.path`), which
+# `hearth build-env` merges the way nixpkgs' buildEnv does for profiles.
+{
+  config,
+  lib,
+  ...
+}:
+let
+  cfg = config.home;
+
+  # The outputs of a package that go into the environment: those it asks to
+  # be installed (meta.outputsToInstall, as nixpkgs' buildEnv does), or the
+  # one it was taken as, plus those of extraOutputsToInstall it has.
+  outputsOf =
+    p:
+    let
+      default =
+        if p.outputSpecified or false then
+          [ p.outputName ]
+        else
+          p.meta.outputsToInstall or [ (p.outputName or "out") ];
+      extra = lib.filter (o: builtins.elem o (p.outputs or [ "out" ])) cfg.extraOutputsToInstall;
+    in
+    lib.unique (default ++ extra);
+
+  pathOf = p: {
+    path = "${p}";
+    priority = p.meta.priority or 5;
+    name = p.name or (baseNameOf "${p}");
+    outputs = lib.genAttrs (outputsOf p) (o: if p ? ${o} then "${p.${o}}" else "${p}");
+  };
+
+  spec = {
+    paths = map pathOf cfg.packages;
+    inherit (cfg) extraOutputsToInstall;
+    pathsToLink = [ "/" ];
+  };
+in
+{
+  options.home = {
+    packages = lib.mkOption {
+      type = lib.types.listOf lib.types.package;
+      default = [ ];
+      example = lib.literalExpression "[ pkgs.ripgrep (lib.hiPrio pkgs.vim) ]";
+      description = ''
+        Packages of the user's environment. When two provide the same file,
+        the one with the better priority wins (lower `meta.priority`; 5 by
+        default; see `lib.hiPrio` and `lib.lowPrio`); equal priorities are a
+        build error that lists every colliding file.
+      '';
+    };
+
+    extraOutputsToInstall = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [
+        "dev"
+        "info"
+      ];
+      description = ''
+        Outputs of the packages linked into the environment besides those
+        each package installs by default, when the package has them.
+      '';
+    };
+
+    path = lib.mkOption {
+      type = lib.types.nullOr lib.types.package;
+      internal = true;
+      readOnly = true;
+      description = ''
+        The packages environment built by `hearth build-env` from
+        `home.packages`, or null when there are none.
+      '';
+    };
+
+    packagesSpec = lib.mkOption {
+      type = lib.types.attrs;
+      internal = true;
+      readOnly = true;
+      description = "What `hearth build-env` is given, as JSON.";
+    };
+  };
+
+  config.home = {
+    packagesSpec = spec;
+    path =
+      if cfg.packages == [ ] then
+        null
+      else
+        derivation {
+          name = "hearth-packages-${cfg.username}";
+          inherit (config.hearth) system;
+          builder = config.hearth.shell;
+          args = [
+            "-c"
+            ''exec "$hearth" build-env "$specPath" "$out"''
+          ];
+          hearth = "${config.hearth.package}/bin/hearth";
+          spec = builtins.toJSON spec;
+          passAsFile = [ "spec" ];
+          preferLocalBuild = true;
+          allowSubstitutes = false;
+        };
+  };
+}

@@ -1,0 +1,189 @@
+# Directed acyclic graphs of named entries, for ordering steps such as
+# home.activation. The same interface as Home Manager's `lib.hm.dag`, so that
+# `lib.hm.dag.entryAfter [ "writeBoundary" ] "..."` keeps working.
+# The sort is deterministic (ties are broken by name) and never guesses:
+# a cycle is an error naming every entry in it.
+{ lib }:
+let
+  inherit (builtins)
+    attrNames
+    elem
+    filter
+    head
+    length
+    listToAttrs
+    ;
+
+  # The first element of a list in lexicographic order.
+  smallest = names: head (builtins.sort builtins.lessThan names);
+
+  # The position of the first `x` in `list` (which holds it).
+  indexOf =
+    x: list:
+    let
+      go = i: if builtins.elemAt list i == x then i else go (i + 1);
+    in
+    go 0;
+
+  entryBetween = before: after: data: { inherit data before after; };
+in
+rec {
+  inherit entryBetween;
+
+  # An entry that must come after every entry named in `after`.
+  entryAfter = after: entryBetween [ ] after;
+
+  # An entry that must come before every entry named in `before`.
+  entryBefore = before: entryBetween before [ ];
+
+  # An entry with no constraint.
+  entryAnywhere = entryBetween [ ] [ ];
+
+  # Whether a value is a DAG entry (rather than plain data).
+  isEntry =
+    e:
+    builtins.isAttrs e
+    && attrNames e == [
+      "after"
+      "before"
+      "data"
+    ];
+
+  # A DAG whose entries are the elements of `entries` in order, named
+  # `${tag}-0`, `${tag}-1`, ...; each comes after the one before it.
+  entriesBetween =
+    tag: before: after: entries:
+    let
+      go =
+        i: prev: rest:
+        if rest == [ ] then
+          [ ]
+        else
+          [
+            {
+              name = "${tag}-${toString i}";
+              value = entryBetween before (if i == 0 then after else [ prev ]) (head rest);
+            }
+          ]
+          ++ go (i + 1) "${tag}-${toString i}" (builtins.tail rest);
+    in
+    listToAttrs (go 0 null entries);
+  entriesAnywhere = tag: entriesBetween tag [ ] [ ];
+  entriesAfter = tag: entriesBetween tag [ ];
+  entriesBefore = tag: before: entriesBetween tag before [ ];
+
+  # For each name of the DAG, the names that must come before it. References
+  # to names that are not in the DAG are ignored, as Home Manager does.
+  predecessors =
+    dag:
+    let
+      names = attrNames dag;
+    in
+    lib.genAttrs names (
+      n:
+      lib.unique (
+        filter (p: dag ? ${p} && p != n) dag.${n}.after
+        ++ filter (p: p != n && elem n dag.${p}.before) names
+      )
+      # An entry that names itself is a cycle of one.
+      ++ lib.optional (elem n dag.${n}.after || elem n dag.${n}.before) n
+    );
+
+  # Sorts a DAG: `{ result = [ { name, data } ... ]; }`, or, when the graph
+  # has a cycle, `{ cycle = [ a b ... ]; }` where a comes before b, ..., and the
+  # last before a again; the cycle starts at its smallest name.
+  #
+  # Kahn's algorithm: at each step the smallest name (lexicographically) whose
+  # predecessors have all been placed comes next, so the order depends only on
+  # the graph, never on the order of definitions.
+  topoSort =
+    dag:
+    let
+      preds = predecessors dag;
+      go =
+        placed: done: remaining:
+        let
+          ready = filter (n: lib.all (p: done ? ${p}) preds.${n}) remaining;
+          next = head ready;
+        in
+        if remaining == [ ] then
+          { result = map (name: { inherit name; inherit (dag.${name}) data; }) placed; }
+        else if ready == [ ] then
+          { cycle = findCycle preds remaining; }
+        else
+          go (placed ++ [ next ]) (done // { ${next} = true; }) (filter (n: n != next) remaining);
+    in
+    go [ ] { } (attrNames dag);
+
+  # Given the predecessors of every node and a non-empty set of nodes that all
+  # have a predecessor in the set, walks backwards (always to the smallest
+  # predecessor) until a node repeats: that loop is a cycle.
+  findCycle =
+    preds: remaining:
+    let
+      inRemaining = n: elem n remaining;
+      walk =
+        path: n:
+        if elem n path then
+          let
+            # The path runs backwards: path = [ ... n ... x ], x after n.
+            loop = lib.drop (indexOf n path) path;
+            forward = lib.reverseList loop;
+            start = indexOf (smallest forward) forward;
+          in
+          lib.drop start forward ++ lib.take start forward
+        else
+          walk (path ++ [ n ]) (smallest (filter inRemaining preds.${n}));
+    in
+    walk [ ] (smallest remaining);
+
+  # The sorted list `[ { name, data } ... ]`, or an evaluation error naming the
+  # cycle, e.g. "home.activation: the entries a -> b -> c -> a form a cycle".
+  # `what` names the DAG in the message.
+  topoSortOrThrow =
+    what: dag:
+    let
+      sorted = topoSort dag;
+      c = sorted.cycle;
+    in
+    if sorted ? result then
+      sorted.result
+    else
+      throw (
+        "${what}: the entries ${lib.concatStringsSep " -> " (c ++ [ (head c) ])} form a cycle"
+        + " (${toString (length c)} ${if length c == 1 then "entry" else "entries"});"
+        + " remove one of these constraints (`after`, `before`, or entryAfter/entryBefore/entryBetween)"
+      );
+
+  # Compatibility with Home Manager's `dagTopoSort` name.
+  dagTopoSort = topoSort;
+
+  # The option type of a DAG whose entries hold values of `elemType`. A plain
+  # value (not made with the entry* functions) is taken as entryAnywhere.
+  types.dagOf =
+    elemType:
+    let
+      entry = lib.types.submodule {
+        options = {
+          data = lib.mkOption {
+            type = elemType;
+            description = "The entry's value.";
+          };
+          after = lib.mkOption {
+            type = lib.types.listOf lib.types.str;
+            default = [ ];
+            description = "Names of the entries this one must come after.";
+          };
+          before = lib.mkOption {
+            type = lib.types.listOf lib.types.str;
+            default = [ ];
+            description = "Names of the entries this one must come before.";
+          };
+        };
+      };
+    in
+    lib.types.attrsOf (lib.types.coercedTo elemType entryAnywhere entry)
+    // {
+      description = "DAG of ${lib.types.optionDescriptionPhrase (class: class == "noun") elemType}";
+    };
+}
