@@ -7,7 +7,9 @@
 
 pub mod activation;
 pub mod apply;
+pub mod buildenv;
 pub mod fault;
+pub mod generation;
 pub mod hooks;
 pub mod manifest;
 pub mod nixprofile;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use hearth::activation::{self, Context, Error, Expire, Request};
-use hearth::{manifest, report, state};
+use hearth::{buildenv, generation, manifest, report, state};
 
 /// Declarative per-user environments: applies a generation to a home, safely.
 ///
@@ -88,10 +88,45 @@ enum Command {
     },
     /// Validate a generation's manifest (used when building it).
     Check { generation: PathBuf },
+    /// Build a packages environment (nixpkgs' buildEnv) into OUT (used by Nix).
+    BuildEnv {
+        /// JSON: packages, priorities, extra outputs (docs/generation-spec.md).
+        spec: PathBuf,
+        /// The directory to create.
+        out: PathBuf,
+    },
+    /// Build a generation directory from a spec into OUT (used by Nix).
+    BuildGeneration {
+        /// JSON written by the Nix modules (docs/generation-spec.md).
+        spec: PathBuf,
+        /// The directory to create.
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The build commands run in a Nix build, not on a home: their own errors.
+    let built = match &cli.command {
+        Command::BuildEnv { spec, out } => Some(
+            buildenv::build(spec, out)
+                .map(|_| ())
+                .map_err(|e| (e.to_string(), e.exit_code())),
+        ),
+        Command::BuildGeneration { spec, out } => {
+            Some(generation::build(spec, out).map_err(|e| (e.to_string(), e.exit_code())))
+        }
+        _ => None,
+    };
+    if let Some(result) = built {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err((text, code)) => {
+                eprintln!("error: {text}");
+                ExitCode::from(code)
+            }
+        };
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -109,6 +144,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Error> {
     let timeout = Duration::from_secs(cli.lock_timeout);
     match cli.command {
+        Command::BuildEnv { .. } | Command::BuildGeneration { .. } => Err(Error::InvalidArg(
+            "build commands are handled in main".into(),
+        )),
         Command::Check { generation } => {
             let g = manifest::Generation::load(&generation)?;
             println!(
