@@ -108,7 +108,7 @@ in
   config = {
     assertions = lib.mapAttrsToList (target: fs: {
       assertion = false;
-      message = "${target} is the target of ${builtins.length fs} files: ${lib.concatMapStringsSep ", " (f: f.definedBy) fs}; remove all but one or give them other targets";
+      message = "${target} is the target of ${toString (builtins.length fs)} files: ${lib.concatMapStringsSep ", " (f: f.definedBy) fs}; remove all but one or give them other targets";
     }) duplicates;
 
     home.generationSpec = spec;

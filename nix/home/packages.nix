@@ -8,30 +8,41 @@
 let
   cfg = config.home;
 
-  # The outputs of a package that go into the environment: those it asks to
-  # be installed (meta.outputsToInstall, as nixpkgs' buildEnv does), or the
-  # one it was taken as, plus those of extraOutputsToInstall it has.
-  outputsOf =
+  # The outputs of a package that go into the environment, as nixpkgs'
+  # buildEnv chooses them: the one it was taken as (`pkgs.foo.dev`), else
+  # those it asks to be installed (meta.outputsToInstall), else its default.
+  installed =
+    p:
+    if p.outputSpecified or false then
+      [ p.outputName ]
+    else
+      p.meta.outputsToInstall or [ (p.outputName or "out") ];
+
+  # Its outputs named in extraOutputsToInstall.
+  extra = p: lib.filter (o: builtins.elem o (p.outputs or [ "out" ])) cfg.extraOutputsToInstall;
+
+  outPath = p: o: if p ? ${o} then "${p.${o}}" else "${p}";
+
+  # One spec entry per installed output (`hearth build-env` links `path`,
+  # and the outputs of `outputs` named in extraOutputsToInstall); the first
+  # carries the outputs that extraOutputsToInstall may ask for. Only chosen
+  # outputs are referenced, so no other output is built or fetched.
+  entriesOf =
     p:
     let
-      default =
-        if p.outputSpecified or false then
-          [ p.outputName ]
-        else
-          p.meta.outputsToInstall or [ (p.outputName or "out") ];
-      extra = lib.filter (o: builtins.elem o (p.outputs or [ "out" ])) cfg.extraOutputsToInstall;
+      outs = lib.unique (installed p);
+      priority = p.meta.priority or 5;
+      name = p.name or (baseNameOf "${p}");
     in
-    lib.unique (default ++ extra);
-
-  pathOf = p: {
-    path = "${p}";
-    priority = p.meta.priority or 5;
-    name = p.name or (baseNameOf "${p}");
-    outputs = lib.genAttrs (outputsOf p) (o: if p ? ${o} then "${p.${o}}" else "${p}");
-  };
+    lib.imap0 (i: o: {
+      path = outPath p o;
+      inherit priority;
+      name = if i == 0 then name else "${name} (${o})";
+      outputs = if i == 0 then lib.genAttrs (lib.unique (outs ++ extra p)) (outPath p) else { };
+    }) outs;
 
   spec = {
-    paths = map pathOf cfg.packages;
+    paths = lib.concatMap entriesOf cfg.packages;
     inherit (cfg) extraOutputsToInstall;
     pathsToLink = [ "/" ];
   };

@@ -1,0 +1,65 @@
+{
+  description = "hearth: declarative per-user environments for NixOS and nix-darwin, applied by a safe, transactional activator";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+        "x86_64-darwin"
+        "aarch64-darwin"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+
+      # The modules use pkgs.hearth when an overlay provides it, else this.
+      withPackage =
+        module:
+        { pkgs, ... }:
+        {
+          imports = [ module ];
+          hearth.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+    in
+    {
+      # `hearth.lib.dag`: entryAfter, entryBefore, entryBetween, entryAnywhere,
+      # topoSort (also `lib.hm.dag` inside home configurations).
+      lib = import ./nix/lib { inherit lib; };
+
+      overlays.default = final: prev: { hearth = final.callPackage ./nix/package.nix { }; };
+
+      packages = forAllSystems (pkgs: rec {
+        hearth = pkgs.callPackage ./nix/package.nix { };
+        default = hearth;
+      });
+
+      nixosModules.default = withPackage ./nixos-module;
+      nixosModules.hearth = self.nixosModules.default;
+
+      darwinModules.default = withPackage ./darwin-module;
+      darwinModules.hearth = self.darwinModules.default;
+
+      # The VM tests (Linux only) and the module evaluation tests.
+      checks = forAllSystems (
+        pkgs:
+        {
+          eval = import ./tests/nix/check.nix {
+            inherit pkgs;
+            nixpkgs = nixpkgs.outPath;
+          };
+        }
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isLinux (
+          import ./vm-tests {
+            inherit pkgs;
+            hearthModule = self.nixosModules.default;
+          }
+        )
+      );
+
+      formatter = forAllSystems (pkgs: pkgs.nixfmt-rfc-style);
+    };
+}

@@ -1,0 +1,37 @@
+# The hearth binary.
+{
+  lib,
+  rustPlatform,
+}:
+let
+  cargo = lib.importTOML ../Cargo.toml;
+in
+rustPlatform.buildRustPackage {
+  pname = cargo.package.name;
+  inherit (cargo.package) version;
+
+  # Only what cargo reads, so that editing the Nix modules or the docs does
+  # not rebuild the binary.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../Cargo.toml
+      ../Cargo.lock
+      ../src
+      ../benches
+    ];
+  };
+
+  cargoLock.lockFile = ../Cargo.lock;
+
+  # The unit tests only: the integration tests (tests/) run nix-build and
+  # need a Nix store, which the build sandbox does not give.
+  cargoTestFlags = [ "--lib" ];
+
+  meta = {
+    inherit (cargo.package) description;
+    license = lib.licenses.mit;
+    mainProgram = "hearth";
+    platforms = lib.platforms.linux ++ lib.platforms.darwin;
+  };
+}

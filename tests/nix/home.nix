@@ -1,0 +1,56 @@
+# Evaluates the home module with `module` (a module, or a list of them) the
+# way the platform modules do, with nixpkgs' lib and without pkgs, and
+# returns what the tests look at. Used by tests/nix_modules.rs.
+{
+  nixpkgs,
+  module,
+  # The hearth binary to build with (a path outside the store), or null:
+  # then the generation is only instantiated, never built.
+  hearthBin ? null,
+}:
+let
+  lib = import ./lib.nix nixpkgs;
+  hearthLib = import ../../nix/lib { inherit lib; };
+  evaluated = lib.evalModules {
+    specialArgs.lib = hearthLib.extendLib lib;
+    modules = [
+      ../../nix/home-module.nix
+      {
+        home.username = "alice";
+        home.homeDirectory = "/home/alice";
+        hearth.package =
+          if hearthBin == null then
+            # A store path, never built: these tests evaluate.
+            "/nix/store/00000000000000000000000000000000-hearth"
+          else
+            derivation {
+              name = "hearth";
+              system = builtins.currentSystem;
+              builder = "/bin/sh";
+              PATH = "/bin:/usr/bin";
+              bin = builtins.path {
+                path = hearthBin;
+                name = "hearth-bin";
+              };
+              args = [
+                "-ec"
+                ''mkdir -p "$out/bin"; cp "$bin" "$out/bin/hearth"; chmod 0555 "$out/bin/hearth"''
+              ];
+            };
+        hearth.system = if hearthBin == null then "x86_64-linux" else builtins.currentSystem;
+      }
+    ] ++ (if builtins.isList module then module else [ module ]);
+  };
+  inherit (evaluated) config;
+in
+{
+  inherit config;
+  spec = config.home.generationSpec;
+  activation = config.home.activationOrder;
+  targets = map (f: f.target) config.home.generationSpec.files;
+  failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+  generation = config.home.generation.drvPath;
+  # What nix-build builds: the generation.
+  build = config.home.generation;
+  packagesSpec = config.home.packagesSpec;
+}

@@ -1,0 +1,503 @@
+//! The Nix side, evaluated: the home module (nix/home-module.nix) with
+//! nixpkgs' `lib` through `lib.evalModules`, as the NixOS and nix-darwin
+//! modules evaluate it, and the platform modules over stand-ins of the
+//! NixOS / nix-darwin options they set. Checks the DAG order and its cycle
+//! error, XDG defaults, target normalization and the spec handed to
+//! `hearth build-generation`.
+//!
+//! Needs nixpkgs' lib: `HEARTH_NIXPKGS` (a nixpkgs or nixpkgs.lib checkout,
+//! or its lib directory), else `<nixpkgs>` from `NIX_PATH`. Without either,
+//! each test says "skipped: no nixpkgs" and passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+const SKIP: &str = "skipped: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH)";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `nixpkgs` argument of tests/nix/*.nix, as a Nix expression, or None
+/// when there is no nixpkgs to evaluate with.
+fn nixpkgs() -> Option<String> {
+    if let Some(dir) = std::env::var_os("HEARTH_NIXPKGS").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        let dir = dir
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("HEARTH_NIXPKGS={}: {e}", dir.display()));
+        return Some(dir.display().to_string());
+    }
+    let found = Command::new("nix-instantiate")
+        .args(["--find-file", "nixpkgs"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    found.then(|| "<nixpkgs>".to_owned())
+}
+
+/// Returns the nixpkgs expression, or prints the skip notice and returns
+/// from the calling test.
+macro_rules! nixpkgs_or_skip {
+    () => {
+        match nixpkgs() {
+            Some(n) => n,
+            None => {
+                println!("{SKIP}");
+                eprintln!("{SKIP}");
+                return;
+            }
+        }
+    };
+}
+
+/// `nix-instantiate --eval --strict --json tests/nix/home.nix -A attr` with
+/// `module` (Nix source of a module, or of a list of modules): the JSON
+/// value, or the error output.
+fn eval_home(nixpkgs: &str, module: &str, attr: &str) -> Result<Value, String> {
+    let out = Command::new("nix-instantiate")
+        .current_dir(root())
+        .args(["--eval", "--strict", "--json", "tests/nix/home.nix"])
+        .args(["--arg", "nixpkgs", nixpkgs])
+        .args(["--arg", "module", module])
+        .args(["-A", attr])
+        .output()
+        .expect("run nix-instantiate (is Nix installed?)");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn eval_ok(nixpkgs: &str, module: &str, attr: &str) -> Value {
+    eval_home(nixpkgs, module, attr).unwrap_or_else(|e| panic!("evaluation failed:\n{e}"))
+}
+
+/// The line of Nix's error output holding `needle`, without the `error: `
+/// prefix and indentation (Nix versions differ in what surrounds it).
+fn error_line(stderr: &str, needle: &str) -> String {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{stderr}"));
+    line.trim().trim_start_matches("error: ").to_owned()
+}
+
+fn eval_err(nixpkgs: &str, module: &str, attr: &str, needle: &str) -> String {
+    match eval_home(nixpkgs, module, attr) {
+        Ok(v) => panic!("evaluation succeeded, expected an error with {needle:?}: {v}"),
+        Err(e) => error_line(&e, needle),
+    }
+}
+
+/// (name, after) of each activation step, in order.
+fn steps(v: &Value) -> Vec<(String, String)> {
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["after"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// home.activation
+
+const STEPS_A: &str = r#"{ lib, ... }: {
+  home.activation = {
+    zeta = "echo zeta";
+    alpha = lib.hm.dag.entryAfter [ "zeta" ] "echo alpha";
+    checkDisk = lib.hm.dag.entryBefore [ "files" ] "df";
+  };
+}"#;
+
+const STEPS_B: &str = r#"{ lib, ... }: {
+  home.activation = {
+    prepare = lib.hm.dag.entryBefore [ "checkDisk" ] "true";
+    hmStyle = lib.hm.dag.entryAfter [ "writeBoundary" ] "echo hm";
+    between = lib.hearth.dag.entryBetween [ "alpha" ] [ "hmStyle" ] "echo between";
+  };
+}"#;
+
+#[test]
+fn activation_order_is_deterministic_and_phased() {
+    let n = nixpkgs_or_skip!();
+    // `between` must come after hmStyle: the constraint wins over names.
+    let expected = pairs(&[
+        // Must come before `files`: the check phase, in dependency order.
+        ("prepare", "check"),
+        ("checkDisk", "check"),
+        // Everything else runs after the files; unordered steps by name.
+        ("hmStyle", "files"),
+        ("between", "files"),
+        ("zeta", "files"),
+        ("alpha", "files"),
+    ]);
+    let got = steps(&eval_ok(
+        &n,
+        &format!("[ ({STEPS_A}) ({STEPS_B}) ]"),
+        "activation",
+    ));
+    assert_eq!(got, expected);
+
+    // The same steps defined in the other order give the same order.
+    let swapped = steps(&eval_ok(
+        &n,
+        &format!("[ ({STEPS_B}) ({STEPS_A}) ]"),
+        "activation",
+    ));
+    assert_eq!(swapped, expected);
+
+    // Each step keeps its text.
+    let v = eval_ok(&n, STEPS_A, "activation");
+    assert_eq!(
+        v[0],
+        json!({ "name": "checkDisk", "after": "check", "text": "df" })
+    );
+}
+
+#[test]
+fn activation_cycle_is_an_error_naming_its_entries() {
+    let n = nixpkgs_or_skip!();
+    let cycle = r#"{ lib, ... }: {
+      home.activation = {
+        fine = "echo fine";
+        c = lib.hm.dag.entryAfter [ "b" ] "echo c";
+        a = lib.hm.dag.entryAfter [ "c" ] "echo a";
+        b = lib.hm.dag.entryAfter [ "a" "fine" ] "echo b";
+      };
+    }"#;
+    let three = eval_err(&n, cycle, "activation", "form a cycle");
+
+    // Before the start anchor: a cycle through `check`.
+    let early =
+        r#"{ lib, ... }: { home.activation.early = lib.hm.dag.entryBefore [ "check" ] "true"; }"#;
+    let anchor = eval_err(&n, early, "activation", "form a cycle");
+
+    let own =
+        r#"{ lib, ... }: { home.activation.self = lib.hm.dag.entryAfter [ "self" ] "true"; }"#;
+    let one = eval_err(&n, own, "activation", "form a cycle");
+
+    insta::assert_snapshot!("activation_cycle", format!("{three}\n{anchor}\n{one}"));
+}
+
+#[test]
+fn anchors_cannot_be_steps() {
+    let n = nixpkgs_or_skip!();
+    let v = eval_ok(
+        &n,
+        r#"{ home.activation.files = "echo no"; }"#,
+        "failedAssertions",
+    );
+    assert_eq!(
+        v,
+        json!(["home.activation.files: `files` is a built-in anchor of home.activation, not a step; give the step another name"])
+    );
+}
+
+#[test]
+fn dag_library_matches_home_managers_interface() {
+    let n = nixpkgs_or_skip!();
+    // lib.hm.dag and lib.hearth.dag are one library; topoSort answers
+    // { result } or { cycle } as Home Manager's dagTopoSort does.
+    let module = r#"{ lib, config, ... }: {
+      home.sessionVariables.RESULT = builtins.toJSON {
+        same = lib.hm.dag == lib.hearth.dag;
+        sorted = lib.hm.dag.topoSort {
+          b = lib.hm.dag.entryAnywhere "B";
+          a = lib.hm.dag.entryAfter [ "b" ] "A";
+          c = lib.hm.dag.entryBefore [ "b" ] "C";
+        };
+        cycle = lib.hm.dag.topoSort {
+          x = lib.hm.dag.entryAfter [ "y" ] 1;
+          y = lib.hm.dag.entryAfter [ "x" ] 2;
+        };
+      };
+    }"#;
+    let v = eval_ok(&n, module, "spec.sessionVariables.RESULT");
+    let v: Value = serde_json::from_str(v.as_str().unwrap()).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "same": true,
+            "sorted": { "result": [
+                { "name": "c", "data": "C" },
+                { "name": "b", "data": "B" },
+                { "name": "a", "data": "A" },
+            ]},
+            "cycle": { "cycle": ["x", "y"] },
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Files: XDG, targets
+
+#[test]
+fn xdg_files_map_onto_home_file_targets() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{
+      xdg.configFile."git/config".text = "[user]\n";
+      xdg.dataFile."fonts/a.ttf".text = "a";
+      xdg.stateFile."app/state".text = "s";
+      xdg.cacheFile."app/cache".text = "c";
+      xdg.configFile.renamed = { target = "nvim/init.lua"; text = "--"; };
+    }"#;
+    assert_eq!(
+        eval_ok(&n, module, "targets"),
+        json!([
+            ".cache/app/cache",
+            ".config/git/config",
+            ".config/nvim/init.lua",
+            ".local/share/fonts/a.ttf",
+            ".local/state/app/state",
+        ])
+    );
+    assert_eq!(
+        eval_ok(&n, "{ }", "config.xdg"),
+        json!({
+            "enable": false,
+            "configHome": "/home/alice/.config",
+            "dataHome": "/home/alice/.local/share",
+            "stateHome": "/home/alice/.local/state",
+            "cacheHome": "/home/alice/.cache",
+            "configFile": {}, "dataFile": {}, "stateFile": {}, "cacheFile": {},
+        })
+    );
+
+    // Moved base directories move the files; xdg.enable exports them.
+    let moved = r#"{
+      xdg.enable = true;
+      xdg.configHome = "/home/alice/etc";
+      xdg.configFile."git/config".text = "[user]\n";
+    }"#;
+    assert_eq!(eval_ok(&n, moved, "targets"), json!(["etc/git/config"]));
+    assert_eq!(
+        eval_ok(&n, moved, "spec.sessionVariables.XDG_CONFIG_HOME"),
+        json!("/home/alice/etc")
+    );
+
+    // definedBy names the xdg option.
+    assert_eq!(
+        eval_ok(&n, moved, "spec.files.0.definedBy"),
+        json!("xdg.configFile.\"git/config\"")
+    );
+
+    let outside = r#"{ xdg.configHome = "/etc/xdg"; xdg.configFile.foo.text = "x"; }"#;
+    assert_eq!(
+        eval_err(&n, outside, "targets", "not inside the home"),
+        "xdg.configFile.foo: the target /etc/xdg/foo is not inside the home /home/alice; \
+         use a path relative to the home or an absolute path under it"
+    );
+}
+
+#[test]
+fn absolute_targets_inside_the_home_are_made_relative() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{
+      home.file."/home/alice/.profile".text = "x";
+      home.file.renamed = { target = "/home/alice/.config/y"; text = "y"; };
+      home.file."./plain".text = "p";
+      home.file.off = { enable = false; text = "off"; };
+    }"#;
+    assert_eq!(
+        eval_ok(&n, module, "targets"),
+        json!(["./plain", ".config/y", ".profile"])
+    );
+
+    for (target, what) in [
+        ("/etc/passwd", "/etc/passwd"),
+        ("/home/alicex/f", "/home/alicex/f"),
+        ("/home/alice/", "/home/alice/"),
+    ] {
+        let module = format!(r#"{{ home.file."{target}".text = "x"; }}"#);
+        let line = eval_err(&n, &module, "targets", "not inside the home");
+        assert!(
+            line.starts_with(&format!(
+                "home.file.\"{target}\": the target {what} is not inside the home /home/alice"
+            )),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_targets_name_both_definitions() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{
+      home.file.".config/app/rc".text = "a";
+      xdg.configFile."app/rc".text = "b";
+    }"#;
+    assert_eq!(
+        eval_ok(&n, module, "failedAssertions"),
+        json!([".config/app/rc is the target of 2 files: home.file.\".config/app/rc\", xdg.configFile.\"app/rc\"; remove all but one or give them other targets"])
+    );
+    let line = eval_err(&n, module, "generation", "is not valid");
+    assert_eq!(line, "hearth: the home of alice is not valid:");
+}
+
+// ---------------------------------------------------------------------------
+// The spec handed to `hearth build-generation`
+
+const FULL: &str = r##"{ lib, ... }:
+let
+  pkg = name: attrs: derivation ({
+    inherit name;
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+  } // attrs);
+  hello = pkg "hello-2.12" { outputs = [ "out" "dev" "man" ]; } // { meta.outputsToInstall = [ "out" "man" ]; };
+  tool = pkg "tool-1.0" { };
+in {
+  home.file.".vimrc" = { text = "set number\n"; onChange = "echo vimrc changed"; };
+  home.file.".local/bin/hi" = { text = "#!/bin/sh\necho hi\n"; executable = true; };
+  home.file.".netrc" = { text = "machine x\n"; type = "copy"; mode = "600"; force = true; };
+  home.file.".config/tree" = { source = "/nix/store/00000000000000000000000000000000-tree"; recursive = true; };
+  home.backupFileExtension = "bak";
+  home.packages = [ hello (lib.lowPrio tool) ];
+  home.extraOutputsToInstall = [ "dev" ];
+  home.sessionVariables = { EDITOR = "vim"; JOBS = 4; };
+  home.sessionPath = [ "$HOME/.local/bin" ];
+  home.activation.greet = lib.hm.dag.entryAfter [ "writeBoundary" ] "echo hi";
+}"##;
+
+#[test]
+fn generation_spec() {
+    let n = nixpkgs_or_skip!();
+    let spec = eval_ok(&n, FULL, "spec");
+
+    // The contract with `hearth build-generation`: exactly these fields.
+    let keys: Vec<&str> = spec
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "activation",
+            "backupExtension",
+            "files",
+            "hearth",
+            "home",
+            "packages",
+            "sessionPath",
+            "sessionVariables",
+            "shell",
+            "user"
+        ]
+    );
+    for file in spec["files"].as_array().unwrap() {
+        let keys: Vec<&str> = file
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "definedBy",
+                "executable",
+                "force",
+                "mode",
+                "onChange",
+                "recursive",
+                "source",
+                "target",
+                "type"
+            ]
+        );
+    }
+    insta::assert_json_snapshot!("generation_spec", spec);
+
+    // The packages environment given to `hearth build-env`: one entry per
+    // installed output, priorities as nixpkgs sets them.
+    insta::assert_json_snapshot!("packages_spec", eval_ok(&n, FULL, "packagesSpec"));
+
+    // The generation is a derivation; instantiating it checks its inputs.
+    let drv = eval_ok(&n, FULL, "generation");
+    assert!(
+        drv.as_str()
+            .unwrap()
+            .ends_with("-hearth-generation-alice.drv"),
+        "{drv}"
+    );
+}
+
+#[test]
+fn no_packages_no_environment() {
+    let n = nixpkgs_or_skip!();
+    assert_eq!(eval_ok(&n, "{ }", "spec.packages"), Value::Null);
+    // The platform modules install the packages themselves.
+    let system = r#"{ lib, ... }: {
+      hearth.installPackages = false;
+      home.packages = [ (derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; }) ];
+    }"#;
+    assert_eq!(eval_ok(&n, system, "spec.packages"), Value::Null);
+}
+
+/// Builds a generation with the real binary when it has
+/// `build-generation` (the Rust side of the generation builder).
+#[test]
+fn generation_builds_with_the_hearth_binary() {
+    let n = nixpkgs_or_skip!();
+    let bin = env!("CARGO_BIN_EXE_hearth");
+    let has = Command::new(bin)
+        .args(["build-generation", "--help"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has {
+        println!("skipped: this hearth has no build-generation subcommand yet");
+        return;
+    }
+    let module = r#"{ lib, ... }: {
+      home.homeDirectory = lib.mkForce "/home/alice";
+      home.file.".vimrc".text = "set number\n";
+      xdg.configFile."app/rc" = { text = "x=1\n"; onChange = "echo changed"; };
+      home.activation.greet = lib.hm.dag.entryAfter [ "files" ] "echo hi";
+    }"#;
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args([
+            "--no-out-link",
+            "--option",
+            "substituters",
+            "",
+            "tests/nix/home.nix",
+        ])
+        .args(["--arg", "nixpkgs", &n, "--arg", "module", module])
+        .args(["--arg", "hearthBin", bin, "-A", "build"])
+        .output()
+        .expect("run nix-build");
+    assert!(
+        out.status.success(),
+        "nix-build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generation = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let check = Command::new(bin)
+        .args(["check", &generation])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "hearth check {generation}:\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
