@@ -59,10 +59,14 @@
 //! and of the floor: number of links, no stray files, number of directories,
 //! and a sample of link targets), so it can never time a failing run.
 //!
-//! Peak RSS is ru_maxrss from wait4 for each hearth process. Linux folds into
-//! it the peak of the children hearth waited for (`nix-store --add-root`, run
-//! when a new generation is recorded), so fresh and switch include that child;
-//! the no-op figure is hearth alone.
+//! Peak RSS is measured by running hearth under GNU time (`/usr/bin/time -f
+//! %M`): a process spawned straight from this one inherits this process's
+//! high-water mark at exec, so its own wait4 ru_maxrss would report the
+//! bench's memory. GNU time's figure also folds in the peak of the children
+//! hearth waits for (`nix-store --add-root`, run when a new generation is
+//! recorded), so fresh and switch include that child. The wrapper's fork and
+//! exec (well under a millisecond) count in hearth's time. Without GNU time,
+//! the wait4 figure is shown, which overstates.
 //!
 //! Output: a table on stdout and target/bench-activate.json.
 
@@ -742,8 +746,20 @@ impl Bench<'_> {
         let s = self.s;
         let out_path = self.logs.join("hearth.out");
         let err_path = self.logs.join("hearth.err");
+        let rss_path = self.logs.join("hearth.rss");
+        // The peak RSS comes from /usr/bin/time: a child spawned straight
+        // from this process would inherit this process's (much larger)
+        // high-water mark at exec, so wait4's ru_maxrss would report ours.
+        let mut cmd = match time_bin() {
+            Some(time) => {
+                let mut c = Command::new(time);
+                c.args(["-f", "%M", "-o"]).arg(&rss_path).arg(self.bin);
+                c
+            }
+            None => Command::new(self.bin),
+        };
         let start = Instant::now();
-        let child = Command::new(self.bin)
+        let child = cmd
             .arg("activate")
             .arg(gen)
             .env("HOME", &s.home)
@@ -753,8 +769,15 @@ impl Bench<'_> {
             .stdout(fs::File::create(&out_path)?)
             .stderr(fs::File::create(&err_path)?)
             .spawn()?;
-        let (status, max_rss_kb) = wait_rusage(child.id())?;
+        let (status, inherited_rss_kb) = wait_rusage(child.id())?;
         let time = start.elapsed();
+        let max_rss_kb = match time_bin() {
+            Some(_) => fs::read_to_string(&rss_path)?
+                .trim()
+                .parse()
+                .map_err(|e| format!("reading {}: {e}", rss_path.display()))?,
+            None => inherited_rss_kb,
+        };
         if status != WaitStatus::Exited(Pid::from_raw(child.id() as i32), 0) {
             return Err(format!(
                 "hearth activate {} (N = {}) ended with {status:?}\nstdout:\n{}\nstderr:\n{}",
@@ -786,6 +809,13 @@ impl Bench<'_> {
             .map_err(|e| format!("after the floor: {e}"))?;
         Ok(time)
     }
+}
+
+/// GNU time, when installed (Debian package `time`), for honest peak RSS.
+fn time_bin() -> Option<&'static str> {
+    Path::new("/usr/bin/time")
+        .exists()
+        .then_some("/usr/bin/time")
 }
 
 struct Activation {
