@@ -20,7 +20,11 @@ let
     wantedBy = [ "multi-user.target" ];
     before = [ "systemd-user-sessions.service" ];
     wants = [ "nix-daemon.socket" ];
-    after = [ "nix-daemon.socket" ];
+    # tmpfiles may create the home on a /home mounted late in the boot.
+    after = [
+      "nix-daemon.socket"
+      "systemd-tmpfiles-setup.service"
+    ];
     unitConfig.RequiresMountsFor = h.home.homeDirectory;
 
     # The unit changes with the generation, and switch-to-configuration

@@ -1,0 +1,18 @@
+# NixOS VM tests of the whole flow: nixos-rebuild-style switches, conflicts,
+# backups, rollback, boot with /home on its own file system.
+#
+#   nix build .#checks.x86_64-linux.vm-switch      (or vm-conflict, vm-boot)
+#   nix-build -A checks.vm-switch                   (without flakes)
+{
+  pkgs,
+  # The NixOS module under test.
+  hearthModule,
+}:
+let
+  test = file: pkgs.testers.runNixOSTest (import file { inherit hearthModule; });
+in
+{
+  vm-switch = test ./switch.nix;
+  vm-conflict = test ./conflict.nix;
+  vm-boot = test ./boot.nix;
+}
