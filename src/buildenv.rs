@@ -300,9 +300,13 @@ pub fn list(spec_path: &Path, spec: &Spec) -> Result<Vec<Package>, Error> {
             }
         }
         for (json_path, path) in paths {
-            if !seen.insert(path.clone()) {
+            // Named twice (say, once through lib.hiPrio): listed once, with
+            // the better of the two priorities.
+            if let Some(earlier) = packages.iter_mut().find(|q: &&mut Package| q.path == path) {
+                earlier.priority = earlier.priority.min(priority);
                 continue;
             }
+            seen.insert(path.clone());
             if std::fs::symlink_metadata(&path).is_err() {
                 return Err(Error::Missing {
                     spec: spec_path.to_path_buf(),

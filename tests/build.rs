@@ -731,3 +731,16 @@ fn built_generation_activates_into_a_home() {
         "check\nonchange\nfiles\ncheck\nfiles\n"
     );
 }
+
+#[test]
+fn env_a_package_named_twice_keeps_its_better_priority() {
+    let dir = scratch();
+    let spec = json!({ "paths": [entry("hello", None), entry("fork", Some(-5)), entry("hello", Some(-10))] });
+    let (run, out) = build_into(&dir, "build-env", &spec);
+    run.assert_ok();
+    let lines = tree(&out);
+    assert!(
+        lines.contains(&"bin/hello -> /nix/store/HASH-hello-2.12/bin/hello".to_string()),
+        "{lines:#?}"
+    );
+}
