@@ -501,3 +501,38 @@ fn generation_builds_with_the_hearth_binary() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+// ---------------------------------------------------------------------------
+// docs/options.md
+
+/// docs/options.md documents exactly the options the modules declare (by
+/// name: the text may differ with the nixpkgs version rendering types).
+/// Regenerate it with scripts/options-doc.sh.
+#[test]
+fn options_doc_is_current() {
+    let n = nixpkgs_or_skip!();
+    let out = Command::new("nix-instantiate")
+        .current_dir(root())
+        .args(["--eval", "--strict", "--json", "docs/options.nix"])
+        .args(["--arg", "nixpkgs", &n])
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered: String = serde_json::from_slice(&out.stdout).unwrap();
+    let committed = std::fs::read_to_string(root().join("docs/options.md")).unwrap();
+    let headings = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("### "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        headings(&committed),
+        headings(&rendered),
+        "docs/options.md is out of date: run scripts/options-doc.sh"
+    );
+}
