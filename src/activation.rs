@@ -202,7 +202,7 @@ fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
 }
 
 /// Completes or reverts an activation that was interrupted (killed).
-fn recover(st: &State, data: &Data) -> Result<Option<String>, Error> {
+fn recover(st: &State, data: &Data, user: &str) -> Result<Option<String>, Error> {
     let Some(j) = st.read_journal()? else {
         return Ok(None);
     };
@@ -215,7 +215,7 @@ fn recover(st: &State, data: &Data) -> Result<Option<String>, Error> {
             j.generation.display()
         )));
     }
-    prune_roots(st, data);
+    prune_roots(st, data, user);
     let problems = apply::revert(&j.home, &j.ops);
     if !problems.is_empty() {
         return Err(Error::RevertFailed {
@@ -243,7 +243,7 @@ fn recover(st: &State, data: &Data) -> Result<Option<String>, Error> {
 
 /// Removes GC roots of generations that are not in the history: left by a
 /// run that was killed (its `nix-store --add-root` child may finish after it).
-fn prune_roots(st: &State, data: &Data) {
+fn prune_roots(st: &State, data: &Data, user: &str) {
     let Ok(entries) = std::fs::read_dir(st.dir.join("gcroots")) else {
         return;
     };
@@ -254,7 +254,7 @@ fn prune_roots(st: &State, data: &Data) {
             .and_then(|n| n.parse::<u64>().ok())
             .is_some_and(|n| data.find(n).is_some());
         if !known {
-            if let Err(e) = nixprofile::remove_gc_root(&entry.path()) {
+            if let Err(e) = nixprofile::remove_gc_root(&entry.path(), user) {
                 eprintln!("hearth: warning: {e}");
             }
         }
@@ -304,13 +304,13 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         }
         None
     } else {
-        recover(&st, &data)?
+        recover(&st, &data, &ctx.user)?
     };
     if let Some(msg) = &recovered {
         eprintln!("hearth: {msg}");
     }
     if !req.dry_run {
-        prune_roots(&st, &data);
+        prune_roots(&st, &data, &ctx.user);
     }
 
     let old_owned = data
@@ -410,7 +410,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     let pending = if nixprofile::in_store(&gen.path)
         && std::fs::read_link(&root).ok().as_deref() != Some(&*gen.path)
     {
-        Some(nixprofile::start_gc_root(&root, &gen.path)?)
+        Some(nixprofile::start_gc_root(&root, &gen.path, &ctx.user)?)
     } else {
         None
     };
@@ -418,7 +418,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         if let Some(p) = pending {
             let _ = p.wait();
             if data.find(number).is_none() {
-                let _ = nixprofile::remove_gc_root(&root);
+                let _ = nixprofile::remove_gc_root(&root, &ctx.user);
             }
         }
     };
@@ -454,7 +454,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             }
         }
         if data.find(number).is_none() {
-            let _ = nixprofile::remove_gc_root(&root);
+            let _ = nixprofile::remove_gc_root(&root, &ctx.user);
         }
         return Err(undo_failed(&st, &gen.path, e.to_string(), undo));
     }
@@ -550,7 +550,7 @@ fn undo_failed(st: &State, gen: &Path, cause: String, undo: Vec<apply::Error>) -
 fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
     let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout)?;
     let data = st.load()?;
-    if let Some(msg) = recover(&st, &data)? {
+    if let Some(msg) = recover(&st, &data, &ctx.user)? {
         eprintln!("hearth: {msg}");
     }
     let data = st.load()?;
@@ -563,7 +563,7 @@ fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
 pub fn read_data(ctx: &Context) -> Result<Data, Error> {
     let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout)?;
     let data = st.load()?;
-    if let Some(msg) = recover(&st, &data)? {
+    if let Some(msg) = recover(&st, &data, &ctx.user)? {
         eprintln!("hearth: {msg}");
         return Ok(st.load()?);
     }
@@ -623,7 +623,7 @@ pub fn remove_generations(ctx: &Context, numbers: &[u64]) -> Result<Vec<u64>, Er
     data.history.retain(|g| !numbers.contains(&g.number));
     st.save(&data)?;
     for n in numbers {
-        nixprofile::remove_gc_root(&st.gc_root(*n))?;
+        nixprofile::remove_gc_root(&st.gc_root(*n), &ctx.user)?;
         st.drop_manifest(*n)?;
     }
     Ok(numbers.to_vec())

@@ -5,6 +5,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use sha2::Digest;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("`{command}` failed ({status}): {output}\nhint: is Nix installed and is {path} still in the store?")]
@@ -69,21 +71,76 @@ pub fn store_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/nix/store"))
 }
 
-/// A GC root being registered by a `nix-store` child, so that the tens of
-/// milliseconds it takes overlap with applying the files.
-pub struct PendingRoot {
-    handle: duct::Handle,
-    command: String,
-    gen: PathBuf,
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("NIX_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/nix/var/nix"))
 }
 
-/// Starts making `root` a GC root for `gen` (an indirect root registered with Nix).
-pub fn start_gc_root(root: &Path, gen: &Path) -> Result<PendingRoot, Error> {
+/// Where hearth links its roots from, so that Nix's collector finds them:
+/// the user's own directory of GC roots, which Nix scans like `auto/`.
+fn per_user_link(root: &Path, user: &str) -> PathBuf {
+    let digest = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    state_dir()
+        .join("gcroots/per-user")
+        .join(user)
+        .join(format!("hearth-{name}"))
+}
+
+/// Replaces whatever is at `at` with a symlink to `target`, atomically.
+fn put_link(target: &Path, at: &Path) -> io::Result<()> {
+    let tmp = at.with_file_name(format!(
+        ".{}.hearth-tmp-{}",
+        at.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, at).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// A GC root on its way: made directly, or by a `nix-store` child whose
+/// tens of milliseconds overlap with applying the files.
+pub enum PendingRoot {
+    Done,
+    Child {
+        handle: duct::Handle,
+        command: String,
+        gen: PathBuf,
+    },
+}
+
+/// Makes `root` (in hearth's state) an indirect GC root for `gen`. Where the
+/// user may write to their per-user GC-roots directory (single-user Nix, or
+/// root), hearth links it from there itself, as `nix-store --add-root
+/// --indirect` does from `auto/`; otherwise (a Nix daemon owns the
+/// directories) it asks `nix-store`.
+pub fn start_gc_root(root: &Path, gen: &Path, user: &str) -> Result<PendingRoot, Error> {
     if let Some(parent) = root.parent() {
         std::fs::create_dir_all(parent).map_err(|source| Error::Io {
             path: parent.to_path_buf(),
             source,
         })?;
+    }
+    let link = per_user_link(root, user);
+    let direct = link
+        .parent()
+        .map_or(
+            Err(io::ErrorKind::NotFound.into()),
+            |dir| match std::fs::create_dir(dir) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            },
+        )
+        .and_then(|()| put_link(gen, root))
+        .and_then(|()| put_link(root, &link));
+    if direct.is_ok() {
+        return Ok(PendingRoot::Done);
     }
     let command = format!(
         "nix-store --add-root {} --indirect --realise {}",
@@ -107,7 +164,7 @@ pub fn start_gc_root(root: &Path, gen: &Path) -> Result<PendingRoot, Error> {
         command: command.clone(),
         source,
     })?;
-    Ok(PendingRoot {
+    Ok(PendingRoot::Child {
         handle,
         command,
         gen: gen.to_path_buf(),
@@ -116,24 +173,35 @@ pub fn start_gc_root(root: &Path, gen: &Path) -> Result<PendingRoot, Error> {
 
 impl PendingRoot {
     pub fn wait(self) -> Result<(), Error> {
-        let out = self.handle.wait().map_err(|source| Error::Spawn {
-            command: self.command.clone(),
+        let PendingRoot::Child {
+            handle,
+            command,
+            gen,
+        } = self
+        else {
+            return Ok(());
+        };
+        let out = handle.wait().map_err(|source| Error::Spawn {
+            command: command.clone(),
             source,
         })?;
         if out.status.success() {
             Ok(())
         } else {
             Err(Error::Failed {
-                command: self.command,
+                command,
                 status: out.status.to_string(),
                 output: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-                path: self.gen,
+                path: gen,
             })
         }
     }
 }
 
-pub fn remove_gc_root(root: &Path) -> Result<(), Error> {
+/// Drops the root and, if hearth made it, its link from the per-user
+/// directory (a dangling one would be harmless, but is litter).
+pub fn remove_gc_root(root: &Path, user: &str) -> Result<(), Error> {
+    let _ = std::fs::remove_file(per_user_link(root, user));
     match std::fs::remove_file(root) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -490,11 +490,26 @@ impl Drop for TestHome {
             eprintln!("test home kept: {}", self.path.display());
             return;
         }
+        drop_gc_root_links(&self.path);
         if fs::remove_dir_all(&self.path).is_err() {
             // A test may leave read-only directories behind (as a non-root
             // user their entries cannot be removed): open them up and retry.
             make_writable(&self.path);
             fs::remove_dir_all(&self.path).expect("remove test home");
+        }
+    }
+}
+
+/// hearth links each generation's GC root from Nix's per-user roots
+/// directory; those links into a removed test home would pile up there.
+fn drop_gc_root_links(home: &Path) {
+    let dir = Path::new("/nix/var/nix/gcroots/per-user").join(current_user());
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("hearth-")
+            && fs::read_link(entry.path()).is_ok_and(|t| t.starts_with(home))
+        {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
