@@ -536,3 +536,221 @@ fn options_doc_is_current() {
         "docs/options.md is out of date: run scripts/options-doc.sh"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The platform modules, over stand-ins of the NixOS / nix-darwin options
+
+/// `nix-instantiate --eval --strict --json tests/nix/os.nix -A attr`.
+fn eval_os(nixpkgs: &str, platform: &str, attr: &str) -> Value {
+    let out = Command::new("nix-instantiate")
+        .current_dir(root())
+        .args(["--eval", "--strict", "--json", "tests/nix/os.nix"])
+        .args([
+            "--arg", "nixpkgs", nixpkgs, "--argstr", "platform", platform,
+        ])
+        .args(["-A", attr])
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `nix-build tests/nix/os.nix -A attr` with extra arguments: the store path.
+fn build_os(nixpkgs: &str, platform: &str, args: &[&str], attr: &str) -> String {
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args([
+            "--no-out-link",
+            "--option",
+            "substituters",
+            "",
+            "tests/nix/os.nix",
+        ])
+        .args([
+            "--arg", "nixpkgs", nixpkgs, "--argstr", "platform", platform,
+        ])
+        .args(args)
+        .args(["-A", attr])
+        .output()
+        .expect("run nix-build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn sh(script: &str, envs: &[(&str, &str)]) -> std::process::Output {
+    Command::new("/bin/sh")
+        .args(["-c", script])
+        .env_clear()
+        .env("PATH", "/bin:/usr/bin")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run /bin/sh")
+}
+
+#[test]
+fn nixos_module_units_packages_and_dry_activate() {
+    let n = nixpkgs_or_skip!();
+    let gens = eval_os(&n, "nixos", "generations");
+    let alice = gens["alice"].as_str().unwrap();
+    let units = eval_os(&n, "nixos", "units");
+    assert_eq!(
+        units.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["hearth-alice", "hearth-bob"]
+    );
+    let unit = &units["hearth-alice"];
+    assert_eq!(unit["User"], "alice");
+    assert_eq!(unit["Type"], "oneshot");
+    assert_eq!(unit["RemainAfterExit"], true);
+    assert_eq!(unit["RequiresMountsFor"], "/home/alice");
+    assert_eq!(unit["wantedBy"], json!(["multi-user.target"]));
+    assert_eq!(unit["before"], json!(["systemd-user-sessions.service"]));
+    assert!(unit["after"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("nix-daemon.socket")));
+    assert_eq!(unit["restartTriggers"], json!([alice]));
+    assert!(unit["ExecStart"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/bin/hearth activate {alice}")));
+
+    // Packages: the environment goes to users.users, not into the manifest.
+    assert_eq!(
+        eval_os(&n, "nixos", "alicePackages"),
+        json!(["hearth-packages-alice"])
+    );
+    assert_eq!(eval_os(&n, "nixos", "bobPackages"), json!([]));
+    assert_eq!(eval_os(&n, "nixos", "alicePackagesInManifest"), Value::Null);
+
+    // The activation script: every unit on the restart list on a switch,
+    // the plans on dry-activate, nothing otherwise (at boot).
+    let script = eval_os(&n, "nixos", "activationScripts.hearth");
+    assert_eq!(script["supportsDryActivation"], true);
+    let text = script["text"].as_str().unwrap();
+    let run = tempdir("activation");
+    let list = run.join("restart-list");
+    let text = text
+        .replace("/run/nixos/activation-restart-list", list.to_str().unwrap())
+        .replace("mkdir -p /run/nixos", ":");
+    let out = sh(&text, &[("NIXOS_ACTION", "switch")]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&list).unwrap(),
+        "hearth-alice.service\nhearth-bob.service\n"
+    );
+    std::fs::remove_file(&list).unwrap();
+    let out = sh(&text, &[]);
+    assert!(out.status.success() && !list.exists(), "{out:?}");
+    let dry = text.replace("/bin/runuser", "/bin/runuser-not-here");
+    let out = sh(&dry, &[("NIXOS_ACTION", "dry-activate")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("hearth: what activating the home of alice would do:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("hearth: what activating the home of bob would do:"),
+        "{stdout}"
+    );
+    assert!(!list.exists());
+}
+
+/// Login shells source the session variables script of their user's
+/// generation, built by the real binary.
+#[test]
+fn session_variables_reach_the_users_shells() {
+    let n = nixpkgs_or_skip!();
+    let bin = env!("CARGO_BIN_EXE_hearth");
+    let args = ["--arg", "hearthBin", bin];
+    let generation = build_os(&n, "nixos", &args, "generation");
+    assert!(Path::new(&generation).join("hm-session-vars.sh").exists());
+
+    let out = Command::new("nix-instantiate")
+        .current_dir(root())
+        .args(["--eval", "--strict", "--json", "tests/nix/os.nix"])
+        .args(["--arg", "nixpkgs", &n, "--argstr", "platform", "nixos"])
+        .args(args)
+        .args(["-A", "extraInit"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let init: String = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(init.contains(&generation), "{init}");
+    let probe = format!("{init}\necho \"EDITOR=${{EDITOR-unset}}\"");
+    let alice = sh(&probe, &[("USER", "alice")]);
+    assert!(alice.status.success(), "{alice:?}");
+    assert_eq!(String::from_utf8_lossy(&alice.stdout), "EDITOR=vim\n");
+    let bob = sh(&probe, &[("USER", "bob")]);
+    assert_eq!(String::from_utf8_lossy(&bob.stdout), "EDITOR=unset\n");
+    let nobody = sh(&probe, &[]);
+    assert_eq!(String::from_utf8_lossy(&nobody.stdout), "EDITOR=unset\n");
+}
+
+/// nix-darwin: every user is activated, a failure does not stop the others,
+/// the rest of the activation script still runs, and it ends non-zero
+/// naming the users that failed. bin/hearth is a stand-in that fails for
+/// bob: what is tested is the shell around it.
+#[test]
+fn darwin_activation_goes_on_after_a_failure_and_names_it() {
+    let n = nixpkgs_or_skip!();
+    let stand_in = "#!/bin/sh\necho \"hearth $*\"\n[ \"$3\" != bob ] || { echo 'bob: conflicts' >&2; exit 3; }\n";
+    let args = ["--argstr", "hearthScript", stand_in];
+    build_os(&n, "darwin", &args, "hearthPackage");
+    let out = Command::new("nix-instantiate")
+        .current_dir(root())
+        .args(["--eval", "--strict", "--json", "tests/nix/os.nix"])
+        .args(["--arg", "nixpkgs", &n, "--argstr", "platform", "darwin"])
+        .args(args)
+        .args(["-A", "activationScripts.postActivation.text"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text: String = serde_json::from_slice(&out.stdout).unwrap();
+    let script = format!("set -e\n{text}\necho the rest of the activation\n");
+    let out = sh(&script, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with("hearth activate --user alice /nix/store/"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("hearth activate --user bob /nix/store/"),
+        "{stdout}"
+    );
+    assert_eq!(lines[2], "the rest of the activation");
+    assert!(
+        stderr.ends_with("hearth: the activation failed for: bob\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bob: conflicts"), "{stderr}");
+}
+
+/// A fresh directory under the target dir, for files a test writes.
+fn tempdir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("nix_modules-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
