@@ -506,9 +506,13 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         number,
         cause: Box::new(cause),
     };
+    // A hook shared by many targets (a recursive source) runs once.
+    let mut ran: HashSet<&Path> = HashSet::new();
     for f in gen.files.iter().filter(|f| changed.contains(&f.target)) {
         if let Some(hook) = &f.on_change {
-            hooks::run("onChange of", f.target.as_str(), hook, &hook_env).map_err(hook_err)?;
+            if ran.insert(hook) {
+                hooks::run("onChange of", f.target.as_str(), hook, &hook_env).map_err(hook_err)?;
+            }
         }
     }
     for step in gen

@@ -109,7 +109,7 @@ fn put_link(target: &Path, at: &Path) -> io::Result<()> {
 pub enum PendingRoot {
     Done,
     Child {
-        handle: duct::Handle,
+        handle: Box<duct::Handle>,
         command: String,
         gen: PathBuf,
     },
@@ -165,7 +165,7 @@ pub fn start_gc_root(root: &Path, gen: &Path, user: &str) -> Result<PendingRoot,
         source,
     })?;
     Ok(PendingRoot::Child {
-        handle,
+        handle: Box::new(handle),
         command,
         gen: gen.to_path_buf(),
     })

@@ -666,6 +666,27 @@ fn on_change_runs_on_create_and_content_change_with_the_hook_environment() {
 }
 
 #[test]
+fn a_hook_shared_by_several_changed_targets_runs_once() {
+    let home = TestHome::new();
+    // Same basename and script text: the harness builds one hook store path
+    // for both, as a recursive source gives every expanded file one hook.
+    let gen = build_generation(
+        &home
+            .gen()
+            .file(FileSpec::text(".config/a/conf", "a\n").on_change(LOG_HOOK))
+            .file(FileSpec::text(".config/b/conf", "b\n").on_change(LOG_HOOK)),
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(gen.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["files"][0]["onChange"], manifest["files"][1]["onChange"],
+        "the two entries should share one hook"
+    );
+    activate(&home, &gen).assert_ok();
+    assert_eq!(hook_log(&home).len(), 1, "{:?}", hook_log(&home));
+}
+
+#[test]
 fn on_change_does_not_run_on_reactivation() {
     let home = TestHome::new();
     let gen = build_generation(
