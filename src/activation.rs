@@ -346,7 +346,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         },
     );
     if let Some(ext) = &backup_ext {
-        let targets: HashSet<_> = gen
+        let targets: crate::fxhash::FxHashSet<_> = gen
             .files
             .iter()
             .map(|f| f.target.clone())

@@ -9,6 +9,7 @@ pub mod activation;
 pub mod apply;
 pub mod buildenv;
 pub mod fault;
+pub mod fxhash;
 pub mod generation;
 pub mod hooks;
 pub mod manifest;

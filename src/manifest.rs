@@ -7,6 +7,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fxhash::FxHashMap;
+
 /// A normalized path relative to the home: no `.`, `..`, empty or absolute parts.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -18,8 +20,18 @@ impl RelPath {
         if raw.is_empty() {
             return Err("the target is empty".into());
         }
+        if raw.contains('\0') {
+            return Err("the target contains a NUL byte".into());
+        }
         if raw.starts_with('/') {
             return Err("the target is an absolute path; give it relative to the home".into());
+        }
+        // Nix writes targets already normalized; take those as they are.
+        if raw
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        {
+            return Ok(RelPath(raw.to_string()));
         }
         let mut parts = Vec::new();
         for comp in Path::new(raw).components() {
@@ -314,7 +326,7 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Stri
     }
 
     let mut files = Vec::with_capacity(m.files.len());
-    let mut seen: std::collections::HashMap<RelPath, usize> = std::collections::HashMap::new();
+    let mut seen: FxHashMap<RelPath, usize> = FxHashMap::default();
     for (i, entry) in m.files.iter().enumerate() {
         let at = format!("files[{i}]");
         let target = match RelPath::parse(&entry.target) {
@@ -386,23 +398,20 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Stri
     }
 
     // A target inside another target would need the outer one to be both a
-    // file and a directory. Sorting puts `a` right before `a/...`.
-    let mut sorted: Vec<(&RelPath, usize)> = seen.iter().map(|(t, i)| (t, *i)).collect();
-    sorted.sort();
-    let mut stack: Vec<(&RelPath, usize)> = Vec::new();
-    for (t, i) in sorted {
-        while let Some((top, _)) = stack.last() {
-            if t.is_below(top) {
-                break;
-            }
-            stack.pop();
-        }
-        if let Some((outer, j)) = stack.last() {
+    // file and a directory. Each target's parents are looked up (no sort).
+    let by_str: FxHashMap<&str, usize> = seen.iter().map(|(t, i)| (t.as_str(), *i)).collect();
+    for f in &files {
+        let t = f.target.as_str();
+        let inner = t
+            .match_indices('/')
+            .filter_map(|(k, _)| by_str.get(&t[..k]).map(|j| (&t[..k], *j)))
+            .last();
+        if let Some((outer, j)) = inner {
+            let i = by_str.get(t).copied().unwrap_or_default();
             problems.push(format!(
                 "files[{i}].target: {t} lies inside {outer}, the target of files[{j}]; a path cannot be both a file and a directory"
             ));
         }
-        stack.push((t, i));
     }
 
     let mut names = std::collections::HashSet::new();

@@ -1,13 +1,13 @@
 //! Looking at a home: what is at every path a plan is about, found without
 //! following symlinks and without writing anything.
 
-use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::manifest::{File, FileType, RelPath};
 use crate::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
 
@@ -33,7 +33,7 @@ pub enum Error {
 pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
     // Each path once, with its parents; a parent already present means
     // all of its own parents are too.
-    let mut wanted: HashSet<RelPath> = HashSet::new();
+    let mut wanted: HashSet<RelPath> = HashSet::default();
     let mut add = |p: &RelPath| {
         if !wanted.insert(p.clone()) {
             return;
@@ -49,15 +49,22 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
     old.entries.keys().for_each(&mut add);
     old.dirs.iter().for_each(&mut add);
     new.iter().for_each(|f| add(&f.target));
-    let mut wanted: Vec<(usize, RelPath)> = wanted.into_iter().map(|p| (p.depth(), p)).collect();
-    wanted.sort_unstable();
+    // Parents before children: bucketed by depth, no sort of path strings.
+    let mut by_depth: Vec<Vec<RelPath>> = Vec::new();
+    for p in wanted {
+        let d = p.depth();
+        if by_depth.len() <= d {
+            by_depth.resize_with(d + 1, Vec::new);
+        }
+        by_depth[d].push(p);
+    }
 
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
 
     // Outermost first: once a parent is known not to be a real directory,
     // nothing below it is looked at, because the lookup would follow it.
-    for (_, p) in wanted {
+    for p in by_depth.into_iter().flatten() {
         let reachable = match p.parent() {
             None => true,
             Some(parent) => matches!(seen.paths.get(&parent), Some(Seen::Dir { .. })),

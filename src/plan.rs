@@ -1,17 +1,20 @@
 //! The plan: what must change in a home to go from the applied generation to a
 //! new one. Pure: reads nothing from disk and writes nothing; `observe` feeds it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet, FxIndexMap};
 use crate::manifest::{File, FileType, RelPath};
 
 /// What hearth recorded of a path it created, so that it can later prove the
 /// path is still exactly its own (even after the old generation is gone).
+// Externally tagged: serde buffers internally tagged enums, and the state
+// holds one of these per managed path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum Recorded {
     Symlink { target: PathBuf },
     Copy { sha256: String, mode: u32 },
@@ -104,7 +107,7 @@ impl Observed {
 /// The part of the state that the plan needs: what the previous activation left.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Owned {
-    pub entries: indexmap::IndexMap<RelPath, Recorded>,
+    pub entries: FxIndexMap<RelPath, Recorded>,
     /// Directories hearth created, removed again once nothing needs them.
     pub dirs: BTreeSet<RelPath>,
 }
@@ -295,7 +298,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
 
     // Directories the new generation needs, and for which target first.
     let mut needed: Vec<(RelPath, &RelPath)> = Vec::new();
-    let mut needed_set: HashSet<RelPath> = HashSet::new();
+    let mut needed_set: HashSet<RelPath> = HashSet::default();
     for f in new {
         for d in f.target.ancestors() {
             if needed_set.insert(d.clone()) {
@@ -307,7 +310,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
 
     // Paths that the removal phase empties: owned orphans.
     let mut removals: Vec<Action> = Vec::new();
-    let mut gone: HashSet<RelPath> = HashSet::new();
+    let mut gone: HashSet<RelPath> = HashSet::default();
     for (path, rec) in &old.entries {
         if new_targets.contains(path) {
             continue;

@@ -46,7 +46,6 @@ pub struct Applied {
     pub generation: PathBuf,
     /// The transaction that applied it; a journal with this id is committed.
     pub txid: String,
-    #[serde(flatten)]
     pub owned: Owned,
 }
 

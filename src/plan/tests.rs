@@ -318,7 +318,7 @@ fn assert_phases(plan: &Plan) -> Result<(), String> {
         }
     }
     // Within the directory phase, a directory comes after its parents.
-    let mut made: HashSet<&RelPath> = HashSet::new();
+    let mut made: HashSet<&RelPath> = HashSet::default();
     for a in &plan.actions {
         if let Action::Mkdir { path } = a {
             for anc in path.ancestors() {
@@ -1921,7 +1921,7 @@ fn check_random(case: &Case, fs0: &Fs) -> Result<(), String> {
     }
 
     // Conflicts name something that is there and not hearth's, once.
-    let mut reported = HashSet::new();
+    let mut reported = HashSet::default();
     for c in &plan.conflicts {
         if !reported.insert(&c.path) {
             return Err(format!("{} reported twice", c.path));
