@@ -403,9 +403,8 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Stri
     for f in &files {
         let t = f.target.as_str();
         let inner = t
-            .match_indices('/')
-            .filter_map(|(k, _)| by_str.get(&t[..k]).map(|j| (&t[..k], *j)))
-            .last();
+            .rmatch_indices('/')
+            .find_map(|(k, _)| by_str.get(&t[..k]).map(|j| (&t[..k], *j)));
         if let Some((outer, j)) = inner {
             let i = by_str.get(t).copied().unwrap_or_default();
             problems.push(format!(
