@@ -72,6 +72,13 @@ impl RelPath {
         self.0.rfind('/').map(|i| RelPath(self.0[..i].to_string()))
     }
 
+    pub fn file_name(&self) -> &str {
+        match self.0.rfind('/') {
+            Some(i) => &self.0[i + 1..],
+            None => &self.0,
+        }
+    }
+
     /// True when `self` lies strictly below `dir`.
     pub fn is_below(&self, dir: &RelPath) -> bool {
         self.0.len() > dir.0.len()

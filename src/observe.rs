@@ -2,7 +2,7 @@
 //! following symlinks and without writing anything.
 
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -14,6 +14,9 @@ use crate::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
 /// A directory in the way is listed up to this many paths; past that the
 /// conflict message just says "a directory".
 const LIST_LIMIT: usize = 10_000;
+
+/// Directory descriptors kept open while looking at a home.
+const MAX_OPEN_DIRS: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -49,48 +52,86 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
     old.entries.keys().for_each(&mut add);
     old.dirs.iter().for_each(&mut add);
     new.iter().for_each(|f| add(&f.target));
-    // Parents before children: bucketed by depth, no sort of path strings.
-    let mut by_depth: Vec<Vec<RelPath>> = Vec::new();
+    // Each directory's entries are looked at through one descriptor of it,
+    // outermost directories first: a lookup then walks one name, never a
+    // path, so it is cheap and cannot be sent elsewhere by a symlink swapped
+    // into a parent. Below a parent that is not a real directory, nothing
+    // is looked at (it would be followed).
+    let mut children: HashMap<Option<RelPath>, Vec<RelPath>> = HashMap::default();
     for p in wanted {
-        let d = p.depth();
-        if by_depth.len() <= d {
-            by_depth.resize_with(d + 1, Vec::new);
-        }
-        by_depth[d].push(p);
+        children.entry(p.parent()).or_default().push(p);
     }
+    let mut parents: Vec<(usize, Option<RelPath>)> = children
+        .keys()
+        .map(|p| (p.as_ref().map_or(0, |d| d.depth() + 1), p.clone()))
+        .collect();
+    parents.sort_unstable_by_key(|(depth, _)| *depth);
 
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
+    let mut open: HashMap<RelPath, (usize, DirFd)> = HashMap::default();
 
-    // Outermost first: once a parent is known not to be a real directory,
-    // nothing below it is looked at, because the lookup would follow it.
-    for p in by_depth.into_iter().flatten() {
-        let reachable = match p.parent() {
-            None => true,
-            Some(parent) => matches!(seen.paths.get(&parent), Some(Seen::Dir { .. })),
+    let mut level = 0;
+    for (depth, parent) in parents {
+        let Some(kids) = children.remove(&parent) else {
+            continue;
         };
-        let found = if reachable {
-            let want_hash = new_by_target
-                .get(&p)
-                .is_some_and(|f| f.kind == FileType::Copy)
-                || matches!(old.entries.get(&p), Some(Recorded::Copy { .. }));
-            let list = new_by_target.contains_key(&p);
-            let mut found = inspect(home, &p, want_hash, list)?;
+        if depth != level {
+            // Only the previous level's descriptors can be parents from here on.
+            open.retain(|_, (d, _)| *d + 2 >= depth);
+            level = depth;
+        }
+        let reachable = match &parent {
+            None => true,
+            Some(d) => matches!(seen.paths.get(d), Some(Seen::Dir { .. })),
+        };
+        let dir = if reachable {
+            let via = parent
+                .as_ref()
+                .and_then(|d| Some((d.parent(), d.file_name())).filter(|_| d.depth() > 0))
+                .and_then(|(up, name)| up.and_then(|u| open.get(&u)).map(|(_, fd)| (fd, name)));
+            let opened = match via {
+                Some((up, name)) => up.open_dir(name),
+                None => DirFd::open(home, parent.as_ref()),
+            };
+            opened.map_err(|source| Error::Inspect {
+                path: parent
+                    .as_ref()
+                    .map_or(home.to_path_buf(), |d| d.in_home(home)),
+                source,
+            })?
+        } else {
+            None
+        };
+        for p in kids {
+            let Some(dir) = &dir else {
+                seen.paths.insert(p, Seen::Missing);
+                continue;
+            };
+            let wanted = new_by_target.get(&p);
+            let recorded = old.entries.get(&p);
+            let want_hash = wanted.is_some_and(|f| f.kind == FileType::Copy)
+                || matches!(recorded, Some(Recorded::Copy { .. }));
+            let mut found = inspect_at(home, dir, &p, want_hash, wanted.is_some())?;
             if let Seen::Symlink { target, dangling } = &mut found {
                 // A stat through the link costs a syscall per file; only a
                 // link that is neither wanted nor hearth's own gets reported.
-                let expected = new_by_target.get(&p).is_some_and(|f| f.source == *target)
-                    || matches!(old.entries.get(&p), Some(Recorded::Symlink { target: t }) if t == target);
+                let expected = wanted.is_some_and(|f| f.source == *target)
+                    || matches!(recorded, Some(Recorded::Symlink { target: t }) if t == target);
                 if !expected {
                     // Only the existence of what it points at; never opened.
-                    *dangling = std::fs::metadata(p.in_home(home)).is_err();
+                    *dangling = dir.stat(p.file_name(), true).is_err();
                 }
             }
-            found
-        } else {
-            Seen::Missing
-        };
-        seen.paths.insert(p, found);
+            seen.paths.insert(p, found);
+        }
+        // Kept for opening this directory's subdirectories with one lookup;
+        // bounded so that a wide home does not run out of descriptors.
+        if let (Some(d), Some(fd)) = (parent, dir) {
+            if open.len() < MAX_OPEN_DIRS {
+                open.insert(d, (depth - 1, fd));
+            }
+        }
     }
 
     for f in new.iter().filter(|f| f.kind == FileType::Copy) {
@@ -124,57 +165,170 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
     Ok(seen)
 }
 
-/// What is at `home/rel`, not following a symlink there. The caller ensures
-/// every parent is a real directory.
-pub fn inspect(home: &Path, rel: &RelPath, want_hash: bool, list: bool) -> Result<Seen, Error> {
-    let path = rel.in_home(home);
-    let err = |source| Error::Inspect {
-        path: path.clone(),
-        source,
+/// A directory of the home, held open so that its entries are looked up
+/// by name.
+pub struct DirFd {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl DirFd {
+    /// Opens the home (`rel` None) or a directory in it without following
+    /// any symlink on the way; `None` when it is no longer a directory.
+    pub fn open(home: &Path, rel: Option<&RelPath>) -> io::Result<Option<DirFd>> {
+        use nix::fcntl::OFlag;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        #[cfg(target_os = "linux")]
+        let base = OFlag::O_PATH;
+        #[cfg(not(target_os = "linux"))]
+        let base = OFlag::O_RDONLY;
+        let flags = base | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let home_fd = nix::fcntl::open(home, flags, nix::sys::stat::Mode::empty())?;
+        // SAFETY: the descriptor was just returned by open and is owned here.
+        let mut fd = unsafe { OwnedFd::from_raw_fd(home_fd) };
+        if let Some(rel) = rel {
+            for name in rel.as_str().split('/') {
+                use std::os::fd::AsRawFd;
+                match nix::fcntl::openat(
+                    Some(fd.as_raw_fd()),
+                    name,
+                    flags | OFlag::O_NOFOLLOW,
+                    nix::sys::stat::Mode::empty(),
+                ) {
+                    // SAFETY: as above.
+                    Ok(next) => fd = unsafe { OwnedFd::from_raw_fd(next) },
+                    Err(
+                        nix::errno::Errno::ENOENT
+                        | nix::errno::Errno::ENOTDIR
+                        | nix::errno::Errno::ELOOP,
+                    ) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(Some(DirFd { fd }))
+    }
+
+    /// Opens the subdirectory `name`, not following a symlink there.
+    fn open_dir(&self, name: &str) -> io::Result<Option<DirFd>> {
+        use nix::fcntl::OFlag;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        #[cfg(target_os = "linux")]
+        let base = OFlag::O_PATH;
+        #[cfg(not(target_os = "linux"))]
+        let base = OFlag::O_RDONLY;
+        match nix::fcntl::openat(
+            Some(self.raw()),
+            name,
+            base | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            // SAFETY: the descriptor was just returned by openat and is owned here.
+            Ok(fd) => Ok(Some(DirFd {
+                fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            })),
+            Err(
+                nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ELOOP,
+            ) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn raw(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.fd.as_raw_fd()
+    }
+
+    fn stat(&self, name: &str, follow: bool) -> nix::Result<nix::sys::stat::FileStat> {
+        let flags = if follow {
+            nix::fcntl::AtFlags::empty()
+        } else {
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW
+        };
+        nix::sys::stat::fstatat(Some(self.raw()), name, flags)
+    }
+
+    fn read_link(&self, name: &str) -> nix::Result<PathBuf> {
+        nix::fcntl::readlinkat(Some(self.raw()), name).map(PathBuf::from)
+    }
+
+    /// Opens a regular file for reading; never follows a symlink, never
+    /// blocks on a FIFO swapped in.
+    fn open_file(&self, name: &str) -> nix::Result<std::fs::File> {
+        use nix::fcntl::OFlag;
+        use std::os::fd::FromRawFd;
+        let fd = nix::fcntl::openat(
+            Some(self.raw()),
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        // SAFETY: the descriptor was just returned by openat and is owned here.
+        Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+    }
+}
+
+/// What is at `rel` (an entry of `dir`), not following a symlink there.
+fn inspect_at(
+    home: &Path,
+    dir: &DirFd,
+    rel: &RelPath,
+    want_hash: bool,
+    list: bool,
+) -> Result<Seen, Error> {
+    use nix::sys::stat::SFlag;
+    let path = || rel.in_home(home);
+    let err = |e: nix::errno::Errno| Error::Inspect {
+        path: path(),
+        source: e.into(),
     };
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Seen::Missing),
-        Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => return Ok(Seen::Missing),
+    let name = rel.file_name();
+    let st = match dir.stat(name, false) {
+        Ok(st) => st,
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => return Ok(Seen::Missing),
         Err(e) => return Err(err(e)),
     };
-    let ft = meta.file_type();
-    Ok(if ft.is_symlink() {
-        let target = std::fs::read_link(&path).map_err(err)?;
-        // Whether it dangles is filled in by `look` where a report needs it.
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    // mode_t is u32 on Linux and u16 on macOS.
+    #[allow(clippy::unnecessary_cast)]
+    let mode = (st.st_mode as u32) & 0o7777;
+    Ok(if kind == SFlag::S_IFLNK {
+        let target = dir.read_link(name).map_err(err)?;
         Seen::Symlink {
             target,
             dangling: false,
         }
-    } else if ft.is_file() {
+    } else if kind == SFlag::S_IFREG {
         let sha256 = if want_hash {
-            Some(sha256_file(&path).map_err(err)?)
+            let file = dir.open_file(name).map_err(err)?;
+            Some(sha256_reader(file).map_err(|source| Error::Inspect {
+                path: path(),
+                source,
+            })?)
         } else {
             None
         };
         Seen::File {
-            size: meta.len(),
-            mode: meta.mode() & 0o7777,
+            size: st.st_size as u64,
+            mode,
             sha256,
         }
-    } else if ft.is_dir() {
+    } else if kind == SFlag::S_IFDIR {
         let below = if list {
-            list_below(&path, rel).map_err(err)?
+            list_below(&path(), rel).map_err(|source| Error::Inspect {
+                path: path(),
+                source,
+            })?
         } else {
             None
         };
         Seen::Dir { below }
     } else {
-        let kind = if ft.is_fifo() {
-            "FIFO"
-        } else if ft.is_socket() {
-            "socket"
-        } else if ft.is_block_device() {
-            "block device"
-        } else if ft.is_char_device() {
-            "character device"
-        } else {
-            "special file"
+        let kind = match kind {
+            SFlag::S_IFIFO => "FIFO",
+            SFlag::S_IFSOCK => "socket",
+            SFlag::S_IFBLK => "block device",
+            SFlag::S_IFCHR => "character device",
+            _ => "special file",
         };
         Seen::Special { kind: kind.into() }
     })
@@ -212,7 +366,10 @@ pub fn exists(home: &Path, rel: &RelPath) -> bool {
 }
 
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    sha256_reader(std::fs::File::open(path)?)
+}
+
+fn sha256_reader(mut file: std::fs::File) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

@@ -144,6 +144,14 @@ impl State {
     pub fn load(&self) -> Result<Data, Error> {
         let path = self.dir.join(STATE_FILE);
         match std::fs::read_to_string(&path) {
+            // A power cut soon after the first commit (which is not forced
+            // to disk) can leave the file empty: that is no state yet. What
+            // the activation made is then reverted from the journal, or,
+            // when that is gone too, adopted as matching the generation.
+            Ok(text) if text.trim().is_empty() => Ok(Data {
+                version: 1,
+                ..Data::default()
+            }),
             Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
                 path,
                 message: e.to_string(),
@@ -161,7 +169,7 @@ impl State {
             path: self.dir.join(STATE_FILE),
             message: e.to_string(),
         })?;
-        write_atomic(&self.dir, STATE_FILE, &bytes)
+        write_atomic(&self.dir, STATE_FILE, &bytes, false)
     }
 
     pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
@@ -184,7 +192,7 @@ impl State {
             path: self.dir.join(JOURNAL_FILE),
             message: e.to_string(),
         })?;
-        write_atomic(&self.dir, JOURNAL_FILE, &bytes)
+        write_atomic(&self.dir, JOURNAL_FILE, &bytes, true)
     }
 
     pub fn remove_journal(&self) -> Result<(), Error> {
@@ -203,7 +211,7 @@ impl State {
         let dir = self.dir.join("manifests");
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let bytes = std::fs::read(manifest).map_err(io_err(manifest))?;
-        write_atomic(&dir, &format!("{number}.json"), &bytes)
+        write_atomic(&dir, &format!("{number}.json"), &bytes, false)
     }
 
     pub fn drop_manifest(&self, number: u64) -> Result<(), Error> {
@@ -247,8 +255,12 @@ fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>
     }
 }
 
-/// Writes `dir/name` so that a reader sees either the old or the new content.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+/// Writes `dir/name` so that a reader sees either the old or the new
+/// content. `durable`: also force it to disk before returning (the journal,
+/// which must exist before the home changes). The commit is not forced: a
+/// kill cannot undo a completed rename, and forcing it would flush every
+/// change of the activation at once, which costs more than the changes.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<(), Error> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let dest = dir.join(name);
     let mut f = OpenOptions::new()
@@ -260,8 +272,13 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
         .open(&tmp)
         .map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
+    if durable {
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
     std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+    if !durable {
+        return Ok(());
+    }
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))
