@@ -172,33 +172,70 @@ impl State {
         write_atomic(&self.dir, STATE_FILE, &bytes, false)
     }
 
+    /// The journal of an activation that has not finished, if any. The file
+    /// stays in place between activations; empty means none is pending.
     pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
         let path = self.dir.join(JOURNAL_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| Error::Corrupt {
-                    path,
-                    message: e.to_string(),
-                }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(&path)(e)),
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        if text.is_empty() {
+            return Ok(None);
+        }
+        match serde_json::from_str(&text) {
+            Ok(j) => Ok(Some(j)),
+            Err(_) => {
+                // The home is changed only once the whole journal is on disk,
+                // so a torn journal means the home was not touched.
+                eprintln!(
+                    "hearth: discarding the incomplete journal {} (an activation was stopped before it changed anything)",
+                    path.display()
+                );
+                self.remove_journal()?;
+                Ok(None)
+            }
         }
     }
 
-    /// Durable before the first change to the home, so a kill can be undone.
+    /// Writes the journal and forces it to disk before the first change to
+    /// the home. It is rewritten in place: one flush, no directory change
+    /// (the directory is flushed only when the file is new).
     pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
+        let path = self.dir.join(JOURNAL_FILE);
         let bytes = serde_json::to_vec(j).map_err(|e| Error::Corrupt {
-            path: self.dir.join(JOURNAL_FILE),
+            path: path.clone(),
             message: e.to_string(),
         })?;
-        write_atomic(&self.dir, JOURNAL_FILE, &bytes, true)
+        let new = std::fs::symlink_metadata(&path).is_err();
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        f.write_all(&bytes).map_err(io_err(&path))?;
+        f.set_len(bytes.len() as u64).map_err(io_err(&path))?;
+        f.sync_data().map_err(io_err(&path))?;
+        if new {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(&self.dir))?;
+        }
+        Ok(())
     }
 
+    /// Marks the journal done (empties it; not forced to disk, like the commit).
     pub fn remove_journal(&self) -> Result<(), Error> {
         let path = self.dir.join(JOURNAL_FILE);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
+        match OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&path)
+        {
+            Ok(f) => f.set_len(0).map_err(io_err(&path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err(&path)(e)),
         }

@@ -498,6 +498,31 @@ fn recovery_drops_the_gc_root_of_the_reverted_generation() {
 }
 
 #[test]
+fn a_torn_journal_is_discarded_because_nothing_was_changed_yet() {
+    let home = TestHome::new();
+    let [gen1, gen2] = build_generations(&[
+        home.gen().text(".config/a", "1\n"),
+        home.gen().text(".config/a", "2\n"),
+    ])
+    .try_into()
+    .unwrap();
+    activate(&home, &gen1).assert_ok();
+    // What a kill in the middle of writing the journal leaves: the home is
+    // only changed once the whole journal is on disk.
+    fs::write(home.state_dir().join("journal.json"), "{\"txid\": \"0123").unwrap();
+    let before = home.snapshot();
+
+    let run = home.hearth(["status"]);
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("discarding the incomplete journal"),
+        "{run}"
+    );
+    assert_same(&before, &home.snapshot());
+    activate(&home, &gen2).assert_ok();
+}
+
+#[test]
 #[cfg_attr(
     not(feature = "fault-injection"),
     ignore = "needs --features fault-injection"
