@@ -60,13 +60,12 @@
 //! and a sample of link targets), so it can never time a failing run.
 //!
 //! Peak RSS is measured by running hearth under GNU time (`/usr/bin/time -f
-//! %M`): a process spawned straight from this one inherits this process's
-//! high-water mark at exec, so its own wait4 ru_maxrss would report the
-//! bench's memory. GNU time's figure also folds in the peak of the children
-//! hearth waits for (`nix-store --add-root`, run when a new generation is
-//! recorded), so fresh and switch include that child. The wrapper's fork and
-//! exec (well under a millisecond) count in hearth's time. Without GNU time,
-//! the wait4 figure is shown, which overstates.
+//! %M`) in one extra, untimed run per case: a process spawned straight from
+//! this one inherits this process's high-water mark at exec, so its own
+//! wait4 ru_maxrss would report the bench's memory. GNU time's figure also
+//! folds in the peak of any child hearth waits for (`nix-store --add-root`,
+//! when it cannot link a GC root itself). Without GNU time, the wait4
+//! figure is shown, which overstates.
 //!
 //! Output: a table on stdout and target/bench-activate.json.
 
@@ -695,41 +694,47 @@ impl Bench<'_> {
             max_rss_kb: 0,
         };
         let (mut fresh, mut noop, mut switch) = (row("fresh"), row("no-op"), row("switch"));
-        let record = |row: &mut Row, r: Activation| {
-            row.hearth.push(r.time);
-            row.max_rss_kb = row.max_rss_kb.max(r.max_rss_kb);
-        };
+        let record = |row: &mut Row, r: Activation| row.hearth.push(r.time);
 
         // Warm-up (page cache of the store and the binary), not counted.
         self.reset()?;
-        self.activate(self.gen_a, &s.a, &dirs_a)?;
+        self.activate(self.gen_a, &s.a, &dirs_a, false)?;
 
         for _ in 0..self.reps() {
             self.reset()?;
-            record(&mut fresh, self.activate(self.gen_a, &s.a, &dirs_a)?);
+            record(&mut fresh, self.activate(self.gen_a, &s.a, &dirs_a, false)?);
             wipe(&s.floor)?;
             fresh
                 .floor
                 .push(self.floor(|| fresh_ops.run(), &s.a, &dirs_a)?);
         }
+        self.reset()?;
+        fresh.max_rss_kb = self.activate(self.gen_a, &s.a, &dirs_a, true)?.max_rss_kb;
         // Both homes are at A after the fresh runs.
         for _ in 0..self.reps() {
             nix::unistd::sync();
-            record(&mut noop, self.activate(self.gen_a, &s.a, &dirs_a)?);
+            record(&mut noop, self.activate(self.gen_a, &s.a, &dirs_a, false)?);
             noop.floor
                 .push(self.floor(|| noop_floor(&noop_ops), &s.a, &dirs_a)?);
         }
+        noop.max_rss_kb = self.activate(self.gen_a, &s.a, &dirs_a, true)?.max_rss_kb;
         for _ in 0..self.reps() {
             self.reset()?;
-            self.activate(self.gen_a, &s.a, &dirs_a)?;
+            self.activate(self.gen_a, &s.a, &dirs_a, false)?;
             nix::unistd::sync();
-            record(&mut switch, self.activate(self.gen_b, &s.b, &dirs_b)?);
+            record(
+                &mut switch,
+                self.activate(self.gen_b, &s.b, &dirs_b, false)?,
+            );
             wipe(&s.floor)?;
             fresh_ops.run()?;
             switch
                 .floor
                 .push(self.floor(|| switch_ops.run(), &s.b, &dirs_b)?);
         }
+        self.reset()?;
+        self.activate(self.gen_a, &s.a, &dirs_a, false)?;
+        switch.max_rss_kb = self.activate(self.gen_b, &s.b, &dirs_b, true)?.max_rss_kb;
         Ok(vec![fresh, noop, switch])
     }
 
@@ -742,7 +747,15 @@ impl Bench<'_> {
     }
 
     /// Runs `hearth activate gen`, checks it worked, returns its time and peak RSS.
-    fn activate(&self, gen: &Path, files: &Files, dirs: &BTreeSet<String>) -> Result<Activation> {
+    /// `rss`: run it under GNU time for its peak RSS (an untimed run: the
+    /// wrapper's fork and exec would count in the time).
+    fn activate(
+        &self,
+        gen: &Path,
+        files: &Files,
+        dirs: &BTreeSet<String>,
+        rss: bool,
+    ) -> Result<Activation> {
         let s = self.s;
         let out_path = self.logs.join("hearth.out");
         let err_path = self.logs.join("hearth.err");
@@ -750,7 +763,8 @@ impl Bench<'_> {
         // The peak RSS comes from /usr/bin/time: a child spawned straight
         // from this process would inherit this process's (much larger)
         // high-water mark at exec, so wait4's ru_maxrss would report ours.
-        let mut cmd = match time_bin() {
+        let wrapper = time_bin().filter(|_| rss);
+        let mut cmd = match wrapper {
             Some(time) => {
                 let mut c = Command::new(time);
                 c.args(["-f", "%M", "-o"]).arg(&rss_path).arg(self.bin);
@@ -771,7 +785,7 @@ impl Bench<'_> {
             .spawn()?;
         let (status, inherited_rss_kb) = wait_rusage(child.id())?;
         let time = start.elapsed();
-        let max_rss_kb = match time_bin() {
+        let max_rss_kb = match wrapper {
             Some(_) => fs::read_to_string(&rss_path)?
                 .trim()
                 .parse()
