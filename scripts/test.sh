@@ -6,6 +6,10 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/ensure-nix.sh
 
+if [ -z "${HEARTH_NIXPKGS:-}" ] && ! nix-instantiate --eval -E '<nixpkgs/lib>' >/dev/null 2>&1; then
+  echo "note: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH): the Nix module evaluation tests in tests/nix_modules.rs will be skipped" >&2
+fi
+
 cargo fmt --check
 cargo clippy --all-targets --features fault-injection -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
