@@ -108,6 +108,26 @@ fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
     }
 }
 
+impl Journal {
+    /// Whether a power cut during this activation, with the journal lost,
+    /// could leave something that cannot be put right: only creations into
+    /// empty places (a first activation, typically) cannot. What they leave
+    /// is then what the generation wants, which a later activation adopts.
+    pub fn needs_flush(&self) -> bool {
+        self.profile.is_some()
+            || self.ops.iter().any(|op| {
+                !matches!(
+                    op,
+                    Op::Mkdir { .. }
+                        | Op::Put {
+                            prev: Prev::Missing,
+                            ..
+                        }
+                )
+            })
+    }
+}
+
 /// Turns a checked plan (backup names assigned) into journal operations.
 pub fn journal(plan: &Plan, txid: &str, home: &Path, generation: &Path) -> Journal {
     let ops = plan

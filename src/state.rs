@@ -199,9 +199,10 @@ impl State {
         }
     }
 
-    /// Writes the journal and forces it to disk before the first change to
-    /// the home. It is rewritten in place: one flush, no directory change
-    /// (the directory is flushed only when the file is new).
+    /// Writes the journal and, when the activation could lose anything if it
+    /// were cut short, forces it to disk before the first change to the
+    /// home. It is rewritten in place: one flush, no directory change (the
+    /// directory is flushed only when the file is new).
     pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
         let path = self.dir.join(JOURNAL_FILE);
         let bytes = serde_json::to_vec(j).map_err(|e| Error::Corrupt {
@@ -218,6 +219,9 @@ impl State {
             .map_err(io_err(&path))?;
         f.write_all(&bytes).map_err(io_err(&path))?;
         f.set_len(bytes.len() as u64).map_err(io_err(&path))?;
+        if !j.needs_flush() {
+            return Ok(());
+        }
         f.sync_data().map_err(io_err(&path))?;
         if new {
             File::open(&self.dir)
