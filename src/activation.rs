@@ -222,7 +222,7 @@ fn recover(st: &State, data: &Data, user: &str) -> Result<Option<String>, Error>
             gen: j.generation.clone(),
             cause: "it was interrupted".into(),
             problems: problems.iter().map(ToString::to_string).collect(),
-            journal: st.dir.join("journal.json"),
+            journal: st.journal_path(),
         });
     }
     if let Some((profile, link)) = &j.profile {
@@ -544,7 +544,7 @@ fn undo_failed(st: &State, gen: &Path, cause: String, undo: Vec<apply::Error>) -
             gen: gen.to_path_buf(),
             cause,
             problems: undo.iter().map(ToString::to_string).collect(),
-            journal: st.dir.join("journal.json"),
+            journal: st.journal_path(),
         }
     }
 }

@@ -16,7 +16,9 @@ use crate::apply::Journal;
 use crate::plan::Owned;
 
 const STATE_FILE: &str = "state.json";
-const JOURNAL_FILE: &str = "journal.json";
+const JOURNAL_FILE: &str = "journal";
+/// Bytes of the journal's header line: the length of the JSON, padded.
+const HEADER: usize = 16;
 const LOCK_FILE: &str = "lock";
 
 #[derive(Debug, thiserror::Error)]
@@ -172,21 +174,33 @@ impl State {
         write_atomic(&self.dir, STATE_FILE, &bytes, false)
     }
 
-    /// The journal of an activation that has not finished, if any. The file
-    /// stays in place between activations; empty means none is pending.
+    /// Where the journal lives (named in messages).
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join(JOURNAL_FILE)
+    }
+
+    /// The journal of an activation that has not finished, if any.
+    ///
+    /// The file stays in place between activations, at a fixed size, and is
+    /// overwritten: a header line with the length of the JSON that follows
+    /// (0: nothing pending), then the JSON, then padding. Overwriting blocks
+    /// already on disk lets forcing it to disk be a data flush, without the
+    /// filesystem journal commit that growing a file costs.
     pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
-        let path = self.dir.join(JOURNAL_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let path = self.journal_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err(&path)(e)),
         };
-        if text.is_empty() {
-            return Ok(None);
-        }
-        match serde_json::from_str(&text) {
-            Ok(j) => Ok(Some(j)),
-            Err(_) => {
+        let parsed = match journal_body(&bytes) {
+            Ok(None) => return Ok(None),
+            Ok(Some(body)) => serde_json::from_slice(body).ok(),
+            Err(()) => None,
+        };
+        match parsed {
+            Some(j) => Ok(Some(j)),
+            None => {
                 // The home is changed only once the whole journal is on disk,
                 // so a torn journal means the home was not touched.
                 eprintln!(
@@ -200,46 +214,66 @@ impl State {
     }
 
     /// Writes the journal and, when the activation could lose anything if it
-    /// were cut short, forces it to disk before the first change to the
-    /// home. It is rewritten in place: one flush, no directory change (the
-    /// directory is flushed only when the file is new).
+    /// were cut short, forces it to disk before the first change to the home.
     pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
-        let path = self.dir.join(JOURNAL_FILE);
-        let bytes = serde_json::to_vec(j).map_err(|e| Error::Corrupt {
+        use std::os::unix::fs::FileExt;
+        let path = self.journal_path();
+        let body = serde_json::to_vec(j).map_err(|e| Error::Corrupt {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let new = std::fs::symlink_metadata(&path).is_err();
-        let mut f = OpenOptions::new()
+        let mut bytes = format!("{:<width$}\n", body.len(), width = HEADER - 1).into_bytes();
+        bytes.extend_from_slice(&body);
+        let f = OpenOptions::new()
+            .read(true)
             .write(true)
             .create(true)
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
             .mode(0o600)
             .open(&path)
             .map_err(io_err(&path))?;
-        f.write_all(&bytes).map_err(io_err(&path))?;
-        f.set_len(bytes.len() as u64).map_err(io_err(&path))?;
+        let size = f.metadata().map_err(io_err(&path))?.len();
+        let grown = size < bytes.len() as u64;
+        if grown {
+            // Zeros written (not a hole, not preallocated), so that later
+            // overwrites change no block mapping.
+            let capacity = (bytes.len() as u64).next_power_of_two().max(1 << 18);
+            let zeros = vec![0u8; 1 << 16];
+            let mut at = size;
+            while at < capacity {
+                let n = zeros.len().min((capacity - at) as usize);
+                f.write_all_at(&zeros[..n], at).map_err(io_err(&path))?;
+                at += n as u64;
+            }
+        }
+        f.write_all_at(&bytes, 0).map_err(io_err(&path))?;
         if !j.needs_flush() {
             return Ok(());
         }
-        f.sync_data().map_err(io_err(&path))?;
-        if new {
+        if grown {
+            f.sync_all().map_err(io_err(&path))?;
             File::open(&self.dir)
                 .and_then(|d| d.sync_all())
-                .map_err(io_err(&self.dir))?;
+                .map_err(io_err(&self.dir))
+        } else {
+            f.sync_data().map_err(io_err(&path))
         }
-        Ok(())
     }
 
-    /// Marks the journal done (empties it; not forced to disk, like the commit).
+    /// Marks the journal done (nothing pending); not forced to disk, like the
+    /// commit it follows.
     pub fn remove_journal(&self) -> Result<(), Error> {
-        let path = self.dir.join(JOURNAL_FILE);
+        use std::os::unix::fs::FileExt;
+        let path = self.journal_path();
         match OpenOptions::new()
             .write(true)
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
             .open(&path)
         {
-            Ok(f) => f.set_len(0).map_err(io_err(&path)),
+            Ok(f) => {
+                let empty = format!("{:<width$}\n", 0, width = HEADER - 1);
+                f.write_all_at(empty.as_bytes(), 0).map_err(io_err(&path))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err(&path)(e)),
         }
@@ -268,6 +302,24 @@ impl State {
     pub fn gc_root(&self, number: u64) -> PathBuf {
         self.dir.join("gcroots").join(number.to_string())
     }
+}
+
+/// The JSON of a journal file: `Ok(None)` when nothing is pending, `Err` when
+/// the header or the length is not right (a torn write).
+fn journal_body(bytes: &[u8]) -> Result<Option<&[u8]>, ()> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let header = bytes.get(..HEADER).ok_or(())?;
+    let len: usize = std::str::from_utf8(header)
+        .map_err(|_| ())?
+        .trim()
+        .parse()
+        .map_err(|_| ())?;
+    if len == 0 {
+        return Ok(None);
+    }
+    bytes.get(HEADER..HEADER + len).map(Some).ok_or(())
 }
 
 fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>, Error> {
@@ -385,6 +437,17 @@ mod tests {
     fn times() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_time(1_795_000_000), "2026-11-18 11:06:40 UTC");
+    }
+
+    #[test]
+    fn journal_bodies() {
+        let with = |len: usize, body: &str| format!("{len:<15}\n{body}").into_bytes();
+        assert_eq!(journal_body(b""), Ok(None));
+        assert_eq!(journal_body(&with(0, "")), Ok(None));
+        assert_eq!(journal_body(&with(2, "{}\0\0")), Ok(Some(&b"{}"[..])));
+        // Torn: the length promises more than is there, or no header at all.
+        assert_eq!(journal_body(&with(9, "{}")), Err(()));
+        assert_eq!(journal_body(b"{\"txid\""), Err(()));
     }
 
     #[test]

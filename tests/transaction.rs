@@ -509,7 +509,8 @@ fn a_torn_journal_is_discarded_because_nothing_was_changed_yet() {
     activate(&home, &gen1).assert_ok();
     // What a kill in the middle of writing the journal leaves: the home is
     // only changed once the whole journal is on disk.
-    fs::write(home.state_dir().join("journal.json"), "{\"txid\": \"0123").unwrap();
+    let torn = format!("{:<15}\n{{\"txid\": \"0123", 4096);
+    fs::write(home.state_dir().join("journal"), torn).unwrap();
     let before = home.snapshot();
 
     let run = home.hearth(["status"]);
