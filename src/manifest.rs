@@ -61,6 +61,32 @@ impl RelPath {
         &self.0
     }
 
+    /// The parent directories, innermost first, borrowed (`a/b/c` → `a/b`, `a`).
+    pub fn parents_inner_first(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.rmatch_indices('/').map(move |(i, _)| &self.0[..i])
+    }
+
+    /// A parent of a normalized path is normalized too.
+    pub(crate) fn from_parent(parent: &str) -> RelPath {
+        RelPath(parent.to_string())
+    }
+
+    /// Inserts `self` and its parents into `set`, stopping at the first
+    /// parent already there (its own parents then are too).
+    pub fn insert_with_parents(&self, set: &mut crate::fxhash::FxHashSet<RelPath>) -> bool {
+        if set.contains(self.as_str()) {
+            return false;
+        }
+        set.insert(self.clone());
+        for d in self.parents_inner_first() {
+            if set.contains(d) {
+                break;
+            }
+            set.insert(RelPath::from_parent(d));
+        }
+        true
+    }
+
     /// The parent directories, outermost first (`a/b/c` → `a`, `a/b`).
     pub fn ancestors(&self) -> impl Iterator<Item = RelPath> + '_ {
         self.0
@@ -97,6 +123,13 @@ impl RelPath {
 
     pub fn in_home(&self, home: &Path) -> PathBuf {
         home.join(&self.0)
+    }
+}
+
+// Hashes like the `str` it wraps, so maps of paths can be asked with a `&str`.
+impl std::borrow::Borrow<str> for RelPath {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

@@ -38,16 +38,7 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
     // all of its own parents are too.
     let mut wanted: HashSet<RelPath> = HashSet::default();
     let mut add = |p: &RelPath| {
-        if !wanted.insert(p.clone()) {
-            return;
-        }
-        let mut cur = p.parent();
-        while let Some(dir) = cur {
-            cur = dir.parent();
-            if !wanted.insert(dir) {
-                break;
-            }
-        }
+        p.insert_with_parents(&mut wanted);
     };
     old.entries.keys().for_each(&mut add);
     old.dirs.iter().for_each(&mut add);

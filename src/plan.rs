@@ -300,13 +300,16 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
     let mut needed: Vec<(RelPath, &RelPath)> = Vec::new();
     let mut needed_set: HashSet<RelPath> = HashSet::default();
     for f in new {
-        for d in f.target.ancestors() {
-            if needed_set.insert(d.clone()) {
-                needed.push((d, &f.target));
+        for d in f.target.parents_inner_first() {
+            if needed_set.contains(d) {
+                break;
             }
+            let d = RelPath::from_parent(d);
+            needed_set.insert(d.clone());
+            needed.push((d, &f.target));
         }
     }
-    needed.sort_by(|a, b| a.0.depth().cmp(&b.0.depth()).then(a.0.cmp(&b.0)));
+    needed.sort_by_cached_key(|(d, _)| (d.depth(), d.clone()));
 
     // Paths that the removal phase empties: owned orphans.
     let mut removals: Vec<Action> = Vec::new();
@@ -390,10 +393,10 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
         }
     }
 
-    let replaced: HashSet<&RelPath> = fixes
+    let replaced: HashSet<&str> = fixes
         .iter()
         .filter_map(|x| match x {
-            Action::Backup { path, .. } => Some(path),
+            Action::Backup { path, .. } => Some(path.as_str()),
             _ => None,
         })
         .collect();
@@ -408,9 +411,9 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             continue;
         };
         // Behind a parent that is being replaced, the target is empty.
-        let behind_fix = t
-            .ancestors()
-            .any(|a| gone.contains(&a) || replaced.contains(&a));
+        let behind_fix = (!gone.is_empty() || !replaced.is_empty())
+            && t.parents_inner_first()
+                .any(|a| gone.contains(a) || replaced.contains(a));
         let s = if behind_fix {
             &Seen::Missing
         } else {
