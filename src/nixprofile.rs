@@ -47,16 +47,20 @@ fn run(
             command: command.clone(),
             source,
         })?;
+    outcome(command, &out, path)
+}
+
+/// A finished Nix command: success, or its status and output as the error.
+fn outcome(command: String, out: &std::process::Output, path: &Path) -> Result<(), Error> {
     if out.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Failed {
-            command,
-            status: out.status.to_string(),
-            output: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-            path: path.to_path_buf(),
-        })
+        return Ok(());
     }
+    Err(Error::Failed {
+        command,
+        status: out.status.to_string(),
+        output: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        path: path.to_path_buf(),
+    })
 }
 
 /// Whether `path` lives in the Nix store (only such paths can be GC roots or
@@ -185,16 +189,7 @@ impl PendingRoot {
             command: command.clone(),
             source,
         })?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(Error::Failed {
-                command,
-                status: out.status.to_string(),
-                output: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-                path: gen,
-            })
-        }
+        outcome(command, &out, &gen)
     }
 }
 
