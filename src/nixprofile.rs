@@ -189,7 +189,7 @@ impl PendingRoot {
             command: command.clone(),
             source,
         })?;
-        outcome(command, &out, &gen)
+        outcome(command, out, &gen)
     }
 }
 
