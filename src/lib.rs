@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod apply;
 pub mod buildenv;
+pub mod dirfd;
 pub mod fault;
 pub mod fxhash;
 pub mod generation;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::dirfd::{self, DirFd};
 use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::manifest::{File, FileType, RelPath};
 use crate::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
@@ -156,108 +157,6 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
     Ok(seen)
 }
 
-/// A directory of the home, held open so that its entries are looked up
-/// by name.
-pub struct DirFd {
-    fd: std::os::fd::OwnedFd,
-}
-
-impl DirFd {
-    /// Opens the home (`rel` None) or a directory in it without following
-    /// any symlink on the way; `None` when it is no longer a directory.
-    pub fn open(home: &Path, rel: Option<&RelPath>) -> io::Result<Option<DirFd>> {
-        use nix::fcntl::OFlag;
-        use std::os::fd::{FromRawFd, OwnedFd};
-        #[cfg(target_os = "linux")]
-        let base = OFlag::O_PATH;
-        #[cfg(not(target_os = "linux"))]
-        let base = OFlag::O_RDONLY;
-        let flags = base | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let home_fd = nix::fcntl::open(home, flags, nix::sys::stat::Mode::empty())?;
-        // SAFETY: the descriptor was just returned by open and is owned here.
-        let mut fd = unsafe { OwnedFd::from_raw_fd(home_fd) };
-        if let Some(rel) = rel {
-            for name in rel.as_str().split('/') {
-                use std::os::fd::AsRawFd;
-                match nix::fcntl::openat(
-                    Some(fd.as_raw_fd()),
-                    name,
-                    flags | OFlag::O_NOFOLLOW,
-                    nix::sys::stat::Mode::empty(),
-                ) {
-                    // SAFETY: as above.
-                    Ok(next) => fd = unsafe { OwnedFd::from_raw_fd(next) },
-                    Err(
-                        nix::errno::Errno::ENOENT
-                        | nix::errno::Errno::ENOTDIR
-                        | nix::errno::Errno::ELOOP,
-                    ) => return Ok(None),
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        Ok(Some(DirFd { fd }))
-    }
-
-    /// Opens the subdirectory `name`, not following a symlink there.
-    fn open_dir(&self, name: &str) -> io::Result<Option<DirFd>> {
-        use nix::fcntl::OFlag;
-        use std::os::fd::{FromRawFd, OwnedFd};
-        #[cfg(target_os = "linux")]
-        let base = OFlag::O_PATH;
-        #[cfg(not(target_os = "linux"))]
-        let base = OFlag::O_RDONLY;
-        match nix::fcntl::openat(
-            Some(self.raw()),
-            name,
-            base | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        ) {
-            // SAFETY: the descriptor was just returned by openat and is owned here.
-            Ok(fd) => Ok(Some(DirFd {
-                fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            })),
-            Err(
-                nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ELOOP,
-            ) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn raw(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.fd.as_raw_fd()
-    }
-
-    fn stat(&self, name: &str, follow: bool) -> nix::Result<nix::sys::stat::FileStat> {
-        let flags = if follow {
-            nix::fcntl::AtFlags::empty()
-        } else {
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW
-        };
-        nix::sys::stat::fstatat(Some(self.raw()), name, flags)
-    }
-
-    fn read_link(&self, name: &str) -> nix::Result<PathBuf> {
-        nix::fcntl::readlinkat(Some(self.raw()), name).map(PathBuf::from)
-    }
-
-    /// Opens a regular file for reading; never follows a symlink, never
-    /// blocks on a FIFO swapped in.
-    fn open_file(&self, name: &str) -> nix::Result<std::fs::File> {
-        use nix::fcntl::OFlag;
-        use std::os::fd::FromRawFd;
-        let fd = nix::fcntl::openat(
-            Some(self.raw()),
-            name,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )?;
-        // SAFETY: the descriptor was just returned by openat and is owned here.
-        Ok(unsafe { std::fs::File::from_raw_fd(fd) })
-    }
-}
-
 /// What is at `rel` (an entry of `dir`), not following a symlink there.
 fn inspect_at(
     home: &Path,
@@ -278,7 +177,7 @@ fn inspect_at(
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => return Ok(Seen::Missing),
         Err(e) => return Err(err(e)),
     };
-    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    let kind = dirfd::file_kind(&st);
     // mode_t is u32 on Linux and u16 on macOS.
     #[allow(clippy::unnecessary_cast)]
     let mode = (st.st_mode as u32) & 0o7777;
@@ -290,8 +189,8 @@ fn inspect_at(
         }
     } else if kind == SFlag::S_IFREG {
         let sha256 = if want_hash {
-            let file = dir.open_file(name).map_err(err)?;
-            Some(sha256_reader(file).map_err(|source| Error::Inspect {
+            let hashed = dir.open_file(name).and_then(sha256_reader);
+            Some(hashed.map_err(|source| Error::Inspect {
                 path: path(),
                 source,
             })?)
@@ -351,16 +250,20 @@ fn list_below(dir: &Path, rel: &RelPath) -> io::Result<Option<Vec<RelPath>>> {
     Ok(Some(out))
 }
 
-/// Whether anything exists at `home/rel` (for choosing free backup names).
+/// Whether anything exists at `home/rel` (for choosing free backup names),
+/// looked up without following a symlink in any parent.
 pub fn exists(home: &Path, rel: &RelPath) -> bool {
-    std::fs::symlink_metadata(rel.in_home(home)).is_ok()
+    DirFd::open(home, rel.parent().as_ref())
+        .ok()
+        .flatten()
+        .is_some_and(|d| d.exists(rel.file_name()))
 }
 
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     sha256_reader(std::fs::File::open(path)?)
 }
 
-fn sha256_reader(mut file: std::fs::File) -> io::Result<String> {
+pub fn sha256_reader(mut file: std::fs::File) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

@@ -1,0 +1,218 @@
+//! A directory of the home held open, so that everything done in it names one
+//! entry of it (`*at` calls) and never resolves a path string: a symlink
+//! swapped into a parent between a look and a write cannot redirect either.
+//! Nothing here ever follows a symlink in the home.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FileStat, Mode, SFlag};
+
+use crate::manifest::RelPath;
+
+pub struct DirFd {
+    fd: OwnedFd,
+}
+
+/// How directories are held: on Linux O_PATH (enough for `*at` calls, and
+/// opening needs no read permission); elsewhere read-only.
+fn dir_flags() -> OFlag {
+    #[cfg(target_os = "linux")]
+    let base = OFlag::O_PATH;
+    #[cfg(not(target_os = "linux"))]
+    let base = OFlag::O_RDONLY;
+    base | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC
+}
+
+/// Whether an open failed because the name is not (or no longer) a real
+/// directory: missing, a file, or a symlink (never followed).
+fn not_a_dir(e: Errno) -> bool {
+    matches!(e, Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP)
+}
+
+impl DirFd {
+    /// Opens the home (`rel` None) or a directory in it, component by
+    /// component, without following any symlink below the home; `None` when
+    /// it is not a directory (missing, a file, or a symlink).
+    pub fn open(home: &Path, rel: Option<&RelPath>) -> io::Result<Option<DirFd>> {
+        let home_fd = nix::fcntl::open(home, dir_flags(), Mode::empty())?;
+        // SAFETY: the descriptor was just returned by open and is owned here.
+        let mut dir = DirFd {
+            fd: unsafe { OwnedFd::from_raw_fd(home_fd) },
+        };
+        if let Some(rel) = rel {
+            for name in rel.as_str().split('/') {
+                match dir.open_dir(name)? {
+                    Some(next) => dir = next,
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(Some(dir))
+    }
+
+    /// Opens the subdirectory `name`, not following a symlink there; `None`
+    /// when it is not a directory.
+    pub fn open_dir(&self, name: &str) -> io::Result<Option<DirFd>> {
+        match nix::fcntl::openat(
+            Some(self.raw()),
+            name,
+            dir_flags() | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        ) {
+            // SAFETY: the descriptor was just returned by openat and is owned here.
+            Ok(fd) => Ok(Some(DirFd {
+                fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            })),
+            Err(e) if not_a_dir(e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The entry `name`; with `follow`, what a symlink there points at.
+    pub fn stat(&self, name: &str, follow: bool) -> nix::Result<FileStat> {
+        let flags = if follow {
+            AtFlags::empty()
+        } else {
+            AtFlags::AT_SYMLINK_NOFOLLOW
+        };
+        nix::sys::stat::fstatat(Some(self.raw()), name, flags)
+    }
+
+    /// Whether anything (even a dangling symlink) is at `name`.
+    pub fn exists(&self, name: &str) -> bool {
+        self.stat(name, false).is_ok()
+    }
+
+    /// The file type bits of `name`, not following a symlink.
+    pub fn kind(&self, name: &str) -> nix::Result<SFlag> {
+        self.stat(name, false).map(|st| file_kind(&st))
+    }
+
+    pub fn read_link(&self, name: &str) -> nix::Result<PathBuf> {
+        nix::fcntl::readlinkat(Some(self.raw()), name).map(PathBuf::from)
+    }
+
+    /// Opens a regular file for reading. Never follows a symlink, never
+    /// blocks on a FIFO or device swapped in after a look: those are opened
+    /// non-blocking and refused from the type of the opened descriptor.
+    pub fn open_file(&self, name: &str) -> io::Result<std::fs::File> {
+        let fd = nix::fcntl::openat(
+            Some(self.raw()),
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        // SAFETY: the descriptor was just returned by openat and is owned here.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Creates `name` as a new regular file, private until the caller sets
+    /// its mode; fails if anything, even a dangling symlink, is there.
+    pub fn create_file(&self, name: &str) -> io::Result<std::fs::File> {
+        let fd = nix::fcntl::openat(
+            Some(self.raw()),
+            name,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )?;
+        // SAFETY: the descriptor was just returned by openat and is owned here.
+        Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+    }
+
+    pub fn symlink(&self, target: &Path, name: &str) -> nix::Result<()> {
+        nix::unistd::symlinkat(target, Some(self.raw()), name)
+    }
+
+    pub fn mkdir(&self, name: &str, mode: u32) -> nix::Result<()> {
+        nix::sys::stat::mkdirat(Some(self.raw()), name, Mode::from_bits_truncate(mode as _))
+    }
+
+    /// Sets the permission bits of the directory `name` (not through a symlink).
+    pub fn chmod_dir(&self, name: &str, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let fd = nix::fcntl::openat(
+            Some(self.raw()),
+            name,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        // SAFETY: the descriptor was just returned by openat and is owned here.
+        let dir = unsafe { std::fs::File::from_raw_fd(fd) };
+        dir.set_permissions(std::fs::Permissions::from_mode(mode))
+    }
+
+    /// Removes the non-directory `name`.
+    pub fn unlink(&self, name: &str) -> nix::Result<()> {
+        nix::unistd::unlinkat(
+            Some(self.raw()),
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        )
+    }
+
+    /// Removes the empty directory `name`.
+    pub fn rmdir(&self, name: &str) -> nix::Result<()> {
+        nix::unistd::unlinkat(
+            Some(self.raw()),
+            name,
+            nix::unistd::UnlinkatFlags::RemoveDir,
+        )
+    }
+
+    /// A second name for the file `from` (a symlink there is linked itself).
+    pub fn link(&self, from: &str, to: &str) -> nix::Result<()> {
+        nix::unistd::linkat(
+            Some(self.raw()),
+            from,
+            Some(self.raw()),
+            to,
+            AtFlags::empty(),
+        )
+    }
+
+    /// Renames `from` to `to`, replacing a non-directory at `to`.
+    pub fn rename(&self, from: &str, to: &str) -> nix::Result<()> {
+        nix::fcntl::renameat(Some(self.raw()), from, Some(self.raw()), to)
+    }
+
+    /// Renames `from` to `to` without ever replacing what is at `to`.
+    pub fn rename_noreplace(&self, from: &str, to: &str) -> nix::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::fcntl::{renameat2, RenameFlags};
+            renameat2(
+                Some(self.raw()),
+                from,
+                Some(self.raw()),
+                to,
+                RenameFlags::RENAME_NOREPLACE,
+            )
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            if self.exists(to) {
+                return Err(Errno::EEXIST);
+            }
+            self.rename(from, to)
+        }
+    }
+}
+
+pub fn file_kind(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
