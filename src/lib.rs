@@ -17,5 +17,6 @@ pub mod manifest;
 pub mod nixprofile;
 pub mod observe;
 pub mod plan;
+pub mod privilege;
 pub mod report;
 pub mod state;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use hearth::activation::{self, Context, Error, Expire, Request};
-use hearth::{buildenv, generation, manifest, report, state};
+use hearth::{buildenv, generation, manifest, privilege, report, state};
 
 /// Declarative per-user environments: applies a generation to a home, safely.
 ///
@@ -42,6 +42,34 @@ enum Command {
         json: bool,
         /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
         /// instead of stopping; overrides the manifest's backupExtension.
+        #[arg(long, value_name = "EXT")]
+        backup_ext: Option<String>,
+        /// As root: apply it to this user's home, in a process that has
+        /// dropped to the user (the generation must be in the Nix store and
+        /// be for this user). Without root, only one's own name is accepted.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
+    /// As root: activate several users' generations, each as that user.
+    ///
+    /// Users are processed one after another and independently: a failure is
+    /// reported and the next user goes on. Every output line is prefixed with
+    /// `[NAME] `; a summary names each user and what happened. Exit status 0
+    /// when every user succeeded, 1 otherwise.
+    ActivateUsers {
+        /// NAME=GENERATION pairs.
+        #[arg(required = true, value_name = "NAME=GEN")]
+        pairs: Vec<String>,
+    },
+    /// Internal: run by root mode for one user; drops to NAME, then activates.
+    #[command(name = "activate-as-user", hide = true)]
+    ActivateAsUser {
+        name: String,
+        generation: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
         #[arg(long, value_name = "EXT")]
         backup_ext: Option<String>,
     },
@@ -169,6 +197,51 @@ fn run(cli: Cli) -> Result<u8, Error> {
             dry_run,
             json,
             backup_ext,
+            user: Some(name),
+        } => {
+            let opts = privilege::Options {
+                lock_timeout: timeout,
+                dry_run,
+                json,
+                backup_ext,
+            };
+            activate_as(&name, &generation, opts)
+        }
+        Command::ActivateUsers { pairs } => activate_users(&pairs, timeout),
+        Command::ActivateAsUser {
+            name,
+            generation,
+            dry_run,
+            json,
+            backup_ext,
+        } => {
+            // Before anything else: from here on this process is the user.
+            let acct = match privilege::become_user(&name) {
+                Ok(acct) => acct,
+                Err(e) => return Ok(refuse(&e)),
+            };
+            let ctx = Context {
+                home: acct.home,
+                user: acct.name,
+                lock_timeout: timeout,
+            };
+            activate_in(
+                &ctx,
+                Request {
+                    generation,
+                    dry_run,
+                    json,
+                    backup_ext,
+                    as_number: None,
+                },
+            )
+        }
+        Command::Activate {
+            generation,
+            dry_run,
+            json,
+            backup_ext,
+            user: None,
         } => activate(
             timeout,
             Request {
@@ -245,10 +318,81 @@ fn join(ns: &[u64]) -> String {
     ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
 }
 
+/// Prints a root-mode refusal and gives its exit status.
+fn refuse(e: &privilege::Error) -> u8 {
+    eprintln!("error: {e}");
+    e.exit_code()
+}
+
+/// `activate --user NAME`: one's own name is the ordinary activation; another
+/// user's needs root, and runs in a child that has dropped to that user.
+fn activate_as(name: &str, gen: &std::path::Path, opts: privilege::Options) -> Result<u8, Error> {
+    let me = match privilege::whoami() {
+        Ok(me) => me,
+        Err(e) => return Ok(refuse(&e)),
+    };
+    if name == me {
+        return activate(
+            opts.lock_timeout,
+            Request {
+                generation: gen.to_path_buf(),
+                dry_run: opts.dry_run,
+                json: opts.json,
+                backup_ext: opts.backup_ext,
+                as_number: None,
+            },
+        );
+    }
+    if !privilege::is_root() {
+        return Ok(refuse(&privilege::Error::NotRoot {
+            name: name.to_string(),
+            me,
+        }));
+    }
+    Ok(privilege::activate_user(name, gen, &opts).code)
+}
+
+/// `activate-users NAME=GEN...`: each user in turn, whatever the others did.
+fn activate_users(pairs: &[String], timeout: Duration) -> Result<u8, Error> {
+    let mut jobs: Vec<(String, PathBuf)> = Vec::new();
+    for arg in pairs {
+        let (name, gen) = match privilege::parse_pair(arg) {
+            Ok(pair) => pair,
+            Err(e) => return Ok(refuse(&e)),
+        };
+        if jobs.iter().any(|(n, _)| *n == name) {
+            return Err(Error::InvalidArg(format!(
+                "user {name} is given twice\nhint: give each user one generation"
+            )));
+        }
+        jobs.push((name, gen));
+    }
+    let opts = privilege::Options {
+        lock_timeout: timeout,
+        dry_run: false,
+        json: false,
+        backup_ext: None,
+    };
+    let outcomes: Vec<_> = jobs
+        .iter()
+        .map(|(name, gen)| privilege::activate_user(name, gen, &opts))
+        .collect();
+    eprint!("{}", privilege::summary(&outcomes, false));
+    Ok(if outcomes.iter().all(|o| o.code == 0) {
+        0
+    } else {
+        1
+    })
+}
+
 fn activate(timeout: Duration, req: Request) -> Result<u8, Error> {
     let ctx = Context::from_env(timeout)?;
+    activate_in(&ctx, req)
+}
+
+fn activate_in(ctx: &Context, req: Request) -> Result<u8, Error> {
     let json = req.json;
-    let result = activation::activate(&ctx, &req);
+    let result = activation::activate(ctx, &req);
     let summary = match result {
         Ok(s) => s,
         Err(Error::Conflicts { gen, plan }) if json => {
