@@ -1,7 +1,8 @@
 # hearth on nix-darwin: after the system is activated (as root), runs
-# `hearth activate --user NAME GEN` for every configured user; hearth drops
-# to that user before touching the home. One user's failure does not stop
-# the others; darwin-rebuild then fails with a summary naming them.
+# `hearth activate-users NAME=GEN...` once for all configured users; hearth
+# drops to each user, in a process of its own, before touching the home. One
+# user's failure does not stop the others; hearth prints a summary naming
+# each user, and darwin-rebuild then fails if any user failed.
 {
   config,
   lib,
@@ -12,25 +13,18 @@ let
 
   hearthExe = "${cfg.package}/bin/hearth";
 
-  activateUser = name: h: ''
-    echo "hearth: activating the home of ${name}" >&2
-    if ! ${hearthExe} activate --user ${lib.escapeShellArg h.home.username} ${h.home.generation}; then
-      __hearth_failed="$__hearth_failed "${lib.escapeShellArg name}
-    fi
-  '';
+  pair = _name: h: lib.escapeShellArg "${h.home.username}=${h.home.generation}";
 in
 {
   imports = [ ../nix/common.nix ];
 
   config = lib.mkIf (cfg.users != { }) {
-    # The summary is printed again, and the exit status set, when the whole
-    # activation script ends, so that the rest of it still runs.
+    # The exit status is set when the whole activation script ends, so that
+    # the rest of it still runs; the failure is repeated there.
     system.activationScripts.postActivation.text = lib.mkAfter ''
-      __hearth_failed=""
-      ${lib.concatStrings (lib.mapAttrsToList activateUser cfg.users)}
-      if [ -n "$__hearth_failed" ]; then
-        echo "hearth: the activation failed for:$__hearth_failed (see above)" >&2
-        trap 'echo "hearth: the activation failed for:'"$__hearth_failed"'" >&2; exit 1' EXIT
+      echo "hearth: activating the homes of ${lib.concatStringsSep ", " (lib.attrNames cfg.users)}" >&2
+      if ! ${hearthExe} activate-users ${lib.concatStringsSep " " (lib.mapAttrsToList pair cfg.users)}; then
+        trap 'echo "hearth: the activation of some homes failed (see the summary above)" >&2; exit 1' EXIT
       fi
     '';
   };
