@@ -569,5 +569,9 @@ pub fn assign_backup_names(
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod model;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
