@@ -422,14 +422,14 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             }
         }
     };
-    let mut dirs_left = Vec::new();
+    let mut applied = apply::Outcome::default();
     if writes {
         if let Err(e) = st.write_journal(&journal) {
             drop_root(pending);
             return Err(e.into());
         }
         match apply::run(&journal) {
-            Ok(out) => dirs_left = out.dirs_left,
+            Ok(out) => applied = out,
             Err(failed) => {
                 drop_root(pending);
                 return Err(undo_failed(
@@ -460,7 +460,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     }
 
     let mut owned: Owned = plan.owned.clone();
-    for d in &dirs_left {
+    for d in &applied.dirs_left {
         owned.dirs.remove(d);
     }
     let record_changed = !same_gen
@@ -488,7 +488,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         st.save(&data)?;
     }
     if writes {
-        for e in apply::cleanup(&journal) {
+        for e in apply::cleanup_after(&journal, &mut applied) {
             eprintln!("hearth: warning: {e}");
         }
         st.remove_journal()?;

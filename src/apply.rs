@@ -200,6 +200,10 @@ fn dir_mode(dirs: &mut Dirs, path: &RelPath) -> Option<u32> {
 pub struct Outcome {
     /// Directories that were to be removed if empty but were not empty.
     pub dirs_left: Vec<RelPath>,
+    /// The directories the operations were done in, still open, so that the
+    /// cleanup after commit finds its names there even if a parent was
+    /// swapped for a symlink meanwhile.
+    dirs: Option<Dirs>,
 }
 
 /// The parent directories of the journal's paths, opened from the home one
@@ -207,8 +211,9 @@ pub struct Outcome {
 /// operation then names one entry of a directory that was a real directory
 /// of the home when it was opened, and the undo of an in-process failure
 /// works in the very directories the operations were done in.
-struct Dirs<'a> {
-    home: &'a Path,
+#[derive(Debug)]
+struct Dirs {
+    home: PathBuf,
     root: Option<Rc<DirFd>>,
     open: HashMap<RelPath, Rc<DirFd>>,
 }
@@ -217,10 +222,10 @@ struct Dirs<'a> {
 /// opened again from the home for each operation.
 const MAX_OPEN_DIRS: usize = 256;
 
-impl<'a> Dirs<'a> {
-    fn new(home: &'a Path) -> Self {
+impl Dirs {
+    fn new(home: &Path) -> Self {
         Dirs {
-            home,
+            home: home.to_path_buf(),
             root: None,
             open: HashMap::default(),
         }
@@ -228,7 +233,7 @@ impl<'a> Dirs<'a> {
 
     fn root(&mut self) -> io::Result<Option<Rc<DirFd>>> {
         if self.root.is_none() {
-            self.root = DirFd::open(self.home, None)?.map(Rc::new);
+            self.root = DirFd::open(&self.home, None)?.map(Rc::new);
         }
         Ok(self.root.clone())
     }
@@ -296,6 +301,7 @@ pub fn run(j: &Journal) -> Result<Outcome, Failed> {
             return Err(Failed { error, undo });
         }
     }
+    out.dirs = Some(dirs);
     Ok(out)
 }
 
@@ -325,7 +331,7 @@ fn sibling_name<'s>(path: &RelPath, sibling: &'s RelPath) -> io::Result<&'s str>
 }
 
 fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
-    let home = dirs.home;
+    let home = &dirs.home.clone();
     match op {
         Op::Remove { path, was, trash } => {
             let p = path.in_home(home);
@@ -448,7 +454,7 @@ fn holds(d: &DirFd, name: &str, want: &Desired) -> bool {
 }
 
 fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
-    let home = dirs.home;
+    let home = &dirs.home.clone();
     let path = op.path();
     let p = path.in_home(home);
     let name = path.file_name();
@@ -554,8 +560,19 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
 /// After commit: delete what was only kept for undo. Failures here lose
 /// nothing of the user's, so they are reported, not fatal.
 pub fn cleanup(j: &Journal) -> Vec<Error> {
+    cleanup_in(&mut Dirs::new(&j.home), j)
+}
+
+/// `cleanup` in the directories `run` worked in.
+pub fn cleanup_after(j: &Journal, out: &mut Outcome) -> Vec<Error> {
+    match &mut out.dirs {
+        Some(dirs) if dirs.home == j.home => cleanup_in(dirs, j),
+        _ => cleanup(j),
+    }
+}
+
+fn cleanup_in(dirs: &mut Dirs, j: &Journal) -> Vec<Error> {
     let mut problems = Vec::new();
-    let mut dirs = Dirs::new(&j.home);
     for op in &j.ops {
         let victim = match op {
             Op::Remove {

@@ -13,6 +13,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 
 use crate::manifest::RelPath;
 
+#[derive(Debug)]
 pub struct DirFd {
     fd: OwnedFd,
 }

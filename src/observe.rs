@@ -104,7 +104,7 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
             let recorded = old.entries.get(&p);
             let want_hash = wanted.is_some_and(|f| f.kind == FileType::Copy)
                 || matches!(recorded, Some(Recorded::Copy { .. }));
-            let mut found = inspect_at(home, dir, &p, want_hash, wanted.is_some())?;
+            let mut found = inspect_retrying(home, dir, &p, want_hash, wanted.is_some())?;
             if let Seen::Symlink { target, dangling } = &mut found {
                 // A stat through the link costs a syscall per file; only a
                 // link that is neither wanted nor hearth's own gets reported.
@@ -155,6 +155,26 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
         );
     }
     Ok(seen)
+}
+
+/// `inspect_at`, tried again when it fails: an entry replaced between its
+/// stat and the readlink or open that follows (a symlink swapped for a
+/// directory) fails the second call, and a fresh look then sees what is
+/// there now.
+fn inspect_retrying(
+    home: &Path,
+    dir: &DirFd,
+    rel: &RelPath,
+    want_hash: bool,
+    list: bool,
+) -> Result<Seen, Error> {
+    let mut tries = 1;
+    loop {
+        match inspect_at(home, dir, rel, want_hash, list) {
+            Err(_) if tries < 3 => tries += 1,
+            result => return result,
+        }
+    }
 }
 
 /// What is at `rel` (an entry of `dir`), not following a symlink there.
