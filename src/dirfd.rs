@@ -3,6 +3,7 @@
 //! swapped into a parent between a look and a write cannot redirect either.
 //! Nothing here ever follows a symlink in the home.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -57,7 +58,7 @@ impl DirFd {
 
     /// Opens the subdirectory `name`, not following a symlink there; `None`
     /// when it is not a directory.
-    pub fn open_dir(&self, name: &str) -> io::Result<Option<DirFd>> {
+    pub fn open_dir<P: ?Sized + nix::NixPath>(&self, name: &P) -> io::Result<Option<DirFd>> {
         match nix::fcntl::openat(
             Some(self.raw()),
             name,
@@ -73,12 +74,41 @@ impl DirFd {
         }
     }
 
+    /// The names in this directory, each with whether it is a directory
+    /// (not following symlinks).
+    pub fn entries(&self) -> io::Result<Vec<(OsString, bool)>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut dir = nix::dir::Dir::openat(
+            Some(self.raw()),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut out = Vec::new();
+        for entry in dir.iter() {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let is_dir = match entry.file_type() {
+                Some(t) => t == nix::dir::Type::Directory,
+                // Some filesystems do not say; ask.
+                None => self
+                    .stat(entry.file_name(), false)
+                    .is_ok_and(|st| file_kind(&st) == SFlag::S_IFDIR),
+            };
+            out.push((std::ffi::OsStr::from_bytes(name).to_os_string(), is_dir));
+        }
+        Ok(out)
+    }
+
     fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
     /// The entry `name`; with `follow`, what a symlink there points at.
-    pub fn stat(&self, name: &str, follow: bool) -> nix::Result<FileStat> {
+    pub fn stat<P: ?Sized + nix::NixPath>(&self, name: &P, follow: bool) -> nix::Result<FileStat> {
         let flags = if follow {
             AtFlags::empty()
         } else {

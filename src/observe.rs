@@ -224,7 +224,7 @@ fn inspect_at(
         }
     } else if kind == SFlag::S_IFDIR {
         let below = if list {
-            list_below(&path(), rel).map_err(|source| Error::Inspect {
+            list_below(dir, rel).map_err(|source| Error::Inspect {
                 path: path(),
                 source,
             })?
@@ -244,30 +244,45 @@ fn inspect_at(
     })
 }
 
-/// Every path below `dir` (relative to the home), or `None` past the limit.
-fn list_below(dir: &Path, rel: &RelPath) -> io::Result<Option<Vec<RelPath>>> {
+/// Every path below the directory `rel` (an entry of `parent`), relative
+/// to the home, or `None` past the limit. Walked through descriptors like
+/// the rest, so a symlink swapped in below cannot make it list elsewhere.
+fn list_below(parent: &DirFd, rel: &RelPath) -> io::Result<Option<Vec<RelPath>>> {
     let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), rel.as_str().to_string())];
-    while let Some((abs, relstr)) = stack.pop() {
-        for entry in std::fs::read_dir(&abs)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let child_rel = format!("{relstr}/{}", name.to_string_lossy());
-            if entry.file_type()?.is_dir() {
-                stack.push((entry.path(), child_rel.clone()));
-            }
-            match RelPath::parse(&child_rel) {
-                Ok(p) => out.push(p),
-                // A name that is not UTF-8 cannot be one of hearth's own.
-                Err(_) => out.push(rel.with_suffix("/?")),
-            }
-            if out.len() > LIST_LIMIT {
-                return Ok(None);
-            }
-        }
+    let Some(dir) = parent.open_dir(rel.file_name())? else {
+        // No longer a directory: the retry looks again.
+        return Err(io::Error::from(nix::errno::Errno::ENOTDIR));
+    };
+    if !list_into(&dir, rel, rel.as_str(), &mut out)? {
+        return Ok(None);
     }
     out.sort();
     Ok(Some(out))
+}
+
+/// Adds what is below `dir` (at `relstr`) to `out`; false past the limit.
+/// One descriptor per level is open at a time.
+fn list_into(dir: &DirFd, rel: &RelPath, relstr: &str, out: &mut Vec<RelPath>) -> io::Result<bool> {
+    for (name, is_dir) in dir.entries()? {
+        let child = format!("{relstr}/{}", name.to_string_lossy());
+        match RelPath::parse(&child) {
+            Ok(p) => out.push(p),
+            // A name that is not UTF-8 cannot be one of hearth's own.
+            Err(_) => out.push(rel.with_suffix("/?")),
+        }
+        if out.len() > LIST_LIMIT {
+            return Ok(false);
+        }
+        if is_dir {
+            // Gone or replaced since it was listed: nothing below it to count.
+            if let Some(sub) = dir.open_dir(name.as_os_str())? {
+                if !list_into(&sub, rel, &child, out)? {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Whether anything exists at `home/rel` (for choosing free backup names),
