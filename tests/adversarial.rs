@@ -236,15 +236,19 @@ fn huge_file_in_the_way_is_renamed_aside_quickly() {
 // ---------------------------------------------------------------------------
 // The race: a directory swapped for a symlink while hearth works in it
 
+// renameat2(RENAME_EXCHANGE) is Linux's: the race needs an atomic swap.
+
 /// Swaps `home/d` (a real directory) and `home/d-alt` (a symlink to the
 /// canary) with atomic exchanges, as fast as it can, until stopped; then
 /// leaves the real directory at `d`.
+#[cfg(target_os = "linux")]
 struct Flipper {
     stop: Arc<AtomicBool>,
     flips: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+#[cfg(target_os = "linux")]
 impl Flipper {
     fn start(home: &Path) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
@@ -287,6 +291,7 @@ impl Flipper {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Drop for Flipper {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -301,6 +306,7 @@ impl Drop for Flipper {
 /// escapes: the canary never changes; every run either succeeds (the home
 /// is then exactly the new generation) or fails cleanly (exactly as before,
 /// once an interrupted revert is completed by the next run).
+#[cfg(target_os = "linux")]
 #[test]
 fn directory_swapped_for_a_symlink_during_activation_never_escapes() {
     let home = new_home();
