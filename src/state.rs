@@ -188,7 +188,7 @@ impl State {
     /// filesystem journal commit that growing a file costs.
     pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
         let path = self.journal_path();
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_journal_bytes(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err(&path)(e)),
@@ -302,6 +302,25 @@ impl State {
     pub fn gc_root(&self, number: u64) -> PathBuf {
         self.dir.join("gcroots").join(number.to_string())
     }
+}
+
+/// The header and as much of the body as it announces: the file's padding
+/// (megabytes after a large activation) is not read on every run.
+fn read_journal_bytes(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)?;
+    let mut bytes = Vec::with_capacity(HEADER);
+    (&mut f).take(HEADER as u64).read_to_end(&mut bytes)?;
+    let announced = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|h| h.trim().parse::<u64>().ok());
+    if let Some(len) = announced {
+        f.take(len).read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 /// The JSON of a journal file: `Ok(None)` when nothing is pending, `Err` when
