@@ -672,11 +672,13 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
+    /// Enough runs for a steady median on a noisy machine: a run at 1,000
+    /// files takes tens of milliseconds, so it can afford many.
     fn reps(&self) -> usize {
         if self.s.n <= 1_000 {
-            9
+            21
         } else {
-            5
+            7
         }
     }
 
