@@ -213,3 +213,73 @@ fn a_lock_holder_killed_mid_switch_while_seven_runs_wait() {
     assert_eq!(numbers, (1..=n).collect::<Vec<_>>());
     assert_eq!(current["number"].as_u64(), Some(n));
 }
+
+/// The exit status of a process killed by SIGKILL, as the harness reports it.
+const KILLED: i32 = 128 + 9;
+
+/// Two generations of a few hundred files: kept, changed, removed and added
+/// links in nested directories, plus copies replaced, removed and added.
+fn large_switch(home: &TestHome) -> [GenSpec; 2] {
+    let (mut gen1, mut gen2) = (home.gen(), home.gen());
+    for i in 0..300 {
+        let target = format!(".config/app{}/sub{}/f{i}", i % 7, i % 3);
+        match i % 6 {
+            // A third kept, a sixth changed, a sixth removed, a sixth added.
+            0 | 1 => {
+                gen1 = gen1.text(&target, &format!("same {i}\n"));
+                gen2 = gen2.text(&target, &format!("same {i}\n"));
+            }
+            2 => {
+                gen1 = gen1.text(&target, &format!("old {i}\n"));
+                gen2 = gen2.text(&target, &format!("new {i}\n"));
+            }
+            3 => gen1 = gen1.text(&target, &format!("gone {i}\n")),
+            4 => gen2 = gen2.text(&format!(".local/share/new{}/f{i}", i % 5), "added\n"),
+            _ => {
+                gen1 = gen1.file(FileSpec::text(&target, &format!("copy {i}\n")).copy());
+                gen2 = gen2.file(FileSpec::text(&target, &format!("copy {i} v2\n")).copy());
+            }
+        }
+    }
+    [gen1, gen2]
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
+fn kill_at_every_write_of_a_switch_of_hundreds_of_files_then_recover_exactly() {
+    let home = TestHome::new();
+    let [gen1, gen2] = build_generations(&large_switch(&home)).try_into().unwrap();
+    activate(&home, &gen1).assert_ok();
+    let before = home.snapshot();
+    let mut k = 1u32;
+    loop {
+        let run = home.hearth_env(
+            ["activate", path_str(&gen2)],
+            &[("HEARTH_FAULT_KILL_AT", &k.to_string())],
+        );
+        if run.code == 0 {
+            break;
+        }
+        run.assert_code(KILLED);
+        // The next run recovers first; activating gen1 then changes nothing.
+        let back = activate(&home, &gen1);
+        back.assert_ok();
+        assert!(
+            back.stderr.contains("reverted an interrupted activation"),
+            "k = {k}: {back}"
+        );
+        let now = home.snapshot();
+        assert!(
+            now == before,
+            "k = {k}: not exactly on gen1:\n{}",
+            before.diff(&now).join("\n")
+        );
+        k += 1;
+        assert!(k < 5000, "the switch never completed");
+    }
+    assert!(k > 300, "only {} writes", k - 1);
+    eprintln!("recovered exactly after a kill at each of {} writes", k - 1);
+}
