@@ -145,7 +145,10 @@ impl State {
 
     pub fn load(&self) -> Result<Data, Error> {
         let path = self.dir.join(STATE_FILE);
-        match std::fs::read_to_string(&path) {
+        let text = read_nofollow(&path).and_then(|b| {
+            String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        });
+        match text {
             // A power cut soon after the first commit (which is not forced
             // to disk) can leave the file empty: that is no state yet. What
             // the activation made is then reverted from the journal, or,
@@ -339,6 +342,19 @@ fn journal_body(bytes: &[u8]) -> Result<Option<&[u8]>, ()> {
         return Ok(None);
     }
     bytes.get(HEADER..HEADER + len).map(Some).ok_or(())
+}
+
+/// A state file's content; a symlink in its place is refused (ELOOP), never
+/// followed out of the state directory.
+fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>, Error> {
