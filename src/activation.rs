@@ -313,11 +313,10 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         prune_roots(&st, &data, &ctx.user);
     }
 
-    let old_owned = data
-        .current
-        .as_ref()
-        .map(|c| c.owned.clone())
-        .unwrap_or_default();
+    // Borrowed, not cloned: at 10,000 files a copy costs a few percent of a
+    // no-op run, and the state is only replaced after planning.
+    let no_state = Owned::default();
+    let old_owned: &Owned = data.current.as_ref().map_or(&no_state, |c| &c.owned);
     let old_gen = data.current.as_ref().map(|c| c.generation.clone());
     let hook_env = hooks::Env {
         home: &ctx.home,
@@ -336,9 +335,9 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             .map_err(|e| Error::CheckStep(Box::new(e)))?;
     }
 
-    let seen = observe::look(&ctx.home, &old_owned, &gen.files)?;
+    let seen = observe::look(&ctx.home, old_owned, &gen.files)?;
     let mut plan = plan::compute(
-        &old_owned,
+        old_owned,
         &gen.files,
         &seen,
         &Options {
@@ -523,6 +522,12 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     {
         hooks::run("step", &step.name, &step.script, &hook_env).map_err(hook_err)?;
     }
+    // Each activation is a process of its own (the command line, or a
+    // root-mode child) that ends right after this. Freeing what was read
+    // about a large home, one allocation at a time, cost ~5% of a no-op
+    // run; the kernel takes it back at exit all at once.
+    std::mem::forget(seen);
+    std::mem::forget(data);
     Ok(Summary {
         number: Some(number),
         plan,
