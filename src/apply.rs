@@ -114,22 +114,17 @@ fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
 }
 
 impl Journal {
-    /// Whether a power cut during this activation, with the journal lost,
-    /// could leave something that cannot be put right: only creations into
-    /// empty places (a first activation, typically) cannot. What they leave
-    /// is then what the generation wants, which a later activation adopts.
+    /// Whether the journal must be on disk before the first change: when the
+    /// activation moves something of the user's aside (a backup, or what
+    /// `force` replaces). Those are the changes whose undo a power cut must
+    /// not lose. Every other change is to what hearth itself made, from the
+    /// Nix store: after a power cut that lost the journal, the next
+    /// activation of either generation adopts or repairs those links and
+    /// copies, and at worst links of the other generation are left over.
+    /// (Against kill -9 and errors the journal is complete either way: the
+    /// kernel keeps what was written.)
     pub fn needs_flush(&self) -> bool {
-        self.profile.is_some()
-            || self.ops.iter().any(|op| {
-                !matches!(
-                    op,
-                    Op::Mkdir { .. }
-                        | Op::Put {
-                            prev: Prev::Missing,
-                            ..
-                        }
-                )
-            })
+        self.ops.iter().any(|op| matches!(op, Op::MoveAside { .. }))
     }
 }
 

@@ -216,8 +216,9 @@ impl State {
         }
     }
 
-    /// Writes the journal and, when the activation could lose anything if it
-    /// were cut short, forces it to disk before the first change to the home.
+    /// Writes the journal and, when the activation moves a user's file aside
+    /// (see `Journal::needs_flush`), forces it to disk before the first
+    /// change to the home.
     pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
         use std::os::unix::fs::FileExt;
         let path = self.journal_path();
