@@ -3,6 +3,7 @@
 //! useradd (removed on drop, even when a test fails) and so need root; as
 //! another user each test says it is skipped and passes.
 
+#[macro_use]
 mod common;
 
 use std::ffi::OsStr;
@@ -11,81 +12,14 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
+use common::users::TestUser;
 use common::{build_generation, build_generations, path_str, redact, snapshot, GenSpec, Run};
-
-macro_rules! needs_root {
-    () => {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root to create users");
-            return;
-        }
-    };
-}
-
-/// A throwaway account with its own group and an empty home (holding only
-/// `.local/state`, like a lived-in home) under the target's tmp dir.
-struct TestUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
-
-/// useradd and userdel lock /etc/passwd; tests in other processes may hold
-/// it for a moment, so a failure is retried.
-fn retry(program: &str, args: &[&OsStr]) {
-    let mut last = String::new();
-    for _ in 0..100 {
-        let out = Command::new(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("run {program}: {e}"));
-        if out.status.success() {
-            return;
-        }
-        last = String::from_utf8_lossy(&out.stderr).into_owned();
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{program} {args:?} kept failing: {last}");
-}
 
 impl TestUser {
     fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "hth{}x{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("root-homes");
-        fs::create_dir_all(&base).unwrap();
-        let home = base.join(&name);
-        let _ = fs::remove_dir_all(&home);
-        fs::create_dir_all(home.join(".local/state")).unwrap();
-        retry(
-            "useradd",
-            &[
-                "-M".as_ref(),
-                "-U".as_ref(),
-                "-s".as_ref(),
-                "/bin/sh".as_ref(),
-                "-d".as_ref(),
-                home.as_os_str(),
-                name.as_ref(),
-            ],
-        );
-        let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
-        let mut u = TestUser {
-            name,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-            home,
-        };
+        let u = TestUser::create("hth", "root-homes");
         u.chown_home(u.uid, u.gid);
-        u.home = u.home.canonicalize().unwrap();
         u
     }
 
@@ -134,14 +68,6 @@ impl TestUser {
                 (&self.uid.to_string(), "UID"),
             ],
         )
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        retry("userdel", &[self.name.as_ref()]);
-        let _ = fs::remove_dir_all(&self.home);
-        let _ = fs::remove_dir_all(Path::new("/nix/var/nix/gcroots/per-user").join(&self.name));
     }
 }
 

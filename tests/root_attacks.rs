@@ -9,99 +9,28 @@
 //! accounts with useradd (removed on drop) and so need root; as another user
 //! each test says it is skipped and passes.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::{Duration, Instant};
 
+use common::users::{fresh, TestUser};
 use common::{assert_same, Run, Snapshot};
 use common::{build_generation, build_generations, path_str, redact, snapshot, FileSpec, GenSpec};
 use sha2::{Digest, Sha256};
 
-macro_rules! needs_root {
-    () => {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root to create users");
-            return;
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------
 // The attacker
 
-/// A throwaway account with its own group and a home holding `.local/state`.
-struct TestUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
-
-/// useradd and userdel lock /etc/passwd; tests in other processes may hold
-/// it for a moment, so a failure is retried.
-fn retry(program: &str, args: &[&OsStr]) {
-    let mut last = String::new();
-    for _ in 0..100 {
-        let out = Command::new(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("run {program}: {e}"));
-        if out.status.success() {
-            return;
-        }
-        last = String::from_utf8_lossy(&out.stderr).into_owned();
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{program} {args:?} kept failing: {last}");
-}
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh name under the target's tmp dir for `kind`.
-fn fresh(kind: &str) -> (String, PathBuf) {
-    let name = format!(
-        "hta{}x{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(kind);
-    fs::create_dir_all(&base).unwrap();
-    let path = base.join(&name);
-    let _ = fs::remove_dir_all(&path);
-    (name, path)
-}
-
 impl TestUser {
     fn new() -> Self {
-        let (name, home) = fresh("root-attack-homes");
-        fs::create_dir_all(home.join(".local/state")).unwrap();
-        retry(
-            "useradd",
-            &[
-                "-M".as_ref(),
-                "-U".as_ref(),
-                "-s".as_ref(),
-                "/bin/sh".as_ref(),
-                "-d".as_ref(),
-                home.as_os_str(),
-                name.as_ref(),
-            ],
-        );
-        let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
-        let u = TestUser {
-            name,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-            home: home.canonicalize().unwrap(),
-        };
-        fs::set_permissions(&u.home, fs::Permissions::from_mode(0o755)).unwrap();
+        let u = TestUser::create("hta", "root-attack-homes");
         u.give_home();
         u
     }
@@ -186,14 +115,6 @@ impl TestUser {
     }
 }
 
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        retry("userdel", &[self.name.as_ref()]);
-        let _ = fs::remove_dir_all(&self.home);
-        let _ = fs::remove_dir_all(Path::new("/nix/var/nix/gcroots/per-user").join(&self.name));
-    }
-}
-
 // ---------------------------------------------------------------------------
 // What must not change
 
@@ -205,7 +126,7 @@ struct Canary {
 
 impl Canary {
     fn new() -> Self {
-        let (_, path) = fresh("root-attack-canaries");
+        let (_, path) = fresh("hta", "root-attack-canaries");
         fs::create_dir_all(path.join("b/c")).unwrap();
         fs::create_dir_all(path.join("d/sub")).unwrap();
         fs::write(path.join("secret"), "do not touch\n").unwrap();

@@ -6,6 +6,9 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod users;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fmt;

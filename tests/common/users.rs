@@ -1,0 +1,101 @@
+//! Throwaway accounts for the root-mode tests: made with useradd, removed
+//! with userdel on drop (even when a test fails). Only root can make them.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Returns from the test, saying so, unless it runs as root.
+#[allow(unused_macros)]
+macro_rules! needs_root {
+    () => {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to create users");
+            return;
+        }
+    };
+}
+
+/// An account with its own group and a home holding `.local/state`.
+pub struct TestUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+/// useradd and userdel lock /etc/passwd; tests in other processes may hold
+/// it for a moment, so a failure is retried.
+pub fn retry(program: &str, args: &[&OsStr]) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {program}: {e}"));
+        if out.status.success() {
+            return;
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{program} {args:?} kept failing: {last}");
+}
+
+/// A fresh name `<prefix><pid>x<n>` and an empty place for it under the
+/// target's tmp dir `kind`.
+pub fn fresh(prefix: &str, kind: &str) -> (String, PathBuf) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(kind);
+    fs::create_dir_all(&base).unwrap();
+    let path = base.join(&name);
+    let _ = fs::remove_dir_all(&path);
+    (name, path)
+}
+
+impl TestUser {
+    /// The account `<prefix>…` with its home (0755, still root's: the caller
+    /// hands it over) under the target's tmp dir `kind`.
+    pub fn create(prefix: &str, kind: &str) -> Self {
+        let (name, home) = fresh(prefix, kind);
+        fs::create_dir_all(home.join(".local/state")).unwrap();
+        retry(
+            "useradd",
+            &[
+                "-M".as_ref(),
+                "-U".as_ref(),
+                "-s".as_ref(),
+                "/bin/sh".as_ref(),
+                "-d".as_ref(),
+                home.as_os_str(),
+                name.as_ref(),
+            ],
+        );
+        let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
+        let u = TestUser {
+            name,
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+            home: home.canonicalize().unwrap(),
+        };
+        fs::set_permissions(&u.home, fs::Permissions::from_mode(0o755)).unwrap();
+        u
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        retry("userdel", &[self.name.as_ref()]);
+        let _ = fs::remove_dir_all(&self.home);
+        let _ = fs::remove_dir_all(Path::new("/nix/var/nix/gcroots/per-user").join(&self.name));
+    }
+}
