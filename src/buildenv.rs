@@ -27,6 +27,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::spec;
+
 /// The priority of a package without `meta.priority`, as in nixpkgs.
 pub const DEFAULT_PRIORITY: i64 = 5;
 
@@ -206,16 +208,8 @@ impl fmt::Display for Collisions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read the build-env spec {path}: {source}")]
-    ReadSpec { path: PathBuf, source: io::Error },
-    #[error(
-        "{path}: {json_path}: {message}\nhint: the spec is described in docs/generation-spec.md"
-    )]
-    ParseSpec {
-        path: PathBuf,
-        json_path: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Spec(#[from] spec::Error),
     #[error("{spec}: {json_path}: {} does not exist\nhint: the spec must name built store paths (pass them with string context)", path.display())]
     Missing {
         spec: PathBuf,
@@ -239,12 +233,12 @@ impl Error {
     /// configuration), 1 for I/O.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::ParseSpec { .. }
-            | Error::Missing { .. }
+            Error::Spec(e) => e.exit_code(),
+            Error::Missing { .. }
             | Error::NotADirectory { .. }
             | Error::Collisions(_)
             | Error::OutExists { .. } => 2,
-            Error::ReadSpec { .. } | Error::Read { .. } | Error::Write { .. } => 1,
+            Error::Read { .. } | Error::Write { .. } => 1,
         }
     }
 }
@@ -271,16 +265,7 @@ pub fn build(spec_path: &Path, out: &Path) -> Result<Tree, Error> {
 }
 
 pub fn read_spec(path: &Path) -> Result<Spec, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadSpec {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::ParseSpec {
-        path: path.to_path_buf(),
-        json_path: e.path().to_string(),
-        message: e.into_inner().to_string(),
-    })
+    Ok(spec::read("build-env", path)?)
 }
 
 /// Lists every store path the spec asks for (the packages, their extra

@@ -16,6 +16,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::manifest::{self, After, FileEntry, FileType, Manifest, RelPath, Step};
+use crate::spec;
 
 // ---------------------------------------------------------------------------
 // The spec
@@ -139,16 +140,8 @@ pub const SESSION_VARS: &str = "hm-session-vars.sh";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read the generation spec {path}: {source}")]
-    ReadSpec { path: PathBuf, source: io::Error },
-    #[error(
-        "{path}: {json_path}: {message}\nhint: the spec is described in docs/generation-spec.md"
-    )]
-    ParseSpec {
-        path: PathBuf,
-        json_path: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Spec(#[from] spec::Error),
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("the generation for {user} cannot be built ({}):\n  {}", spec.display(), problems.join("\n  "))]
@@ -171,14 +164,9 @@ impl Error {
     /// 2 for a spec that cannot become a valid generation, 1 for I/O.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::ParseSpec { .. }
-            | Error::Invalid { .. }
-            | Error::OutExists { .. }
-            | Error::Check(_) => 2,
-            Error::ReadSpec { .. }
-            | Error::Read { .. }
-            | Error::Write { .. }
-            | Error::WhereAmI(_) => 1,
+            Error::Spec(e) => e.exit_code(),
+            Error::Invalid { .. } | Error::OutExists { .. } | Error::Check(_) => 2,
+            Error::Read { .. } | Error::Write { .. } | Error::WhereAmI(_) => 1,
         }
     }
 }
@@ -210,16 +198,7 @@ pub fn build(spec_path: &Path, out: &Path) -> Result<(), Error> {
 }
 
 pub fn read_spec(path: &Path) -> Result<Spec, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadSpec {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::ParseSpec {
-        path: path.to_path_buf(),
-        json_path: e.path().to_string(),
-        message: e.into_inner().to_string(),
-    })
+    Ok(spec::read("generation", path)?)
 }
 
 /// Looks at each file entry's source: its kind, its executable bit, and for

@@ -19,4 +19,5 @@ pub mod observe;
 pub mod plan;
 pub mod privilege;
 pub mod report;
+pub mod spec;
 pub mod state;
