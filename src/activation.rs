@@ -475,7 +475,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             owned,
         });
         if !same_gen {
-            st.keep_manifest(number, &gen.path.join(manifest::MANIFEST_NAME))?;
+            st.keep_manifest(number, &gen.text)?;
         }
         if data.find(number).is_none() {
             data.history.push(GenRecord {

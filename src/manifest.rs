@@ -215,6 +215,8 @@ pub struct Generation {
     pub path: PathBuf,
     pub manifest: Manifest,
     pub files: Vec<File>,
+    /// manifest.json as read, for the copy the state keeps.
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +271,7 @@ impl Generation {
             path: gen.to_path_buf(),
             manifest,
             files,
+            text,
         })
     }
 }

@@ -174,7 +174,7 @@ impl State {
             path: self.dir.join(STATE_FILE),
             message: e.to_string(),
         })?;
-        write_atomic(&self.dir, STATE_FILE, &bytes, false)
+        write_atomic(&self.dir, STATE_FILE, &bytes)
     }
 
     /// Where the journal lives (named in messages).
@@ -286,11 +286,10 @@ impl State {
     /// Keeps a copy of generation `number`'s manifest beside the state (what
     /// was applied, readable after the generation is garbage-collected). What
     /// hearth owns is recorded in the state itself, so cleanup never needs it.
-    pub fn keep_manifest(&self, number: u64, manifest: &Path) -> Result<(), Error> {
+    pub fn keep_manifest(&self, number: u64, manifest: &str) -> Result<(), Error> {
         let dir = self.dir.join("manifests");
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let bytes = std::fs::read(manifest).map_err(io_err(manifest))?;
-        write_atomic(&dir, &format!("{number}.json"), &bytes, false)
+        write_atomic(&dir, &format!("{number}.json"), manifest.as_bytes())
     }
 
     pub fn drop_manifest(&self, number: u64) -> Result<(), Error> {
@@ -385,11 +384,11 @@ fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>
 }
 
 /// Writes `dir/name` so that a reader sees either the old or the new
-/// content. `durable`: also force it to disk before returning (the journal,
-/// which must exist before the home changes). The commit is not forced: a
-/// kill cannot undo a completed rename, and forcing it would flush every
-/// change of the activation at once, which costs more than the changes.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<(), Error> {
+/// content. Not forced to disk: a kill cannot undo a completed rename, and a
+/// flush here would push out every change of the activation at once, which
+/// costs more than the changes (the journal, which must precede them, has
+/// its own writer).
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let dest = dir.join(name);
     let mut f = OpenOptions::new()
@@ -401,16 +400,7 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<(
         .open(&tmp)
         .map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
-    if durable {
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
-    if !durable {
-        return Ok(());
-    }
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
 }
 
 pub fn now() -> u64 {
