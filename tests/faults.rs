@@ -148,17 +148,7 @@ fn a_lock_holder_killed_mid_switch_while_seven_runs_wait() {
     let home = TestHome::new();
     // The check step keeps the first run inside the lock, so that the
     // others are queued behind it when it dies.
-    let specs: Vec<GenSpec> = ["one", "two"]
-        .iter()
-        .map(|v| {
-            let mut g = home.gen().step("slow", "check", "sleep 0.3\n");
-            for i in 0..20 {
-                g = g.text(&format!(".config/c/f{i}"), &format!("{v} {i}\n"));
-            }
-            g.text(&format!(".config/only-{v}"), v)
-        })
-        .collect();
-    let gens = build_generations(&specs);
+    let gens = build_generations(&lock_holding_pair(&home, "0.3"));
     // The user's own file is part of every expected home.
     let notes = |home: &TestHome| write_file(home, "notes.txt", "the user's own file\n");
     notes(&home);

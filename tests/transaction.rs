@@ -568,17 +568,7 @@ fn eight_concurrent_activations_are_serialized() {
     let home = TestHome::new();
     // The check step holds each run inside the lock long enough that the
     // others, started together, must wait for it.
-    let specs: Vec<GenSpec> = ["one", "two"]
-        .iter()
-        .map(|v| {
-            let mut g = home.gen().step("slow", "check", "sleep 0.2\n");
-            for i in 0..20 {
-                g = g.text(&format!(".config/c/f{i}"), &format!("{v} {i}\n"));
-            }
-            g.text(&format!(".config/only-{v}"), v)
-        })
-        .collect();
-    let gens = build_generations(&specs);
+    let gens = build_generations(&lock_holding_pair(&home, "0.2"));
     let mut expected = Vec::new();
     for gen in &gens {
         activate(&home, gen).assert_ok();

@@ -902,3 +902,19 @@ pub fn redact(text: &str, replacements: &[(&str, &str)]) -> String {
     out.push_str(rest);
     out
 }
+
+/// Two generations of 21 links (20 shared targets with different text, one
+/// target of each's own) whose check step sleeps `secs`, so that a run holds
+/// the home's lock long enough for others started with it to queue.
+pub fn lock_holding_pair(home: &TestHome, secs: &str) -> Vec<GenSpec> {
+    ["one", "two"]
+        .iter()
+        .map(|v| {
+            let mut g = home.gen().step("slow", "check", &format!("sleep {secs}\n"));
+            for i in 0..20 {
+                g = g.text(&format!(".config/c/f{i}"), &format!("{v} {i}\n"));
+            }
+            g.text(&format!(".config/only-{v}"), v)
+        })
+        .collect()
+}
