@@ -10,6 +10,11 @@ if [ -z "${HEARTH_NIXPKGS:-}" ] && ! nix-instantiate --eval -E '<nixpkgs/lib>' >
   echo "note: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH): the Nix module evaluation tests in tests/nix_modules.rs will be skipped" >&2
 fi
 
+# fmt and clippy are rustup components; a bare toolchain may lack them.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+
 cargo fmt --check
 cargo clippy --all-targets --features fault-injection -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
