@@ -10,7 +10,37 @@ use crate::manifest::RelPath;
 use crate::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Seen, Why};
 
 pub fn home_path(p: &RelPath) -> String {
-    format!("~/{p}")
+    format!("~/{}", escape(p.as_str()))
+}
+
+/// Text that came from a home or a manifest (names, link targets, a step's
+/// output), made safe to show on a terminal: control characters (ESC, CR,
+/// BEL, ...) are written as escapes, so that a name a user chose cannot
+/// rewrite what root sees. A backslash is doubled only when something was
+/// escaped, so ordinary text is shown as it is.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push('\t'),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `escape` for a path, which may not be UTF-8 (shown lossily).
+pub fn escape_path(p: &Path) -> String {
+    escape(&p.to_string_lossy()).into_owned()
 }
 
 fn describe_want(want: &Desired) -> String {
@@ -175,6 +205,21 @@ pub struct PlanJson<'a> {
     pub conflicts: &'a [Conflict],
     pub kept: &'a [Kept],
     pub unchanged: usize,
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("plain/name.txt"), "plain/name.txt");
+        assert_eq!(escape("a\\b"), "a\\b");
+        assert_eq!(escape("x\x1b[2Jy"), "x\\u{1b}[2Jy");
+        assert_eq!(escape("evil\rroot ok\\"), "evil\\rroot ok\\\\");
+        assert_eq!(escape("tab\tok"), "tab\tok");
+        assert_eq!(escape("\u{9b}"), "\\u{9b}");
+    }
 }
 
 pub fn plan_json(generation: &Path, plan: &Plan) -> String {
