@@ -47,6 +47,8 @@ pub enum Error {
     Conflicts { gen: PathBuf, plan: Box<Plan> },
     #[error("activation of {gen} failed: {cause}\nevery change was reverted; the home is exactly as before")]
     Reverted { gen: PathBuf, cause: String },
+    #[error("activation of {gen} stopped: {cause}\nevery change was reverted and nothing of yours was lost; the home is exactly as before, with your change\nhint: run the activation again; the new plan takes your change into account")]
+    ChangedMeanwhile { gen: PathBuf, cause: String },
     #[error("activation of {gen} failed: {cause}\nreverting it also failed:\n  {}\nthe journal {journal} is kept; the next hearth run on this home retries the revert", problems.join("\n  "))]
     RevertFailed {
         gen: PathBuf,
@@ -87,7 +89,7 @@ impl Error {
             | Error::InvalidArg(_)
             | Error::Generations(_)
             | Error::ReservedTarget { .. } => 2,
-            Error::Conflicts { .. } => 3,
+            Error::Conflicts { .. } | Error::ChangedMeanwhile { .. } => 3,
             Error::Reverted { .. } => 4,
             Error::CheckStep(_) | Error::Hook { .. } => 5,
             Error::RevertFailed { .. } => 7,
@@ -202,20 +204,69 @@ fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
 }
 
 /// Completes or reverts an activation that was interrupted (killed).
-fn recover(st: &State, data: &Data, user: &str) -> Result<Option<String>, Error> {
+/// `run_hooks`: a committed activation whose hooks had not all run gets
+/// them run now; a reading command leaves them owed for the next activation.
+fn recover(
+    st: &State,
+    data: &Data,
+    ctx: &Context,
+    run_hooks: bool,
+) -> Result<Option<String>, Error> {
     let Some(j) = st.read_journal()? else {
         return Ok(None);
     };
     if data.current.as_ref().is_some_and(|c| c.txid == j.txid) {
-        // It was committed; only the cleanup was cut short.
-        apply::cleanup(&j);
+        // It was committed; only the cleanup, or its hooks, were cut short.
+        let problems = apply::cleanup(&j);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            report::err(&format!(
+                "hearth: warning: could not finish cleaning up after {} (the next run tries again):\n  {}\n",
+                j.generation.display(),
+                list.join("\n  ")
+            ));
+            return Ok(None);
+        }
+        if !j.hooks.is_empty() && !run_hooks {
+            return Ok(None);
+        }
+        let env = hooks::Env {
+            home: &ctx.home,
+            dry_run: false,
+            old: j.previous.as_deref(),
+            new: &j.generation,
+        };
+        let mut failed = Vec::new();
+        for h in &j.hooks {
+            let what = if h.what == "step" {
+                "step"
+            } else {
+                "onChange of"
+            };
+            if let Err(e) = hooks::run(what, &h.name, &h.program, &env) {
+                failed.push(e.to_string());
+            }
+        }
         st.remove_journal()?;
+        let ran = if j.hooks.is_empty() {
+            String::new()
+        } else if failed.is_empty() {
+            format!(
+                "; ran the {} hook(s) and step(s) it still owed",
+                j.hooks.len()
+            )
+        } else {
+            format!(
+                "; ran the hooks and steps it still owed, and these failed:\n  {}",
+                failed.join("\n  ")
+            )
+        };
         return Ok(Some(format!(
-            "completed an interrupted activation of {}",
+            "completed an interrupted activation of {}{ran}",
             j.generation.display()
         )));
     }
-    prune_roots(st, data, user);
+    prune_roots(st, data, &ctx.user);
     let problems = apply::revert(&j.home, &j.ops);
     if !problems.is_empty() {
         return Err(Error::RevertFailed {
@@ -255,7 +306,7 @@ fn prune_roots(st: &State, data: &Data, user: &str) {
             .is_some_and(|n| data.find(n).is_some());
         if !known {
             if let Err(e) = nixprofile::remove_gc_root(&entry.path(), user) {
-                eprintln!("hearth: warning: {e}");
+                report::err(&format!("hearth: warning: {e}\n"));
             }
         }
     }
@@ -299,15 +350,18 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     let st = State::open(&ctx.state_dir(), !req.dry_run, ctx.lock_timeout)?;
     let mut data = st.load()?;
     let recovered = if req.dry_run {
-        if st.read_journal()?.is_some() {
+        // A committed activation that only owes its hooks leaves the home
+        // on its generation: that can be planned from.
+        let pending = st.read_journal()?;
+        if pending.is_some_and(|j| !data.current.as_ref().is_some_and(|c| c.txid == j.txid)) {
             return Err(Error::PendingRecovery);
         }
         None
     } else {
-        recover(&st, &data, &ctx.user)?
+        recover(&st, &data, ctx, true)?
     };
     if let Some(msg) = &recovered {
-        eprintln!("hearth: {msg}");
+        report::err(&format!("hearth: {msg}\n"));
     }
     if !req.dry_run {
         prune_roots(&st, &data, &ctx.user);
@@ -398,11 +452,15 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         .map(|p| (p.clone(), nixprofile::profile_link(&profile)));
 
     let txid = apply::new_txid();
-    let mut journal = apply::journal(&plan, &txid, &ctx.home, &gen.path);
+    let mut journal = apply::journal(&plan, old_owned, &txid, &ctx.home, &gen.path);
     journal.profile = profile_change
         .as_ref()
         .map(|(_, link)| (profile.clone(), link.clone()));
     let writes = !journal.ops.is_empty() || profile_change.is_some();
+    // What runs after the commit is in the journal too, so that it is owed
+    // to the generation if this process does not get to run it.
+    journal.hooks = owed_hooks(&gen, &changed);
+    journal.previous = old_gen.clone();
     // The GC root is registered while the files are applied; a new root
     // for a generation that then fails to activate is removed again.
     let root = st.gc_root(number);
@@ -431,31 +489,31 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             Ok(out) => applied = out,
             Err(failed) => {
                 drop_root(pending);
-                return Err(undo_failed(
-                    &st,
-                    &gen.path,
-                    failed.error.to_string(),
-                    failed.undo,
-                ));
+                return Err(undo_failed(&st, &gen.path, failed.error, failed.undo));
             }
         }
     }
-    let registered = pending.map_or(Ok(()), nixprofile::PendingRoot::wait);
-    let packaged = match (&registered, &profile_change) {
-        (Ok(()), Some((pkgs, _))) => nixprofile::set_profile(&profile, pkgs),
-        _ => Ok(()),
-    };
-    if let Err(e) = registered.and(packaged) {
+    // From here the home is on the new generation. Whatever fails before
+    // the commit below reverts it, so that the home and the record agree.
+    let revert_now = |cause: String, known: bool| {
         let undo = apply::revert(&ctx.home, &journal.ops);
         if let Some((_, link)) = &journal.profile {
             if nixprofile::profile_link(&profile).as_deref() != link.as_deref() {
                 let _ = nixprofile::restore_profile(&profile, link.as_deref());
             }
         }
-        if data.find(number).is_none() {
+        if !known {
             let _ = nixprofile::remove_gc_root(&root, &ctx.user);
         }
-        return Err(undo_failed(&st, &gen.path, e.to_string(), undo));
+        undo_failed_cause(&st, &gen.path, cause, undo)
+    };
+    let registered = pending.map_or(Ok(()), nixprofile::PendingRoot::wait);
+    let packaged = match (&registered, &profile_change) {
+        (Ok(()), Some((pkgs, _))) => nixprofile::set_profile(&profile, pkgs),
+        _ => Ok(()),
+    };
+    if let Err(e) = registered.and(packaged) {
+        return Err(revert_now(e.to_string(), data.find(number).is_some()));
     }
 
     let mut owned: Owned = plan.owned.clone();
@@ -468,15 +526,13 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             .is_some_and(|n| Some(n) != data.current_number())
         || data.current.as_ref().map(|c| &c.owned) != Some(&owned);
     if writes || record_changed {
+        let known = data.find(number).is_some();
         data.current = Some(Applied {
             number,
             generation: gen.path.clone(),
             txid: txid.clone(),
             owned,
         });
-        if !same_gen {
-            st.keep_manifest(number, &gen.text)?;
-        }
         if data.find(number).is_none() {
             data.history.push(GenRecord {
                 number,
@@ -484,48 +540,65 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
                 time: state::now(),
             });
         }
-        st.save(&data)?;
-    }
-    if writes {
-        for e in apply::cleanup_after(&journal, &mut applied) {
-            eprintln!("hearth: warning: {e}");
+        let kept = if same_gen {
+            Ok(())
+        } else {
+            st.keep_manifest(number, &gen.text)
+        };
+        if let Err(e) = kept.and_then(|()| st.save(&data)) {
+            // Not recorded: the home goes back to what the record says.
+            return Err(revert_now(
+                format!("the new generation could not be recorded: {e}"),
+                known,
+            ));
         }
-        st.remove_journal()?;
+    }
+    let mut cleaned = true;
+    if writes {
+        let problems = apply::cleanup_after(&journal, &mut applied);
+        for e in &problems {
+            report::err(&format!("hearth: warning: {e}\n"));
+        }
+        cleaned = problems.is_empty();
     }
     // Shown before the hooks run, so that their output follows what changed.
     if !req.json {
         if !plan.is_noop() {
-            print!("{}", report::plan_text(&gen.path, &plan));
+            report::out(&report::plan_text(&gen.path, &plan));
         }
-        eprint!("{}", report::kept_text(&plan.kept));
+        report::err(&report::kept_text(&plan.kept));
     }
 
-    let hook_err = |cause| Error::Hook {
-        gen: gen.path.clone(),
-        number,
-        cause: Box::new(cause),
+    let hook_env = hooks::Env {
+        home: &ctx.home,
+        dry_run: false,
+        old: old_gen.as_deref(),
+        new: &gen.path,
     };
-    // A hook shared by many targets (a recursive source) runs once.
-    let mut ran: HashSet<&Path> = HashSet::new();
-    for f in gen.files.iter().filter(|f| changed.contains(&f.target)) {
-        if let Some(hook) = &f.on_change {
-            if ran.insert(hook) {
-                hooks::run("onChange of", f.target.as_str(), hook, &hook_env).map_err(hook_err)?;
-            }
+    let mut hook_failure = None;
+    for h in &journal.hooks {
+        let what = if h.what == "step" {
+            "step"
+        } else {
+            "onChange of"
+        };
+        if let Err(e) = hooks::run(what, &h.name, &h.program, &hook_env) {
+            hook_failure = Some(e);
+            break;
         }
     }
-    for step in gen
-        .manifest
-        .activation
-        .iter()
-        .filter(|s| s.after == After::Files)
-    {
-        hooks::run("step", &step.name, &step.script, &hook_env).map_err(hook_err)?;
+    // The hooks have run (or one failed, which is reported, not owed). A
+    // cleanup that failed keeps the journal, so that the next run retries it.
+    if writes && cleaned {
+        st.remove_journal()?;
     }
-    // Each activation is a process of its own (the command line, or a
-    // root-mode child) that ends right after this. Freeing what was read
-    // about a large home, one allocation at a time, cost ~5% of a no-op
-    // run; the kernel takes it back at exit all at once.
+    if let Some(cause) = hook_failure {
+        return Err(Error::Hook {
+            gen: gen.path.clone(),
+            number,
+            cause: Box::new(cause),
+        });
+    }
     std::mem::forget(seen);
     std::mem::forget(data);
     Ok(Summary {
@@ -535,10 +608,60 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     })
 }
 
-fn undo_failed(st: &State, gen: &Path, cause: String, undo: Vec<apply::Error>) -> Error {
+/// The onChange hooks of the changed targets (a hook shared by many
+/// targets, as a recursive source's, once), then the steps that run after
+/// the files, in the manifest's order.
+fn owed_hooks(
+    gen: &Generation,
+    changed: &HashSet<crate::manifest::RelPath>,
+) -> Vec<apply::OwedHook> {
+    let mut seen: HashSet<&Path> = HashSet::new();
+    let mut owed = Vec::new();
+    for f in gen.files.iter().filter(|f| changed.contains(&f.target)) {
+        if let Some(hook) = &f.on_change {
+            if seen.insert(hook) {
+                owed.push(apply::OwedHook {
+                    what: "onChange".into(),
+                    name: f.target.to_string(),
+                    program: hook.clone(),
+                });
+            }
+        }
+    }
+    for step in gen
+        .manifest
+        .activation
+        .iter()
+        .filter(|s| s.after == After::Files)
+    {
+        owed.push(apply::OwedHook {
+            what: "step".into(),
+            name: step.name.clone(),
+            program: step.script.clone(),
+        });
+    }
+    owed
+}
+
+fn undo_failed(st: &State, gen: &Path, error: apply::Error, undo: Vec<apply::Error>) -> Error {
+    if undo.is_empty() {
+        if let apply::Error::Changed { .. } = error {
+            if let Err(e) = st.remove_journal() {
+                report::err(&format!("hearth: warning: {e}\n"));
+            }
+            return Error::ChangedMeanwhile {
+                gen: gen.to_path_buf(),
+                cause: error.to_string(),
+            };
+        }
+    }
+    undo_failed_cause(st, gen, error.to_string(), undo)
+}
+
+fn undo_failed_cause(st: &State, gen: &Path, cause: String, undo: Vec<apply::Error>) -> Error {
     if undo.is_empty() {
         if let Err(e) = st.remove_journal() {
-            eprintln!("hearth: warning: {e}");
+            report::err(&format!("hearth: warning: {e}\n"));
         }
         Error::Reverted {
             gen: gen.to_path_buf(),
@@ -559,8 +682,8 @@ fn undo_failed(st: &State, gen: &Path, cause: String, undo: Vec<apply::Error>) -
 fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
     let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout)?;
     let data = st.load()?;
-    if let Some(msg) = recover(&st, &data, &ctx.user)? {
-        eprintln!("hearth: {msg}");
+    if let Some(msg) = recover(&st, &data, ctx, false)? {
+        report::err(&format!("hearth: {msg}\n"));
     }
     let data = st.load()?;
     Ok((st, data))
@@ -572,8 +695,8 @@ fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
 pub fn read_data(ctx: &Context) -> Result<Data, Error> {
     let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout)?;
     let data = st.load()?;
-    if let Some(msg) = recover(&st, &data, &ctx.user)? {
-        eprintln!("hearth: {msg}");
+    if let Some(msg) = recover(&st, &data, ctx, false)? {
+        report::err(&format!("hearth: {msg}\n"));
         return Ok(st.load()?);
     }
     Ok(data)

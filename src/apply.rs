@@ -3,6 +3,13 @@
 //! of them, so that a failure, or a kill at any point, can be undone exactly.
 //! Undo works by inspection (is the change there?), so the same code reverts
 //! an in-process failure and an interrupted run found later.
+//!
+//! Every change also checks, at the moment it is made, that its path still
+//! holds what the plan saw: a new entry is put in place with
+//! `RENAME_NOREPLACE`, a replacement is swapped in with `RENAME_EXCHANGE` and
+//! what came out is checked, a removal first moves the entry aside and checks
+//! it. What the user changed in between is put back and the activation fails
+//! as a conflict found late (`Error::Changed`): nothing of the user's is lost.
 
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -17,8 +24,7 @@ use crate::dirfd::DirFd;
 use crate::fault;
 use crate::fxhash::FxHashMap as HashMap;
 use crate::manifest::RelPath;
-use crate::observe;
-use crate::plan::{Action, Desired, Plan, Prev, Recorded};
+use crate::plan::{Action, Desired, Owned, Plan, Prev, Recorded, Seen};
 
 /// One recorded change, with the names it uses, fixed before anything is written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +51,10 @@ pub enum Op {
         path: RelPath,
         to: RelPath,
         discard: bool,
+        /// For a discard: what the plan saw there, checked once it is moved
+        /// aside, so that what the user put there since is never deleted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect: Option<Expect>,
     },
     Mkdir {
         path: RelPath,
@@ -56,7 +66,38 @@ pub enum Op {
         tmp: RelPath,
         /// A hard link to the owned copy being replaced, kept until commit.
         stash: RelPath,
+        /// For a replaced copy: what hearth recorded of it, checked on what
+        /// the swap takes out of the home.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        was: Option<Recorded>,
     },
+}
+
+/// What a discard expects to move aside: what the plan saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    Symlink { target: PathBuf },
+    File { size: u64, mode: u32 },
+    EmptyDir,
+    Special,
+}
+
+impl Expect {
+    fn from_seen(seen: &Seen) -> Option<Expect> {
+        Some(match seen {
+            Seen::Symlink { target, .. } => Expect::Symlink {
+                target: target.clone(),
+            },
+            Seen::File { size, mode, .. } => Expect::File {
+                size: *size,
+                mode: *mode,
+            },
+            Seen::Dir { .. } => Expect::EmptyDir,
+            Seen::Special { .. } => Expect::Special,
+            Seen::Missing => return None,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -68,6 +109,24 @@ pub struct Journal {
     /// The packages profile and the link it had before, when it changes.
     #[serde(default)]
     pub profile: Option<(PathBuf, Option<PathBuf>)>,
+    /// The onChange hooks and steps the activation runs after its commit.
+    /// The journal is kept until they have run, so that a committed
+    /// generation whose hooks were cut short (a kill, a dead parent) has
+    /// them run by the next activation.
+    #[serde(default)]
+    pub hooks: Vec<OwedHook>,
+    /// The generation that was current before (the hooks' old generation).
+    #[serde(default)]
+    pub previous: Option<PathBuf>,
+}
+
+/// A hook or step owed by a committed activation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OwedHook {
+    /// "onChange of" or "step".
+    pub what: String,
+    pub name: String,
+    pub program: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +137,26 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// The path no longer held what the plan saw when hearth came to change
+    /// it: the user (or one of their programs) changed it meanwhile.
+    #[error("{} changed while hearth was applying: it is now {now}{}", crate::report::home_path(.path), kept_text(.kept))]
+    Changed {
+        path: RelPath,
+        now: String,
+        /// Where what the user put there was left, when it could not be put
+        /// back at its place (something else was put there in between).
+        kept: Option<RelPath>,
+    },
+}
+
+fn kept_text(kept: &Option<RelPath>) -> String {
+    match kept {
+        Some(k) => format!(
+            "; it was kept as {} because its place was taken again",
+            crate::report::home_path(k)
+        ),
+        None => String::new(),
+    }
 }
 
 fn op_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
@@ -123,14 +202,60 @@ impl Journal {
     /// copies, and at worst links of the other generation are left over.
     /// (Against kill -9 and errors the journal is complete either way: the
     /// kernel keeps what was written.)
+    ///
+    /// Activations that replace or remove copies need it too: the old copy
+    /// is kept under a stash or trash name until the commit, and without
+    /// the journal nothing would know to put it back or to delete it.
     pub fn needs_flush(&self) -> bool {
-        self.ops.iter().any(|op| matches!(op, Op::MoveAside { .. }))
+        self.ops.iter().any(|op| {
+            matches!(
+                op,
+                Op::MoveAside { .. }
+                    | Op::Remove {
+                        was: Recorded::Copy { .. },
+                        ..
+                    }
+                    | Op::Put {
+                        want: Desired::Copy { .. },
+                        ..
+                    }
+                    | Op::Put {
+                        prev: Prev::File,
+                        ..
+                    }
+            )
+        })
     }
 }
 
 /// Turns a checked plan (backup names assigned) into journal operations.
-pub fn journal(plan: &Plan, txid: &str, home: &Path, generation: &Path) -> Journal {
+/// `old` is what the previous activation recorded (what replaced copies
+/// are checked against).
+pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &Path) -> Journal {
     let mut dirs = Dirs::new(home);
+    // Directories that leave their place in this activation (removed, or
+    // moved aside with what is in them): a removed entry's trash goes
+    // beside the outermost of them, not inside, so that the directory can
+    // be removed and nothing of hearth's is moved aside with it.
+    let leaving: crate::fxhash::FxHashSet<&RelPath> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RemoveDir { path, .. }
+            | Action::Backup { path, .. }
+            | Action::Discard { path, .. } => Some(path),
+            _ => None,
+        })
+        .collect();
+    let trash_beside = |path: &RelPath| -> RelPath {
+        if leaving.is_empty() {
+            return path.clone();
+        }
+        path.parents_inner_first()
+            .filter(|a| leaving.contains(&RelPath::from_parent(a)))
+            .last()
+            .map_or_else(|| path.clone(), RelPath::from_parent)
+    };
     let ops = plan
         .actions
         .iter()
@@ -139,7 +264,7 @@ pub fn journal(plan: &Plan, txid: &str, home: &Path, generation: &Path) -> Journ
             Action::Remove { path, was } => Some(Op::Remove {
                 path: path.clone(),
                 was: was.clone(),
-                trash: sibling(path, txid, n, "trash"),
+                trash: sibling(&trash_beside(path), txid, n, "trash"),
             }),
             Action::RemoveDir { path, required } => Some(Op::RemoveDir {
                 path: path.clone(),
@@ -150,11 +275,13 @@ pub fn journal(plan: &Plan, txid: &str, home: &Path, generation: &Path) -> Journ
                 path: path.clone(),
                 to: to.clone(),
                 discard: false,
+                expect: None,
             }),
-            Action::Discard { path, .. } => Some(Op::MoveAside {
+            Action::Discard { path, found } => Some(Op::MoveAside {
                 path: path.clone(),
                 to: sibling(path, txid, n, "trash"),
                 discard: true,
+                expect: Expect::from_seen(found),
             }),
             Action::Mkdir { path } => Some(Op::Mkdir { path: path.clone() }),
             Action::Put {
@@ -165,6 +292,10 @@ pub fn journal(plan: &Plan, txid: &str, home: &Path, generation: &Path) -> Journ
                 prev: prev.clone(),
                 tmp: sibling(path, txid, n, "tmp"),
                 stash: sibling(path, txid, n, "stash"),
+                was: match prev {
+                    Prev::File => old.entries.get(path).cloned(),
+                    _ => None,
+                },
             }),
         })
         .collect();
@@ -174,6 +305,8 @@ pub fn journal(plan: &Plan, txid: &str, home: &Path, generation: &Path) -> Journ
         generation: generation.to_path_buf(),
         ops,
         profile: None,
+        hooks: Vec::new(),
+        previous: None,
     }
 }
 
@@ -307,21 +440,41 @@ pub struct Failed {
     pub undo: Vec<Error>,
 }
 
-/// The file name of `sibling`, which must be in the same directory as
-/// `path` (journals only ever name siblings; anything else is refused
-/// rather than resolved).
-fn sibling_name<'s>(path: &RelPath, sibling: &'s RelPath) -> io::Result<&'s str> {
+/// The file name of `other`, which must be in the directory of `path` or,
+/// with `above`, in one of its ancestors (where a removed entry's trash
+/// goes). Journals name nothing else; anything else is refused rather than
+/// resolved.
+fn name_near<'s>(path: &RelPath, other: &'s RelPath, above: bool) -> io::Result<&'s str> {
     let dir_of = |p: &RelPath| {
         let s = p.as_str();
         s[..s.len() - p.file_name().len()].to_string()
     };
-    if dir_of(path) == dir_of(sibling) {
-        Ok(sibling.file_name())
+    let (mine, theirs) = (dir_of(path), dir_of(other));
+    if mine == theirs || (above && mine.starts_with(&theirs)) {
+        Ok(other.file_name())
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is not in the same directory", sibling.as_str()),
+            format!("{} is not beside {}", other.as_str(), path.as_str()),
         ))
+    }
+}
+
+fn sibling_name<'s>(path: &RelPath, sibling: &'s RelPath) -> io::Result<&'s str> {
+    name_near(path, sibling, false)
+}
+
+/// Moves `name` of `from` to `to_name` of `to` (the same directory, or an
+/// ancestor), never replacing anything there.
+fn move_noreplace(from: &DirFd, name: &str, to: &DirFd, to_name: &str) -> nix::Result<()> {
+    from.rename_noreplace_to(name, to, to_name)
+}
+
+fn changed(d: &DirFd, name: &str, path: &RelPath, kept: Option<RelPath>) -> Error {
+    Error::Changed {
+        path: path.clone(),
+        now: describe_at(d, name),
+        kept,
     }
 }
 
@@ -332,13 +485,27 @@ fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
             let p = path.in_home(home);
             let e = op_err("remove", &p);
             let name = path.file_name();
-            let trash = sibling_name(path, trash).map_err(op_err("remove", &p))?;
+            let trash_name = name_near(path, trash, true).map_err(op_err("remove", &p))?;
             let d = dirs.need(path).map_err(op_err("remove", &p))?;
+            let td = dirs.need(trash).map_err(op_err("remove", &p))?;
             fault::write_point().map_err(op_err("remove", &p))?;
-            match was {
-                Recorded::Symlink { .. } => d.unlink(name).map_err(|x| e(x.into())),
-                Recorded::Copy { .. } => d.rename_noreplace(name, trash).map_err(|x| e(x.into())),
+            // Moved aside first, then checked: what the user put there since
+            // the plan looked is never the thing deleted.
+            match move_noreplace(&d, name, &td, trash_name) {
+                Ok(()) => {}
+                // Gone already: what the removal wanted.
+                Err(Errno::ENOENT) => return Ok(()),
+                Err(x) => return Err(e(x.into())),
             }
+            if !holds_record(&td, trash_name, was) {
+                return Err(put_back(&td, trash_name, &d, name, path, trash));
+            }
+            if let Recorded::Symlink { .. } = was {
+                // A link carries nothing its record cannot recreate.
+                fault::write_point().map_err(op_err("remove", &p))?;
+                td.unlink(trash_name).map_err(|x| e(x.into()))?;
+            }
+            Ok(())
         }
         Op::RemoveDir { path, required, .. } => {
             let p = path.in_home(home);
@@ -352,24 +519,56 @@ fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
                     Ok(())
                 }
                 Err(Errno::ENOENT) if !required => Ok(()),
+                // Something else was put in its place since the plan looked.
+                Err(Errno::ENOTDIR) if !required => {
+                    out.dirs_left.push(path.clone());
+                    Ok(())
+                }
+                Err(e) if is_not_empty(e) || e == Errno::ENOTDIR => {
+                    Err(changed(&d, path.file_name(), path, None))
+                }
                 Err(e) => Err(op_err("remove directory", &p)(e.into())),
             }
         }
-        Op::MoveAside { path, to, .. } => {
+        Op::MoveAside {
+            path,
+            to,
+            discard,
+            expect,
+        } => {
             let p = path.in_home(home);
             let to = sibling_name(path, to).map_err(op_err("move aside", &p))?;
             let d = dirs.need(path).map_err(op_err("move aside", &p))?;
             fault::write_point().map_err(op_err("move aside", &p))?;
             dirs.forget(path);
             d.rename_noreplace(path.file_name(), to)
-                .map_err(|e| op_err("move aside", &p)(e.into()))
+                .map_err(|e| op_err("move aside", &p)(e.into()))?;
+            // A backup keeps whatever it moved; a discard deletes it at
+            // commit, so it must be what the plan saw.
+            if *discard && !expect.as_ref().is_some_and(|x| is_expected(&d, to, x)) {
+                return Err(put_back(
+                    &d,
+                    to,
+                    &d,
+                    path.file_name(),
+                    path,
+                    &sibling_of(path, to),
+                ));
+            }
+            Ok(())
         }
         Op::Mkdir { path } => {
             let p = path.in_home(home);
             let d = dirs.need(path).map_err(op_err("create directory", &p))?;
             fault::write_point().map_err(op_err("create directory", &p))?;
-            d.mkdir(path.file_name(), 0o755)
-                .map_err(|e| op_err("create directory", &p)(e.into()))
+            match d.mkdir(path.file_name(), 0o755) {
+                Ok(()) => Ok(()),
+                // Put there since the plan looked: a directory serves; anything
+                // else is the user's and stays.
+                Err(Errno::EEXIST) if d.kind(path.file_name()) == Ok(SFlag::S_IFDIR) => Ok(()),
+                Err(Errno::EEXIST) => Err(changed(&d, path.file_name(), path, None)),
+                Err(e) => Err(op_err("create directory", &p)(e.into())),
+            }
         }
         Op::Put {
             path,
@@ -377,6 +576,7 @@ fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
             prev,
             tmp,
             stash,
+            was,
         } => {
             let p = path.in_home(home);
             let name = path.file_name();
@@ -384,17 +584,103 @@ fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
             let tmp = sibling_name(path, tmp).map_err(op_err("create", &t))?;
             let stash = sibling_name(path, stash).map_err(op_err("keep a copy of", &p))?;
             let d = dirs.need(path).map_err(op_err("create", &p))?;
-            if *prev == Prev::File {
+            let mut prev = prev.clone();
+            if prev == Prev::File {
                 fault::write_point().map_err(op_err("keep a copy of", &p))?;
-                d.link(name, stash)
-                    .map_err(|e| op_err("keep a copy of", &p)(e.into()))?;
+                match d.link(name, stash) {
+                    Ok(()) => {}
+                    // Removed since the plan looked: the new copy just goes there.
+                    Err(Errno::ENOENT) => prev = Prev::Missing,
+                    Err(e) => return Err(op_err("keep a copy of", &p)(e.into())),
+                }
             }
             fault::write_point().map_err(op_err("create", &t))?;
             create(&d, want, tmp).map_err(op_err("create", &t))?;
             fault::write_point().map_err(op_err("rename into place", &p))?;
-            d.rename(tmp, name)
-                .map_err(|e| op_err("rename into place", &p)(e.into()))
+            let into_place = |x: Errno| op_err("rename into place", &p)(x.into());
+            if prev == Prev::Missing {
+                return match d.rename_noreplace(tmp, name) {
+                    Ok(()) => Ok(()),
+                    Err(Errno::EEXIST) => {
+                        let _ = d.unlink(tmp);
+                        Err(changed(&d, name, path, None))
+                    }
+                    Err(x) => Err(into_place(x)),
+                };
+            }
+            match d.exchange(tmp, name) {
+                Ok(()) => {}
+                Err(Errno::ENOENT) => {
+                    // Removed since the plan looked: nothing to swap with.
+                    if prev == Prev::File {
+                        let _ = d.unlink(stash);
+                    }
+                    return match d.rename_noreplace(tmp, name) {
+                        Ok(()) => Ok(()),
+                        Err(Errno::EEXIST) => {
+                            let _ = d.unlink(tmp);
+                            Err(changed(&d, name, path, None))
+                        }
+                        Err(x) => Err(into_place(x)),
+                    };
+                }
+                Err(x) => return Err(into_place(x)),
+            }
+            // What came out of the home is now at `tmp`: it must be what the
+            // plan saw, or it goes straight back.
+            let expected = match &prev {
+                Prev::Symlink { target } => is_link_to(&d, tmp, target),
+                Prev::File => {
+                    d.identity(tmp).ok().is_some()
+                        && d.identity(tmp).ok() == d.identity(stash).ok()
+                        && was.as_ref().is_some_and(|w| holds_record(&d, stash, w))
+                }
+                Prev::Missing => true,
+            };
+            if !expected {
+                let back = d.exchange(tmp, name);
+                let _ = d.unlink(tmp);
+                if prev == Prev::File {
+                    let _ = d.unlink(stash);
+                }
+                back.map_err(into_place)?;
+                return Err(changed(&d, name, path, None));
+            }
+            // The old link is recreated from its target on undo; the old
+            // copy is still at `stash`.
+            d.unlink(tmp).map_err(|x| op_err("remove", &t)(x.into()))
         }
+    }
+}
+
+/// `path`'s sibling named `name`.
+fn sibling_of(path: &RelPath, name: &str) -> RelPath {
+    match path.parent() {
+        Some(p) => p.with_suffix(&format!("/{name}")),
+        None => RelPath::parse(name).unwrap_or_else(|_| path.clone()),
+    }
+}
+
+/// Puts what was moved to `aside` back at `name`, and makes the error that
+/// says the path changed. When the place was taken again meanwhile, what
+/// was moved stays at `aside` (never deleted) and the error names it.
+fn put_back(
+    ad: &DirFd,
+    aside: &str,
+    d: &DirFd,
+    name: &str,
+    path: &RelPath,
+    aside_rel: &RelPath,
+) -> Error {
+    let now = describe_at(ad, aside);
+    let kept = match ad.rename_noreplace_to(aside, d, name) {
+        Ok(()) => None,
+        Err(_) => Some(aside_rel.clone()),
+    };
+    Error::Changed {
+        path: path.clone(),
+        now,
+        kept,
     }
 }
 
@@ -407,7 +693,11 @@ fn create(d: &DirFd, want: &Desired, name: &str) -> io::Result<()> {
             let mut dst = d.create_file(name)?;
             io::copy(&mut src, &mut dst)?;
             dst.flush()?;
-            dst.set_permissions(std::fs::Permissions::from_mode(*mode))
+            dst.set_permissions(std::fs::Permissions::from_mode(*mode))?;
+            // On disk before the rename that puts it in place: after a power
+            // cut the target holds the old or the new content, never an
+            // empty or zero-filled file.
+            dst.sync_all()
         }
     }
 }
@@ -432,20 +722,117 @@ fn revert_in(dirs: &mut Dirs, ops: &[Op]) -> Vec<Error> {
     problems
 }
 
+fn is_link_to(d: &DirFd, name: &str, target: &Path) -> bool {
+    d.kind(name) == Ok(SFlag::S_IFLNK) && d.read_link(name).is_ok_and(|t| t == target)
+}
+
 /// Whether `name` in `d` holds exactly what was wanted there. A copy is only
-/// read when it is a regular file (a FIFO put there is never opened).
+/// read when it is a regular file (a FIFO put there is never opened), and
+/// no further than its size.
 fn holds(d: &DirFd, name: &str, want: &Desired) -> bool {
-    match want {
-        Desired::Symlink { target } => {
-            d.kind(name) == Ok(SFlag::S_IFLNK) && d.read_link(name).is_ok_and(|t| t == *target)
-        }
-        Desired::Copy { sha256, .. } => {
-            d.kind(name) == Ok(SFlag::S_IFREG)
+    holds_record(d, name, &want.record())
+}
+
+/// Whether `name` in `d` is exactly what hearth recorded: the same link
+/// target, or a regular file with the same mode and content.
+fn holds_record(d: &DirFd, name: &str, rec: &Recorded) -> bool {
+    match rec {
+        Recorded::Symlink { target } => is_link_to(d, name, target),
+        Recorded::Copy { sha256, mode, .. } => {
+            let Ok(st) = d.stat(name, false) else {
+                return false;
+            };
+            // mode_t is u32 on Linux and u16 on macOS.
+            #[allow(clippy::unnecessary_cast)]
+            let m = st.st_mode as u32 & 0o7777;
+            crate::dirfd::file_kind(&st) == SFlag::S_IFREG
+                && m == *mode
                 && d.open_file(name)
-                    .and_then(observe::sha256_reader)
-                    .is_ok_and(|h| h == *sha256)
+                    .and_then(|f| sha256_bounded(f, st.st_size as u64))
+                    .is_ok_and(|h| h.as_deref() == Some(sha256.as_str()))
         }
     }
+}
+
+/// The content hash of `file`, reading no more than `limit` bytes; `None`
+/// when it holds more (it grew since it was looked at).
+fn sha256_bounded(file: std::fs::File, limit: u64) -> io::Result<Option<String>> {
+    use std::io::Read;
+    let mut bounded = file.take(limit.saturating_add(1));
+    let mut buf = Vec::new();
+    bounded.read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Ok(None);
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(&buf);
+    Ok(Some(digest.iter().fold(
+        String::with_capacity(64),
+        |mut s, b| {
+            use std::fmt::Write;
+            let _ = write!(s, "{b:02x}");
+            s
+        },
+    )))
+}
+
+/// Whether what a discard moved to `name` is what the plan saw there.
+fn is_expected(d: &DirFd, name: &str, expect: &Expect) -> bool {
+    let Ok(st) = d.stat(name, false) else {
+        return false;
+    };
+    let kind = crate::dirfd::file_kind(&st);
+    #[allow(clippy::unnecessary_cast)]
+    let mode = st.st_mode as u32 & 0o7777;
+    match expect {
+        Expect::Symlink { target } => is_link_to(d, name, target),
+        Expect::File { size, mode: m } => {
+            kind == SFlag::S_IFREG && st.st_size as u64 == *size && mode == *m
+        }
+        Expect::EmptyDir => {
+            kind == SFlag::S_IFDIR
+                && d.open_dir(name)
+                    .ok()
+                    .flatten()
+                    .and_then(|sub| sub.entries().ok())
+                    .is_some_and(|e| e.is_empty())
+        }
+        Expect::Special => !matches!(kind, SFlag::S_IFREG | SFlag::S_IFDIR | SFlag::S_IFLNK),
+    }
+}
+
+/// A short description of what is at `name`, for messages.
+fn describe_at(d: &DirFd, name: &str) -> String {
+    match d.stat(name, false) {
+        Err(_) => "nothing".into(),
+        Ok(st) => match crate::dirfd::file_kind(&st) {
+            SFlag::S_IFLNK => match d.read_link(name) {
+                Ok(t) => format!("a symlink to {}", crate::report::escape_path(&t)),
+                Err(_) => "a symlink".into(),
+            },
+            SFlag::S_IFREG => format!("a regular file ({} bytes)", st.st_size),
+            SFlag::S_IFDIR => "a directory".into(),
+            _ => "a special file".into(),
+        },
+    }
+}
+
+/// Whether `name` is a regular file that a power cut left without its
+/// data: empty, or all zeros. Only asked where the journal shows hearth was
+/// writing a copy there, and read no further than `limit`.
+fn damaged(d: &DirFd, name: &str, limit: u64) -> bool {
+    use std::io::Read;
+    let Ok(st) = d.stat(name, false) else {
+        return false;
+    };
+    if crate::dirfd::file_kind(&st) != SFlag::S_IFREG || st.st_size as u64 > limit {
+        return false;
+    }
+    let Ok(f) = d.open_file(name) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    f.take(limit).read_to_end(&mut buf).is_ok() && buf.iter().all(|b| *b == 0)
 }
 
 fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
@@ -465,21 +852,20 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
     };
     match op {
         Op::Remove { was, trash, .. } => {
+            let t = name_near(path, trash, true).map_err(op_err("restore", &p))?;
+            let td = dirs.parent(trash).map_err(op_err("restore", &p))?;
             if d.exists(name) {
                 return Ok(());
+            }
+            if let Some(td) = td.filter(|td| td.exists(t)) {
+                return move_noreplace(&td, t, &d, name).map_err(at("restore", path));
             }
             match was {
                 Recorded::Symlink { target } => {
                     d.symlink(target, name).map_err(at("restore", path))
                 }
-                Recorded::Copy { .. } => {
-                    let t = sibling_name(path, trash).map_err(op_err("restore", &p))?;
-                    if d.exists(t) {
-                        d.rename_noreplace(t, name).map_err(at("restore", path))
-                    } else {
-                        Ok(())
-                    }
-                }
+                // Never moved (the trash is not there): nothing to restore.
+                Recorded::Copy { .. } => Ok(()),
             }
         }
         Op::RemoveDir { mode, .. } => {
@@ -527,33 +913,105 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
         } => {
             let t = sibling_name(path, tmp).map_err(op_err("remove", &p))?;
             let s = sibling_name(path, stash).map_err(op_err("restore", &p))?;
-            if d.exists(t) {
-                d.unlink(t).map_err(at("remove", tmp))?;
-            }
-            if holds(&d, name, want) {
-                match prev {
-                    Prev::Missing => d.unlink(name).map_err(at("remove", path))?,
-                    Prev::Symlink { target } => {
-                        d.symlink(target, t).map_err(at("restore", path))?;
-                        d.rename(t, name).map_err(at("restore", path))?;
-                    }
-                    Prev::File => {
-                        if d.exists(s) {
-                            d.rename(s, name).map_err(at("restore", path))?;
-                        }
-                    }
-                }
-            } else if *prev == Prev::File && d.exists(s) {
-                // Linked aside but never replaced: the original is still in place.
-                d.unlink(s).map_err(at("remove", stash))?;
-            }
-            Ok(())
+            undo_put(&d, name, path, want, prev, (tmp, t), (stash, s), &at)
         }
     }
 }
 
-/// After commit: delete what was only kept for undo. Failures here lose
-/// nothing of the user's, so they are reported, not fatal.
+/// Undoes a Put, from wherever a failure or a kill left it: the new entry
+/// made at `tmp` but not yet in place; swapped in with the old one at `tmp`;
+/// in place with the old one gone (a link) or kept at `stash` (a copy).
+#[allow(clippy::too_many_arguments)]
+fn undo_put<F, G>(
+    d: &DirFd,
+    name: &str,
+    path: &RelPath,
+    want: &Desired,
+    prev: &Prev,
+    (tmp_rel, t): (&RelPath, &str),
+    (stash_rel, s): (&RelPath, &str),
+    at: &F,
+) -> Result<(), Error>
+where
+    F: Fn(&'static str, &RelPath) -> G,
+    G: FnOnce(Errno) -> Error,
+{
+    let same =
+        |a: &str, b: &str| d.identity(a).ok().is_some() && d.identity(a).ok() == d.identity(b).ok();
+    if d.exists(t) {
+        // Swapped in, and the old entry still at `tmp`: swap back.
+        let swapped = match prev {
+            Prev::File => d.exists(s) && same(t, s),
+            Prev::Symlink { target } => is_link_to(d, t, target) && holds(d, name, want),
+            Prev::Missing => false,
+        };
+        if swapped {
+            d.exchange(t, name).map_err(at("restore", path))?;
+        }
+        // `tmp` now holds the new entry, never put in place.
+        d.unlink(t).map_err(at("remove", tmp_rel))?;
+    }
+    let want_size = match want {
+        Desired::Copy { source, .. } => std::fs::metadata(source).map_or(0, |m| m.len()),
+        Desired::Symlink { .. } => 0,
+    };
+    let mine = holds(d, name, want)
+        || (matches!(want, Desired::Copy { .. }) && damaged(d, name, want_size.max(1 << 20)));
+    if mine {
+        match prev {
+            Prev::Missing => {
+                // Moved aside and checked, so that only hearth's entry goes.
+                d.rename_noreplace(name, t).map_err(at("remove", path))?;
+                if holds(d, t, want) || damaged(d, t, want_size.max(1 << 20)) {
+                    d.unlink(t).map_err(at("remove", tmp_rel))?;
+                } else {
+                    let _ = d.rename_noreplace(t, name);
+                    return Err(changed(d, name, path, None));
+                }
+            }
+            Prev::Symlink { target } => {
+                d.symlink(target, t).map_err(at("restore", path))?;
+                d.exchange(t, name).map_err(at("restore", path))?;
+                if holds(d, t, want) || damaged(d, t, want_size.max(1 << 20)) {
+                    d.unlink(t).map_err(at("remove", tmp_rel))?;
+                } else {
+                    let _ = d.exchange(t, name);
+                    let _ = d.unlink(t);
+                    return Err(changed(d, name, path, None));
+                }
+            }
+            Prev::File => {
+                if d.exists(s) {
+                    d.exchange(s, name).map_err(at("restore", path))?;
+                    if holds(d, s, want) || damaged(d, s, want_size.max(1 << 20)) {
+                        d.unlink(s).map_err(at("remove", stash_rel))?;
+                    } else {
+                        let _ = d.exchange(s, name);
+                        return Err(changed(d, name, path, Some(stash_rel.clone())));
+                    }
+                }
+            }
+        }
+    } else if *prev == Prev::File && d.exists(s) {
+        if !d.exists(name) {
+            // Never replaced, but the entry is gone: the kept copy goes back.
+            d.rename_noreplace(s, name).map_err(at("restore", path))?;
+        } else if same(s, name) {
+            // Linked aside but never replaced: the original is still in place.
+            d.unlink(s).map_err(at("remove", stash_rel))?;
+        } else {
+            // Something else is at the target now; the old copy is the last
+            // one of its content hearth knows of, so it is kept, not deleted.
+            return Err(changed(d, name, path, Some(stash_rel.clone())));
+        }
+    }
+    Ok(())
+}
+
+/// After commit: delete what was only kept for undo, then the directories
+/// whose removal only those kept entries held up. Failures here lose
+/// nothing of the user's; they are returned so that the journal is kept and
+/// the next run tries again.
 pub fn cleanup(j: &Journal) -> Vec<Error> {
     cleanup_in(&mut Dirs::new(&j.home), j)
 }
@@ -604,6 +1062,24 @@ fn cleanup_in(dirs: &mut Dirs, j: &Journal) -> Vec<Error> {
         };
         if let Err(e) = result {
             problems.push(op_err("remove", &p)(e.into()));
+        }
+    }
+    // Directories that were to go if empty, and were not only because what
+    // was deleted just now was still inside (the journal lists them deepest
+    // first). One the user has put something into stays.
+    for op in &j.ops {
+        if let Op::RemoveDir {
+            path,
+            required: false,
+            ..
+        } = op
+        {
+            if let Ok(Some(d)) = dirs.parent(path) {
+                if d.kind(path.file_name()) == Ok(SFlag::S_IFDIR) {
+                    dirs.forget(path);
+                    let _ = d.rmdir(path.file_name());
+                }
+            }
         }
     }
     problems

@@ -221,7 +221,9 @@ impl DirFd {
         nix::fcntl::renameat(Some(self.raw()), from, Some(self.raw()), to)
     }
 
-    /// Renames `from` to `to` without ever replacing what is at `to`.
+    /// Renames `from` to `to` without ever replacing what is at `to`: the
+    /// kernel checks and renames in one step, so something put at `to` a
+    /// moment before is never overwritten (EEXIST instead).
     pub fn rename_noreplace(&self, from: &str, to: &str) -> nix::Result<()> {
         #[cfg(target_os = "linux")]
         {
@@ -234,13 +236,102 @@ impl DirFd {
                 RenameFlags::RENAME_NOREPLACE,
             )
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        {
+            self.renameatx(from, to, nix::libc::RENAME_EXCL)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         {
             if self.exists(to) {
                 return Err(Errno::EEXIST);
             }
             self.rename(from, to)
         }
+    }
+
+    /// Like `rename_noreplace`, to `to` in the directory `dir` (this one or
+    /// another of the same home).
+    pub fn rename_noreplace_to(&self, from: &str, dir: &DirFd, to: &str) -> nix::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::fcntl::{renameat2, RenameFlags};
+            renameat2(
+                Some(self.raw()),
+                from,
+                Some(dir.raw()),
+                to,
+                RenameFlags::RENAME_NOREPLACE,
+            )
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            if dir.exists(to) {
+                return Err(Errno::EEXIST);
+            }
+            nix::fcntl::renameat(Some(self.raw()), from, Some(dir.raw()), to)
+        }
+    }
+
+    /// Swaps the entries `a` and `b` in one step; both must exist. What was
+    /// at `b` is then at `a`, where it can be checked before anything of it
+    /// is lost, and swapped back if it is not what was expected.
+    pub fn exchange(&self, a: &str, b: &str) -> nix::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use nix::fcntl::{renameat2, RenameFlags};
+            renameat2(
+                Some(self.raw()),
+                a,
+                Some(self.raw()),
+                b,
+                RenameFlags::RENAME_EXCHANGE,
+            )
+        }
+        #[cfg(target_os = "macos")]
+        {
+            self.renameatx(a, b, nix::libc::RENAME_SWAP)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+        {
+            let _ = (a, b);
+            Err(Errno::ENOSYS)
+        }
+    }
+
+    /// macOS's `renameatx_np` (not compiled by the test suite, which runs on Linux).
+    #[cfg(target_os = "macos")]
+    fn renameatx(&self, from: &str, to: &str, flags: nix::libc::c_uint) -> nix::Result<()> {
+        use std::ffi::CString;
+        let from = CString::new(from).map_err(|_| Errno::EINVAL)?;
+        let to = CString::new(to).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: two valid NUL-terminated names and descriptors owned by self.
+        let r = unsafe {
+            nix::libc::renameatx_np(self.raw(), from.as_ptr(), self.raw(), to.as_ptr(), flags)
+        };
+        Errno::result(r).map(drop)
+    }
+
+    /// The identity (device, inode) of the entry `name`, not following a symlink.
+    pub fn identity(&self, name: &str) -> nix::Result<(u64, u64)> {
+        // dev_t and ino_t differ in width between platforms.
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        self.stat(name, false)
+            .map(|st| (st.st_dev as u64, st.st_ino as u64))
+    }
+
+    /// Forces this directory's entries (names created, renamed, removed)
+    /// to disk. A directory held with O_PATH cannot be synced itself, so it
+    /// is opened for reading once more.
+    pub fn sync(&self) -> io::Result<()> {
+        let fd = nix::fcntl::openat(
+            Some(self.raw()),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        // SAFETY: the descriptor was just returned by openat and is owned here.
+        let dir = unsafe { std::fs::File::from_raw_fd(fd) };
+        dir.sync_all()
     }
 }
 

@@ -1,7 +1,10 @@
 //! Fault injection for tests: with the `fault-injection` feature, the k-th
 //! write of a run can be made to fail (HEARTH_FAULT_FAIL_AT=k) or to kill the
-//! process outright (HEARTH_FAULT_KILL_AT=k, SIGKILL). Release builds do not
-//! have the feature, and then `write_point` is an empty inline function.
+//! process outright (HEARTH_FAULT_KILL_AT=k, SIGKILL), or to stop it
+//! (HEARTH_FAULT_PAUSE_AT=k, SIGSTOP) so that a test's second process can
+//! change the home at exactly that moment and then continue it. Release
+//! builds do not have the feature, and then `write_point` is an empty
+//! inline function.
 
 #[cfg(feature = "fault-injection")]
 mod imp {
@@ -15,14 +18,19 @@ mod imp {
     }
 
     pub fn write_point() -> std::io::Result<()> {
-        static PLAN: OnceLock<(Option<u64>, Option<u64>)> = OnceLock::new();
-        let (fail_at, kill_at) = *PLAN.get_or_init(|| {
+        static PLAN: OnceLock<(Option<u64>, Option<u64>, Option<u64>)> = OnceLock::new();
+        let (fail_at, kill_at, pause_at) = *PLAN.get_or_init(|| {
             (
                 setting("HEARTH_FAULT_FAIL_AT"),
                 setting("HEARTH_FAULT_KILL_AT"),
+                setting("HEARTH_FAULT_PAUSE_AT"),
             )
         });
         let k = WRITES.fetch_add(1, Ordering::SeqCst) + 1;
+        if pause_at == Some(k) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGSTOP);
+        }
         if kill_at == Some(k) {
             let _ =
                 nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL);

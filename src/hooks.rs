@@ -65,9 +65,11 @@ pub fn run(what: &'static str, name: &str, program: &Path, env: &Env) -> Result<
             source,
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
+    let mut shown = String::with_capacity(text.len() + 16);
     for line in text.lines() {
-        println!("[{name}] {line}");
+        shown.push_str(&format!("[{name}] {line}\n"));
     }
+    crate::report::out(&shown);
     if out.status.success() {
         return Ok(());
     }

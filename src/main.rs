@@ -160,9 +160,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let text = e.to_string();
             if text.starts_with("error:") {
-                eprintln!("{text}");
+                report::err(&format!("{text}\n"));
             } else {
-                eprintln!("error: {text}");
+                report::err(&format!("error: {text}\n"));
             }
             ExitCode::from(e.exit_code() as u8)
         }
@@ -396,24 +396,27 @@ fn activate_in(ctx: &Context, req: Request) -> Result<u8, Error> {
     let summary = match result {
         Ok(s) => s,
         Err(Error::Conflicts { gen, plan }) if json => {
-            println!("{}", report::plan_json(&gen, &plan));
+            report::out(&format!("{}\n", report::plan_json(&gen, &plan)));
             return Err(Error::Conflicts { gen, plan });
         }
         Err(e) => return Err(e),
     };
     if json {
-        println!("{}", report::plan_json(&req.generation, &summary.plan));
+        report::out(&format!(
+            "{}\n",
+            report::plan_json(&req.generation, &summary.plan)
+        ));
     } else if req.dry_run {
-        print!("{}", report::plan_text(&req.generation, &summary.plan));
+        report::out(&report::plan_text(&req.generation, &summary.plan));
     } else if let Some(n) = summary.number {
         let p = &summary.plan;
         if p.is_noop() {
-            println!(
-                "generation {n} is active; the home already matched ({} unchanged)",
+            report::out(&format!(
+                "generation {n} is active; the home already matched ({} unchanged)\n",
                 p.unchanged
-            );
+            ));
         } else {
-            println!("activated generation {n}");
+            report::out(&format!("activated generation {n}\n"));
         }
     }
     Ok(0)

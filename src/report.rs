@@ -9,6 +9,21 @@ use serde::Serialize;
 use crate::manifest::RelPath;
 use crate::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Seen, Why};
 
+/// Writes `text` to stdout. A reader that went away (a closed pipe) or a
+/// full device ends the output, never the program: an activation must
+/// finish, record and run its hooks whoever reads what it prints.
+pub fn out(text: &str) {
+    use std::io::Write as _;
+    let mut w = std::io::stdout().lock();
+    let _ = w.write_all(text.as_bytes()).and_then(|()| w.flush());
+}
+
+/// `out` for stderr.
+pub fn err(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 pub fn home_path(p: &RelPath) -> String {
     format!("~/{}", escape(p.as_str()))
 }
@@ -207,6 +222,17 @@ pub struct PlanJson<'a> {
     pub unchanged: usize,
 }
 
+pub fn plan_json(generation: &Path, plan: &Plan) -> String {
+    serde_json::to_string_pretty(&PlanJson {
+        generation,
+        actions: &plan.actions,
+        conflicts: &plan.conflicts,
+        kept: &plan.kept,
+        unchanged: plan.unchanged,
+    })
+    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+}
+
 #[cfg(test)]
 mod escape_tests {
     use super::escape;
@@ -220,15 +246,4 @@ mod escape_tests {
         assert_eq!(escape("tab\tok"), "tab\tok");
         assert_eq!(escape("\u{9b}"), "\\u{9b}");
     }
-}
-
-pub fn plan_json(generation: &Path, plan: &Plan) -> String {
-    serde_json::to_string_pretty(&PlanJson {
-        generation,
-        actions: &plan.actions,
-        conflicts: &plan.conflicts,
-        kept: &plan.kept,
-        unchanged: plan.unchanged,
-    })
-    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
 }
