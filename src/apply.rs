@@ -883,14 +883,27 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
                 None => Ok(()),
             }
         }
-        Op::MoveAside { to, .. } => {
+        Op::MoveAside { to, discard, .. } => {
             let t = sibling_name(path, to).map_err(op_err("move back", &p))?;
-            if d.exists(t) && !d.exists(name) {
-                dirs.forget(path);
-                d.rename_noreplace(t, name).map_err(at("move back", path))
-            } else {
-                Ok(())
+            if !d.exists(t) {
+                return Ok(());
             }
+            if !d.exists(name) {
+                dirs.forget(path);
+                return d.rename_noreplace(t, name).map_err(at("move back", path));
+            }
+            if *discard {
+                // Its place was taken since (the user saved a new file
+                // there): what `force` was to delete goes, the new file stays.
+                return match d.kind(t) {
+                    Ok(SFlag::S_IFDIR) => d.rmdir(t),
+                    _ => d.unlink(t),
+                }
+                .map_err(at("remove", to));
+            }
+            // A backup whose place was taken stays where it is, under its
+            // backup name, like any backup.
+            Ok(())
         }
         Op::Mkdir { .. } => match d.kind(name) {
             Ok(SFlag::S_IFDIR) => {
@@ -1054,6 +1067,10 @@ fn cleanup_in(dirs: &mut Dirs, j: &Journal) -> Vec<Error> {
             }
         };
         let name = victim.file_name();
+        if let Err(e) = fault::write_point() {
+            problems.push(op_err("remove", &p)(e));
+            continue;
+        }
         let result = match d.kind(name) {
             // Discard only ever moves empty directories (plan refuses others).
             Ok(SFlag::S_IFDIR) => d.rmdir(name),
