@@ -738,17 +738,21 @@ fn holds(d: &DirFd, name: &str, want: &Desired) -> bool {
 fn holds_record(d: &DirFd, name: &str, rec: &Recorded) -> bool {
     match rec {
         Recorded::Symlink { target } => is_link_to(d, name, target),
-        Recorded::Copy { sha256, mode, .. } => {
+        Recorded::Copy { sha256, mode, size } => {
             let Ok(st) = d.stat(name, false) else {
                 return false;
             };
             // mode_t is u32 on Linux and u16 on macOS.
             #[allow(clippy::unnecessary_cast)]
             let m = st.st_mode as u32 & 0o7777;
+            let len = st.st_size as u64;
+            // Never read past the recorded size: a huge or sparse file put
+            // there is told apart by its size alone.
             crate::dirfd::file_kind(&st) == SFlag::S_IFREG
                 && m == *mode
+                && size.map_or(true, |n| n == len)
                 && d.open_file(name)
-                    .and_then(|f| sha256_bounded(f, st.st_size as u64))
+                    .and_then(|f| sha256_bounded(f, size.unwrap_or(len)))
                     .is_ok_and(|h| h.as_deref() == Some(sha256.as_str()))
         }
     }
@@ -965,7 +969,7 @@ where
         d.unlink(t).map_err(at("remove", tmp_rel))?;
     }
     let want_size = match want {
-        Desired::Copy { source, .. } => std::fs::metadata(source).map_or(0, |m| m.len()),
+        Desired::Copy { size, .. } => *size,
         Desired::Symlink { .. } => 0,
     };
     let mine = holds(d, name, want)
