@@ -215,6 +215,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             json,
             backup_ext,
         } => {
+            // Checked here too, not only by the parent: root may run this
+            // command directly, and what it applies must come from the store.
+            let generation = match privilege::check_generation(&name, &generation) {
+                Ok(real) => real,
+                Err(e) => return Ok(refuse(&e)),
+            };
             // Before anything else: from here on this process is the user.
             let acct = match privilege::become_user(&name) {
                 Ok(acct) => acct,
