@@ -18,12 +18,25 @@ in
 {
   imports = [ ../nix/common.nix ];
 
+  options.hearth.darwin.activationTimeout = lib.mkOption {
+    type = lib.types.ints.positive;
+    default = 300;
+    example = 900;
+    description = ''
+      Seconds one user's activation may take (`hearth activate-users
+      --timeout`). At the limit hearth kills that user's activation and every
+      process it started, reports it, and goes on with the next user; the
+      next activation of that home reverts or completes the switch that was
+      cut short. The default is the 5 minutes systemd gives a NixOS unit.
+    '';
+  };
+
   config = lib.mkIf (cfg.users != { }) {
     # The exit status is set when the whole activation script ends, so that
     # the rest of it still runs; the failure is repeated there.
     system.activationScripts.postActivation.text = lib.mkAfter ''
       echo "hearth: activating the homes of ${lib.concatStringsSep ", " (lib.attrNames cfg.users)}" >&2
-      if ! ${hearthExe} activate-users ${lib.concatStringsSep " " (lib.mapAttrsToList pair cfg.users)}; then
+      if ! ${hearthExe} activate-users ${lib.concatStringsSep " " (lib.mapAttrsToList pair cfg.users)} --timeout ${toString cfg.darwin.activationTimeout}; then
         trap 'echo "hearth: the activation of some homes failed (see the summary above)" >&2; exit 1' EXIT
       fi
     '';

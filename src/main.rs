@@ -49,17 +49,38 @@ enum Command {
         /// be for this user). Without root, only one's own name is accepted.
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
+        /// With --user, as root: kill the user's activation (and every
+        /// process it started) after this long: seconds, or 90s, 5m, 1h
+        /// [default: 300].
+        #[arg(long, value_name = "DURATION", requires = "user")]
+        timeout: Option<String>,
+        /// With --user, as root: also give the user's activation (and its
+        /// steps and hooks) this variable; repeatable. Its environment is
+        /// otherwise built from nothing (see README, Root mode).
+        #[arg(long, value_name = "NAME=VALUE", requires = "user")]
+        setenv: Vec<String>,
     },
     /// As root: activate several users' generations, each as that user.
     ///
-    /// Users are processed one after another and independently: a failure is
-    /// reported and the next user goes on. Every output line is prefixed with
-    /// `[NAME] `; a summary names each user and what happened. Exit status 0
-    /// when every user succeeded, 1 otherwise.
+    /// Users are processed one after another and independently: a failure or
+    /// a timeout is reported and the next user goes on. Every output line is
+    /// prefixed with `[NAME] `, its control characters escaped; a summary
+    /// names each user and what happened. Each user's process gets an
+    /// environment built from nothing (HOME, USER, LOGNAME, SHELL, PATH, the
+    /// locale and Nix's store variables, and --setenv). Exit status 0 when
+    /// every user succeeded, 1 otherwise.
     ActivateUsers {
         /// NAME=GENERATION pairs.
         #[arg(required = true, value_name = "NAME=GEN")]
         pairs: Vec<String>,
+        /// Kill a user's activation (and every process it started) after
+        /// this long, and go on with the next user: seconds, or 90s, 5m, 1h.
+        #[arg(long, value_name = "DURATION", default_value = "300")]
+        timeout: String,
+        /// Also give each user's activation (and its steps and hooks) this
+        /// variable; repeatable.
+        #[arg(long, value_name = "NAME=VALUE")]
+        setenv: Vec<String>,
     },
     /// Internal: run by root mode for one user; drops to NAME, then activates.
     #[command(name = "activate-as-user", hide = true)]
@@ -198,16 +219,42 @@ fn run(cli: Cli) -> Result<u8, Error> {
             json,
             backup_ext,
             user: Some(name),
+            timeout: limit,
+            setenv,
         } => {
+            let (limit, setenv) = match root_limits(limit.as_deref(), &setenv) {
+                Ok(parsed) => parsed,
+                Err(e) => return Ok(refuse(&e)),
+            };
             let opts = privilege::Options {
                 lock_timeout: timeout,
                 dry_run,
                 json,
                 backup_ext,
+                timeout: limit,
+                setenv,
             };
             activate_as(&name, &generation, opts)
         }
-        Command::ActivateUsers { pairs } => activate_users(&pairs, timeout),
+        Command::ActivateUsers {
+            pairs,
+            timeout: limit,
+            setenv,
+        } => {
+            let (limit, setenv) = match root_limits(Some(&limit), &setenv) {
+                Ok(parsed) => parsed,
+                Err(e) => return Ok(refuse(&e)),
+            };
+            let opts = privilege::Options {
+                lock_timeout: timeout,
+                dry_run: false,
+                json: false,
+                backup_ext: None,
+                timeout: limit,
+                setenv,
+            };
+            activate_users(&pairs, &opts)
+        }
         Command::ActivateAsUser {
             name,
             generation,
@@ -215,6 +262,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             json,
             backup_ext,
         } => {
+            // Checked here too, not only by the parent: root may run this
+            // command directly, and what it applies must come from the store.
+            let generation = match privilege::check_generation(&name, &generation) {
+                Ok(real) => real,
+                Err(e) => return Ok(refuse(&e)),
+            };
             // Before anything else: from here on this process is the user.
             let acct = match privilege::become_user(&name) {
                 Ok(acct) => acct,
@@ -242,6 +295,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             json,
             backup_ext,
             user: None,
+            ..
         } => activate(
             timeout,
             Request {
@@ -318,10 +372,27 @@ fn join(ns: &[u64]) -> String {
     ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// Prints a root-mode refusal and gives its exit status.
+/// Prints a root-mode refusal and gives its exit status. Escaped: it may
+/// name what a user chose (a home, a manifest's user).
 fn refuse(e: &privilege::Error) -> u8 {
-    eprintln!("error: {e}");
+    eprint!("{}", privilege::escape_lines(&format!("error: {e}")));
     e.exit_code()
+}
+
+/// `--timeout` (the default when not given) and the `--setenv` pairs.
+fn root_limits(
+    timeout: Option<&str>,
+    setenv: &[String],
+) -> Result<(Duration, Vec<(String, String)>), privilege::Error> {
+    let limit = match timeout {
+        Some(raw) => privilege::parse_timeout(raw)?,
+        None => privilege::DEFAULT_TIMEOUT,
+    };
+    let pairs = setenv
+        .iter()
+        .map(|arg| privilege::parse_setenv(arg))
+        .collect::<Result<_, _>>()?;
+    Ok((limit, pairs))
 }
 
 /// `activate --user NAME`: one's own name is the ordinary activation; another
@@ -353,7 +424,7 @@ fn activate_as(name: &str, gen: &std::path::Path, opts: privilege::Options) -> R
 }
 
 /// `activate-users NAME=GEN...`: each user in turn, whatever the others did.
-fn activate_users(pairs: &[String], timeout: Duration) -> Result<u8, Error> {
+fn activate_users(pairs: &[String], opts: &privilege::Options) -> Result<u8, Error> {
     let mut jobs: Vec<(String, PathBuf)> = Vec::new();
     for arg in pairs {
         let (name, gen) = match privilege::parse_pair(arg) {
@@ -367,15 +438,9 @@ fn activate_users(pairs: &[String], timeout: Duration) -> Result<u8, Error> {
         }
         jobs.push((name, gen));
     }
-    let opts = privilege::Options {
-        lock_timeout: timeout,
-        dry_run: false,
-        json: false,
-        backup_ext: None,
-    };
     let outcomes: Vec<_> = jobs
         .iter()
-        .map(|(name, gen)| privilege::activate_user(name, gen, &opts))
+        .map(|(name, gen)| privilege::activate_user(name, gen, opts))
         .collect();
     eprint!("{}", privilege::summary(&outcomes, false));
     Ok(if outcomes.iter().all(|o| o.code == 0) {

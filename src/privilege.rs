@@ -4,25 +4,33 @@
 //! in a user's home (a user controls every directory there and could swap one
 //! for a symlink to /etc).
 //!
-//! Why a re-exec of hearth rather than a bare fork: the parent reads each
-//! child's output through pipes in threads (to prefix every line with the
-//! user's name), and a fork of a multi-threaded process may only make
-//! async-signal-safe calls before `exec`, while dropping privileges needs
-//! allocations (the group list, the passwd entry). A fresh hearth process is
-//! single-threaded when it drops, holds nothing of the parent's state, and
-//! then runs exactly the code of `hearth activate`.
+//! Why a re-exec of hearth rather than a bare fork: dropping privileges
+//! needs allocations (the group list, the passwd entry), which a fork may
+//! only make safely in a single-threaded process; a fresh hearth process
+//! is single-threaded when it drops, holds nothing of the parent's state
+//! (its environment is built from nothing), and then runs exactly the code
+//! of `hearth activate`.
+//!
+//! Nothing the user's process does may stall, blind or fool root: it runs in
+//! a process group of its own, killed whole at the timeout (SIGKILL ends a
+//! stopped process too); its pipes are polled by the waiting thread itself,
+//! and given up shortly after it ends, whoever still holds them; and every
+//! line of it root shows has its control characters escaped.
 
-use std::ffi::{CString, OsString};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::ffi::{CString, OsStr, OsString};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use nix::unistd::{Gid, Uid, User};
 
 use crate::manifest;
 use crate::nixprofile;
+use crate::report;
 
 /// The hidden subcommand the parent runs for one user (see `main.rs`).
 pub const CHILD_COMMAND: &str = "activate-as-user";
@@ -78,6 +86,12 @@ pub enum Error {
     },
     #[error("{arg:?}: expected NAME=GENERATION")]
     BadPair { arg: String },
+    #[error("--timeout {raw:?}: {why}\nhint: give whole seconds (300) or a number with a unit: 90s, 5m, 1h")]
+    BadTimeout { raw: String, why: &'static str },
+    #[error("--setenv {arg:?}: {why}")]
+    BadSetenv { arg: String, why: String },
+    #[error("timed out after {secs} s; hearth's process for {name} was killed with every process it started (its process group)\nif it was changing the home, hearth's journal there makes the next activation of {name} revert or complete that change\nhint: look above for what hung (a step or hook waiting, or a stopped process), or raise --timeout")]
+    TimedOut { name: String, secs: u64 },
 }
 
 impl Error {
@@ -87,7 +101,8 @@ impl Error {
             Error::Drop { .. }
             | Error::StillRoot { .. }
             | Error::Spawn { .. }
-            | Error::Lookup { .. } => 1,
+            | Error::Lookup { .. }
+            | Error::TimedOut { .. } => 1,
             _ => 2,
         }
     }
@@ -99,6 +114,8 @@ pub struct Account {
     pub uid: Uid,
     pub gid: Gid,
     pub home: PathBuf,
+    /// The login shell; an empty field means /bin/sh, as login(1) has it.
+    pub shell: PathBuf,
 }
 
 pub fn resolve(name: &str) -> Result<Account, Error> {
@@ -115,6 +132,11 @@ pub fn resolve(name: &str) -> Result<Account, Error> {
         uid: user.uid,
         gid: user.gid,
         home: user.dir,
+        shell: if user.shell.as_os_str().is_empty() {
+            PathBuf::from("/bin/sh")
+        } else {
+            user.shell
+        },
     })
 }
 
@@ -279,10 +301,13 @@ fn verify_dropped(acct: &Account, dropped: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// HOME, USER and LOGNAME from the account; XDG_* removed, so that root's
+/// HOME, USER and LOGNAME from the account; XDG_* removed, so that an
 /// XDG_STATE_HOME (or any other) cannot send the user's state elsewhere:
 /// hearth then uses the defaults under the user's home. Then the home must
-/// be the user's own directory, and becomes the working directory.
+/// be the user's own directory, and becomes the working directory. (Root
+/// mode's parent already starts this process with an environment built from
+/// nothing, see `child_env`; this matters when the hidden subcommand is run
+/// some other way.)
 fn enter(acct: &Account) -> Result<(), Error> {
     let xdg: Vec<OsString> = std::env::vars_os()
         .map(|(k, _)| k)
@@ -322,12 +347,22 @@ pub struct Options {
     pub dry_run: bool,
     pub json: bool,
     pub backup_ext: Option<String>,
+    /// How long one user's activation may take before it is killed.
+    pub timeout: Duration,
+    /// Variables the platform module passes explicitly (`--setenv`).
+    pub setenv: Vec<(String, String)>,
 }
+
+/// Home Manager's per-user unit gets systemd's default start timeout of
+/// 5 minutes; root mode bounds each user the same by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How one user's activation ended.
 pub struct Outcome {
     pub name: String,
     pub code: u8,
+    /// Set when the activation was killed at the timeout.
+    pub timed_out: Option<Duration>,
 }
 
 /// Parses `NAME=GENERATION`.
@@ -342,24 +377,178 @@ pub fn parse_pair(arg: &str) -> Result<(String, PathBuf), Error> {
     }
 }
 
+/// Parses `--timeout`: whole seconds, or a number with `s`, `m` or `h`.
+pub fn parse_timeout(raw: &str) -> Result<Duration, Error> {
+    let bad = |why| Error::BadTimeout {
+        raw: raw.to_string(),
+        why,
+    };
+    let text = raw.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    if num.is_empty() {
+        return Err(bad("not a duration"));
+    }
+    let n: u64 = num.parse().map_err(|_| bad("too large"))?;
+    let mult: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(bad("unknown unit; use s, m or h")),
+    };
+    let secs = n.checked_mul(mult).ok_or_else(|| bad("too large"))?;
+    if secs == 0 {
+        // Zero would kill every activation at once; "no limit" is what the
+        // timeout exists to rule out.
+        return Err(bad("must be at least 1 second"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Variables the child takes from the account, not from `--setenv`.
+const FROM_ACCOUNT: [&str; 4] = ["HOME", "USER", "LOGNAME", "SHELL"];
+
+/// Variables of root's environment passed on when set: the locale and time
+/// zone (not secrets, and output in the user's language), and the Nix
+/// variables that say which store hearth and the Nix tools must use.
+const PASSED_ON: [&str; 7] = [
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "LOCALE_ARCHIVE",
+    "NIX_STORE_DIR",
+    "NIX_STATE_DIR",
+    "NIX_REMOTE",
+];
+
+/// Where the tools of a NixOS / nix-darwin system and of a plain Nix
+/// install live; the user's own packages (`users.users.NAME.packages`)
+/// come first.
+const SYSTEM_PATH: [&str; 7] = [
+    "/run/current-system/sw/bin",
+    "/nix/var/nix/profiles/default/bin",
+    "/usr/local/bin",
+    "/usr/bin",
+    "/bin",
+    "/usr/sbin",
+    "/sbin",
+];
+
+/// Parses `--setenv NAME=VALUE`. The account's variables and `XDG_*` are
+/// refused: they come from the user database, and hearth keeps each user's
+/// state at its default place under the home.
+pub fn parse_setenv(arg: &str) -> Result<(String, String), Error> {
+    let bad = |why: String| Error::BadSetenv {
+        arg: arg.to_string(),
+        why,
+    };
+    let Some((name, value)) = arg.split_once('=') else {
+        return Err(bad("expected NAME=VALUE".into()));
+    };
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(bad(format!(
+            "{name:?} is not a variable name (letters, digits and _, not starting with a digit)"
+        )));
+    }
+    if value.contains('\0') {
+        return Err(bad("the value contains a NUL byte".into()));
+    }
+    if FROM_ACCOUNT.contains(&name) {
+        return Err(bad(format!(
+            "{name} is set for each user from the user database; it cannot be passed"
+        )));
+    }
+    if name.starts_with("XDG_") {
+        return Err(bad(format!(
+            "{name}: hearth keeps each user's state at its default place under the home; XDG_* variables cannot be passed"
+        )));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// The whole environment of a user's hearth process, and so of the steps
+/// and hooks it runs, built from nothing: nothing of root's is inherited
+/// unless listed here (the user can read their processes' environments in
+/// /proc). `lookup` reads root's environment.
+fn child_env(
+    acct: &Account,
+    setenv: &[(String, String)],
+    lookup: impl Fn(&str) -> Option<OsString>,
+) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = vec![
+        ("HOME".into(), acct.home.clone().into()),
+        ("USER".into(), acct.name.clone().into()),
+        ("LOGNAME".into(), acct.name.clone().into()),
+        ("SHELL".into(), acct.shell.clone().into()),
+        ("PATH".into(), default_path(&acct.name, &lookup)),
+    ];
+    for name in PASSED_ON {
+        if let Some(value) = lookup(name) {
+            env.push((name.into(), value));
+        }
+    }
+    for (name, value) in setenv {
+        env.retain(|(k, _)| k != OsStr::new(name));
+        env.push((name.into(), value.into()));
+    }
+    env
+}
+
+/// The user's profile, the directory of the `nix-store` root uses (hearth
+/// runs the Nix tools, and must find the same ones), then the system's.
+fn default_path(name: &str, lookup: impl Fn(&str) -> Option<OsString>) -> OsString {
+    let mut dirs: Vec<PathBuf> = vec![Path::new("/etc/profiles/per-user").join(name).join("bin")];
+    let nix_dir = lookup("PATH").and_then(|path| {
+        std::env::split_paths(&path).find(|d| d.is_absolute() && d.join("nix-store").is_file())
+    });
+    if let Some(d) = nix_dir {
+        if !SYSTEM_PATH.iter().any(|s| Path::new(s) == d) {
+            dirs.push(d);
+        }
+    }
+    dirs.extend(SYSTEM_PATH.iter().map(PathBuf::from));
+    std::env::join_paths(dirs).unwrap_or_else(|_| SYSTEM_PATH.join(":").into())
+}
+
+/// `text` with the control characters of each line escaped, line by line
+/// (so that it stays several lines), for what root shows of a user's.
+pub fn escape_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(&report::escape(line));
+        out.push('\n');
+    }
+    out
+}
+
 /// Activates `gen` for `name` in a child process, every line of its output
-/// prefixed with `[name] `. Refusals found before the child starts are
-/// printed the same way. Returns the exit status of that user's activation.
+/// prefixed with `[name] ` and its control characters escaped. Refusals found
+/// before the child starts, and a timeout, are printed the same way. Returns
+/// how that user's activation ended.
 pub fn activate_user(name: &str, gen: &Path, opts: &Options) -> Outcome {
-    let code = match run_child(name, gen, opts) {
-        Ok(code) => code,
+    let (code, timed_out) = match run_child(name, gen, opts) {
+        Ok(code) => (code, None),
         Err(e) => {
+            let timed_out = matches!(e, Error::TimedOut { .. }).then_some(opts.timeout);
             let text = format!("error: {e}");
             let mut err = io::stderr().lock();
-            for line in text.lines() {
-                let _ = writeln!(err, "[{name}] {line}");
+            for line in escape_lines(&text).lines() {
+                let _ = writeln!(err, "[{}] {line}", report::escape(name));
             }
-            e.exit_code()
+            (e.exit_code(), timed_out)
         }
     };
     Outcome {
         name: name.to_string(),
         code,
+        timed_out,
     }
 }
 
@@ -401,10 +590,16 @@ fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<u8, Error> {
     if let Some(ext) = &opts.backup_ext {
         cmd.arg("--backup-ext").arg(ext);
     }
-    // The working directory is set by the child once it is the user; until
-    // then it stays somewhere root owns.
-    let mut child = cmd
+    // The environment is built from nothing at the spawn (not cleaned
+    // afterwards), so that no variable of root's ever exists in a process
+    // the user can read. The working directory is set by the child once it
+    // is the user; until then it stays somewhere root owns. Its own process
+    // group lets the timeout end it with everything it started.
+    let child = cmd
+        .env_clear()
+        .envs(child_env(&acct, &opts.setenv, |k| std::env::var_os(k)))
         .current_dir("/")
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -414,26 +609,194 @@ fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<u8, Error> {
             exe: exe.clone(),
             source,
         })?;
-    let out = child.stdout.take();
-    let err = child.stderr.take();
-    let status = std::thread::scope(|s| {
-        if let Some(out) = out {
-            s.spawn(|| prefix_lines(out, name, false));
-        }
-        if let Some(err) = err {
-            s.spawn(|| prefix_lines(err, name, true));
-        }
-        child.wait()
-    })
-    .map_err(|source| Error::Spawn {
-        name: name.to_string(),
-        exe,
-        source,
-    })?;
-    Ok(exit_code(status))
+    let prefix = format!("[{}] ", report::escape(name));
+    match supervise(child, &prefix, opts.timeout) {
+        Ok(Ended::Exited(status)) => Ok(exit_code(status)),
+        Ok(Ended::Killed) => Err(Error::TimedOut {
+            name: name.to_string(),
+            secs: opts.timeout.as_secs(),
+        }),
+        Err(source) => Err(Error::Spawn {
+            name: name.to_string(),
+            exe,
+            source,
+        }),
+    }
 }
 
-fn exit_code(status: std::process::ExitStatus) -> u8 {
+/// How often the child is checked while its pipes are quiet.
+const TICK: Duration = Duration::from_millis(50);
+/// How long, once the child has ended, its output is still awaited: a
+/// process it left behind (a daemonized or stopped grandchild) may hold the
+/// pipes open for ever, and must not hold root with them.
+const DRAIN: Duration = Duration::from_secs(2);
+/// How long a killed child may take to be reaped (a process in
+/// uninterruptible sleep, on a dead network home, cannot die at once).
+const REAP: Duration = Duration::from_secs(5);
+/// The longest a line is let grow before it is shown anyway, so that a
+/// user printing without newlines cannot fill root's memory.
+const MAX_LINE: usize = 64 * 1024;
+
+enum Ended {
+    Exited(ExitStatus),
+    /// Killed at the timeout.
+    Killed,
+}
+
+/// One of the child's pipes, read into whole lines.
+struct Stream<R> {
+    pipe: Option<R>,
+    buf: Vec<u8>,
+    to_stderr: bool,
+}
+
+impl<R: Read + AsRawFd> Stream<R> {
+    fn new(pipe: Option<R>, to_stderr: bool) -> Self {
+        Stream {
+            pipe,
+            buf: Vec::new(),
+            to_stderr,
+        }
+    }
+
+    /// One read (the pipe was reported ready, so it does not block); the
+    /// complete lines are shown. End of file or an error closes the pipe.
+    fn read_once(&mut self, prefix: &str) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return;
+        };
+        let mut chunk = [0u8; 16 * 1024];
+        match pipe.read(&mut chunk) {
+            Ok(0) => self.close(prefix),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                while let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = self.buf.drain(..=end).collect();
+                    show(&line[..end], prefix, self.to_stderr);
+                }
+                if self.buf.len() >= MAX_LINE {
+                    let line = std::mem::take(&mut self.buf);
+                    show(&line, prefix, self.to_stderr);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => self.close(prefix),
+        }
+    }
+
+    /// Shows what is left of a last line and stops reading (dropping the
+    /// pipe closes root's end of it).
+    fn close(&mut self, prefix: &str) {
+        if !self.buf.is_empty() {
+            let line = std::mem::take(&mut self.buf);
+            show(&line, prefix, self.to_stderr);
+        }
+        self.pipe = None;
+    }
+}
+
+/// Waits for the child, showing its output as it comes, for at most
+/// `timeout`; then kills its process group (SIGKILL ends a stopped process
+/// too). One thread polls both pipes and the child, so that nothing the
+/// child leaves behind can keep root waiting: after the child is gone, its
+/// pipes are read for at most `DRAIN`.
+fn supervise(mut child: Child, prefix: &str, timeout: Duration) -> io::Result<Ended> {
+    let mut out = Stream::new(child.stdout.take(), false);
+    let mut err = Stream::new(child.stderr.take(), true);
+    let deadline = Instant::now() + timeout;
+    let mut killed_at: Option<Instant> = None;
+    let mut ended: Option<(Instant, Option<ExitStatus>)> = None;
+    loop {
+        let now = Instant::now();
+        if ended.is_none() {
+            // Reaped only here, so the group is still ours when it is killed.
+            if let Some(status) = child.try_wait()? {
+                ended = Some((now, Some(status)));
+            } else if let Some(at) = killed_at {
+                if now >= at + REAP {
+                    ended = Some((now, None));
+                }
+            } else if now >= deadline {
+                kill_group(&child);
+                killed_at = Some(now);
+                continue;
+            }
+        }
+        if let Some((at, _)) = ended {
+            if (out.pipe.is_none() && err.pipe.is_none()) || now >= at + DRAIN {
+                break;
+            }
+        }
+        wait_readable(&mut out, &mut err, prefix, TICK);
+    }
+    out.close(prefix);
+    err.close(prefix);
+    Ok(match (killed_at, ended) {
+        (None, Some((_, Some(status)))) => Ended::Exited(status),
+        _ => Ended::Killed,
+    })
+}
+
+fn kill_group(child: &Child) {
+    use nix::sys::signal::{killpg, Signal};
+    use nix::unistd::Pid;
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
+    // The child leads its group (process_group(0)); it is not reaped yet, so
+    // the group id cannot have been reused. Fails only if it is already gone.
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+}
+
+/// Waits up to `tick` for output on the open pipes and reads what came.
+fn wait_readable<A, B>(out: &mut Stream<A>, err: &mut Stream<B>, prefix: &str, tick: Duration)
+where
+    A: Read + AsRawFd,
+    B: Read + AsRawFd,
+{
+    let fds: Vec<i32> = [
+        out.pipe.as_ref().map(AsRawFd::as_raw_fd),
+        err.pipe.as_ref().map(AsRawFd::as_raw_fd),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if fds.is_empty() {
+        std::thread::sleep(tick);
+        return;
+    }
+    let mut polled: Vec<nix::libc::pollfd> = fds
+        .iter()
+        .map(|fd| nix::libc::pollfd {
+            fd: *fd,
+            events: nix::libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = i32::try_from(tick.as_millis()).unwrap_or(50);
+    // SAFETY: `polled` is a live, correctly sized array of pollfd for the
+    // call's duration, and its descriptors stay open (owned by the streams).
+    let n = unsafe {
+        nix::libc::poll(
+            polled.as_mut_ptr(),
+            nix::libc::nfds_t::try_from(polled.len()).unwrap_or(0),
+            ms,
+        )
+    };
+    if n <= 0 {
+        // Timeout, or EINTR: the loop looks at the child again.
+        return;
+    }
+    for p in polled.iter().filter(|p| p.revents != 0) {
+        if out.pipe.as_ref().is_some_and(|r| r.as_raw_fd() == p.fd) {
+            out.read_once(prefix);
+        } else if err.pipe.as_ref().is_some_and(|r| r.as_raw_fd() == p.fd) {
+            err.read_once(prefix);
+        }
+    }
+}
+
+fn exit_code(status: ExitStatus) -> u8 {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(c), _) => u8::try_from(c).unwrap_or(1),
@@ -442,34 +805,29 @@ fn exit_code(status: std::process::ExitStatus) -> u8 {
     }
 }
 
-/// Copies `from` line by line, each line written whole (under the lock) so
-/// that the lines of stdout and stderr do not interleave mid-line.
-fn prefix_lines(from: impl Read, name: &str, to_stderr: bool) {
-    let mut reader = BufReader::new(from);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line);
-                let text = format!("[{name}] {}\n", text.trim_end_matches('\n'));
-                // A closed stdout (the parent's reader gone) is not the
-                // user's failure: the child's status decides.
-                let _ = if to_stderr {
-                    io::stderr().lock().write_all(text.as_bytes())
-                } else {
-                    let mut w = io::stdout().lock();
-                    w.write_all(text.as_bytes()).and_then(|()| w.flush())
-                };
-            }
-        }
-    }
+/// Shows one line of the child's, whole (under the lock, so that lines of
+/// stdout and stderr do not interleave mid-line), prefixed, its control
+/// characters escaped: nothing the user prints can move root's cursor or
+/// rewrite what root saw.
+fn show(line: &[u8], prefix: &str, to_stderr: bool) {
+    let text = String::from_utf8_lossy(line);
+    let text = format!("{prefix}{}\n", report::escape(&text));
+    // A closed stdout (the parent's reader gone) is not the user's failure:
+    // the child's status decides.
+    let _ = if to_stderr {
+        io::stderr().lock().write_all(text.as_bytes())
+    } else {
+        let mut w = io::stdout().lock();
+        w.write_all(text.as_bytes()).and_then(|()| w.flush())
+    };
 }
 
-/// What a child's exit status means, for the summary (see `main.rs`).
-pub fn describe(code: u8, dry_run: bool) -> &'static str {
-    match code {
+/// What an activation's outcome means, for the summary (see `main.rs`).
+pub fn describe(o: &Outcome, dry_run: bool) -> String {
+    if let Some(t) = o.timed_out {
+        return format!("timed out after {} s, killed", t.as_secs());
+    }
+    match o.code {
         0 if dry_run => "planned (dry run)",
         0 => "activated",
         2 => "refused: invalid input",
@@ -480,28 +838,35 @@ pub fn describe(code: u8, dry_run: bool) -> &'static str {
         c if c > 128 => "killed",
         _ => "failed",
     }
+    .to_string()
 }
 
 /// The summary printed after all users: one line per user, and the failed.
+/// Names are escaped like everything else root shows.
 pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
-    let width = outcomes.iter().map(|o| o.name.len()).max().unwrap_or(0);
+    let names: Vec<String> = outcomes
+        .iter()
+        .map(|o| report::escape(&o.name).into_owned())
+        .collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
     let mut text = format!(
         "hearth: {} user{}:\n",
         outcomes.len(),
         if outcomes.len() == 1 { "" } else { "s" }
     );
-    for o in outcomes {
-        let what = describe(o.code, dry_run);
+    for (o, name) in outcomes.iter().zip(&names) {
+        let what = describe(o, dry_run);
         if o.code == 0 {
-            text.push_str(&format!("  {:<width$}  {what}\n", o.name));
+            text.push_str(&format!("  {name:<width$}  {what}\n"));
         } else {
-            text.push_str(&format!("  {:<width$}  {what} (exit {})\n", o.name, o.code));
+            text.push_str(&format!("  {name:<width$}  {what} (exit {})\n", o.code));
         }
     }
     let failed: Vec<&str> = outcomes
         .iter()
-        .filter(|o| o.code != 0)
-        .map(|o| o.name.as_str())
+        .zip(&names)
+        .filter(|(o, _)| o.code != 0)
+        .map(|(_, n)| n.as_str())
         .collect();
     if failed.is_empty() {
         text.push_str("hearth: all users succeeded\n");
@@ -511,6 +876,18 @@ pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
             failed.len(),
             outcomes.len(),
             failed.join(", ")
+        ));
+    }
+    let timed_out: Vec<&str> = outcomes
+        .iter()
+        .zip(&names)
+        .filter(|(o, _)| o.timed_out.is_some())
+        .map(|(_, n)| n.as_str())
+        .collect();
+    if !timed_out.is_empty() {
+        text.push_str(&format!(
+            "hearth: timed out: {} (the next activation reverts or completes a switch cut short)\n",
+            timed_out.join(", ")
         ));
     }
     text
@@ -531,16 +908,231 @@ mod tests {
         assert!(parse_pair("alice=").is_err());
     }
 
-    #[test]
-    fn summary_names_the_failed() {
-        let o = |name: &str, code| Outcome {
+    fn outcome(name: &str, code: u8) -> Outcome {
+        Outcome {
             name: name.into(),
             code,
-        };
+            timed_out: None,
+        }
+    }
+
+    #[test]
+    fn summary_names_the_failed() {
+        let o = outcome;
         let text = summary(&[o("alice", 0), o("bob", 3), o("carol", 0)], false);
         assert_eq!(
             text,
             "hearth: 3 users:\n  alice  activated\n  bob    failed: conflicts, nothing changed (exit 3)\n  carol  activated\nhearth: the activation failed for 1 of 3: bob\n"
+        );
+    }
+
+    #[test]
+    fn summary_names_the_timed_out_and_escapes_names() {
+        let mut slow = outcome("bob", 1);
+        slow.timed_out = Some(Duration::from_secs(300));
+        let text = summary(&[outcome("al\x1b[2Jice", 0), slow], false);
+        assert!(!text.contains('\x1b'), "{text:?}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn timeouts() {
+        let secs = |raw| parse_timeout(raw).map(|d| d.as_secs()).ok();
+        assert_eq!(secs("300"), Some(300));
+        assert_eq!(secs("90s"), Some(90));
+        assert_eq!(secs("5m"), Some(300));
+        assert_eq!(secs("1h"), Some(3600));
+        assert_eq!(secs(" 7 "), Some(7));
+        for bad in [
+            "0",
+            "0s",
+            "",
+            "s",
+            "-1",
+            "5d",
+            "1.5",
+            "99999999999999999999",
+            "18446744073709551615h",
+        ] {
+            assert_eq!(secs(bad), None, "{bad:?}");
+        }
+        let errs: Vec<String> = ["0", "5d", "99999999999999999999", "soon"]
+            .iter()
+            .map(|raw| {
+                parse_timeout(raw)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        insta::assert_snapshot!(errs.join("\n---\n"));
+    }
+
+    #[test]
+    fn setenv_pairs() {
+        assert_eq!(
+            parse_setenv("SSL_CERT_FILE=/etc/ssl/certs/ca.pem").unwrap(),
+            (
+                "SSL_CERT_FILE".to_string(),
+                "/etc/ssl/certs/ca.pem".to_string()
+            )
+        );
+        assert_eq!(
+            parse_setenv("EMPTY=").unwrap(),
+            ("EMPTY".to_string(), String::new())
+        );
+        assert_eq!(parse_setenv("A=b=c").unwrap().1, "b=c");
+        let errs: Vec<String> = [
+            "NOVALUE",
+            "=x",
+            "1A=x",
+            "A-B=x",
+            "HOME=/tmp",
+            "SHELL=/bin/sh",
+            "XDG_STATE_HOME=/tmp",
+        ]
+        .iter()
+        .map(|raw| {
+            parse_setenv(raw)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+        insta::assert_snapshot!(errs.join("\n"));
+    }
+
+    #[test]
+    fn the_child_environment_is_built_from_nothing() {
+        let acct = Account {
+            name: "alice".into(),
+            uid: Uid::from_raw(1000),
+            gid: Gid::from_raw(1000),
+            home: "/home/alice".into(),
+            shell: "/bin/zsh".into(),
+        };
+        let root = |k: &str| match k {
+            "AWS_SECRET_ACCESS_KEY" => Some(OsString::from("s3cret")),
+            "LANG" => Some("C.UTF-8".into()),
+            "PATH" => Some("/root/bin:/usr/bin".into()),
+            "XDG_STATE_HOME" => Some("/root/.local/state".into()),
+            _ => None,
+        };
+        let setenv = vec![
+            ("LANG".to_string(), "de_DE.UTF-8".to_string()),
+            ("EXTRA".to_string(), "1".to_string()),
+        ];
+        let env: Vec<(String, String)> = child_env(&acct, &setenv, root)
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["HOME", "USER", "LOGNAME", "SHELL", "PATH", "LANG", "EXTRA"]
+        );
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("HOME"), Some("/home/alice"));
+        assert_eq!(get("SHELL"), Some("/bin/zsh"));
+        assert_eq!(get("LANG"), Some("de_DE.UTF-8"));
+        let path = get("PATH").unwrap_or_default();
+        assert!(
+            path.starts_with("/etc/profiles/per-user/alice/bin:"),
+            "{path}"
+        );
+        assert!(!path.contains("/root"), "{path}");
+    }
+
+    #[test]
+    fn lines_are_escaped_one_by_one() {
+        assert_eq!(escape_lines("a\x1b[Kb\nc\rd\n"), "a\\u{1b}[Kb\nc\\rd\n");
+    }
+
+    /// A process the child leaves behind holding its stdout (here in a
+    /// session of its own, so that even the group kill misses it) must not
+    /// keep root reading: once the child has exited, the pipes are given up
+    /// after `DRAIN`.
+    #[test]
+    fn a_grandchild_holding_the_pipe_does_not_hold_the_supervisor() {
+        let pidfile = std::env::temp_dir().join(format!("hearth-drain-{}", std::process::id()));
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!(
+                "setsid sh -c 'echo $$ > {}; exec sleep 60' & echo started",
+                pidfile.display()
+            ))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let ended = supervise(child, "[t] ", Duration::from_secs(60)).unwrap();
+        let took = start.elapsed();
+        let leftover = std::fs::read_to_string(&pidfile).unwrap_or_default();
+        if let Ok(pid) = leftover.trim().parse::<i32>() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = std::fs::remove_file(&pidfile);
+        assert!(matches!(ended, Ended::Exited(s) if s.success()));
+        assert!(took < DRAIN + Duration::from_secs(2), "took {took:?}");
+        assert!(!leftover.is_empty(), "the grandchild did not start");
+    }
+
+    /// A stopped child is killed at the timeout, with its group.
+    #[test]
+    fn a_stopped_child_is_killed_at_the_timeout() {
+        let pidfile = std::env::temp_dir().join(format!("hearth-stop-{}", std::process::id()));
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!(
+                "sleep 60 & echo $! > {}; kill -STOP $$; wait",
+                pidfile.display()
+            ))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let ended = supervise(child, "[t] ", Duration::from_secs(1)).unwrap();
+        let took = start.elapsed();
+        assert!(matches!(ended, Ended::Killed));
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(4),
+            "took {took:?}"
+        );
+        // The sleep in its group went with it: gone, or a zombie waiting
+        // for whoever inherited it.
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let _ = std::fs::remove_file(&pidfile);
+        let dead = (0..40).any(|_| {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+            let zombie = stat.as_deref().is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            });
+            if stat.is_err() || zombie {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        });
+        assert!(
+            dead,
+            "the sleep {} outlived the kill of its group",
+            pid.trim()
         );
     }
 }

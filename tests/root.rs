@@ -210,6 +210,40 @@ fn a_generation_outside_the_store_is_refused() {
     insta::assert_snapshot!("generation_outside_store", u.redact(&text));
 }
 
+/// The hidden `activate-as-user`, run directly by root, checks the
+/// generation itself (before dropping): one outside the store is refused
+/// with the same error as `activate --user`, and the home is untouched.
+#[test]
+fn activate_as_user_run_directly_refuses_a_generation_outside_the_store() {
+    needs_root!();
+    let u = TestUser::new();
+    let gen = build_generation(&u.gen().text(".a", "a\n"));
+    let copy = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-gen", u.name));
+    let _ = fs::remove_dir_all(&copy);
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&gen)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let before = snapshot(&u.home, &[]);
+    let run = hearth_root([
+        "activate-as-user".as_ref(),
+        u.name.as_ref(),
+        copy.as_os_str(),
+    ]);
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&copy)
+        .status();
+    fs::remove_dir_all(&copy).unwrap();
+    run.assert_code(2);
+    assert_eq!(before, snapshot(&u.home, &[]));
+    let text = redact(&run.stderr, &[(path_str(&copy), "~COPY")]);
+    insta::assert_snapshot!("activate_as_user_outside_store", u.redact(&text));
+}
+
 /// Decision: a home owned by someone else is refused before anything is
 /// written (the child, already the user, checks the owner of the home).
 #[test]
