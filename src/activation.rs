@@ -237,13 +237,12 @@ fn recover(
             new: &j.generation,
         };
         let mut failed = Vec::new();
-        for h in &j.hooks {
-            let what = if h.what == "step" {
-                "step"
-            } else {
-                "onChange of"
-            };
-            if let Err(e) = hooks::run(what, &h.name, &h.program, &env) {
+        let mut owing = j.clone();
+        owing.ops.clear();
+        owing.profile = None;
+        for (i, h) in j.hooks.iter().enumerate() {
+            owe_from(st, &mut owing, &j.hooks[i + 1..]);
+            if let Err(e) = run_owed(h, &env) {
                 failed.push(e.to_string());
             }
         }
@@ -576,13 +575,18 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         new: &gen.path,
     };
     let mut hook_failure = None;
-    for h in &journal.hooks {
-        let what = if h.what == "step" {
-            "step"
-        } else {
-            "onChange of"
-        };
-        if let Err(e) = hooks::run(what, &h.name, &h.program, &hook_env) {
+    if writes && cleaned {
+        // What cleanup needed is done; from here the journal only says
+        // which hooks are still owed.
+        journal.ops.clear();
+        journal.profile = None;
+    }
+    let owed = std::mem::take(&mut journal.hooks);
+    for (i, h) in owed.iter().enumerate() {
+        if writes {
+            owe_from(&st, &mut journal, &owed[i + 1..]);
+        }
+        if let Err(e) = run_owed(h, &hook_env) {
             hook_failure = Some(e);
             break;
         }
@@ -606,6 +610,27 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         plan,
         recovered,
     })
+}
+
+/// Records that only `rest` is still owed, before the hook ahead of them
+/// runs: a hook that was started is not run again by a later activation
+/// (one that hung and was killed at the timeout would hang it again).
+/// Best effort: if the journal cannot be written, a later run may repeat a
+/// hook, which hooks must bear anyway (they also run on every change).
+fn owe_from(st: &State, journal: &mut apply::Journal, rest: &[apply::OwedHook]) {
+    journal.hooks = rest.to_vec();
+    if let Err(e) = st.write_journal(journal) {
+        report::err(&format!("hearth: warning: {e}\n"));
+    }
+}
+
+fn run_owed(h: &apply::OwedHook, env: &hooks::Env) -> Result<(), hooks::Error> {
+    let what = if h.what == "step" {
+        "step"
+    } else {
+        "onChange of"
+    };
+    hooks::run(what, &h.name, &h.program, env)
 }
 
 /// The onChange hooks of the changed targets (a hook shared by many

@@ -1071,7 +1071,7 @@ fn cleanup_in(dirs: &mut Dirs, j: &Journal) -> Vec<Error> {
             }
         };
         let name = victim.file_name();
-        if let Err(e) = fault::write_point() {
+        if let Err(e) = fault::cleanup_point() {
             problems.push(op_err("remove", &p)(e));
             continue;
         }

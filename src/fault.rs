@@ -42,13 +42,35 @@ mod imp {
         }
         Ok(())
     }
+
+    /// The deletions of the cleanup after a commit, counted apart
+    /// (HEARTH_FAULT_CLEANUP_FAIL_AT=k), so that the write points of a
+    /// switch stay the same whether or not it cleans up.
+    pub fn cleanup_point() -> std::io::Result<()> {
+        static CLEANUPS: AtomicU64 = AtomicU64::new(0);
+        static AT: OnceLock<Option<u64>> = OnceLock::new();
+        let at = *AT.get_or_init(|| setting("HEARTH_FAULT_CLEANUP_FAIL_AT"));
+        let k = CLEANUPS.fetch_add(1, Ordering::SeqCst) + 1;
+        if at == Some(k) {
+            return Err(std::io::Error::other(format!(
+                "injected fault at cleanup {k}"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(feature = "fault-injection")]
-pub use imp::write_point;
+pub use imp::{cleanup_point, write_point};
 
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
 pub fn write_point() -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn cleanup_point() -> std::io::Result<()> {
     Ok(())
 }
