@@ -1,0 +1,275 @@
+//! What hearth reads that a user controls, besides the home itself: here,
+//! the files of its state directory. A FIFO, socket, device, directory or
+//! link where hearth expects a regular file is refused at once with a
+//! message naming it (a hang fails the test: every run has a hard time
+//! limit), and nothing in the home changes.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::stat::{Mode, SFlag};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// Long enough for a slow, shared machine; a run that blocks in open() never
+/// finishes at all.
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn new_home() -> TestHome {
+    nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+    TestHome::new()
+}
+
+/// Runs hearth, killing it and failing the test when it does not finish
+/// within [`LIMIT`] (a FIFO opened for reading blocks it forever).
+fn hearth_within(home: &TestHome, args: &[&str]) -> Run {
+    let start = Instant::now();
+    let mut child = home.spawn(args);
+    while child.try_wait().expect("wait for hearth").is_none() {
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hearth {args:?} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Run::from_output(child.wait_with_output().expect("collect hearth output"))
+}
+
+/// What can be put where hearth expects a regular file.
+#[derive(Clone, Copy, Debug)]
+enum Special {
+    Fifo,
+    Socket,
+    /// A symlink to `/dev/zero`: endless zeros if followed and read.
+    LinkToDevZero,
+    /// A character device node (`/dev/null`'s numbers; only root makes one).
+    Device,
+    Directory,
+}
+
+const SPECIALS: [Special; 5] = [
+    Special::Fifo,
+    Special::Socket,
+    Special::LinkToDevZero,
+    Special::Device,
+    Special::Directory,
+];
+
+/// Replaces whatever is at `path` with `kind`.
+fn plant(path: &Path, kind: Special) {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).expect("remove dir"),
+        Ok(_) => fs::remove_file(path).expect("remove file"),
+        Err(_) => {}
+    }
+    match kind {
+        Special::Fifo => {
+            nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600)).expect("mkfifo")
+        }
+        Special::Socket => {
+            // A socket's path must be short (108 bytes): bind through the
+            // parent's descriptor. The file stays after the listener is gone.
+            let parent = fs::File::open(path.parent().expect("a parent")).expect("open parent");
+            let short = format!(
+                "/proc/self/fd/{}/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&parent),
+                path_str(Path::new(path.file_name().expect("a name")))
+            );
+            std::os::unix::net::UnixListener::bind(short).expect("bind a socket");
+        }
+        Special::LinkToDevZero => {
+            std::os::unix::fs::symlink("/dev/zero", path).expect("symlink");
+        }
+        Special::Device => nix::sys::stat::mknod(
+            path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .expect("mknod (the tests run as root)"),
+        Special::Directory => fs::create_dir(path).expect("mkdir"),
+    }
+}
+
+/// A scratch directory that stands for a generation outside the store.
+fn gen_dir() -> TestHome {
+    TestHome::new()
+}
+
+fn redacted(home: &TestHome, gen: Option<&Path>, text: &str) -> String {
+    let user = current_user();
+    let mut subs = vec![(path_str(home.path()).to_owned(), "~HOME".to_owned())];
+    if let Some(gen) = gen {
+        subs.insert(0, (path_str(gen).to_owned(), "~GEN".to_owned()));
+    }
+    subs.push((
+        format!("hearth-generation-{user}"),
+        "hearth-generation-USER".to_owned(),
+    ));
+    let subs: Vec<(&str, &str)> = subs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    redact(text, &subs)
+}
+
+/// Two generations for `home`: a link and a copy each, different content.
+fn two_generations(home: &TestHome) -> (std::path::PathBuf, std::path::PathBuf) {
+    let gens = build_generations(&[
+        home.gen()
+            .text(".config/a", "one\n")
+            .file(FileSpec::text(".netrc", "one\n").copy()),
+        home.gen()
+            .text(".config/a", "two\n")
+            .file(FileSpec::text(".netrc", "two\n").copy()),
+    ]);
+    (gens[0].clone(), gens[1].clone())
+}
+
+/// Every command that opens the state, with its arguments.
+fn state_commands(gen: &Path) -> Vec<Vec<String>> {
+    let g = path_str(gen).to_owned();
+    [
+        vec!["activate", &g],
+        vec!["plan", &g],
+        vec!["status"],
+        vec!["generations"],
+        vec!["rollback"],
+        vec!["remove-generations", "1"],
+        vec!["expire-generations", "--keep-last", "1"],
+    ]
+    .iter()
+    .map(|args| args.iter().map(|a| a.to_string()).collect())
+    .collect()
+}
+
+#[test]
+fn the_planted_kinds_are_what_they_say() {
+    // The fixtures above rely on `plant`; check it makes each kind.
+    let dir = gen_dir();
+    for (i, kind) in SPECIALS.into_iter().enumerate() {
+        let path = dir.join(&format!("k{i}"));
+        plant(&path, kind);
+        let ft = fs::symlink_metadata(&path).unwrap().file_type();
+        let ok = match kind {
+            Special::Fifo => ft.is_fifo(),
+            Special::Socket => ft.is_socket(),
+            Special::LinkToDevZero => ft.is_symlink(),
+            Special::Device => ft.is_char_device(),
+            Special::Directory => ft.is_dir(),
+        };
+        assert!(ok, "{kind:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Special files in the state directory
+
+/// With `file` of the state directory replaced by each special kind, every
+/// command fails at once (exit 1) naming the file and what it is, and the
+/// home is not touched. The messages, grouped by the commands that gave
+/// them, are the snapshot.
+fn special_state_file_is_refused(file: &str) {
+    let mut shown = String::new();
+    for kind in SPECIALS {
+        let home = new_home();
+        let (one, two) = two_generations(&home);
+        hearth_within(&home, &["activate", path_str(&one)]).assert_ok();
+        plant(&home.state_dir().join(file), kind);
+        let before = home.snapshot();
+
+        let mut by_message: Vec<(String, Vec<String>)> = Vec::new();
+        for args in state_commands(&two) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = hearth_within(&home, &args);
+            run.assert_code(1);
+            assert_eq!(run.stdout, "", "{args:?}: {run}");
+            let text = redacted(&home, None, &run.stderr);
+            match by_message.iter_mut().find(|(m, _)| *m == text) {
+                Some((_, cmds)) => cmds.push(args[0].to_owned()),
+                None => by_message.push((text, vec![args[0].to_owned()])),
+            }
+        }
+        assert_untouched(&before, &home.snapshot());
+        // Refused, not replaced: the planted file is still there.
+        let still = fs::symlink_metadata(home.state_dir().join(file)).expect("still there");
+        assert!(!still.is_file(), "{file} was replaced by a regular file");
+
+        shown.push_str(&format!("{kind:?}:\n"));
+        for (text, cmds) in by_message {
+            shown.push_str(&format!("  {}: exit 1\n", cmds.join(", ")));
+            for line in text.lines() {
+                shown.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    insta::assert_snapshot!(format!("state_{file}_special"), shown);
+}
+
+#[test]
+fn a_special_lock_is_refused_at_once() {
+    special_state_file_is_refused("lock");
+}
+
+#[test]
+fn a_special_state_json_is_refused_at_once() {
+    special_state_file_is_refused("state.json");
+}
+
+#[test]
+fn a_special_journal_is_refused_at_once() {
+    special_state_file_is_refused("journal");
+}
+
+/// hearth writes `manifests/N.json` by renaming a new file over it and
+/// never reads it back: whatever special file is there is replaced (or, for
+/// a dropped generation, removed), and no command waits on it.
+#[test]
+fn special_files_among_kept_manifests_are_replaced_not_opened() {
+    for kind in [
+        Special::Fifo,
+        Special::Socket,
+        Special::LinkToDevZero,
+        Special::Device,
+    ] {
+        let home = new_home();
+        let (one, two) = two_generations(&home);
+        hearth_within(&home, &["activate", path_str(&one)]).assert_ok();
+        let kept = home.state_dir().join("manifests");
+        plant(&kept.join("1.json"), kind);
+        plant(&kept.join("2.json"), kind);
+
+        for args in [
+            vec!["status"],
+            vec!["generations"],
+            vec!["plan", path_str(&two)],
+            vec!["activate", path_str(&two)],
+            vec!["status"],
+            vec!["remove-generations", "1"],
+        ] {
+            let run = hearth_within(&home, &args);
+            run.assert_ok();
+        }
+        assert_eq!(read_link(&home, ".config/a"), {
+            let m: Value =
+                serde_json::from_str(&fs::read_to_string(two.join("manifest.json")).unwrap())
+                    .unwrap();
+            std::path::PathBuf::from(m["files"][0]["source"].as_str().unwrap())
+        });
+        let copy = fs::symlink_metadata(kept.join("2.json")).expect("2.json kept");
+        assert!(copy.is_file(), "{kind:?}: manifests/2.json is not a file");
+        assert_eq!(
+            fs::read(kept.join("2.json")).unwrap(),
+            fs::read(two.join("manifest.json")).unwrap()
+        );
+        assert!(
+            fs::symlink_metadata(kept.join("1.json")).is_err(),
+            "{kind:?}: 1.json kept"
+        );
+    }
+}
