@@ -1,13 +1,14 @@
-//! What hearth reads that a user controls, besides the home itself: here,
-//! the files of its state directory. A FIFO, socket, device, directory or
-//! link where hearth expects a regular file is refused at once with a
-//! message naming it (a hang fails the test: every run has a hard time
-//! limit), and nothing in the home changes.
+//! What hearth reads that a user controls, besides the home itself: the files
+//! of its state directory and the generation's manifest. A FIFO, socket,
+//! device or link where hearth expects a regular file is refused at once with
+//! a message naming it (a hang fails the test: every run has a hard time
+//! limit); a manifest that is not UTF-8, too large, or names programs that
+//! cannot run is refused with nothing changed.
 
 mod common;
 
 use std::fs;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -272,4 +273,134 @@ fn special_files_among_kept_manifests_are_replaced_not_opened() {
             "{kind:?}: 1.json kept"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// The manifest
+
+/// manifest.json as a FIFO, a socket, a link to /dev/zero, a device or a
+/// directory: `check`, `plan` and `activate` refuse it at once (exit 2),
+/// naming the generation, and change nothing.
+#[test]
+fn a_manifest_that_is_not_a_regular_file_is_refused_at_once() {
+    let mut shown = String::new();
+    for kind in SPECIALS {
+        let home = new_home();
+        let gen = gen_dir();
+        plant(&gen.join("manifest.json"), kind);
+        let before = home.snapshot();
+        let mut texts = Vec::new();
+        for cmd in ["check", "plan", "activate"] {
+            let run = hearth_within(&home, &[cmd, path_str(gen.path())]);
+            run.assert_code(2);
+            texts.push(redacted(&home, Some(gen.path()), &run.stderr));
+        }
+        assert_same(&before, &home.snapshot());
+        assert!(!home.state_dir().exists(), "the state was created");
+        // One message, whichever command read the manifest.
+        assert!(texts.iter().all(|t| *t == texts[0]), "{texts:#?}");
+        shown.push_str(&format!("{kind:?}:\n{}\n", texts[0]));
+    }
+    insta::assert_snapshot!("manifest_special", shown);
+}
+
+/// A manifest over the limit (a sparse file: nothing to read, only its
+/// size) is refused without being read.
+#[test]
+fn a_manifest_too_large_is_refused_unread() {
+    let home = new_home();
+    let gen = gen_dir();
+    let f = fs::File::create(gen.join("manifest.json")).unwrap();
+    f.set_len((256 << 20) + 1).unwrap();
+    drop(f);
+    let start = Instant::now();
+    let run = hearth_within(&home, &["check", path_str(gen.path())]);
+    run.assert_code(2);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    insta::assert_snapshot!(
+        "manifest_too_large",
+        redacted(&home, Some(gen.path()), &run.stderr)
+    );
+}
+
+/// A byte that is not UTF-8 is reported with its offset, line and column.
+#[test]
+fn invalid_utf8_in_a_manifest_is_located() {
+    let home = new_home();
+    let gen = gen_dir();
+    let mut text = format!(
+        "{{\n  \"version\": 1,\n  \"user\": \"{}\",\n  \"home\": \"caf",
+        current_user()
+    )
+    .into_bytes();
+    text.push(0xe9); // Latin-1 é, alone: not UTF-8.
+    text.extend_from_slice(b"\",\n  \"files\": []\n}\n");
+    fs::write(gen.join("manifest.json"), &text).unwrap();
+    let offset = text.iter().position(|b| *b == 0xe9).unwrap();
+
+    let run = hearth_within(&home, &["check", path_str(gen.path())]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains(&format!("byte offset {offset} (line 4, column 15)")),
+        "{run}"
+    );
+    insta::assert_snapshot!(
+        "manifest_not_utf8",
+        redacted(&home, Some(gen.path()), &run.stderr)
+    );
+}
+
+/// `onChange` hooks and steps that cannot be run (a directory, /dev/null, a
+/// file without an execute bit, nothing) are refused by `check`, naming each
+/// JSON path, and by `activate` before anything changes.
+#[test]
+fn programs_that_cannot_run_are_refused() {
+    let home = new_home();
+    let built = build_generation(
+        &home
+            .gen()
+            .file(FileSpec::text(".a", "a\n").on_change("true\n"))
+            .file(FileSpec::text(".b", "b\n").on_change("true\n"))
+            .file(FileSpec::text(".c", "c\n").on_change("true\n"))
+            .file(FileSpec::text(".d", "d\n").on_change("true\n"))
+            .step("first", "check", "true\n")
+            .step("second", "files", "true\n")
+            .step("third", "files", "true\n")
+            .step("fourth", "files", "true\n"),
+    );
+    let gen = gen_dir();
+    let not_exec = write_file(&gen, "not-executable", "#!/bin/sh\ntrue\n");
+    fs::set_permissions(&not_exec, fs::Permissions::from_mode(0o644)).unwrap();
+    let dir = mkdirs(&gen, "a-directory");
+    let missing = gen.join("missing");
+    let mut m: Value =
+        serde_json::from_str(&fs::read_to_string(built.join("manifest.json")).unwrap()).unwrap();
+    // files[3] and activation[3] keep their good programs: not reported.
+    m["files"][0]["onChange"] = path_str(&dir).into();
+    m["files"][1]["onChange"] = "/dev/null".into();
+    m["files"][2]["onChange"] = path_str(&not_exec).into();
+    m["activation"][0]["script"] = "/dev/null".into();
+    m["activation"][1]["script"] = path_str(&missing).into();
+    m["activation"][2]["script"] = path_str(&dir).into();
+    fs::write(gen.join("manifest.json"), m.to_string()).unwrap();
+
+    let run = hearth_within(&home, &["check", path_str(gen.path())]);
+    run.assert_code(2);
+    let shown = redacted(&home, Some(gen.path()), &run.stderr);
+    insta::assert_snapshot!("programs_that_cannot_run", shown);
+
+    let before = home.snapshot();
+    let run = hearth_within(&home, &["activate", path_str(gen.path())]);
+    run.assert_code(2);
+    assert_eq!(redacted(&home, Some(gen.path()), &run.stderr), shown);
+    assert_same(&before, &home.snapshot());
+
+    // The same generation with its own programs is fine: the check is not
+    // refusing everything.
+    hearth_within(&home, &["check", path_str(&built)]).assert_ok();
 }
