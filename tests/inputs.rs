@@ -1,9 +1,10 @@
 //! What hearth reads that a user controls, besides the home itself: the files
-//! of its state directory and the generation's manifest. A FIFO, socket,
-//! device or link where hearth expects a regular file is refused at once with
-//! a message naming it (a hang fails the test: every run has a hard time
-//! limit); a manifest that is not UTF-8, too large, or names programs that
-//! cannot run is refused with nothing changed.
+//! of its state directory, the generation's manifest, and command-line
+//! durations. A FIFO, socket, device or link where hearth expects a regular
+//! file is refused at once with a message naming it (a hang fails the test:
+//! every run has a hard time limit); a manifest that is not UTF-8, too large,
+//! or names programs that cannot run is refused with nothing changed; a
+//! duration too large for 64 bits is refused, and a huge age expires nothing.
 
 mod common;
 
@@ -403,4 +404,45 @@ fn programs_that_cannot_run_are_refused() {
     // The same generation with its own programs is fine: the check is not
     // refusing everything.
     hearth_within(&home, &["check", path_str(&built)]).assert_ok();
+}
+
+// ---------------------------------------------------------------------------
+// Durations
+
+/// An age that does not fit in 64 bits of seconds is refused (it used to
+/// wrap to a few seconds); one that fits but reaches past the end of time
+/// from any generation's date removes nothing.
+#[test]
+fn huge_durations_are_refused_or_remove_nothing() {
+    let home = new_home();
+    let (one, two) = two_generations(&home);
+    hearth_within(&home, &["activate", path_str(&one)]).assert_ok();
+    hearth_within(&home, &["activate", path_str(&two)]).assert_ok();
+    let listed = |home: &TestHome| hearth_within(home, &["generations", "--json"]).json();
+    let before = listed(&home);
+    assert_eq!(before.as_array().map(Vec::len), Some(2));
+
+    let mut shown = String::new();
+    for raw in [
+        "144115188075855872d",
+        "18446744073709551616s",
+        "30500568904944w",
+        "99999999999999999999999",
+    ] {
+        let run = hearth_within(&home, &["expire-generations", "--older-than", raw]);
+        run.assert_code(2);
+        shown.push_str(&run.stderr);
+    }
+    insta::assert_snapshot!("durations_too_large", shown);
+    assert_eq!(listed(&home), before);
+
+    for raw in ["18446744073709551615s", "213503982334601d"] {
+        let run = hearth_within(&home, &["expire-generations", "--older-than", raw]);
+        run.assert_ok();
+        assert_eq!(run.stdout, "no generation to remove\n");
+        assert_eq!(listed(&home), before);
+    }
+    // And an ordinary age still expires the old one.
+    hearth_within(&home, &["expire-generations", "--older-than", "0s"]).assert_ok();
+    assert_eq!(listed(&home).as_array().map(Vec::len), Some(1));
 }
