@@ -801,7 +801,8 @@ pub fn expire_generations(ctx: &Context, rule: Expire) -> Result<Vec<u64>, Error
         .iter()
         .enumerate()
         .filter(|(i, g)| match rule {
-            Expire::OlderThan(secs) => g.time + secs <= now,
+            // An age past the end of time removes nothing (never wraps to "now").
+            Expire::OlderThan(secs) => g.time.checked_add(secs).is_some_and(|t| t <= now),
             Expire::KeepLast(n) => *i >= n,
         })
         .map(|(_, g)| g.number)

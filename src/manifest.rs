@@ -226,6 +226,21 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} is {what}, not a regular file\nhint: {gen} is not a usable generation; rebuild it (a generation's manifest.json is a regular file)", gen = .path.parent().map(|p| p.display().to_string()).unwrap_or_default())]
+    NotAFile { path: PathBuf, what: String },
+    #[error("{path} is {size} bytes, more than the {} MiB a manifest may have\nhint: {gen} is not a usable generation; rebuild it", MAX_MANIFEST_BYTES >> 20, gen = .path.parent().map(|p| p.display().to_string()).unwrap_or_default())]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error("{file}: invalid UTF-8 at byte offset {offset} (line {line}, column {column}): {bytes}\nhint: a manifest is UTF-8 JSON; rebuild the generation")]
+    NotUtf8 {
+        file: PathBuf,
+        /// Bytes before the bad one (0-based).
+        offset: usize,
+        line: usize,
+        /// Bytes from the start of the line, 1-based (like serde_json's columns).
+        column: usize,
+        /// The offending bytes, in hex.
+        bytes: String,
+    },
     #[error("{file}: {json_path}: {message}")]
     Parse {
         file: PathBuf,
@@ -241,6 +256,10 @@ pub enum Error {
 
 pub const MANIFEST_NAME: &str = "manifest.json";
 
+/// A manifest larger than this is refused unread. Generous: a manifest of
+/// 100,000 files is about 40 MiB.
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+
 impl Generation {
     /// Reads `GEN/manifest.json`, parses it strictly and validates it,
     /// including that every source exists.
@@ -254,10 +273,7 @@ impl Generation {
     /// build time already verified that the sources are among them.
     pub fn load_with(gen: &Path, check_sources: bool) -> Result<Generation, Error> {
         let file = gen.join(MANIFEST_NAME);
-        let text = std::fs::read_to_string(&file).map_err(|source| Error::Read {
-            path: file.clone(),
-            source,
-        })?;
+        let text = utf8(read_manifest(&file)?, &file)?;
         let manifest = parse(&text).map_err(|(json_path, message)| Error::Parse {
             file: file.clone(),
             json_path,
@@ -273,6 +289,109 @@ impl Generation {
             files,
             text,
         })
+    }
+}
+
+/// The bytes of a manifest file. A FIFO, device or socket there (or a link to
+/// one, such as `/dev/zero`) is refused at once, without waiting for a
+/// writer or reading without end; so is a file over [`MAX_MANIFEST_BYTES`].
+fn read_manifest(file: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let read_err = |source| Error::Read {
+        path: file.to_path_buf(),
+        source,
+    };
+    // Only on refusal: whether a link led there (to /dev/zero, say).
+    let not_a_file = |m: std::fs::Metadata| {
+        let kind = crate::state::kind_name(m.file_type());
+        Error::NotAFile {
+            path: file.to_path_buf(),
+            what: match std::fs::symlink_metadata(file) {
+                Ok(l) if l.file_type().is_symlink() => format!("a symbolic link to {kind}"),
+                _ => kind.to_string(),
+            },
+        }
+    };
+    // Links are followed (a generation may link its manifest to another
+    // store file); what they lead to is checked on the descriptor.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(file)
+        .map_err(|e| match std::fs::metadata(file) {
+            // A socket cannot be opened (ENXIO): say what it is.
+            Ok(m) if !m.is_file() => not_a_file(m),
+            _ => read_err(e),
+        })?;
+    let meta = f.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(not_a_file(meta));
+    }
+    let too_large = |size| Error::TooLarge {
+        path: file.to_path_buf(),
+        size,
+    };
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    // Bounded also while reading: the file may grow after the fstat.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    (&f).take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// The manifest's text, or where its first byte that is not UTF-8 is.
+fn utf8(bytes: Vec<u8>, file: &Path) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let offset = e.utf8_error().valid_up_to();
+        let before = &bytes[..offset];
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let bad_len = e.utf8_error().error_len().unwrap_or(bytes.len() - offset);
+        let bad = &bytes[offset..offset + bad_len];
+        Error::NotUtf8 {
+            file: file.to_path_buf(),
+            offset,
+            line: before.iter().filter(|b| **b == b'\n').count() + 1,
+            column: offset - line_start + 1,
+            bytes: bad
+                .iter()
+                .map(|b| format!("0x{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    })
+}
+
+/// Why `path` cannot be run as a program (`onChange`, activation steps), if
+/// it cannot: missing, not a regular file (a directory, `/dev/null`), or
+/// without an execute bit. Links are followed, as running it would.
+fn program_problem(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = crate::report::escape_path(path);
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("{shown} does not exist"))
+        }
+        Err(e) => Some(format!("{shown} cannot be examined: {e}")),
+        Ok(m) if !m.is_file() => Some(format!(
+            "{shown} is {}, not a program hearth can run; give an executable file",
+            crate::state::kind_name(m.file_type())
+        )),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!(
+            "{shown} is not executable (mode {:04o}); give an executable file",
+            m.permissions().mode() & 0o7777
+        )),
+        Ok(_) => None,
     }
 }
 
@@ -426,8 +545,8 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Stri
                     "{at}.onChange: {:?} is not an absolute path",
                     hook.display().to_string()
                 ));
-            } else if !hook.exists() {
-                problems.push(format!("{at}.onChange: {} does not exist", hook.display()));
+            } else if let Some(p) = program_problem(hook) {
+                problems.push(format!("{at}.onChange: {p}"));
             }
         }
         files.push(File {
@@ -472,11 +591,8 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Stri
                 "{at}.script: {:?} is not an absolute path",
                 step.script.display().to_string()
             ));
-        } else if !step.script.exists() {
-            problems.push(format!(
-                "{at}.script: {} does not exist",
-                step.script.display()
-            ));
+        } else if let Some(p) = program_problem(&step.script) {
+            problems.push(format!("{at}.script: {p}"));
         }
     }
 

@@ -31,6 +31,61 @@ pub enum Error {
     LockTimeout { path: PathBuf, secs: u64 },
     #[error("{path} is not a directory owned by you; hearth keeps its state there and refuses to use it\nhint: remove it or point XDG_STATE_HOME elsewhere")]
     NotADir { path: PathBuf },
+    #[error("{path} is {what}, not a regular file; hearth keeps {} there and opens nothing else in its place\nhint: remove it (hearth makes a new one){}", file.role(), file.consequence())]
+    NotAFile {
+        path: PathBuf,
+        what: &'static str,
+        file: StateFile,
+    },
+}
+
+/// The files of the state directory, for messages about them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateFile {
+    State,
+    Journal,
+    Lock,
+}
+
+impl StateFile {
+    fn role(self) -> &'static str {
+        match self {
+            StateFile::State => "its record of what it applied",
+            StateFile::Journal => "its journal",
+            StateFile::Lock => "its lock",
+        }
+    }
+
+    fn consequence(self) -> &'static str {
+        match self {
+            StateFile::State => {
+                "; without its record hearth treats every file in the home as not its own"
+            }
+            _ => "",
+        }
+    }
+}
+
+/// What a file type is, for messages: "a FIFO (named pipe)", "a socket", ...
+pub fn kind_name(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_file() {
+        "a regular file"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else {
+        "of an unknown type"
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -38,6 +93,45 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Flags for every file opened in the state directory: a link is refused
+/// (ELOOP), never followed out of it, and opening never waits (a FIFO opened
+/// for reading waits for a writer forever; `write_all_at` and `read` on a
+/// regular file ignore the flag).
+const OPEN_FLAGS: i32 = nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK;
+
+/// Opens `path` with `opts` (plus [`OPEN_FLAGS`]) and refuses anything but a
+/// regular file, with one `fstat` of what was opened. `Ok(None)`: there is
+/// nothing at `path`.
+fn open_regular(
+    path: &Path,
+    opts: &mut OpenOptions,
+    file: StateFile,
+) -> Result<Option<(File, std::fs::Metadata)>, Error> {
+    let not_a_file = |what| Error::NotAFile {
+        path: path.to_path_buf(),
+        what,
+        file,
+    };
+    let f = match opts.custom_flags(OPEN_FLAGS).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            // ELOOP (a link), ENXIO (a socket, or a FIFO opened for writing
+            // with no reader), EISDIR...: say what is there rather than the
+            // errno. Only on this path, so a good run pays no extra lstat.
+            return Err(match std::fs::symlink_metadata(path) {
+                Ok(m) if !m.is_file() => not_a_file(kind_name(m.file_type())),
+                _ => io_err(path)(e),
+            });
+        }
+    };
+    let meta = f.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(not_a_file(kind_name(meta.file_type())));
+    }
+    Ok(Some((f, meta)))
 }
 
 /// What the current generation put into the home.
@@ -119,22 +213,26 @@ impl State {
             Err(e) => return Err(io_err(dir)(e)),
         }
         let path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(create)
-            .read(true)
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .mode(0o600)
-            .open(&path);
+        let lock = open_regular(
+            &path,
+            OpenOptions::new()
+                .create(create)
+                .read(true)
+                .write(true)
+                .mode(0o600),
+            StateFile::Lock,
+        )?;
         let lock = match lock {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !create => {
+            Some((lock, _)) => lock,
+            // Created unless the directory vanished meanwhile.
+            None if create => return Err(io_err(&path)(io::ErrorKind::NotFound.into())),
+            // Nothing to lock yet, and a dry run creates nothing.
+            None => {
                 return Ok(State {
                     dir: dir.to_path_buf(),
                     _lock: None,
                 })
             }
-            Err(e) => return Err(io_err(&path)(e)),
         };
         let held = acquire(lock, &path, timeout)?;
         Ok(State {
@@ -145,9 +243,14 @@ impl State {
 
     pub fn load(&self) -> Result<Data, Error> {
         let path = self.dir.join(STATE_FILE);
-        let text = read_nofollow(&path).and_then(|b| {
-            String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-        });
+        let Some(bytes) = read_regular(&path, StateFile::State)? else {
+            return Ok(Data {
+                version: 1,
+                ..Data::default()
+            });
+        };
+        let text =
+            String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
         match text {
             // A power cut soon after the first commit (which is not forced
             // to disk) can leave the file empty: that is no state yet. What
@@ -160,10 +263,6 @@ impl State {
             Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
                 path,
                 message: e.to_string(),
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Data {
-                version: 1,
-                ..Data::default()
             }),
             Err(e) => Err(io_err(&path)(e)),
         }
@@ -191,10 +290,8 @@ impl State {
     /// filesystem journal commit that growing a file costs.
     pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
         let path = self.journal_path();
-        let bytes = match read_journal_bytes(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(&path)(e)),
+        let Some(bytes) = read_journal_bytes(&path)? else {
+            return Ok(None);
         };
         let parsed = match journal_body(&bytes) {
             Ok(None) => return Ok(None),
@@ -228,15 +325,18 @@ impl State {
         })?;
         let mut bytes = format!("{:<width$}\n", body.len(), width = HEADER - 1).into_bytes();
         bytes.extend_from_slice(&body);
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        let size = f.metadata().map_err(io_err(&path))?.len();
+        let opened = open_regular(
+            &path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .mode(0o600),
+            StateFile::Journal,
+        )?;
+        // `None` only if the journal vanished between create and open.
+        let (f, meta) = opened.ok_or_else(|| io_err(&path)(io::ErrorKind::NotFound.into()))?;
+        let size = meta.len();
         let grown = size < bytes.len() as u64;
         if grown {
             // Zeros written (not a hole, not preallocated), so that later
@@ -256,7 +356,10 @@ impl State {
         }
         if grown {
             f.sync_all().map_err(io_err(&path))?;
-            File::open(&self.dir)
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(OPEN_FLAGS | nix::libc::O_DIRECTORY)
+                .open(&self.dir)
                 .and_then(|d| d.sync_all())
                 .map_err(io_err(&self.dir))
         } else {
@@ -269,17 +372,12 @@ impl State {
     pub fn remove_journal(&self) -> Result<(), Error> {
         use std::os::unix::fs::FileExt;
         let path = self.journal_path();
-        match OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(&path)
-        {
-            Ok(f) => {
+        match open_regular(&path, OpenOptions::new().write(true), StateFile::Journal)? {
+            Some((f, _)) => {
                 let empty = format!("{:<width$}\n", 0, width = HEADER - 1);
                 f.write_all_at(empty.as_bytes(), 0).map_err(io_err(&path))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_err(&path)(e)),
+            None => Ok(()),
         }
     }
 
@@ -288,7 +386,17 @@ impl State {
     /// hearth owns is recorded in the state itself, so cleanup never needs it.
     pub fn keep_manifest(&self, number: u64, manifest: &str) -> Result<(), Error> {
         let dir = self.dir.join("manifests");
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            // Something there already: a directory, not a link out of the
+            // state directory nor a FIFO.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+                    return Err(Error::NotADir { path: dir });
+                }
+            }
+            Err(e) => return Err(io_err(&dir)(e)),
+        }
         write_atomic(&dir, &format!("{number}.json"), manifest.as_bytes())
     }
 
@@ -308,22 +416,29 @@ impl State {
 }
 
 /// The header and as much of the body as it announces: the file's padding
-/// (megabytes after a large activation) is not read on every run.
-fn read_journal_bytes(path: &Path) -> io::Result<Vec<u8>> {
+/// (megabytes after a large activation) is not read on every run, nor more
+/// than the file holds, whatever the header says.
+fn read_journal_bytes(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     use std::io::Read;
-    let mut f = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(path)?;
+    let Some((mut f, meta)) =
+        open_regular(path, OpenOptions::new().read(true), StateFile::Journal)?
+    else {
+        return Ok(None);
+    };
     let mut bytes = Vec::with_capacity(HEADER);
-    (&mut f).take(HEADER as u64).read_to_end(&mut bytes)?;
+    (&mut f)
+        .take(HEADER as u64)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(path))?;
     let announced = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|h| h.trim().parse::<u64>().ok());
     if let Some(len) = announced {
-        f.take(len).read_to_end(&mut bytes)?;
+        f.take(len.min(meta.len()))
+            .read_to_end(&mut bytes)
+            .map_err(io_err(path))?;
     }
-    Ok(bytes)
+    Ok(Some(bytes))
 }
 
 /// The JSON of a journal file: `Ok(None)` when nothing is pending, `Err` when
@@ -344,17 +459,20 @@ fn journal_body(bytes: &[u8]) -> Result<Option<&[u8]>, ()> {
     bytes.get(HEADER..HEADER + len).map(Some).ok_or(())
 }
 
-/// A state file's content; a symlink in its place is refused (ELOOP), never
-/// followed out of the state directory.
-fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+/// A state file's content (`None`: there is none); anything but a regular
+/// file in its place is refused, never followed nor waited on.
+fn read_regular(path: &Path, file: StateFile) -> Result<Option<Vec<u8>>, Error> {
     use std::io::Read;
-    let mut f = OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(path)?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    let Some((f, meta)) = open_regular(path, OpenOptions::new().read(true), file)? else {
+        return Ok(None);
+    };
+    // Sized from the fstat already made; reading through `Take` keeps std
+    // from making its own fstat and lseek to size the buffer.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    (&f).take(u64::MAX)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(path))?;
+    Ok(Some(bytes))
 }
 
 fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>, Error> {
@@ -391,14 +509,25 @@ fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let dest = dir.join(name);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
+    // Created new (O_EXCL), so what is written to is the file made here: a
+    // FIFO, link or device left at the name (a killed run's temp file, or
+    // placed there) is removed first, never opened.
+    let create = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(OPEN_FLAGS)
+            .mode(0o600)
+            .open(&tmp)
+    };
+    let mut f = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp).map_err(io_err(&tmp))?;
+            create()
+        }
+        other => other,
+    }
+    .map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
 }
@@ -432,15 +561,18 @@ pub fn format_time(secs: u64) -> String {
     )
 }
 
-/// Parses durations like `30d`, `12h`, `90m`, `2w`, `45s`.
+/// Parses durations like `30d`, `12h`, `90m`, `2w`, `45s`, in seconds. One
+/// that does not fit in 64 bits of seconds is refused: wrapped, it would be
+/// a few seconds, and expire every generation.
 pub fn parse_duration(raw: &str) -> Result<u64, String> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (num, unit) = raw.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a duration; write it like 30d, 12h, 2w"))?;
-    let mult = match unit {
+    let not_a_duration = || format!("{raw:?} is not a duration; write it like 30d, 12h, 2w");
+    if num.is_empty() {
+        return Err(not_a_duration());
+    }
+    let mult: u64 = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
@@ -452,7 +584,21 @@ pub fn parse_duration(raw: &str) -> Result<u64, String> {
             ))
         }
     };
-    Ok(n * mult)
+    let too_large = || {
+        format!(
+            "{raw:?} is too large; at most {}{} (over 584 billion years)",
+            u64::MAX / mult,
+            if unit.is_empty() { "d" } else { unit }
+        )
+    };
+    let n: u64 = num.parse().map_err(|e: std::num::ParseIntError| {
+        if *e.kind() == std::num::IntErrorKind::PosOverflow {
+            too_large()
+        } else {
+            not_a_duration()
+        }
+    })?;
+    n.checked_mul(mult).ok_or_else(too_large)
 }
 
 #[cfg(test)]
@@ -476,11 +622,105 @@ mod tests {
         assert_eq!(journal_body(b"{\"txid\""), Err(()));
     }
 
+    /// A fresh directory for one test, under the system's temp dir.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "hearth-state-{name}-{}-{}",
+            std::process::id(),
+            now()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Runs `f` on a thread of its own and fails the test when it has not
+    /// returned within 10 s: an open() that waits on a FIFO never returns.
+    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("hearth blocked on a special file in its state directory")
+    }
+
+    fn fifo(path: &Path) {
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    }
+
+    fn journal() -> Journal {
+        Journal {
+            txid: "t".into(),
+            home: "/home/x".into(),
+            generation: "/nix/store/x".into(),
+            ops: Vec::new(),
+            profile: None,
+        }
+    }
+
+    /// The write paths meet a FIFO only if it is put there after the read
+    /// that checks first (a race): they must refuse it just as fast.
+    #[test]
+    fn journal_writes_refuse_a_fifo() {
+        let dir = scratch("journal-fifo");
+        let st = State::open(&dir, true, Duration::from_secs(1)).unwrap();
+        fifo(&st.journal_path());
+        let (st, written) = within(move || {
+            let r = st.write_journal(&journal());
+            (st, r)
+        });
+        let err = written.unwrap_err().to_string();
+        assert!(
+            err.contains("is a FIFO (named pipe), not a regular file"),
+            "{err}"
+        );
+        let (st, removed) = within(move || {
+            let r = st.remove_journal();
+            (st, r)
+        });
+        let err = removed.unwrap_err().to_string();
+        assert!(err.contains("is a FIFO (named pipe)"), "{err}");
+        // Still a FIFO: refused, not replaced nor written through.
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(st.journal_path())
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO (or anything) at the temporary name is replaced, never opened.
+    #[test]
+    fn write_atomic_replaces_a_fifo_at_its_temporary_name() {
+        let dir = scratch("atomic-fifo");
+        fifo(&dir.join(format!(".x.json.tmp-{}", std::process::id())));
+        let d = dir.clone();
+        within(move || write_atomic(&d, "x.json", b"{}")).unwrap();
+        assert_eq!(std::fs::read(dir.join("x.json")).unwrap(), b"{}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("30d"), Ok(30 * 86_400));
         assert_eq!(parse_duration("12h"), Ok(12 * 3600));
         assert!(parse_duration("x").is_err());
         assert!(parse_duration("3y").is_err());
+        // The largest that fits, and one more of each kind of overflow.
+        assert_eq!(parse_duration("18446744073709551615s"), Ok(u64::MAX));
+        assert_eq!(
+            parse_duration("213503982334601d"),
+            Ok(213_503_982_334_601 * 86_400)
+        );
+        for raw in [
+            "213503982334602d",
+            "144115188075855872d",
+            "18446744073709551616s",
+        ] {
+            let e = parse_duration(raw).unwrap_err();
+            assert!(e.contains("too large"), "{raw}: {e}");
+        }
     }
 }
