@@ -694,7 +694,9 @@ pub fn status(ctx: &Context) -> Result<(Option<Applied>, Vec<Drift>), Error> {
                     mode,
                     ..
                 },
-                Recorded::Copy { sha256, mode: want },
+                Recorded::Copy {
+                    sha256, mode: want, ..
+                },
             ) if h == sha256 && mode == want => continue,
             (Seen::File { .. }, Recorded::Copy { .. }) => "modified",
             _ => "replaced",

@@ -151,6 +151,7 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
             SourceInfo {
                 sha256,
                 mode: meta.mode() & 0o7777,
+                size: meta.len(),
             },
         );
     }

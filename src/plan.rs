@@ -16,8 +16,18 @@ use crate::manifest::{File, FileType, RelPath};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Recorded {
-    Symlink { target: PathBuf },
-    Copy { sha256: String, mode: u32 },
+    Symlink {
+        target: PathBuf,
+    },
+    Copy {
+        sha256: String,
+        mode: u32,
+        /// The copy's size in bytes, so that a file at its path is hashed
+        /// only when its size can match, and never read past it. `None` in
+        /// states written before it was recorded: then the size is unknown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
 }
 
 /// What was found at a path, without following symlinks.
@@ -55,7 +65,9 @@ impl Seen {
                     sha256: Some(h),
                     ..
                 },
-                Recorded::Copy { sha256, mode: want },
+                Recorded::Copy {
+                    sha256, mode: want, ..
+                },
             ) => h == sha256 && mode & 0o7777 == *want,
             _ => false,
         }
@@ -96,6 +108,7 @@ pub struct Observed {
 pub struct SourceInfo {
     pub sha256: String,
     pub mode: u32,
+    pub size: u64,
 }
 
 impl Observed {
@@ -139,6 +152,10 @@ pub enum Desired {
         source: PathBuf,
         sha256: String,
         mode: u32,
+        /// The source's size in bytes. Defaulted for journals written
+        /// before it was recorded; such a journal is only ever reverted.
+        #[serde(default)]
+        size: u64,
     },
 }
 
@@ -148,9 +165,12 @@ impl Desired {
             Desired::Symlink { target } => Recorded::Symlink {
                 target: target.clone(),
             },
-            Desired::Copy { sha256, mode, .. } => Recorded::Copy {
+            Desired::Copy {
+                sha256, mode, size, ..
+            } => Recorded::Copy {
                 sha256: sha256.clone(),
                 mode: *mode,
+                size: Some(*size),
             },
         }
     }
@@ -274,6 +294,7 @@ fn desired(f: &File, seen: &Observed) -> Option<Desired> {
                 // Store files are read-only; a copy keeps that unless a mode
                 // is given, and never grants write to group or others.
                 mode: f.mode.unwrap_or(info.mode & 0o755),
+                size: info.size,
             })
         }
     }

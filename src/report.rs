@@ -207,6 +207,17 @@ pub struct PlanJson<'a> {
     pub unchanged: usize,
 }
 
+pub fn plan_json(generation: &Path, plan: &Plan) -> String {
+    serde_json::to_string_pretty(&PlanJson {
+        generation,
+        actions: &plan.actions,
+        conflicts: &plan.conflicts,
+        kept: &plan.kept,
+        unchanged: plan.unchanged,
+    })
+    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+}
+
 #[cfg(test)]
 mod escape_tests {
     use super::escape;
@@ -220,15 +231,4 @@ mod escape_tests {
         assert_eq!(escape("tab\tok"), "tab\tok");
         assert_eq!(escape("\u{9b}"), "\\u{9b}");
     }
-}
-
-pub fn plan_json(generation: &Path, plan: &Plan) -> String {
-    serde_json::to_string_pretty(&PlanJson {
-        generation,
-        actions: &plan.actions,
-        conflicts: &plan.conflicts,
-        kept: &plan.kept,
-        unchanged: plan.unchanged,
-    })
-    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
 }

@@ -90,13 +90,14 @@ pub fn source_info(s: &Path) -> SourceInfo {
     SourceInfo {
         sha256: sha.into(),
         mode,
+        size: sha.len() as u64,
     }
 }
 
 pub fn node_of(rec: &Recorded) -> Node {
     match rec {
         Recorded::Symlink { target } => Node::Link(target.clone()),
-        Recorded::Copy { sha256, mode } => Node::File {
+        Recorded::Copy { sha256, mode, .. } => Node::File {
             sha: sha256.clone(),
             mode: *mode,
         },
@@ -550,6 +551,7 @@ impl Scenario {
                 r => Recorded::Copy {
                     sha256: ["h1", "h2", "h3"][(r % 3) as usize].into(),
                     mode: [0o444, 0o555, 0o644][(r / 3 % 3) as usize],
+                    size: Some(2),
                 },
             };
             for (k, a) in t.ancestors().enumerate() {

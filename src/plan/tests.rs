@@ -114,6 +114,7 @@ impl Case {
             Recorded::Copy {
                 sha256: sha.into(),
                 mode,
+                size: Some(42),
             },
         );
         self
@@ -142,6 +143,7 @@ impl Case {
             SourceInfo {
                 sha256: sha.into(),
                 mode,
+                size: 42,
             },
         );
         self
@@ -159,7 +161,7 @@ impl Case {
                     target: target.clone(),
                     dangling: false,
                 },
-                Recorded::Copy { sha256, mode } => Seen::File {
+                Recorded::Copy { sha256, mode, .. } => Seen::File {
                     size: 42,
                     mode: *mode,
                     sha256: Some(sha256.clone()),
@@ -321,7 +323,8 @@ fn first_activation_into_an_empty_home() {
             Desired::Copy {
                 source: SSH.into(),
                 sha256: "5511".into(),
-                mode: 0o600
+                mode: 0o600,
+                size: 42,
             },
             Prev::Missing,
             Why::Create
@@ -1354,7 +1357,8 @@ fn copies() {
             Desired::Copy {
                 source: SSH.into(),
                 sha256: "5511".into(),
-                mode: 0o400
+                mode: 0o400,
+                size: 42,
             },
             Prev::File,
             Why::Replace
@@ -1492,6 +1496,7 @@ fn random_case(rng: &mut Rng, paths: &[RelPath]) -> (Case, Fs) {
             Recorded::Copy {
                 sha256: rng.pick(&["h1", "h2", "h3"]).to_string(),
                 mode: *rng.pick(&[0o444, 0o555, 0o644]),
+                size: Some(2),
             }
         };
         for a in t.ancestors() {
@@ -1601,5 +1606,45 @@ fn random_plans_are_safe() {
     assert!(
         clean > 1000 && conflicted > 500,
         "{clean} clean, {conflicted} conflicted"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The size of a copy, recorded so that a file at its path is hashed only when
+// it can match.
+
+#[test]
+fn a_copy_records_its_size_and_older_states_still_load() {
+    let plan = Case::new()
+        .want(copy("f", SSH, None))
+        .source(SSH, "5511", 0o444)
+        .plan();
+    let rec = &plan.owned.entries[&p("f")];
+    assert_eq!(
+        *rec,
+        Recorded::Copy {
+            sha256: "5511".into(),
+            mode: 0o444,
+            size: Some(42),
+        }
+    );
+    assert_eq!(
+        serde_json::to_string(rec).unwrap(),
+        r#"{"copy":{"sha256":"5511","mode":292,"size":42}}"#
+    );
+    // A state written before sizes were recorded: the size is unknown.
+    let old: Recorded = serde_json::from_str(r#"{"copy":{"sha256":"5511","mode":292}}"#).unwrap();
+    assert_eq!(
+        old,
+        Recorded::Copy {
+            sha256: "5511".into(),
+            mode: 0o444,
+            size: None,
+        }
+    );
+    // And it serializes back to the same shape.
+    assert_eq!(
+        serde_json::to_string(&old).unwrap(),
+        r#"{"copy":{"sha256":"5511","mode":292}}"#
     );
 }
