@@ -322,10 +322,9 @@ fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
     };
     match (prev, want) {
         (Prev::Symlink { target: old }, Desired::Symlink { target: new }) => {
-            match (std::fs::read(old), std::fs::read(new)) {
-                (Ok(a), Ok(b)) => a != b,
-                _ => old != new,
-            }
+            // The old target may be the user's choice (a FIFO, /dev/zero):
+            // never read in full, never waited on.
+            !observe::same_store_content(old, new, &nixprofile::store_dir())
         }
         (Prev::File, Desired::Copy { sha256, .. }) => !matches!(
             seen.paths.get(path),
@@ -388,7 +387,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             .map_err(|e| Error::CheckStep(Box::new(e)))?;
     }
 
-    let seen = observe::look(&ctx.home, old_owned, &gen.files)?;
+    let seen = observe::look(&ctx.home, old_owned, &gen.files, backup_ext.is_some())?;
     let mut plan = plan::compute(
         old_owned,
         &gen.files,
@@ -826,7 +825,7 @@ pub fn status(ctx: &Context) -> Result<(Option<Applied>, Vec<Drift>), Error> {
     let Some(cur) = data.current else {
         return Ok((None, Vec::new()));
     };
-    let seen = observe::look(&ctx.home, &cur.owned, &[])?;
+    let seen = observe::look(&ctx.home, &cur.owned, &[], false)?;
     let mut drift = Vec::new();
     for (path, rec) in &cur.owned.entries {
         let s = seen.paths.get(path).unwrap_or(&Seen::Missing);

@@ -752,32 +752,10 @@ fn holds_record(d: &DirFd, name: &str, rec: &Recorded) -> bool {
                 && m == *mode
                 && size.map_or(true, |n| n == len)
                 && d.open_file(name)
-                    .and_then(|f| sha256_bounded(f, size.unwrap_or(len)))
+                    .and_then(|f| crate::observe::sha256_up_to(f, Some(size.unwrap_or(len))))
                     .is_ok_and(|h| h.as_deref() == Some(sha256.as_str()))
         }
     }
-}
-
-/// The content hash of `file`, reading no more than `limit` bytes; `None`
-/// when it holds more (it grew since it was looked at).
-fn sha256_bounded(file: std::fs::File, limit: u64) -> io::Result<Option<String>> {
-    use std::io::Read;
-    let mut bounded = file.take(limit.saturating_add(1));
-    let mut buf = Vec::new();
-    bounded.read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
-        return Ok(None);
-    }
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(&buf);
-    Ok(Some(digest.iter().fold(
-        String::with_capacity(64),
-        |mut s, b| {
-            use std::fmt::Write;
-            let _ = write!(s, "{b:02x}");
-            s
-        },
-    )))
 }
 
 /// Whether what a discard moved to `name` is what the plan saw there.

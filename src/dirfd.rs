@@ -77,6 +77,12 @@ impl DirFd {
     /// The names in this directory, each with whether it is a directory
     /// (not following symlinks).
     pub fn entries(&self) -> io::Result<Vec<(OsString, bool)>> {
+        self.entries_up_to(usize::MAX).map(|(names, _)| names)
+    }
+
+    /// At most `max` names of this directory (as `entries`), and whether
+    /// they are all of them: a huge directory is not read to its end.
+    pub fn entries_up_to(&self, max: usize) -> io::Result<(Vec<(OsString, bool)>, bool)> {
         use std::os::unix::ffi::OsStrExt;
         let mut dir = nix::dir::Dir::openat(
             Some(self.raw()),
@@ -91,6 +97,9 @@ impl DirFd {
             if name == b"." || name == b".." {
                 continue;
             }
+            if out.len() == max {
+                return Ok((out, false));
+            }
             let is_dir = match entry.file_type() {
                 Some(t) => t == nix::dir::Type::Directory,
                 // Some filesystems do not say; ask.
@@ -100,7 +109,7 @@ impl DirFd {
             };
             out.push((std::ffi::OsStr::from_bytes(name).to_os_string(), is_dir));
         }
-        Ok(out)
+        Ok((out, true))
     }
 
     fn raw(&self) -> RawFd {

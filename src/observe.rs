@@ -12,9 +12,12 @@ use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::manifest::{File, FileType, RelPath};
 use crate::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
 
-/// A directory in the way is listed up to this many paths; past that the
-/// conflict message just says "a directory".
+/// A directory in the way is listed up to this many paths, and this many
+/// levels deep; past either the conflict message just says "a directory".
+/// Listing holds one descriptor per level, so the depth bounds them: a
+/// directory nested thousands of levels deep cannot exhaust them.
 const LIST_LIMIT: usize = 10_000;
+const LIST_DEPTH: usize = 32;
 
 /// Directory descriptors kept open while looking at a home.
 const MAX_OPEN_DIRS: usize = 256;
@@ -34,7 +37,9 @@ pub enum Error {
 }
 
 /// Inspects every target of `old` ∪ `new` and each of their parent directories.
-pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
+/// `move_aside`: what is in the way will be moved aside (a backup extension is
+/// set), so it need not be listed.
+pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<Observed, Error> {
     // Each path once, with its parents; a parent already present means
     // all of its own parents are too.
     let mut wanted: HashSet<RelPath> = HashSet::default();
@@ -61,6 +66,40 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
 
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
+    // Sources first: their sizes say which files at targets can be copies
+    // of them and so are worth reading.
+    for f in new.iter().filter(|f| f.kind == FileType::Copy) {
+        if seen.sources.contains_key(&f.source) {
+            continue;
+        }
+        let meta = std::fs::metadata(&f.source).map_err(|source| Error::Source {
+            path: f.source.clone(),
+            target: f.target.clone(),
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(Error::SourceNotFile {
+                path: f.source.clone(),
+                target: f.target.clone(),
+            });
+        }
+        // A store file does not change; one that did is not the source.
+        let sha256 = sha256_file(&f.source, meta.len())
+            .and_then(|h| h.ok_or_else(|| io::Error::other("it changed while it was read")))
+            .map_err(|source| Error::Source {
+                path: f.source.clone(),
+                target: f.target.clone(),
+                source,
+            })?;
+        seen.sources.insert(
+            f.source.clone(),
+            SourceInfo {
+                sha256,
+                mode: meta.mode() & 0o7777,
+                size: meta.len(),
+            },
+        );
+    }
     let mut open: HashMap<RelPath, (usize, DirFd)> = HashMap::default();
 
     let mut level = 0;
@@ -102,9 +141,21 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
             };
             let wanted = new_by_target.get(&p);
             let recorded = old.entries.get(&p);
-            let want_hash = wanted.is_some_and(|f| f.kind == FileType::Copy)
-                || matches!(recorded, Some(Recorded::Copy { .. }));
-            let mut found = inspect_retrying(home, dir, &p, want_hash, wanted.is_some())?;
+            let hash = HashIf {
+                recorded: match recorded {
+                    Some(Recorded::Copy { size, .. }) => Some(*size),
+                    _ => None,
+                },
+                wanted: wanted
+                    .filter(|f| f.kind == FileType::Copy)
+                    .and_then(|f| seen.sources.get(&f.source))
+                    .map(|i| i.size),
+            };
+            // A directory in the way is listed for the plan's decision
+            // (replace hearth's own, force on an empty one) and the conflict
+            // message; moved aside, it only needs listing if hearth made it.
+            let list = wanted.is_some() && (!move_aside || old.dirs.contains(&p));
+            let mut found = inspect_retrying(home, dir, &p, &hash, list)?;
             if let Seen::Symlink { target, dangling } = &mut found {
                 // A stat through the link costs a syscall per file; only a
                 // link that is neither wanted nor hearth's own gets reported.
@@ -126,35 +177,6 @@ pub fn look(home: &Path, old: &Owned, new: &[File]) -> Result<Observed, Error> {
         }
     }
 
-    for f in new.iter().filter(|f| f.kind == FileType::Copy) {
-        if seen.sources.contains_key(&f.source) {
-            continue;
-        }
-        let meta = std::fs::metadata(&f.source).map_err(|source| Error::Source {
-            path: f.source.clone(),
-            target: f.target.clone(),
-            source,
-        })?;
-        if !meta.is_file() {
-            return Err(Error::SourceNotFile {
-                path: f.source.clone(),
-                target: f.target.clone(),
-            });
-        }
-        let sha256 = sha256_file(&f.source).map_err(|source| Error::Source {
-            path: f.source.clone(),
-            target: f.target.clone(),
-            source,
-        })?;
-        seen.sources.insert(
-            f.source.clone(),
-            SourceInfo {
-                sha256,
-                mode: meta.mode() & 0o7777,
-                size: meta.len(),
-            },
-        );
-    }
     Ok(seen)
 }
 
@@ -166,12 +188,12 @@ fn inspect_retrying(
     home: &Path,
     dir: &DirFd,
     rel: &RelPath,
-    want_hash: bool,
+    hash: &HashIf,
     list: bool,
 ) -> Result<Seen, Error> {
     let mut tries = 1;
     loop {
-        match inspect_at(home, dir, rel, want_hash, list) {
+        match inspect_at(home, dir, rel, hash, list) {
             Err(_) if tries < 3 => tries += 1,
             result => return result,
         }
@@ -183,7 +205,7 @@ fn inspect_at(
     home: &Path,
     dir: &DirFd,
     rel: &RelPath,
-    want_hash: bool,
+    hash: &HashIf,
     list: bool,
 ) -> Result<Seen, Error> {
     use nix::sys::stat::SFlag;
@@ -209,19 +231,34 @@ fn inspect_at(
             dangling: false,
         }
     } else if kind == SFlag::S_IFREG {
-        let sha256 = if want_hash {
-            let hashed = dir.open_file(name).and_then(sha256_reader);
-            Some(hashed.map_err(|source| Error::Inspect {
-                path: path(),
-                source,
-            })?)
-        } else {
-            None
+        #[allow(
+            clippy::cast_sign_loss,
+            reason = "st_size of a regular file is never negative"
+        )]
+        let size = st.st_size as u64;
+        let (sha256, unreadable) = match hash.limit(size) {
+            None => (None, false),
+            Some(limit) => match dir.open_file(name) {
+                // Not hearth's to read (a file the user made private): it
+                // cannot be shown to be hearth's copy, and moving it aside
+                // or discarding it needs no reading.
+                Err(e) if is_denied(&e) => (None, true),
+                opened => (
+                    opened
+                        .and_then(|f| sha256_up_to(f, limit))
+                        .map_err(|source| Error::Inspect {
+                            path: path(),
+                            source,
+                        })?,
+                    false,
+                ),
+            },
         };
         Seen::File {
-            size: st.st_size as u64,
+            size,
             mode,
             sha256,
+            unreadable,
         }
     } else if kind == SFlag::S_IFDIR {
         let below = if list {
@@ -254,17 +291,28 @@ fn list_below(parent: &DirFd, rel: &RelPath) -> io::Result<Option<Vec<RelPath>>>
         // No longer a directory: the retry looks again.
         return Err(io::Error::from(nix::errno::Errno::ENOTDIR));
     };
-    if !list_into(&dir, rel, rel.as_str(), &mut out)? {
+    if !list_into(&dir, rel, rel.as_str(), LIST_DEPTH, &mut out)? {
         return Ok(None);
     }
     out.sort();
     Ok(Some(out))
 }
 
-/// Adds what is below `dir` (at `relstr`) to `out`; false past the limit.
-/// One descriptor per level is open at a time.
-fn list_into(dir: &DirFd, rel: &RelPath, relstr: &str, out: &mut Vec<RelPath>) -> io::Result<bool> {
-    for (name, is_dir) in dir.entries()? {
+/// Adds what is below `dir` (at `relstr`) to `out`, down to `levels` more
+/// levels; false past the limits. One descriptor per level is open at a time.
+fn list_into(
+    dir: &DirFd,
+    rel: &RelPath,
+    relstr: &str,
+    levels: usize,
+    out: &mut Vec<RelPath>,
+) -> io::Result<bool> {
+    // Never more names read than the limit leaves room for.
+    let (names, all) = dir.entries_up_to(LIST_LIMIT + 1 - out.len().min(LIST_LIMIT))?;
+    if !all {
+        return Ok(false);
+    }
+    for (name, is_dir) in names {
         let child = format!("{relstr}/{}", name.to_string_lossy());
         match RelPath::parse(&child) {
             Ok(p) => out.push(p),
@@ -275,9 +323,12 @@ fn list_into(dir: &DirFd, rel: &RelPath, relstr: &str, out: &mut Vec<RelPath>) -
             return Ok(false);
         }
         if is_dir {
+            if levels <= 1 {
+                return Ok(false);
+            }
             // Gone or replaced since it was listed: nothing below it to count.
             if let Some(sub) = dir.open_dir(name.as_os_str())? {
-                if !list_into(&sub, rel, &child, out)? {
+                if !list_into(&sub, rel, &child, levels - 1, out)? {
                     return Ok(false);
                 }
             }
@@ -295,21 +346,117 @@ pub fn exists(home: &Path, rel: &RelPath) -> bool {
         .is_some_and(|d| d.exists(rel.file_name()))
 }
 
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    sha256_reader(std::fs::File::open(path)?)
+/// The sizes a regular file at a path may have to be one of hearth's copies
+/// there: the recorded copy's (proving the old one is still hearth's) or the
+/// wanted copy's source (adopting an identical file). Only such a file is
+/// read, and never past that size: a huge or sparse file put at a copy
+/// target costs one stat.
+#[derive(Debug, Default)]
+pub struct HashIf {
+    /// `Some(None)`: a copy recorded before sizes were, of unknown size.
+    pub recorded: Option<Option<u64>>,
+    pub wanted: Option<u64>,
 }
 
-pub fn sha256_reader(mut file: std::fs::File) -> io::Result<String> {
+impl HashIf {
+    /// Whether a file of `size` bytes is to be hashed, and how far it may be
+    /// read (`Some(None)`: without a bound, for a copy of unknown size).
+    pub fn limit(&self, size: u64) -> Option<Option<u64>> {
+        match self.recorded {
+            Some(None) => Some(None),
+            Some(Some(n)) if n == size => Some(Some(size)),
+            _ if self.wanted == Some(size) => Some(Some(size)),
+            _ => None,
+        }
+    }
+}
+
+fn is_denied(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error().map(nix::errno::Errno::from_raw),
+        Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
+    )
+}
+
+/// The hash of the file at `path` if it holds exactly `size` bytes.
+pub fn sha256_file(path: &Path, size: u64) -> io::Result<Option<String>> {
+    sha256_up_to(std::fs::File::open(path)?, Some(size))
+}
+
+/// The hash of everything `file` holds.
+pub fn sha256_reader(file: std::fs::File) -> io::Result<String> {
+    sha256_up_to(file, None).map(|h| h.unwrap_or_default())
+}
+
+/// The hash of what `file` holds. With a `limit`, at most that many bytes
+/// (and one more) are read, and a file that does not hold exactly that many
+/// (it grew or shrank while it was read) has no hash: `None`, it is not the
+/// copy it was sized as.
+pub fn sha256_up_to(file: std::fs::File, limit: Option<u64>) -> io::Result<Option<String>> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut file = file.take(limit.map_or(u64::MAX, |n| n.saturating_add(1)));
+    let mut read: u64 = 0;
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
             break;
         }
+        read += n as u64;
+        if limit.is_some_and(|l| read > l) {
+            return Ok(None);
+        }
         hasher.update(&buf[..n]);
     }
-    Ok(hex(&hasher.finalize()))
+    if limit.is_some_and(|l| read != l) {
+        // It shrank: not the copy of that size either.
+        return Ok(None);
+    }
+    Ok(Some(hex(&hasher.finalize())))
+}
+
+/// Whether two link targets hold the same content. The old one is where the
+/// home's link pointed, which its user may have chosen: a FIFO there must not
+/// block hearth, nor `/dev/zero` fill its memory. So content is compared only
+/// between two regular files in the store `store` (their normalized paths,
+/// opened without following a symlink at the last component and without
+/// blocking) of equal size, reading at most that size; anything else (a store
+/// path that is itself a symlink, a path outside the store) is the same only
+/// if the normalized paths are.
+pub fn same_store_content(old: &Path, new: &Path, store: &Path) -> bool {
+    if old == new {
+        return true;
+    }
+    let (Some(a), Some(b)) = (crate::plan::normalize(old), crate::plan::normalize(new)) else {
+        return false;
+    };
+    if !(crate::plan::in_store(&a, store) && crate::plan::in_store(&b, store)) {
+        return a == b;
+    }
+    match (open_regular(&a), open_regular(&b)) {
+        (Some((fa, size_a)), Some((fb, size_b))) => {
+            size_a == size_b
+                && matches!(
+                    (sha256_up_to(fa, Some(size_a)), sha256_up_to(fb, Some(size_b))),
+                    (Ok(Some(x)), Ok(Some(y))) if x == y
+                )
+        }
+        _ => a == b,
+    }
+}
+
+/// A regular file at `path` and its size; `None` for anything else (a
+/// symlink at the last component is not followed, a FIFO not waited for).
+fn open_regular(path: &Path) -> Option<(std::fs::File, u64)> {
+    use nix::fcntl::OFlag;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits())
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    meta.is_file().then_some((file, meta.len()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -318,4 +465,123 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory removed at the end of the test.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let p =
+                std::env::temp_dir().join(format!("hearth-observe-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_file_is_hashed_only_at_a_size_a_copy_can_have() {
+        let both = HashIf {
+            recorded: Some(Some(10)),
+            wanted: Some(20),
+        };
+        assert_eq!(both.limit(10), Some(Some(10)));
+        assert_eq!(both.limit(20), Some(Some(20)));
+        assert_eq!(both.limit(1 << 40), None);
+        assert_eq!(both.limit(0), None);
+        // Not a copy position at all.
+        assert_eq!(HashIf::default().limit(10), None);
+        // Adopting an identical file: only the source's size.
+        let wanted = HashIf {
+            recorded: None,
+            wanted: Some(0),
+        };
+        assert_eq!(wanted.limit(0), Some(Some(0)));
+        assert_eq!(wanted.limit(1), None);
+        // A copy recorded before sizes were: unknown, so read in full.
+        let legacy = HashIf {
+            recorded: Some(None),
+            wanted: Some(3),
+        };
+        assert_eq!(legacy.limit(1 << 40), Some(None));
+    }
+
+    #[test]
+    fn hashing_stops_at_the_limit_and_a_longer_file_has_no_hash() {
+        let dir = TempDir::new("hash");
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"hello").unwrap();
+        let full = sha256_file(&f, 5).unwrap().unwrap();
+        assert_eq!(
+            full,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(
+            sha256_reader(std::fs::File::open(&f).unwrap()).unwrap(),
+            full
+        );
+        // Sized as 4 bytes but holding 5 (it grew): not that copy.
+        assert_eq!(sha256_file(&f, 4).unwrap(), None);
+        // Sized as 6 but holding 5 (it shrank): not that copy either.
+        assert_eq!(sha256_file(&f, 6).unwrap(), None);
+        // /dev/zero never ends: a bounded read stops after the limit.
+        let zero = std::fs::File::open("/dev/zero").unwrap();
+        assert_eq!(sha256_up_to(zero, Some(1 << 20)).unwrap(), None);
+    }
+
+    #[test]
+    fn link_contents_are_compared_only_between_store_files_of_equal_size() {
+        use std::os::unix::fs::symlink;
+        let root = TempDir::new("same");
+        let store = root.path().join("store");
+        std::fs::create_dir(&store).unwrap();
+        let put = |name: &str, text: &str| {
+            let p = store.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let a = put("a", "same\n");
+        let b = put("b", "same\n");
+        let c = put("c", "diff\n");
+        let d = put("d", "longer\n");
+        let same = |x: &Path, y: &Path| same_store_content(x, y, &store);
+        assert!(same(&a, &a));
+        assert!(same(&a, &b), "same content at another store path");
+        assert!(!same(&a, &c));
+        assert!(!same(&a, &d));
+        // `..` resolved: the same file by a detour.
+        assert!(same(&store.join("zz/../a"), &b));
+
+        // A FIFO, /dev/zero, or a path outside the store is never read:
+        // these return at once (a read would block or never end).
+        let fifo = store.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(!same(&fifo, &a));
+        assert!(!same(Path::new("/dev/zero"), &a));
+        let escape = store.join("../outside");
+        std::fs::write(&escape, "same\n").unwrap();
+        assert!(!same(&escape, &a), "outside the store: paths differ");
+        // A store path that is a symlink: compared by path, not followed.
+        let link = store.join("link");
+        symlink(&a, &link).unwrap();
+        assert!(!same(&link, &b));
+        assert!(same(&link, &link));
+        // Relative targets are never store paths.
+        assert!(!same(Path::new("a"), &a));
+    }
 }

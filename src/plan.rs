@@ -2,7 +2,7 @@
 //! new one. Pure: reads nothing from disk and writes nothing; `observe` feeds it.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -42,8 +42,13 @@ pub enum Seen {
     File {
         size: u64,
         mode: u32,
-        /// Only computed where a comparison needs it (copies).
+        /// Only computed where a comparison needs it: at a copy's target,
+        /// when the size is one the copy can have.
         sha256: Option<String>,
+        /// hearth was not allowed to read it (so it cannot be proven to be
+        /// hearth's copy; it can still be moved aside or discarded).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unreadable: bool,
     },
     Dir {
         /// Every path below it, when `observe` listed it (a directory in the
@@ -73,14 +78,22 @@ impl Seen {
         }
     }
 
+    /// For people: what was found, with anything the user chose (a link's
+    /// target) shown with control characters escaped.
     pub fn describe(&self) -> String {
+        use crate::report::escape_path;
         match self {
             Seen::Missing => "nothing".into(),
             Seen::Symlink {
                 target,
                 dangling: true,
-            } => format!("a dangling symlink to {}", target.display()),
-            Seen::Symlink { target, .. } => format!("a symlink to {}", target.display()),
+            } => format!("a dangling symlink to {}", escape_path(target)),
+            Seen::Symlink { target, .. } => format!("a symlink to {}", escape_path(target)),
+            Seen::File {
+                size,
+                unreadable: true,
+                ..
+            } => format!("a regular file ({size} bytes) that hearth cannot read"),
             Seen::File { size, .. } => format!("a regular file ({size} bytes)"),
             Seen::Dir { below: Some(b) } if b.is_empty() => "an empty directory".into(),
             Seen::Dir { below: Some(b) } => format!(
@@ -89,7 +102,7 @@ impl Seen {
                 if b.len() == 1 { "y" } else { "ies" }
             ),
             Seen::Dir { below: None } => "a directory".into(),
-            Seen::Special { kind } => format!("a {kind}"),
+            Seen::Special { kind } => format!("a {}", crate::report::escape(kind)),
         }
     }
 }
@@ -304,11 +317,44 @@ fn seen_is(seen: &Seen, want: &Desired) -> bool {
     seen.matches(&want.record())
 }
 
+/// The Nix store, as the plan sees it (the plan reads no environment).
+const STORE: &str = "/nix/store";
+
 /// A symlink into the Nix store carries no user data; at a path hearth
 /// manages, it is what an older generation or another tool left, and may be
-/// repaired in place.
+/// repaired in place. Into the store means its target, `..` resolved, is
+/// inside it: `/nix/store/../../home/u/x` is the user's link to their file.
 fn is_store_link(seen: &Seen) -> bool {
-    matches!(seen, Seen::Symlink { target, .. } if target.starts_with("/nix/store/"))
+    matches!(seen, Seen::Symlink { target, .. } if in_store(target, Path::new(STORE)))
+}
+
+/// `path` with `.`, `..` and repeated slashes resolved lexically, as the
+/// kernel would resolve it if no component were a symlink; `None` for a
+/// relative path (a link relative to its directory is never a store link).
+/// `..` at the root stays at the root, as in the kernel.
+pub fn normalize(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    if !path.has_root() {
+        return None;
+    }
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => out.push(name),
+            Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Whether `target`, normalized, names something inside the store `store`
+/// (not the store itself).
+pub fn in_store(target: &Path, store: &Path) -> bool {
+    normalize(target).is_some_and(|t| t != store && t.starts_with(store))
 }
 
 /// Computes the plan. `old` is what the previous activation recorded (empty on

@@ -196,15 +196,18 @@ pub fn prepare_gc_roots(acct: &Account) {
             if let Err(e) =
                 std::os::unix::fs::lchown(&dir, Some(acct.uid.as_raw()), Some(acct.gid.as_raw()))
             {
-                eprintln!(
-                    "hearth: warning: cannot give {} to {}: {e}",
+                crate::report::err(&format!(
+                    "hearth: warning: cannot give {} to {}: {e}\n",
                     dir.display(),
                     acct.name
-                );
+                ));
             }
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => eprintln!("hearth: warning: cannot create {}: {e}", dir.display()),
+        Err(e) => crate::report::err(&format!(
+            "hearth: warning: cannot create {}: {e}\n",
+            dir.display()
+        )),
     }
 }
 

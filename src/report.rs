@@ -60,9 +60,9 @@ pub fn escape_path(p: &Path) -> String {
 
 fn describe_want(want: &Desired) -> String {
     match want {
-        Desired::Symlink { target } => format!("-> {}", target.display()),
+        Desired::Symlink { target } => format!("-> {}", escape_path(target)),
         Desired::Copy { source, mode, .. } => {
-            format!("(copy of {}, mode {mode:04o})", source.display())
+            format!("(copy of {}, mode {mode:04o})", escape_path(source))
         }
     }
 }
@@ -122,7 +122,7 @@ pub fn plan_text(generation: &Path, plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "plan for {}: {}",
-        generation.display(),
+        escape_path(generation),
         summary.join(", ")
     );
     for l in lines {
@@ -165,7 +165,7 @@ pub fn conflicts_text(generation: &Path, conflicts: &[Conflict], nothing_changed
         out,
         "error: {n} path{} in the way of generation {}",
         if n == 1 { " is" } else { "s are" },
-        generation.display()
+        escape_path(generation)
     );
     let width = conflicts
         .iter()

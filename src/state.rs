@@ -303,10 +303,10 @@ impl State {
             None => {
                 // The home is changed only once the whole journal is on disk,
                 // so a torn journal means the home was not touched.
-                eprintln!(
-                    "hearth: discarding the incomplete journal {} (an activation was stopped before it changed anything)",
+                crate::report::err(&format!(
+                    "hearth: discarding the incomplete journal {} (an activation was stopped before it changed anything)\n",
                     path.display()
-                );
+                ));
                 self.remove_journal()?;
                 Ok(None)
             }
@@ -491,10 +491,10 @@ fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>
             });
         }
         if !told {
-            eprintln!(
-                "hearth: waiting for another hearth run on this home to finish (lock {})",
+            crate::report::err(&format!(
+                "hearth: waiting for another hearth run on this home to finish (lock {})\n",
                 path.display()
-            );
+            ));
             told = true;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -656,6 +656,8 @@ mod tests {
             generation: "/nix/store/x".into(),
             ops: Vec::new(),
             profile: None,
+            hooks: Vec::new(),
+            previous: None,
         }
     }
 

@@ -159,12 +159,19 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
                     below: new_entry.map(|_| below(fs, &path)),
                 },
                 Some(Node::File { sha, mode }) => {
-                    let want_hash = new_entry.is_some_and(|f| f.kind == FileType::Copy)
-                        || matches!(old.entries.get(&path), Some(Recorded::Copy { .. }));
+                    // As observe: hashed only at a size the copy can have.
+                    let size = sha.len() as u64;
+                    let want_hash = new_entry.is_some_and(|f| {
+                        f.kind == FileType::Copy && source_info(&f.source).size == size
+                    }) || matches!(
+                        old.entries.get(&path),
+                        Some(Recorded::Copy { size: s, .. }) if s.map_or(true, |s| s == size)
+                    );
                     Seen::File {
-                        size: sha.len() as u64,
+                        size,
                         mode: *mode,
                         sha256: want_hash.then(|| sha.clone()),
+                        unreadable: false,
                     }
                 }
                 Some(Node::Link(t)) => Seen::Symlink {

@@ -61,6 +61,7 @@ fn file(size: u64) -> Seen {
         size,
         mode: 0o644,
         sha256: None,
+        unreadable: false,
     }
 }
 
@@ -70,6 +71,7 @@ fn hashed(sha: &str, mode: u32) -> Seen {
         size: 42,
         mode,
         sha256: Some(sha.into()),
+        unreadable: false,
     }
 }
 
@@ -165,6 +167,7 @@ impl Case {
                     size: 42,
                     mode: *mode,
                     sha256: Some(sha256.clone()),
+                    unreadable: false,
                 },
             };
             self.seen.paths.insert(path.clone(), s);
@@ -1646,5 +1649,180 @@ fn a_copy_records_its_size_and_older_states_still_load() {
     assert_eq!(
         serde_json::to_string(&old).unwrap(),
         r#"{"copy":{"sha256":"5511","mode":292}}"#
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Traps a user can set at a target (issue 7): links that only look like
+// store links, files hearth may not read, names that rewrite a terminal.
+
+#[test]
+fn normalize_resolves_dots_lexically() {
+    let n = |s: &str| normalize(Path::new(s)).map(|p| p.display().to_string());
+    assert_eq!(n("/nix/store/abc-x/y"), Some("/nix/store/abc-x/y".into()));
+    assert_eq!(
+        n("/nix/store/../../home/u/fifo"),
+        Some("/home/u/fifo".into())
+    );
+    assert_eq!(n("/nix/store/./abc//y/."), Some("/nix/store/abc/y".into()));
+    assert_eq!(n("/nix/store/abc/../def"), Some("/nix/store/def".into()));
+    // `..` at the root stays there, as the kernel resolves it.
+    assert_eq!(n("/../../nix/store/a"), Some("/nix/store/a".into()));
+    assert_eq!(n("/"), Some("/".into()));
+    assert_eq!(n("relative/../x"), None);
+    assert_eq!(n("../nix/store/a"), None);
+
+    let store = Path::new("/nix/store");
+    let inside = |s: &str| in_store(Path::new(s), store);
+    assert!(inside("/nix/store/abc-x"));
+    assert!(inside("/nix/store/abc-x/../def-y/f"));
+    assert!(inside("/nix//store/abc"));
+    assert!(!inside("/nix/store/../../home/u/fifo"));
+    assert!(!inside("/nix/store/abc/../../store2/x"));
+    assert!(!inside("/nix/store"));
+    assert!(!inside("/nix/store/.."));
+    assert!(!inside("/nix/store/abc/.."));
+    assert!(!inside("/nix/storefoo/x"));
+    assert!(!inside("nix/store/abc"));
+}
+
+#[test]
+fn a_link_leaving_the_store_by_dotdot_is_the_users() {
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "managed link re-pointed through .. to the user's FIFO",
+            applied().disk(".vimrc", sym("/nix/store/../../home/alice/fifo")),
+            &[],
+            &["modified .vimrc"],
+        ),
+        (
+            "managed link re-pointed to the store's parent",
+            applied().disk(".vimrc", sym("/nix/store/aaaa-vimrc/../..")),
+            &[],
+            &["modified .vimrc"],
+        ),
+        (
+            "managed link re-pointed to another store path by a detour",
+            applied().disk(".vimrc", sym("/nix/store/zzzz/../bbbb-vimrc")),
+            &["repair .vimrc"],
+            &[],
+        ),
+        (
+            "the same with a backup extension: moved aside, never replaced",
+            applied()
+                .disk(".vimrc", sym("/nix/store/../../home/alice/fifo"))
+                .backup("bak"),
+            &["backup .vimrc", "create .vimrc"],
+            &[],
+        ),
+    ];
+    for (name, case, actions, conflicts) in &rows {
+        check(name, case, actions, conflicts);
+    }
+}
+
+#[test]
+fn an_unreadable_file_at_a_copy_target_is_not_a_match() {
+    let unreadable = |size| Seen::File {
+        size,
+        mode: 0o000,
+        sha256: None,
+        unreadable: true,
+    };
+    let want = || {
+        Case::new()
+            .want(copy("f", SSH, None))
+            .source(SSH, "5511", 0o444)
+    };
+    let rows: Vec<(&str, Case, &[&str], &[&str])> = vec![
+        (
+            "in the way",
+            want().disk("f", unreadable(42)),
+            &[],
+            &["in-the-way f"],
+        ),
+        (
+            "moved aside",
+            want().disk("f", unreadable(42)).backup("bak"),
+            &["backup f", "create f"],
+            &[],
+        ),
+        (
+            "discarded by force",
+            Case::new()
+                .want(forced(copy("f", SSH, None)))
+                .source(SSH, "5511", 0o444)
+                .disk("f", unreadable(42)),
+            &["discard f", "create f"],
+            &[],
+        ),
+        (
+            "hearth's old copy made unreadable",
+            Case::new()
+                .was_copy("f", "5511", 0o444)
+                .want(copy("f", SSH, None))
+                .source(SSH, "5511", 0o444)
+                .disk("f", unreadable(42)),
+            &[],
+            &["modified f"],
+        ),
+        (
+            "hearth's old copy, no longer wanted, made unreadable: kept",
+            Case::new()
+                .was_copy("f", "5511", 0o444)
+                .disk("f", unreadable(42)),
+            &[],
+            &[],
+        ),
+    ];
+    for (name, case, actions, conflicts) in &rows {
+        check(name, case, actions, conflicts);
+    }
+    let plan = rows[0].1.plan();
+    insta::assert_snapshot!(
+        "conflict_unreadable",
+        crate::report::conflicts_text(gen(), &plan.conflicts, true)
+    );
+    assert_eq!(kept(&rows[4].1.plan()), ["f"]);
+}
+
+#[test]
+fn names_and_targets_from_the_home_are_escaped_in_reports() {
+    // A user's names and link targets that would clear the screen, move the
+    // cursor and overwrite a line if printed raw.
+    let evil = "\x1b[2J\x1b[Hall good\r";
+    let case = Case::new()
+        .was_link(".vimrc", VIMRC)
+        .want(link(".vimrc", VIMRC))
+        .want(link("in\x1b[31mred", VIMRC2))
+        .want(forced(link("forced", VIMRC2)))
+        .disk(".vimrc", sym(&format!("/home/alice/{evil}")))
+        .disk("forced", sym(&format!("/tmp/{evil}")));
+    let plan = case.plan();
+    // The plan's text ends with the conflicts, as `plan` prints them.
+    let text = crate::report::plan_text(gen(), &plan);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "a raw control character in {text:?}"
+    );
+    insta::assert_snapshot!("escaped_reports", text);
+
+    let kept = Case::new()
+        .was_link(".vimrc", VIMRC)
+        .disk(".vimrc", sym(&format!("/home/alice/{evil}")))
+        .plan();
+    let note = crate::report::kept_text(&kept.kept);
+    assert!(
+        !note.chars().any(|c| c.is_control() && c != '\n'),
+        "{note:?}"
+    );
+    insta::assert_snapshot!("escaped_kept", note);
+
+    // JSON stays valid and carries the exact bytes (escaped by serde).
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::report::plan_json(gen(), &plan)).unwrap();
+    assert_eq!(
+        json["conflicts"][0]["found"]["target"],
+        format!("/home/alice/{evil}")
     );
 }
