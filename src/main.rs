@@ -13,7 +13,8 @@ use hearth::{buildenv, generation, manifest, privilege, report, state};
 /// Declarative per-user environments: applies a generation to a home, safely.
 ///
 /// Exit status: 0 success; 1 other error (I/O, Nix, state); 2 invalid input
-/// (manifest, arguments, wrong user or home); 3 conflicts, nothing changed;
+/// (manifest, arguments, wrong user or home); 3 conflicts, or a path changed
+/// while hearth applied (reverted), nothing changed;
 /// 4 failed and reverted, home as before; 5 a step or hook failed (for
 /// `after: "check"` steps nothing changed; otherwise the files are applied and
 /// recorded); 6 `status` found the home differs; 7 a revert failed, the

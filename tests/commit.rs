@@ -63,6 +63,7 @@ fn a_record_that_cannot_be_written_reverts_the_home_and_says_so() {
     mkdirs(home.state_dir(), "manifests/2.json/in-the-way");
     let run = activate(&home, &gens[1]);
     run.assert_code(4);
+    insta::assert_snapshot!("record_failed", home.redact(&run.stderr));
     assert!(run.stderr.contains("could not be recorded"), "{run}");
     assert!(run.stderr.contains("every change was reverted"), "{run}");
     assert_same(&before, &home.snapshot());

@@ -151,6 +151,15 @@ fn race_every_write(
 ) -> (usize, usize) {
     let mut stopped = 0;
     let mut late = 0;
+    let snapshot_name = format!(
+        "late_{}",
+        std::thread::current()
+            .name()
+            .unwrap_or("race")
+            .rsplit("::")
+            .next()
+            .unwrap_or("race")
+    );
     for k in 1.. {
         let home = TestHome::new();
         let old = GenSpec {
@@ -206,6 +215,9 @@ fn race_every_write(
             0 => {}
             3 => {
                 late += 1;
+                if late == 1 {
+                    insta::assert_snapshot!(snapshot_name.clone(), home.redact(&run.stderr));
+                }
                 assert!(
                     run.stderr.contains("changed while hearth was applying"),
                     "{run}"
