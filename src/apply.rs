@@ -722,8 +722,10 @@ fn revert_in(dirs: &mut Dirs, ops: &[Op]) -> Vec<Error> {
     problems
 }
 
+/// Whether `name` is a symlink to `target`. One `readlinkat`: it fails
+/// (EINVAL) on anything that is not a symlink, so no `stat` is needed.
 fn is_link_to(d: &DirFd, name: &str, target: &Path) -> bool {
-    d.kind(name) == Ok(SFlag::S_IFLNK) && d.read_link(name).is_ok_and(|t| t == target)
+    d.read_link(name).is_ok_and(|t| t == target)
 }
 
 /// Whether `name` in `d` holds exactly what was wanted there. A copy is only
