@@ -593,7 +593,11 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     // The hooks have run (or one failed, which is reported, not owed). A
     // cleanup that failed keeps the journal, so that the next run retries it.
     if writes && cleaned {
-        st.remove_journal()?;
+        // The activation is complete either way: a journal that cannot be
+        // marked done is only a cleanup the next run finishes.
+        if let Err(e) = st.remove_journal() {
+            report::err(&format!("hearth: warning: {e}\n"));
+        }
     }
     if let Some(cause) = hook_failure {
         return Err(Error::Hook {
