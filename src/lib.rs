@@ -1,23 +1,24 @@
 //! hearth: applies a per-user generation (a manifest of files, packages and
 //! steps built by Nix) to a home directory, transactionally.
 //!
-//! Data flows one way: `manifest` (load, validate) → `observe` (look at the
-//! home) → `plan` (pure diff) → `apply` (journaled changes) → `state`
-//! (commit); `activation` drives it and `main.rs` is the command line.
+//! The folders show when code runs:
+//! - `build/`: inside Nix builds (the packages environment, the generation
+//!   directory, from the spec the Nix modules write);
+//! - `home/`: one activation of one home, in pipeline order: `observe`
+//!   (look) → `plan` (pure diff) → `apply` (journaled changes) → `state`
+//!   (commit) → `hooks`; `activate` drives it;
+//! - `root`: root mode, which runs each user's activation in a process
+//!   dropped to that user;
+//! - `sys/`: the system underneath (descriptor-relative I/O, the Nix tools,
+//!   fault injection for tests).
+//!
+//! `manifest` is the contract between the Nix side and the activator;
+//! `report` renders everything a person or a program reads; `main.rs` is the
+//! command line.
 
-pub mod activation;
-pub mod apply;
-pub mod buildenv;
-pub mod dirfd;
-pub mod fault;
-pub mod fxhash;
-pub mod generation;
-pub mod hooks;
+pub mod build;
+pub mod home;
 pub mod manifest;
-pub mod nixprofile;
-pub mod observe;
-pub mod plan;
-pub mod privilege;
 pub mod report;
-pub mod spec;
-pub mod state;
+pub mod root;
+pub mod sys;

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use hearth::activation::{self, Context, Error, Expire, Request};
-use hearth::{buildenv, generation, manifest, privilege, report, state};
+use hearth::build::{buildenv, generation};
+use hearth::home::activate::{Context, Error, Expire, Request};
+use hearth::home::state;
+use hearth::{home, root};
+use hearth::{manifest, report};
 
 /// Declarative per-user environments: applies a generation to a home, safely.
 ///
@@ -227,7 +230,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 Ok(parsed) => parsed,
                 Err(e) => return Ok(refuse(&e)),
             };
-            let opts = privilege::Options {
+            let opts = root::Options {
                 lock_timeout: timeout,
                 dry_run,
                 json,
@@ -246,7 +249,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 Ok(parsed) => parsed,
                 Err(e) => return Ok(refuse(&e)),
             };
-            let opts = privilege::Options {
+            let opts = root::Options {
                 lock_timeout: timeout,
                 dry_run: false,
                 json: false,
@@ -265,12 +268,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
         } => {
             // Checked here too, not only by the parent: root may run this
             // command directly, and what it applies must come from the store.
-            let generation = match privilege::check_generation(&name, &generation) {
+            let generation = match root::check_generation(&name, &generation) {
                 Ok(real) => real,
                 Err(e) => return Ok(refuse(&e)),
             };
             // Before anything else: from here on this process is the user.
-            let acct = match privilege::become_user(&name) {
+            let acct = match root::become_user(&name) {
                 Ok(acct) => acct,
                 Err(e) => return Ok(refuse(&e)),
             };
@@ -323,7 +326,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         ),
         Command::Rollback { to, backup_ext } => {
             let ctx = Context::from_env(timeout)?;
-            let target = activation::rollback_target(&ctx, to)?;
+            let target = home::activate::rollback_target(&ctx, to)?;
             activate(
                 timeout,
                 Request {
@@ -339,7 +342,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Generations { json } => generations(timeout, json),
         Command::RemoveGenerations { numbers } => {
             let ctx = Context::from_env(timeout)?;
-            let removed = activation::remove_generations(&ctx, &numbers)?;
+            let removed = home::activate::remove_generations(&ctx, &numbers)?;
             println!("removed generations {}", join(&removed));
             Ok(0)
         }
@@ -358,7 +361,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     return Err(Error::InvalidArg("give --older-than or --keep-last".into()))
                 }
             };
-            let removed = activation::expire_generations(&ctx, rule)?;
+            let removed = home::activate::expire_generations(&ctx, rule)?;
             if removed.is_empty() {
                 println!("no generation to remove");
             } else {
@@ -375,8 +378,8 @@ fn join(ns: &[u64]) -> String {
 
 /// Prints a root-mode refusal and gives its exit status. Escaped: it may
 /// name what a user chose (a home, a manifest's user).
-fn refuse(e: &privilege::Error) -> u8 {
-    eprint!("{}", privilege::escape_lines(&format!("error: {e}")));
+fn refuse(e: &root::Error) -> u8 {
+    eprint!("{}", root::escape_lines(&format!("error: {e}")));
     e.exit_code()
 }
 
@@ -384,22 +387,22 @@ fn refuse(e: &privilege::Error) -> u8 {
 fn root_limits(
     timeout: Option<&str>,
     setenv: &[String],
-) -> Result<(Duration, Vec<(String, String)>), privilege::Error> {
+) -> Result<(Duration, Vec<(String, String)>), root::Error> {
     let limit = match timeout {
-        Some(raw) => privilege::parse_timeout(raw)?,
-        None => privilege::DEFAULT_TIMEOUT,
+        Some(raw) => root::parse_timeout(raw)?,
+        None => root::DEFAULT_TIMEOUT,
     };
     let pairs = setenv
         .iter()
-        .map(|arg| privilege::parse_setenv(arg))
+        .map(|arg| root::parse_setenv(arg))
         .collect::<Result<_, _>>()?;
     Ok((limit, pairs))
 }
 
 /// `activate --user NAME`: one's own name is the ordinary activation; another
 /// user's needs root, and runs in a child that has dropped to that user.
-fn activate_as(name: &str, gen: &std::path::Path, opts: privilege::Options) -> Result<u8, Error> {
-    let me = match privilege::whoami() {
+fn activate_as(name: &str, gen: &std::path::Path, opts: root::Options) -> Result<u8, Error> {
+    let me = match root::whoami() {
         Ok(me) => me,
         Err(e) => return Ok(refuse(&e)),
     };
@@ -415,20 +418,20 @@ fn activate_as(name: &str, gen: &std::path::Path, opts: privilege::Options) -> R
             },
         );
     }
-    if !privilege::is_root() {
-        return Ok(refuse(&privilege::Error::NotRoot {
+    if !root::is_root() {
+        return Ok(refuse(&root::Error::NotRoot {
             name: name.to_string(),
             me,
         }));
     }
-    Ok(privilege::activate_user(name, gen, &opts).code)
+    Ok(root::activate_user(name, gen, &opts).code)
 }
 
 /// `activate-users NAME=GEN...`: each user in turn, whatever the others did.
-fn activate_users(pairs: &[String], opts: &privilege::Options) -> Result<u8, Error> {
+fn activate_users(pairs: &[String], opts: &root::Options) -> Result<u8, Error> {
     let mut jobs: Vec<(String, PathBuf)> = Vec::new();
     for arg in pairs {
-        let (name, gen) = match privilege::parse_pair(arg) {
+        let (name, gen) = match root::parse_pair(arg) {
             Ok(pair) => pair,
             Err(e) => return Ok(refuse(&e)),
         };
@@ -441,9 +444,9 @@ fn activate_users(pairs: &[String], opts: &privilege::Options) -> Result<u8, Err
     }
     let outcomes: Vec<_> = jobs
         .iter()
-        .map(|(name, gen)| privilege::activate_user(name, gen, opts))
+        .map(|(name, gen)| root::activate_user(name, gen, opts))
         .collect();
-    eprint!("{}", privilege::summary(&outcomes, false));
+    eprint!("{}", root::summary(&outcomes, false));
     Ok(if outcomes.iter().all(|o| o.code == 0) {
         0
     } else {
@@ -458,7 +461,7 @@ fn activate(timeout: Duration, req: Request) -> Result<u8, Error> {
 
 fn activate_in(ctx: &Context, req: Request) -> Result<u8, Error> {
     let json = req.json;
-    let result = activation::activate(ctx, &req);
+    let result = home::activate::activate(ctx, &req);
     let summary = match result {
         Ok(s) => s,
         Err(Error::Conflicts { gen, plan }) if json => {
@@ -490,7 +493,7 @@ fn activate_in(ctx: &Context, req: Request) -> Result<u8, Error> {
 
 fn status(timeout: Duration, json: bool) -> Result<u8, Error> {
     let ctx = Context::from_env(timeout)?;
-    let (cur, drift) = activation::status(&ctx)?;
+    let (cur, drift) = home::activate::status(&ctx)?;
     let Some(cur) = cur else {
         if json {
             println!("{{\"generation\": null, \"drift\": []}}");
@@ -540,7 +543,7 @@ fn status(timeout: Duration, json: bool) -> Result<u8, Error> {
 
 fn generations(timeout: Duration, json: bool) -> Result<u8, Error> {
     let ctx = Context::from_env(timeout)?;
-    let data = activation::read_data(&ctx)?;
+    let data = home::activate::read_data(&ctx)?;
     let current = data.current_number();
     let mut hist = data.history.clone();
     hist.sort_by_key(|g| g.number);

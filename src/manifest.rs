@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fxhash::FxHashMap;
+use crate::sys::fxhash::FxHashMap;
 
 /// A normalized path relative to the home: no `.`, `..`, empty or absolute parts.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ impl RelPath {
 
     /// Inserts `self` and its parents into `set`, stopping at the first
     /// parent already there (its own parents then are too).
-    pub fn insert_with_parents(&self, set: &mut crate::fxhash::FxHashSet<RelPath>) -> bool {
+    pub fn insert_with_parents(&self, set: &mut crate::sys::fxhash::FxHashSet<RelPath>) -> bool {
         if set.contains(self.as_str()) {
             return false;
         }
@@ -304,7 +304,7 @@ fn read_manifest(file: &Path) -> Result<Vec<u8>, Error> {
     };
     // Only on refusal: whether a link led there (to /dev/zero, say).
     let not_a_file = |m: std::fs::Metadata| {
-        let kind = crate::state::kind_name(m.file_type());
+        let kind = crate::home::state::kind_name(m.file_type());
         Error::NotAFile {
             path: file.to_path_buf(),
             what: match std::fs::symlink_metadata(file) {
@@ -385,7 +385,7 @@ fn program_problem(path: &Path) -> Option<String> {
         Err(e) => Some(format!("{shown} cannot be examined: {e}")),
         Ok(m) if !m.is_file() => Some(format!(
             "{shown} is {}, not a program hearth can run; give an executable file",
-            crate::state::kind_name(m.file_type())
+            crate::home::state::kind_name(m.file_type())
         )),
         Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!(
             "{shown} is not executable (mode {:04o}); give an executable file",

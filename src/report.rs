@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::home::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Seen, Why};
 use crate::manifest::RelPath;
-use crate::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Seen, Why};
 
 /// Writes `text` to stdout. A reader that went away (a closed pipe) or a
 /// full device ends the output, never the program: an activation must

@@ -3,7 +3,7 @@
 //! Each panics on a broken promise; a returned value means the input was fine.
 
 use hearth::manifest::{parse, validate};
-use hearth::plan::model::{check_plan, Scenario};
+use hearth::home::plan::model::{check_plan, Scenario};
 
 /// Arbitrary bytes as a manifest: parsing and validation must never panic,
 /// and whatever validates stays inside the home.

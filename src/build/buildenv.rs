@@ -27,7 +27,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::spec;
+use crate::build::spec;
 
 /// The priority of a package without `meta.priority`, as in nixpkgs.
 pub const DEFAULT_PRIORITY: i64 = 5;
@@ -410,7 +410,7 @@ fn list_dir(dir: &Path, open: &mut Vec<PathBuf>) -> Result<Dir, Error> {
                         path: path.clone(),
                         source,
                     })?;
-                    let in_store = real.starts_with(crate::nixprofile::store_dir());
+                    let in_store = real.starts_with(crate::sys::nixtools::store_dir());
                     let cycle = open.iter().any(|o| o.starts_with(&real));
                     if target.is_dir() && in_store && !cycle {
                         open.push(real);

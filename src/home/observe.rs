@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::dirfd::{self, DirFd};
-use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use crate::home::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
 use crate::manifest::{File, FileType, RelPath};
-use crate::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
+use crate::sys::dirfd::{self, DirFd};
+use crate::sys::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// A directory in the way is listed up to this many paths, and this many
 /// levels deep; past either the conflict message just says "a directory".
@@ -427,10 +427,13 @@ pub fn same_store_content(old: &Path, new: &Path, store: &Path) -> bool {
     if old == new {
         return true;
     }
-    let (Some(a), Some(b)) = (crate::plan::normalize(old), crate::plan::normalize(new)) else {
+    let (Some(a), Some(b)) = (
+        crate::home::plan::normalize(old),
+        crate::home::plan::normalize(new),
+    ) else {
         return false;
     };
-    if !(crate::plan::in_store(&a, store) && crate::plan::in_store(&b, store)) {
+    if !(crate::home::plan::in_store(&a, store) && crate::home::plan::in_store(&b, store)) {
         return a == b;
     }
     match (open_regular(&a), open_regular(&b)) {

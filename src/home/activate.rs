@@ -6,14 +6,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::apply;
-use crate::hooks;
+use crate::home::apply;
+use crate::home::hooks;
+use crate::home::observe;
+use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
+use crate::home::state::{self, Applied, Data, GenRecord, State};
 use crate::manifest::{self, After, Generation};
-use crate::nixprofile;
-use crate::observe;
-use crate::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
 use crate::report;
-use crate::state::{self, Applied, Data, GenRecord, State};
+use crate::sys::nixtools;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,7 +42,7 @@ pub enum Error {
     #[error(transparent)]
     Observe(#[from] observe::Error),
     #[error(transparent)]
-    Nix(#[from] nixprofile::Error),
+    Nix(#[from] nixtools::Error),
     #[error("{}", report::conflicts_text(.gen, &.plan.conflicts, true).trim_end())]
     Conflicts { gen: PathBuf, plan: Box<Plan> },
     #[error("activation of {gen} failed: {cause}\nevery change was reverted; the home is exactly as before")]
@@ -162,7 +162,7 @@ fn same_path(a: &Path, b: &Path) -> bool {
 }
 
 fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
-    let g = Generation::load_with(gen, !nixprofile::in_store(gen))?;
+    let g = Generation::load_with(gen, !nixtools::in_store(gen))?;
     if g.manifest.user != ctx.user {
         return Err(Error::WrongUser {
             gen: gen.to_path_buf(),
@@ -276,8 +276,8 @@ fn recover(
         });
     }
     if let Some((profile, link)) = &j.profile {
-        if nixprofile::profile_link(profile).as_deref() != link.as_deref() {
-            nixprofile::restore_profile(profile, link.as_deref())?;
+        if nixtools::profile_link(profile).as_deref() != link.as_deref() {
+            nixtools::restore_profile(profile, link.as_deref())?;
         }
     }
     st.remove_journal()?;
@@ -304,7 +304,7 @@ fn prune_roots(st: &State, data: &Data, user: &str) {
             .and_then(|n| n.parse::<u64>().ok())
             .is_some_and(|n| data.find(n).is_some());
         if !known {
-            if let Err(e) = nixprofile::remove_gc_root(&entry.path(), user) {
+            if let Err(e) = nixtools::remove_gc_root(&entry.path(), user) {
                 report::err(&format!("hearth: warning: {e}\n"));
             }
         }
@@ -324,7 +324,7 @@ fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
         (Prev::Symlink { target: old }, Desired::Symlink { target: new }) => {
             // The old target may be the user's choice (a FIFO, /dev/zero):
             // never read in full, never waited on.
-            !observe::same_store_content(old, new, &nixprofile::store_dir())
+            !observe::same_store_content(old, new, &nixtools::store_dir())
         }
         (Prev::File, Desired::Copy { sha256, .. }) => !matches!(
             seen.paths.get(path),
@@ -397,7 +397,7 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         },
     );
     if let Some(ext) = &backup_ext {
-        let targets: crate::fxhash::FxHashSet<_> = gen
+        let targets: crate::sys::fxhash::FxHashSet<_> = gen
             .files
             .iter()
             .map(|f| f.target.clone())
@@ -446,8 +446,8 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         .manifest
         .packages
         .as_ref()
-        .filter(|p| !nixprofile::profile_is(&profile, p))
-        .map(|p| (p.clone(), nixprofile::profile_link(&profile)));
+        .filter(|p| !nixtools::profile_is(&profile, p))
+        .map(|p| (p.clone(), nixtools::profile_link(&profile)));
 
     let txid = apply::new_txid();
     let mut journal = apply::journal(&plan, old_owned, &txid, &ctx.home, &gen.path);
@@ -462,18 +462,18 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     // The GC root is registered while the files are applied; a new root
     // for a generation that then fails to activate is removed again.
     let root = st.gc_root(number);
-    let pending = if nixprofile::in_store(&gen.path)
+    let pending = if nixtools::in_store(&gen.path)
         && std::fs::read_link(&root).ok().as_deref() != Some(&*gen.path)
     {
-        Some(nixprofile::start_gc_root(&root, &gen.path, &ctx.user)?)
+        Some(nixtools::start_gc_root(&root, &gen.path, &ctx.user)?)
     } else {
         None
     };
-    let drop_root = |pending: Option<nixprofile::PendingRoot>| {
+    let drop_root = |pending: Option<nixtools::PendingRoot>| {
         if let Some(p) = pending {
             let _ = p.wait();
             if data.find(number).is_none() {
-                let _ = nixprofile::remove_gc_root(&root, &ctx.user);
+                let _ = nixtools::remove_gc_root(&root, &ctx.user);
             }
         }
     };
@@ -496,18 +496,18 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
     let revert_now = |cause: String, known: bool| {
         let undo = apply::revert(&ctx.home, &journal.ops);
         if let Some((_, link)) = &journal.profile {
-            if nixprofile::profile_link(&profile).as_deref() != link.as_deref() {
-                let _ = nixprofile::restore_profile(&profile, link.as_deref());
+            if nixtools::profile_link(&profile).as_deref() != link.as_deref() {
+                let _ = nixtools::restore_profile(&profile, link.as_deref());
             }
         }
         if !known {
-            let _ = nixprofile::remove_gc_root(&root, &ctx.user);
+            let _ = nixtools::remove_gc_root(&root, &ctx.user);
         }
         undo_failed_cause(&st, &gen.path, cause, undo)
     };
-    let registered = pending.map_or(Ok(()), nixprofile::PendingRoot::wait);
+    let registered = pending.map_or(Ok(()), nixtools::PendingRoot::wait);
     let packaged = match (&registered, &profile_change) {
-        (Ok(()), Some((pkgs, _))) => nixprofile::set_profile(&profile, pkgs),
+        (Ok(()), Some((pkgs, _))) => nixtools::set_profile(&profile, pkgs),
         _ => Ok(()),
     };
     if let Err(e) = registered.and(packaged) {
@@ -783,7 +783,7 @@ pub fn remove_generations(ctx: &Context, numbers: &[u64]) -> Result<Vec<u64>, Er
     data.history.retain(|g| !numbers.contains(&g.number));
     st.save(&data)?;
     for n in numbers {
-        nixprofile::remove_gc_root(&st.gc_root(*n), &ctx.user)?;
+        nixtools::remove_gc_root(&st.gc_root(*n), &ctx.user)?;
         st.drop_manifest(*n)?;
     }
     Ok(numbers.to_vec())

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::apply::Journal;
-use crate::plan::Owned;
+use crate::home::apply::Journal;
+use crate::home::plan::Owned;
 
 const STATE_FILE: &str = "state.json";
 const JOURNAL_FILE: &str = "journal";

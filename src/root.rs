@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use nix::unistd::{Gid, Uid, User};
 
 use crate::manifest;
-use crate::nixprofile;
 use crate::report;
+use crate::sys::nixtools;
 
 /// The hidden subcommand the parent runs for one user (see `main.rs`).
 pub const CHILD_COMMAND: &str = "activate-as-user";
@@ -167,7 +167,7 @@ pub fn check_generation(name: &str, gen: &Path) -> Result<PathBuf, Error> {
         gen: gen.to_path_buf(),
         source,
     })?;
-    let store = nixprofile::store_dir();
+    let store = nixtools::store_dir();
     if !real.starts_with(&store) || real == store {
         return Err(Error::NotInStore { gen: real, store });
     }
@@ -188,7 +188,7 @@ pub fn check_generation(name: &str, gen: &Path) -> Result<PathBuf, Error> {
 /// outside the home, below a root-owned directory the user cannot change.
 /// Best effort: without it, the child asks `nix-store` (the daemon).
 pub fn prepare_gc_roots(acct: &Account) {
-    let dir = nixprofile::state_dir()
+    let dir = nixtools::state_dir()
         .join("gcroots/per-user")
         .join(&acct.name);
     match std::fs::create_dir(&dir) {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet, FxIndexMap};
 use crate::manifest::{File, FileType, RelPath};
+use crate::sys::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet, FxIndexMap};
 
 /// What hearth recorded of a path it created, so that it can later prove the
 /// path is still exactly its own (even after the old generation is gone).

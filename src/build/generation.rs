@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+use crate::build::spec;
 use crate::manifest::{self, After, FileEntry, FileType, Manifest, RelPath, Step};
-use crate::spec;
 
 // ---------------------------------------------------------------------------
 // The spec

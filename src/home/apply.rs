@@ -20,11 +20,11 @@ use nix::errno::Errno;
 use nix::sys::stat::SFlag;
 use serde::{Deserialize, Serialize};
 
-use crate::dirfd::DirFd;
-use crate::fault;
-use crate::fxhash::FxHashMap as HashMap;
+use crate::home::plan::{Action, Desired, Owned, Plan, Prev, Recorded, Seen};
 use crate::manifest::RelPath;
-use crate::plan::{Action, Desired, Owned, Plan, Prev, Recorded, Seen};
+use crate::sys::dirfd::DirFd;
+use crate::sys::fault;
+use crate::sys::fxhash::FxHashMap as HashMap;
 
 /// One recorded change, with the names it uses, fixed before anything is written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,7 +237,7 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
     // moved aside with what is in them): a removed entry's trash goes
     // beside the outermost of them, not inside, so that the directory can
     // be removed and nothing of hearth's is moved aside with it.
-    let leaving: crate::fxhash::FxHashSet<&RelPath> = plan
+    let leaving: crate::sys::fxhash::FxHashSet<&RelPath> = plan
         .actions
         .iter()
         .filter_map(|a| match a {
@@ -320,7 +320,7 @@ fn dir_mode(dirs: &mut Dirs, path: &RelPath) -> Option<u32> {
     // mode_t is u32 on Linux and u16 on macOS.
     #[allow(clippy::unnecessary_cast)]
     let mode = st.st_mode as u32;
-    (crate::dirfd::file_kind(&st) == SFlag::S_IFDIR).then_some(mode & 0o7777)
+    (crate::sys::dirfd::file_kind(&st) == SFlag::S_IFDIR).then_some(mode & 0o7777)
 }
 
 /// What applying left for the caller to know.
@@ -750,11 +750,11 @@ fn holds_record(d: &DirFd, name: &str, rec: &Recorded) -> bool {
             let len = st.st_size as u64;
             // Never read past the recorded size: a huge or sparse file put
             // there is told apart by its size alone.
-            crate::dirfd::file_kind(&st) == SFlag::S_IFREG
+            crate::sys::dirfd::file_kind(&st) == SFlag::S_IFREG
                 && m == *mode
                 && size.map_or(true, |n| n == len)
                 && d.open_file(name)
-                    .and_then(|f| crate::observe::sha256_up_to(f, Some(size.unwrap_or(len))))
+                    .and_then(|f| crate::home::observe::sha256_up_to(f, Some(size.unwrap_or(len))))
                     .is_ok_and(|h| h.as_deref() == Some(sha256.as_str()))
         }
     }
@@ -765,7 +765,7 @@ fn is_expected(d: &DirFd, name: &str, expect: &Expect) -> bool {
     let Ok(st) = d.stat(name, false) else {
         return false;
     };
-    let kind = crate::dirfd::file_kind(&st);
+    let kind = crate::sys::dirfd::file_kind(&st);
     #[allow(clippy::unnecessary_cast)]
     let mode = st.st_mode as u32 & 0o7777;
     match expect {
@@ -789,7 +789,7 @@ fn is_expected(d: &DirFd, name: &str, expect: &Expect) -> bool {
 fn describe_at(d: &DirFd, name: &str) -> String {
     match d.stat(name, false) {
         Err(_) => "nothing".into(),
-        Ok(st) => match crate::dirfd::file_kind(&st) {
+        Ok(st) => match crate::sys::dirfd::file_kind(&st) {
             SFlag::S_IFLNK => match d.read_link(name) {
                 Ok(t) => format!("a symlink to {}", crate::report::escape_path(&t)),
                 Err(_) => "a symlink".into(),
@@ -809,7 +809,7 @@ fn damaged(d: &DirFd, name: &str, limit: u64) -> bool {
     let Ok(st) = d.stat(name, false) else {
         return false;
     };
-    if crate::dirfd::file_kind(&st) != SFlag::S_IFREG || st.st_size as u64 > limit {
+    if crate::sys::dirfd::file_kind(&st) != SFlag::S_IFREG || st.st_size as u64 > limit {
         return false;
     }
     let Ok(f) = d.open_file(name) else {
