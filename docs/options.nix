@@ -17,7 +17,7 @@ let
   systemOptions =
     (lib.evalModules {
       modules = [
-        ../nix/common.nix
+        ../nix/modules/shared.nix
         {
           _module.args.pkgs = { };
           _module.check = false;

@@ -35,7 +35,7 @@ let
 
   homeType = lib.types.submoduleWith {
     modules = [
-      ./home-module.nix
+      ../home-module.nix
       fromSystem
     ] ++ cfg.sharedModules;
     specialArgs = {
