@@ -10,7 +10,7 @@
 let
   cfg = config.hearth;
 
-  hearthLib = import ./lib { inherit lib; };
+  hearthLib = import ../lib { inherit lib; };
 
   # Defaults every home gets from the system configuration.
   fromSystem =
@@ -70,7 +70,7 @@ in
   options.hearth = {
     package = lib.mkOption {
       type = lib.types.package;
-      default = pkgs.hearth or (pkgs.callPackage ./package.nix { });
+      default = pkgs.hearth or (pkgs.callPackage ../package.nix { });
       defaultText = lib.literalExpression "pkgs.hearth";
       description = "The hearth package that builds and activates the homes.";
     };
