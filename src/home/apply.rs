@@ -332,6 +332,10 @@ pub struct Outcome {
     /// cleanup after commit finds its names there even if a parent was
     /// swapped for a symlink meanwhile.
     dirs: Option<Dirs>,
+    /// Copies written under their temporary names, waiting for one sync of
+    /// the filesystem before they are put in place: (index of the Put, what
+    /// it replaces as found when its old copy was linked aside).
+    staged: Vec<(usize, Prev)>,
 }
 
 /// The parent directories of the journal's paths, opened from the home one
@@ -420,17 +424,65 @@ impl Dirs {
 /// Applies the journal's operations in order. On failure everything done so
 /// far is undone before returning the error; the error says whether that
 /// undo succeeded.
+///
+/// Copies are written under their temporary names as their turn comes, and
+/// put in place only after all of them, once one sync of the filesystem has
+/// forced their data to disk: a power cut then finds the old or the new
+/// content at every target, and the activation pays for one sync, not one
+/// per copy. Nothing else can depend on a copy being in place (nothing is
+/// below a file).
 pub fn run(j: &Journal) -> Result<Outcome, Failed> {
     let mut out = Outcome::default();
     let mut dirs = Dirs::new(&j.home);
     for (i, op) in j.ops.iter().enumerate() {
-        if let Err(error) = forward(&mut dirs, op, &mut out) {
+        if let Err(error) = forward(&mut dirs, i, op, &mut out) {
             let undo = revert_in(&mut dirs, &j.ops[..=i]);
+            return Err(Failed { error, undo });
+        }
+    }
+    let staged = std::mem::take(&mut out.staged);
+    if !staged.is_empty() {
+        if let Err(error) = sync_staged(&mut dirs) {
+            let undo = revert_in(&mut dirs, &j.ops);
+            return Err(Failed { error, undo });
+        }
+    }
+    for (i, prev) in staged {
+        if let Err(error) = put_in_place(&mut dirs, &j.ops[i], prev) {
+            let undo = revert_in(&mut dirs, &j.ops);
             return Err(Failed { error, undo });
         }
     }
     out.dirs = Some(dirs);
     Ok(out)
+}
+
+/// Forces the staged copies' data to disk. On Linux one `syncfs` of the
+/// home's filesystem does it for all of them (each copy was already synced
+/// as it was written elsewhere, see `create`).
+fn sync_staged(dirs: &mut Dirs) -> Result<(), Error> {
+    #[cfg(target_os = "linux")]
+    {
+        let home = dirs.home.clone();
+        let err = op_err("force to disk the copies in", &home);
+        let fd = nix::fcntl::open(
+            &home,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| err(e.into()))?;
+        // SAFETY: the descriptor was just returned by open and is owned here.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&fd))
+            .map_err(|e| op_err("force to disk the copies in", &home)(e.into()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dirs;
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -478,7 +530,7 @@ fn changed(d: &DirFd, name: &str, path: &RelPath, kept: Option<RelPath>) -> Erro
     }
 }
 
-fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
+fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<(), Error> {
     let home = &dirs.home.clone();
     match op {
         Op::Remove { path, was, trash } => {
@@ -576,7 +628,7 @@ fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
             prev,
             tmp,
             stash,
-            was,
+            ..
         } => {
             let p = path.in_home(home);
             let name = path.file_name();
@@ -596,61 +648,94 @@ fn forward(dirs: &mut Dirs, op: &Op, out: &mut Outcome) -> Result<(), Error> {
             }
             fault::write_point().map_err(op_err("create", &t))?;
             create(&d, want, tmp).map_err(op_err("create", &t))?;
-            fault::write_point().map_err(op_err("rename into place", &p))?;
-            let into_place = |x: Errno| op_err("rename into place", &p)(x.into());
-            if prev == Prev::Missing {
-                return match d.rename_noreplace(tmp, name) {
-                    Ok(()) => Ok(()),
-                    Err(Errno::EEXIST) => {
-                        let _ = d.unlink(tmp);
-                        Err(changed(&d, name, path, None))
-                    }
-                    Err(x) => Err(into_place(x)),
-                };
+            if let Desired::Copy { .. } = want {
+                out.staged.push((index, prev));
+                return Ok(());
             }
-            match d.exchange(tmp, name) {
-                Ok(()) => {}
-                Err(Errno::ENOENT) => {
-                    // Removed since the plan looked: nothing to swap with.
-                    if prev == Prev::File {
-                        let _ = d.unlink(stash);
-                    }
-                    return match d.rename_noreplace(tmp, name) {
-                        Ok(()) => Ok(()),
-                        Err(Errno::EEXIST) => {
-                            let _ = d.unlink(tmp);
-                            Err(changed(&d, name, path, None))
-                        }
-                        Err(x) => Err(into_place(x)),
-                    };
-                }
-                Err(x) => return Err(into_place(x)),
-            }
-            // What came out of the home is now at `tmp`: it must be what the
-            // plan saw, or it goes straight back.
-            let expected = match &prev {
-                Prev::Symlink { target } => is_link_to(&d, tmp, target),
-                Prev::File => {
-                    d.identity(tmp).ok().is_some()
-                        && d.identity(tmp).ok() == d.identity(stash).ok()
-                        && was.as_ref().is_some_and(|w| holds_record(&d, stash, w))
-                }
-                Prev::Missing => true,
-            };
-            if !expected {
-                let back = d.exchange(tmp, name);
-                let _ = d.unlink(tmp);
-                if prev == Prev::File {
-                    let _ = d.unlink(stash);
-                }
-                back.map_err(into_place)?;
-                return Err(changed(&d, name, path, None));
-            }
-            // The old link is recreated from its target on undo; the old
-            // copy is still at `stash`.
-            d.unlink(tmp).map_err(|x| op_err("remove", &t)(x.into()))
+            place(&d, home, op, prev)
         }
     }
+}
+
+/// Puts a staged copy in place (see `run`).
+fn put_in_place(dirs: &mut Dirs, op: &Op, prev: Prev) -> Result<(), Error> {
+    let path = op.path();
+    let p = path.in_home(&dirs.home);
+    let d = dirs.need(path).map_err(op_err("rename into place", &p))?;
+    let home = dirs.home.clone();
+    place(&d, &home, op, prev)
+}
+
+/// The last step of a Put: the entry made at its temporary name goes in
+/// place, never over anything but what the plan saw there.
+fn place(d: &DirFd, home: &Path, op: &Op, prev: Prev) -> Result<(), Error> {
+    let Op::Put {
+        path,
+        tmp,
+        stash,
+        was,
+        ..
+    } = op
+    else {
+        return Ok(());
+    };
+    let p = path.in_home(home);
+    let name = path.file_name();
+    let t = tmp.file_name();
+    let (tmp, stash) = (t, stash.file_name());
+    fault::write_point().map_err(op_err("rename into place", &p))?;
+    let into_place = |x: Errno| op_err("rename into place", &p)(x.into());
+    if prev == Prev::Missing {
+        return match d.rename_noreplace(tmp, name) {
+            Ok(()) => Ok(()),
+            Err(Errno::EEXIST) => {
+                let _ = d.unlink(tmp);
+                Err(changed(d, name, path, None))
+            }
+            Err(x) => Err(into_place(x)),
+        };
+    }
+    match d.exchange(tmp, name) {
+        Ok(()) => {}
+        Err(Errno::ENOENT) => {
+            // Removed since the plan looked: nothing to swap with.
+            if prev == Prev::File {
+                let _ = d.unlink(stash);
+            }
+            return match d.rename_noreplace(tmp, name) {
+                Ok(()) => Ok(()),
+                Err(Errno::EEXIST) => {
+                    let _ = d.unlink(tmp);
+                    Err(changed(d, name, path, None))
+                }
+                Err(x) => Err(into_place(x)),
+            };
+        }
+        Err(x) => return Err(into_place(x)),
+    }
+    // What came out of the home is now at `tmp`: it must be what the
+    // plan saw, or it goes straight back.
+    let expected = match &prev {
+        Prev::Symlink { target } => is_link_to(d, tmp, target),
+        Prev::File => {
+            d.identity(tmp).ok().is_some()
+                && d.identity(tmp).ok() == d.identity(stash).ok()
+                && was.as_ref().is_some_and(|w| holds_record(d, stash, w))
+        }
+        Prev::Missing => true,
+    };
+    if !expected {
+        let back = d.exchange(tmp, name);
+        let _ = d.unlink(tmp);
+        if prev == Prev::File {
+            let _ = d.unlink(stash);
+        }
+        back.map_err(into_place)?;
+        return Err(changed(d, name, path, None));
+    }
+    // The old link is recreated from its target on undo; the old
+    // copy is still at `stash`.
+    d.unlink(tmp).map_err(|x| op_err("remove", &p)(x.into()))
 }
 
 /// `path`'s sibling named `name`.
@@ -696,8 +781,11 @@ fn create(d: &DirFd, want: &Desired, name: &str) -> io::Result<()> {
             dst.set_permissions(std::fs::Permissions::from_mode(*mode))?;
             // On disk before the rename that puts it in place: after a power
             // cut the target holds the old or the new content, never an
-            // empty or zero-filled file.
-            dst.sync_all()
+            // empty or zero-filled file. On Linux one `syncfs` after all the
+            // copies of the activation does it (see `run`).
+            #[cfg(not(target_os = "linux"))]
+            dst.sync_all()?;
+            Ok(())
         }
     }
 }
