@@ -509,7 +509,7 @@ pub fn target_in_home(raw: &str, home: &Path) -> Result<RelPath, String> {
         if raw.split('/').any(|p| p == "..") {
             format!("{e}; this one would be outside the home {}", home.display())
         } else {
-            e
+            e.to_string()
         }
     })
 }
