@@ -34,6 +34,10 @@ fn file(target: &str, source: &str, who: &str) -> SpecFile {
 const OUT: &str = "/nix/store/gen";
 
 fn run(spec: &Spec, sources: &[SourceInfo]) -> Result<Layout, Vec<String>> {
+    typed(spec, sources).map_err(|problems| problems.iter().map(ToString::to_string).collect())
+}
+
+fn typed(spec: &Spec, sources: &[SourceInfo]) -> Result<Layout, Vec<Problem>> {
     layout(spec, sources, Path::new(OUT), Path::new("/bin/hearth"))
 }
 
@@ -154,6 +158,94 @@ fn clashes_name_both_definitions() {
             ".vimrc: defined by home.file.\"a\" and by home.file.\"b\"; each target may appear once (remove one, or give it another target)",
             ".config/git/config (defined by xdg.configFile.\"git/config\") lies inside .config/git (defined by xdg.configFile.\"all\"); a path cannot be both a file and a directory",
         ]
+    );
+}
+
+#[test]
+fn clashes_are_typed_and_found_past_sorted_neighbours() {
+    // `a-b` sorts between `a` and `a/b`: a check of sorted neighbours misses
+    // that `a/b` lies inside `a`.
+    let files = vec![
+        file("a", "/s/a", "home.file.a"),
+        file("a-b", "/s/b", "home.file.ab"),
+        file("/home/alice/a/b", "/s/c", "home.file.inner"),
+        file("a-b", "/s/d", "home.file.again"),
+    ];
+    let problems = typed(&spec(files), &[PLAIN, PLAIN, PLAIN, PLAIN]).unwrap_err();
+    let rel = |s| RelPath::parse(s).unwrap();
+    assert_eq!(
+        problems,
+        [
+            Problem::Duplicate {
+                target: rel("a-b"),
+                first: "home.file.ab".into(),
+                again: "home.file.again".into(),
+            },
+            Problem::Inside {
+                target: rel("a/b"),
+                who: "home.file.inner".into(),
+                outer: rel("a"),
+                outer_who: "home.file.a".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn targets_in_the_home() {
+    let home = Path::new("/home/alice");
+    let t = |raw| target_in_home(raw, home);
+    assert_eq!(t("/home/alice/.vimrc").unwrap().as_str(), ".vimrc");
+    assert_eq!(t("./.config//git").unwrap().as_str(), ".config/git");
+    let outside = BadSpecTarget::Outside { home: home.into() };
+    let escapes = BadSpecTarget::Escapes { home: home.into() };
+    assert_eq!(t("/etc/passwd"), Err(outside.clone()));
+    assert_eq!(t("/home/alicex/a"), Err(outside));
+    assert_eq!(t("/home/alice"), Err(BadTarget::TheHome.into()));
+    assert_eq!(t("/home/alice/"), Err(BadTarget::TheHome.into()));
+    assert_eq!(t("/home/alice/../bob/x"), Err(escapes.clone()));
+    assert_eq!(t("../x"), Err(escapes));
+    assert_eq!(t(""), Err(BadTarget::Empty.into()));
+    assert_eq!(t("."), Err(BadTarget::TheHome.into()));
+}
+
+#[test]
+fn problems_name_the_option_that_defined_the_file() {
+    let mut x = file(".x", "/s/x", "home.file.x");
+    x.kind = FileType::Copy;
+    x.mode = Some("4755".into());
+    let mut s = spec(vec![x, file("y", "/s/y", "home.file.y")]);
+    s.shell = "sh".into();
+    s.session_variables
+        .insert("1X".into(), serde_json::json!("v"));
+    let problems = typed(&s, &[PLAIN, SourceInfo::Missing]).unwrap_err();
+    assert_eq!(
+        problems,
+        [
+            Problem::Shell("sh".into()),
+            Problem::Mode {
+                who: "home.file.x".into(),
+                why: BadMode::SpecialBits("4755".into())
+            },
+            Problem::SourceMissing {
+                who: "home.file.y".into(),
+                path: "/s/y".into()
+            },
+            Problem::VariableName("1X".into()),
+        ]
+    );
+    let err = Error::Invalid {
+        spec: "/spec.json".into(),
+        user: "alice".into(),
+        problems,
+    };
+    assert_eq!(
+        err.to_string(),
+        "the generation for alice cannot be built (/spec.json):
+  shell: \"sh\" is not an absolute path; the scripts need a full path after #!
+  home.file.x: mode: \"4755\" sets setuid, setgid or sticky bits, which hearth never creates; use a mode up to \"0777\"
+  home.file.y: source /s/y does not exist
+  home.sessionVariables.1X: \"1X\" is not a shell variable name (letters, digits and _, not starting with a digit)"
     );
 }
 
