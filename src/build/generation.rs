@@ -198,7 +198,7 @@ pub enum Problem {
     #[error("{who}: source {} does not exist", path.display())]
     SourceMissing { who: String, path: PathBuf },
     /// A file below a recursive source whose name cannot be a target.
-    #[error("{who}: {rel}: {why}")]
+    #[error("{who}: {rel:?}: {why}")]
     RecursiveFile {
         who: String,
         rel: String,

@@ -271,4 +271,106 @@ mod tests {
             "activation[2].script: /nix/store/s is not executable (mode 0644); give an executable file"
         );
     }
+
+    // Every message a manifest problem can show, pinned in one place.
+    #[test]
+    fn every_message() {
+        let rel = |s| RelPath::parse(s).unwrap();
+        let file = |i, field| Field::File(i, field);
+        let shown = "/nix/store/aaaa-hook".to_string();
+        let mut problems = vec![
+            p(Field::User, What::EmptyUser),
+            p(Field::Home, What::NotAbsolute("home/alice".into())),
+            p(Field::BackupExtension, BadBackupExt("a/b".into()).into()),
+            p(Field::Packages, What::PackagesNotAbsolute("env".into())),
+            p(
+                Field::Packages,
+                What::PackagesMissing("/nix/store/aaaa-env".into()),
+            ),
+            p(
+                file(7, FileField::Source),
+                What::CopyOfNonFile("/nix/store/aaaa-dir".into()),
+            ),
+            p(
+                file(8, FileField::Source),
+                What::SourceMissing("/nix/store/aaaa-gone".into()),
+            ),
+            p(
+                file(9, FileField::Mode),
+                BadMode::NotOctal("0999".into()).into(),
+            ),
+            p(
+                file(9, FileField::Mode),
+                BadMode::SpecialBits("4755".into()).into(),
+            ),
+            p(file(9, FileField::Mode), What::ModeOnSymlink),
+            p(
+                file(9, FileField::OnChange),
+                BadProgram::Missing {
+                    shown: shown.clone(),
+                }
+                .into(),
+            ),
+            p(
+                file(9, FileField::OnChange),
+                BadProgram::Unreadable {
+                    shown: shown.clone(),
+                    error: "Permission denied (os error 13)".into(),
+                }
+                .into(),
+            ),
+            p(
+                file(9, FileField::OnChange),
+                BadProgram::NotAFile {
+                    shown: shown.clone(),
+                    kind: "a directory",
+                }
+                .into(),
+            ),
+            p(
+                file(9, FileField::OnChange),
+                BadProgram::NotExecutable { shown, mode: 0o644 }.into(),
+            ),
+            p(Field::Step(0, StepField::Name), What::EmptyStepName),
+            p(
+                Field::Step(1, StepField::Name),
+                What::StepNameReused("linkGeneration".into()),
+            ),
+            p(
+                Field::Step(1, StepField::Script),
+                What::NotAbsolute("steps/1".into()),
+            ),
+        ];
+        for (i, why) in [
+            BadTarget::Empty,
+            BadTarget::Nul,
+            BadTarget::Absolute,
+            BadTarget::DotDot,
+            BadTarget::TheHome,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let raw = ["", "a\0b", "/etc/motd", "../x", "."][i].to_string();
+            problems.push(p(file(i, FileField::Target), What::Target { raw, why }));
+        }
+        problems.push(p(
+            file(5, FileField::Target),
+            What::Duplicate {
+                target: rel(".vimrc"),
+                first: 4,
+            },
+        ));
+        problems.push(p(
+            file(6, FileField::Target),
+            What::Inside {
+                target: rel(".config/app/x"),
+                outer: rel(".config/app"),
+                outer_index: 2,
+            },
+        ));
+        sort(&mut problems);
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        insta::assert_snapshot!(text.join("\n"));
+    }
 }

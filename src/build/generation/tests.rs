@@ -353,3 +353,70 @@ export PATH=\"$HOME/bin:/opt/x\"\"${PATH:+:}$PATH\"
     vars.insert("BAD-NAME".to_string(), serde_json::json!("x"));
     assert!(session_vars(&vars, &[]).is_err());
 }
+
+// Every message a spec problem can show, pinned in one place.
+#[test]
+fn every_problem_message() {
+    let rel = |s| RelPath::parse(s).unwrap();
+    let who = || "home.file.\"a\"".to_string();
+    let home = PathBuf::from("/home/alice");
+    let problems = [
+        Problem::Shell("sh".into()),
+        Problem::Target {
+            who: who(),
+            raw: "/etc/passwd".into(),
+            why: BadSpecTarget::Outside { home: home.clone() },
+        },
+        Problem::Target {
+            who: who(),
+            raw: "../x".into(),
+            why: BadSpecTarget::Escapes { home },
+        },
+        Problem::Target {
+            who: who(),
+            raw: "/home/alice".into(),
+            why: BadTarget::TheHome.into(),
+        },
+        Problem::Mode {
+            who: who(),
+            why: BadMode::NotOctal("0999".into()),
+        },
+        Problem::ModeOnSymlink { who: who() },
+        Problem::ExecutableAndMode {
+            who: who(),
+            executable: true,
+            mode: "0600".into(),
+        },
+        Problem::SourceMissing {
+            who: who(),
+            path: "/nix/store/aaaa-gone".into(),
+        },
+        Problem::RecursiveFile {
+            who: who(),
+            rel: "x\0y".into(),
+            why: BadTarget::Nul,
+        },
+        Problem::Duplicate {
+            target: rel(".vimrc"),
+            first: who(),
+            again: "home.file.\"b\"".into(),
+        },
+        Problem::Inside {
+            target: rel(".config/lua/a.lua"),
+            who: "xdg.configFile.\"lua/a.lua\"".into(),
+            outer: rel(".config/lua"),
+            outer_who: "home.file.\"lua\"".into(),
+        },
+        Problem::VariableName("1X".into()),
+        Problem::VariableValue {
+            name: "X".into(),
+            value: "[1,2]".into(),
+        },
+    ];
+    let err = Error::Invalid {
+        spec: "/build/spec.json".into(),
+        user: "alice".into(),
+        problems: problems.to_vec(),
+    };
+    insta::assert_snapshot!(err.to_string());
+}
