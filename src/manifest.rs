@@ -3,11 +3,15 @@
 //! path); validation never touches the home, only the generation's sources.
 
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sys::fxhash::FxHashMap;
+mod problem;
+mod targets;
+
+pub use problem::{BadBackupExt, BadMode, BadProgram, Field, FileField, Problem, StepField, What};
+pub use targets::{clashes, BadTarget, Clash};
 
 /// A normalized path relative to the home: no `.`, `..`, empty or absolute parts.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -15,16 +19,18 @@ use crate::sys::fxhash::FxHashMap;
 pub struct RelPath(String);
 
 impl RelPath {
-    /// Normalizes `raw` (drops `.` and repeated slashes) or says what is wrong with it.
-    pub fn parse(raw: &str) -> Result<RelPath, String> {
+    /// Normalizes `raw` (drops `.` and repeated slashes) or says what is
+    /// wrong with it: the per-target half of the one validation of targets
+    /// (the other half, between targets, is [`clashes`]).
+    pub fn parse(raw: &str) -> Result<RelPath, BadTarget> {
         if raw.is_empty() {
-            return Err("the target is empty".into());
+            return Err(BadTarget::Empty);
         }
         if raw.contains('\0') {
-            return Err("the target contains a NUL byte".into());
+            return Err(BadTarget::Nul);
         }
         if raw.starts_with('/') {
-            return Err("the target is an absolute path; give it relative to the home".into());
+            return Err(BadTarget::Absolute);
         }
         // Nix writes targets already normalized; take those as they are.
         if raw
@@ -34,25 +40,15 @@ impl RelPath {
             return Ok(RelPath(raw.to_string()));
         }
         let mut parts = Vec::new();
-        for comp in Path::new(raw).components() {
-            match comp {
-                Component::Normal(p) => {
-                    let p = p.to_str().ok_or("the target is not valid UTF-8")?;
-                    parts.push(p);
-                }
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    return Err(
-                        "the target contains `..`; targets must stay inside the home".into(),
-                    )
-                }
-                Component::RootDir | Component::Prefix(_) => {
-                    return Err("the target is an absolute path".into())
-                }
+        for part in raw.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => return Err(BadTarget::DotDot),
+                part => parts.push(part),
             }
         }
         if parts.is_empty() {
-            return Err("the target names the home itself".into());
+            return Err(BadTarget::TheHome);
         }
         Ok(RelPath(parts.join("/")))
     }
@@ -247,11 +243,24 @@ pub enum Error {
         json_path: String,
         message: String,
     },
-    #[error("{file}: {}", problems.join(&format!("\n{}: ", file.display())))]
+    /// Every problem at once, in manifest order, each on its own line
+    /// after the file's name.
+    #[error("{}", lines(file, problems))]
     Invalid {
         file: PathBuf,
-        problems: Vec<String>,
+        problems: Vec<Problem>,
     },
+}
+
+fn lines(file: &Path, problems: &[Problem]) -> String {
+    let mut text = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        text.push_str(&format!("{}: {p}", file.display()));
+    }
+    text
 }
 
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -375,22 +384,23 @@ fn utf8(bytes: Vec<u8>, file: &Path) -> Result<String, Error> {
 /// Why `path` cannot be run as a program (`onChange`, activation steps), if
 /// it cannot: missing, not a regular file (a directory, `/dev/null`), or
 /// without an execute bit. Links are followed, as running it would.
-fn program_problem(path: &Path) -> Option<String> {
+fn program_problem(path: &Path) -> Option<BadProgram> {
     use std::os::unix::fs::PermissionsExt;
     let shown = crate::report::escape_path(path);
     match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Some(format!("{shown} does not exist"))
-        }
-        Err(e) => Some(format!("{shown} cannot be examined: {e}")),
-        Ok(m) if !m.is_file() => Some(format!(
-            "{shown} is {}, not a program hearth can run; give an executable file",
-            crate::home::state::kind_name(m.file_type())
-        )),
-        Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!(
-            "{shown} is not executable (mode {:04o}); give an executable file",
-            m.permissions().mode() & 0o7777
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(BadProgram::Missing { shown }),
+        Err(e) => Some(BadProgram::Unreadable {
+            shown,
+            error: e.to_string(),
+        }),
+        Ok(m) if !m.is_file() => Some(BadProgram::NotAFile {
+            shown,
+            kind: crate::home::state::kind_name(m.file_type()),
+        }),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(BadProgram::NotExecutable {
+            shown,
+            mode: m.permissions().mode() & 0o7777,
+        }),
         Ok(_) => None,
     }
 }
@@ -441,114 +451,103 @@ pub fn parse(text: &str) -> Result<Manifest, (String, String)> {
 }
 
 /// Parses an octal mode string such as "0600" or "755".
-pub fn parse_mode(raw: &str) -> Result<u32, String> {
+pub fn parse_mode(raw: &str) -> Result<u32, BadMode> {
     let digits = raw.strip_prefix("0o").unwrap_or(raw);
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
     {
-        return Err(format!(
-            "{raw:?} is not an octal mode; write it like \"0644\" or \"0755\""
-        ));
+        return Err(BadMode::NotOctal(raw.to_string()));
     }
-    let mode = u32::from_str_radix(digits, 8).map_err(|e| e.to_string())?;
+    let mode = u32::from_str_radix(digits, 8).map_err(|_| BadMode::NotOctal(raw.to_string()))?;
     if mode & 0o7000 != 0 {
-        return Err(format!(
-            "{raw:?} sets setuid, setgid or sticky bits, which hearth never creates; use a mode up to \"0777\""
-        ));
+        return Err(BadMode::SpecialBits(raw.to_string()));
     }
     Ok(mode)
 }
 
 /// Checks everything that can be checked without the home. Returns every
-/// problem at once, each prefixed by its JSON path.
-pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<String>> {
+/// problem at once, in manifest order.
+pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Problem>> {
     let mut problems = Vec::new();
+    let mut push = |at, what| problems.push(Problem { at, what });
     if m.user.is_empty() {
-        problems.push("user: the user name is empty".to_string());
+        push(Field::User, What::EmptyUser);
     }
     if !m.home.is_absolute() {
-        problems.push(format!(
-            "home: {:?} is not an absolute path",
-            m.home.display().to_string()
-        ));
+        push(Field::Home, What::NotAbsolute(m.home.clone()));
     }
     if let Some(ext) = &m.backup_extension {
         if let Err(e) = check_backup_ext(ext) {
-            problems.push(format!("backupExtension: {e}"));
+            push(Field::BackupExtension, e.into());
         }
     }
     if let Some(p) = &m.packages {
         if !p.is_absolute() {
-            problems.push(format!(
-                "packages: {:?} is not an absolute store path",
-                p.display().to_string()
-            ));
+            push(Field::Packages, What::PackagesNotAbsolute(p.clone()));
         } else if !p.exists() {
-            problems.push(format!("packages: {} does not exist", p.display()));
+            push(Field::Packages, What::PackagesMissing(p.clone()));
         }
     }
 
     let mut files = Vec::with_capacity(m.files.len());
-    let mut seen: FxHashMap<RelPath, usize> = FxHashMap::default();
+    // The index in `m.files` of each of `files`.
+    let mut index = Vec::with_capacity(m.files.len());
     for (i, entry) in m.files.iter().enumerate() {
-        let at = format!("files[{i}]");
+        let at = |field| Field::File(i, field);
         let target = match RelPath::parse(&entry.target) {
             Ok(t) => t,
-            Err(e) => {
-                problems.push(format!("{at}.target: {:?}: {e}", entry.target));
+            Err(why) => {
+                push(
+                    at(FileField::Target),
+                    What::Target {
+                        raw: entry.target.clone(),
+                        why,
+                    },
+                );
                 continue;
             }
         };
-        if let Some(first) = seen.insert(target.clone(), i) {
-            problems.push(format!(
-                "{at}.target: {target} is also the target of files[{first}]; each target may appear once"
-            ));
-        }
         if !entry.source.is_absolute() {
-            problems.push(format!(
-                "{at}.source: {:?} is not an absolute path",
-                entry.source.display().to_string()
-            ));
+            push(
+                at(FileField::Source),
+                What::NotAbsolute(entry.source.clone()),
+            );
         } else if (check_sources || entry.kind == FileType::Copy)
             && std::fs::symlink_metadata(&entry.source).is_err()
         {
-            problems.push(format!(
-                "{at}.source: {} does not exist; rebuild the generation (its sources may have been garbage-collected)",
-                entry.source.display()
-            ));
+            push(
+                at(FileField::Source),
+                What::SourceMissing(entry.source.clone()),
+            );
         } else if entry.kind == FileType::Copy
             && !std::fs::metadata(&entry.source).is_ok_and(|m| m.is_file())
         {
-            problems.push(format!(
-                "{at}.source: {} is not a regular file; a \"copy\" entry copies one file (set type to \"symlink\" to link a directory)",
-                entry.source.display()
-            ));
+            push(
+                at(FileField::Source),
+                What::CopyOfNonFile(entry.source.clone()),
+            );
         }
         let mode = match (&entry.mode, entry.kind) {
             (None, _) => None,
             (Some(raw), FileType::Copy) => match parse_mode(raw) {
                 Ok(m) => Some(m),
                 Err(e) => {
-                    problems.push(format!("{at}.mode: {e}"));
+                    push(at(FileField::Mode), e.into());
                     None
                 }
             },
             (Some(_), FileType::Symlink) => {
-                problems.push(format!(
-                    "{at}.mode: a mode applies only to \"copy\" entries (a symlink has no mode of its own); set type to \"copy\" or mode to null"
-                ));
+                push(at(FileField::Mode), What::ModeOnSymlink);
                 None
             }
         };
         if let Some(hook) = &entry.on_change {
             if !hook.is_absolute() {
-                problems.push(format!(
-                    "{at}.onChange: {:?} is not an absolute path",
-                    hook.display().to_string()
-                ));
+                push(at(FileField::OnChange), What::NotAbsolute(hook.clone()));
             } else if let Some(p) = program_problem(hook) {
-                problems.push(format!("{at}.onChange: {p}"));
+                push(at(FileField::OnChange), p.into());
             }
         }
+        index.push(i);
         files.push(File {
             target,
             source: entry.source.clone(),
@@ -559,44 +558,52 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Stri
         });
     }
 
-    // A target inside another target would need the outer one to be both a
-    // file and a directory. Each target's parents are looked up (no sort).
-    let by_str: FxHashMap<&str, usize> = seen.iter().map(|(t, i)| (t.as_str(), *i)).collect();
-    for f in &files {
-        let t = f.target.as_str();
-        let inner = t
-            .rmatch_indices('/')
-            .find_map(|(k, _)| by_str.get(&t[..k]).map(|j| (&t[..k], *j)));
-        if let Some((outer, j)) = inner {
-            let i = by_str.get(t).copied().unwrap_or_default();
-            problems.push(format!(
-                "files[{i}].target: {t} lies inside {outer}, the target of files[{j}]; a path cannot be both a file and a directory"
-            ));
+    let between = clashes(files.iter().map(|f| &f.target).zip(index.iter().copied()));
+    for clash in between {
+        match clash {
+            Clash::Duplicate {
+                target,
+                first,
+                again,
+            } => push(
+                Field::File(again, FileField::Target),
+                What::Duplicate { target, first },
+            ),
+            Clash::Inside {
+                target,
+                entry,
+                outer,
+                outer_entry,
+            } => push(
+                Field::File(entry, FileField::Target),
+                What::Inside {
+                    target,
+                    outer,
+                    outer_index: outer_entry,
+                },
+            ),
         }
     }
 
     let mut names = std::collections::HashSet::new();
     for (i, step) in m.activation.iter().enumerate() {
-        let at = format!("activation[{i}]");
+        let at = |field| Field::Step(i, field);
         if step.name.is_empty() {
-            problems.push(format!("{at}.name: the step name is empty"));
+            push(at(StepField::Name), What::EmptyStepName);
         } else if !names.insert(step.name.as_str()) {
-            problems.push(format!(
-                "{at}.name: {:?} is used by an earlier step; names must be unique",
-                step.name
-            ));
+            push(at(StepField::Name), What::StepNameReused(step.name.clone()));
         }
         if !step.script.is_absolute() {
-            problems.push(format!(
-                "{at}.script: {:?} is not an absolute path",
-                step.script.display().to_string()
-            ));
+            push(
+                at(StepField::Script),
+                What::NotAbsolute(step.script.clone()),
+            );
         } else if let Some(p) = program_problem(&step.script) {
-            problems.push(format!("{at}.script: {p}"));
+            push(at(StepField::Script), p.into());
         }
     }
 
-    problems.sort_by_key(|p| sort_key(p));
+    problem::sort(&mut problems);
     if problems.is_empty() {
         Ok(files)
     } else {
@@ -604,33 +611,10 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Stri
     }
 }
 
-// Keeps problems in manifest order (files[2] before files[10]).
-fn sort_key(problem: &str) -> (u8, usize, String) {
-    let section = [
-        "user",
-        "home",
-        "backupExtension",
-        "packages",
-        "files",
-        "activation",
-    ]
-    .iter()
-    .position(|s| problem.starts_with(s))
-    .unwrap_or(9) as u8;
-    let index = problem
-        .split_once('[')
-        .and_then(|(_, rest)| rest.split_once(']'))
-        .and_then(|(n, _)| n.parse().ok())
-        .unwrap_or(0);
-    (section, index, problem.to_string())
-}
-
 /// A backup extension must produce a sibling name, never a path elsewhere.
-pub fn check_backup_ext(ext: &str) -> Result<(), String> {
+pub fn check_backup_ext(ext: &str) -> Result<(), BadBackupExt> {
     if ext.is_empty() || ext.contains('/') || ext == "." || ext == ".." || ext.contains('\0') {
-        return Err(format!(
-            "{ext:?} is not a usable backup extension; use a plain word such as \"bak\""
-        ));
+        return Err(BadBackupExt(ext.to_string()));
     }
     Ok(())
 }
@@ -669,5 +653,123 @@ mod tests {
         assert!(parse_mode("0800").is_err());
         assert!(parse_mode("4755").is_err());
         assert!(parse_mode("").is_err());
+    }
+
+    fn entry(target: &str) -> FileEntry {
+        FileEntry {
+            target: target.into(),
+            source: "/nix/store/aaaa-src".into(),
+            kind: FileType::Symlink,
+            mode: None,
+            force: false,
+            on_change: None,
+        }
+    }
+
+    fn manifest(files: Vec<FileEntry>) -> Manifest {
+        Manifest {
+            version: 1,
+            user: "alice".into(),
+            home: "/home/alice".into(),
+            backup_extension: None,
+            files,
+            packages: None,
+            activation: Vec::new(),
+        }
+    }
+
+    // Symlink entries without `check_sources` are validated without a disk.
+    #[test]
+    fn validation_finds_every_problem_typed_and_in_manifest_order() {
+        let mut m = manifest(
+            [
+                ".config/app/x",
+                "/abs",
+                ".config/app",
+                "a",
+                "b",
+                "c",
+                "d",
+                "e",
+                "f",
+                "g",
+                ".config/app/x",
+                "./",
+            ]
+            .map(entry)
+            .to_vec(),
+        );
+        m.user = String::new();
+        m.backup_extension = Some("a/b".into());
+        m.files[2].mode = Some("0644".into());
+        m.files[10].source = "relative".into();
+        let problems = validate(&m, false).unwrap_err();
+        let rel = |s| RelPath::parse(s).unwrap();
+        assert_eq!(
+            problems,
+            [
+                Problem {
+                    at: Field::User,
+                    what: What::EmptyUser
+                },
+                Problem {
+                    at: Field::BackupExtension,
+                    what: What::BackupExtension(BadBackupExt("a/b".into()))
+                },
+                Problem {
+                    at: Field::File(0, FileField::Target),
+                    what: What::Inside {
+                        target: rel(".config/app/x"),
+                        outer: rel(".config/app"),
+                        outer_index: 2
+                    }
+                },
+                Problem {
+                    at: Field::File(1, FileField::Target),
+                    what: What::Target {
+                        raw: "/abs".into(),
+                        why: BadTarget::Absolute
+                    }
+                },
+                Problem {
+                    at: Field::File(2, FileField::Mode),
+                    what: What::ModeOnSymlink
+                },
+                Problem {
+                    at: Field::File(10, FileField::Target),
+                    what: What::Duplicate {
+                        target: rel(".config/app/x"),
+                        first: 0
+                    }
+                },
+                Problem {
+                    at: Field::File(10, FileField::Source),
+                    what: What::NotAbsolute("relative".into())
+                },
+                Problem {
+                    at: Field::File(11, FileField::Target),
+                    what: What::Target {
+                        raw: "./".into(),
+                        why: BadTarget::TheHome
+                    }
+                },
+            ]
+        );
+        let err = Error::Invalid {
+            file: "/g/manifest.json".into(),
+            problems: problems[2..4].to_vec(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "/g/manifest.json: files[0].target: .config/app/x lies inside .config/app, the target of files[2]; a path cannot be both a file and a directory\n\
+             /g/manifest.json: files[1].target: \"/abs\": the target is an absolute path; give it relative to the home"
+        );
+    }
+
+    #[test]
+    fn a_good_manifest_has_no_problems() {
+        let files = validate(&manifest(vec![entry("./a//b"), entry("a-b")]), false).unwrap();
+        let targets: Vec<&str> = files.iter().map(|f| f.target.as_str()).collect();
+        assert_eq!(targets, ["a/b", "a-b"]);
     }
 }

@@ -4,9 +4,10 @@
 //! variables script and `activate`.
 //! `layout` decides (pure, given what `inspect` found of the sources);
 //! `write` creates OUT and nothing else; the result is checked like
-//! `hearth check` does.
+//! `hearth check` does. Targets are checked by the manifest's one validation
+//! of targets (`RelPath::parse`, `manifest::clashes`); only what a spec adds
+//! (absolute targets inside the home, options as names) is decided here.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -16,7 +17,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::build::spec;
-use crate::manifest::{self, After, FileEntry, FileType, Manifest, RelPath, Step};
+use crate::manifest::{
+    self, After, BadMode, BadTarget, Clash, FileEntry, FileType, Manifest, RelPath, Step,
+};
 
 // ---------------------------------------------------------------------------
 // The spec
@@ -144,11 +147,11 @@ pub enum Error {
     Spec(#[from] spec::Error),
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("the generation for {user} cannot be built ({}):\n  {}", spec.display(), problems.join("\n  "))]
+    #[error("the generation for {user} cannot be built ({}):{}", spec.display(), indented(problems))]
     Invalid {
         spec: PathBuf,
         user: String,
-        problems: Vec<String>,
+        problems: Vec<Problem>,
     },
     #[error("{} already exists; build-generation creates its output directory itself", path.display())]
     OutExists { path: PathBuf },
@@ -158,6 +161,78 @@ pub enum Error {
     WhereAmI(io::Error),
     #[error("the built generation does not pass `hearth check`: {0}")]
     Check(#[from] manifest::Error),
+}
+
+/// Each problem on its own line, indented under the headline.
+fn indented(problems: &[Problem]) -> String {
+    problems.iter().fold(String::new(), |mut text, p| {
+        let _ = write!(text, "\n  {p}");
+        text
+    })
+}
+
+/// What is wrong with a spec. A problem of a file names the option that
+/// defined it (`definedBy`, or `files[i]`), since that is what the user edits.
+/// Found in spec order: the shell, each file, the clashes between files, the
+/// session variables.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("shell: {:?} is not an absolute path; the scripts need a full path after #!", .0.display().to_string())]
+    Shell(PathBuf),
+    #[error("{who}: target {raw:?}: {why}")]
+    Target {
+        who: String,
+        raw: String,
+        why: BadSpecTarget,
+    },
+    #[error("{who}: mode: {why}")]
+    Mode { who: String, why: BadMode },
+    #[error("{who}: a mode applies only to copies (a symlink has no mode of its own); set type = \"copy\" or remove the mode")]
+    ModeOnSymlink { who: String },
+    #[error("{who}: executable = {executable} contradicts mode {mode:?}; set one of them")]
+    ExecutableAndMode {
+        who: String,
+        executable: bool,
+        mode: String,
+    },
+    #[error("{who}: source {} does not exist", path.display())]
+    SourceMissing { who: String, path: PathBuf },
+    /// A file below a recursive source whose name cannot be a target.
+    #[error("{who}: {rel:?}: {why}")]
+    RecursiveFile {
+        who: String,
+        rel: String,
+        why: BadTarget,
+    },
+    #[error("{target}: defined by {first} and by {again}; each target may appear once (remove one, or give it another target)")]
+    Duplicate {
+        target: RelPath,
+        first: String,
+        again: String,
+    },
+    #[error("{target} (defined by {who}) lies inside {outer} (defined by {outer_who}); a path cannot be both a file and a directory")]
+    Inside {
+        target: RelPath,
+        who: String,
+        outer: RelPath,
+        outer_who: String,
+    },
+    #[error("home.sessionVariables.{0}: {0:?} is not a shell variable name (letters, digits and _, not starting with a digit)")]
+    VariableName(String),
+    #[error("home.sessionVariables.{name}: {value} is not a string, number or boolean")]
+    VariableValue { name: String, value: String },
+}
+
+/// What is wrong with a spec's target. A spec, unlike a manifest, may give a
+/// target as an absolute path inside the home.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadSpecTarget {
+    #[error("the target is outside the home {}", home.display())]
+    Outside { home: PathBuf },
+    #[error("{}; this one would be outside the home {}", BadTarget::DotDot, home.display())]
+    Escapes { home: PathBuf },
+    #[error(transparent)]
+    Bad(#[from] BadTarget),
 }
 
 impl Error {
@@ -329,54 +404,65 @@ pub fn layout(
     sources: &[SourceInfo],
     out: &Path,
     hearth: &Path,
-) -> Result<Layout, Vec<String>> {
+) -> Result<Layout, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut copies = Vec::new();
     let mut scripts = Vec::new();
-    // (target, entry, who defined it), in spec order.
-    let mut entries: Vec<(RelPath, FileEntry, String)> = Vec::new();
+    // (target, entry, index of the spec file that defined it), in spec order.
+    let mut entries: Vec<(RelPath, FileEntry, usize)> = Vec::new();
+    // Who defined each spec file, as problems name it.
+    let whos: Vec<String> = spec
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            f.defined_by
+                .clone()
+                .unwrap_or_else(|| format!("files[{i}]"))
+        })
+        .collect();
 
     if !spec.shell.is_absolute() {
-        problems.push(format!(
-            "shell: {:?} is not an absolute path; the scripts need a full path after #!",
-            spec.shell.display().to_string()
-        ));
+        problems.push(Problem::Shell(spec.shell.clone()));
     }
 
     for (i, (f, info)) in spec.files.iter().zip(sources).enumerate() {
-        let who = f
-            .defined_by
-            .clone()
-            .unwrap_or_else(|| format!("files[{i}]"));
+        let who = &whos[i];
         let target = match target_in_home(&f.target, &spec.home) {
             Ok(t) => t,
-            Err(e) => {
-                problems.push(format!("{who}: target {:?}: {e}", f.target));
+            Err(why) => {
+                problems.push(Problem::Target {
+                    who: who.clone(),
+                    raw: f.target.clone(),
+                    why,
+                });
                 continue;
             }
         };
         let mode = match (&f.mode, f.kind) {
             (Some(raw), FileType::Copy) => match manifest::parse_mode(raw) {
                 Ok(m) => Some(m),
-                Err(e) => {
-                    problems.push(format!("{who}: mode: {e}"));
+                Err(why) => {
+                    problems.push(Problem::Mode {
+                        who: who.clone(),
+                        why,
+                    });
                     continue;
                 }
             },
             (Some(_), FileType::Symlink) => {
-                problems.push(format!(
-                    "{who}: a mode applies only to copies (a symlink has no mode of its own); set type = \"copy\" or remove the mode"
-                ));
+                problems.push(Problem::ModeOnSymlink { who: who.clone() });
                 continue;
             }
             (None, _) => None,
         };
         if let (Some(m), Some(x)) = (mode, f.executable) {
             if (m & 0o111 != 0) != x {
-                problems.push(format!(
-                    "{who}: executable = {x} contradicts mode {:?}; set one of them",
-                    f.mode.as_deref().unwrap_or_default()
-                ));
+                problems.push(Problem::ExecutableAndMode {
+                    who: who.clone(),
+                    executable: x,
+                    mode: f.mode.clone().unwrap_or_default(),
+                });
                 continue;
             }
         }
@@ -391,10 +477,10 @@ pub fn layout(
         // (target, source, executable bit of the source if a regular file)
         let parts: Vec<(RelPath, PathBuf, Option<bool>)> = match info {
             SourceInfo::Missing => {
-                problems.push(format!(
-                    "{who}: source {} does not exist",
-                    f.source.display()
-                ));
+                problems.push(Problem::SourceMissing {
+                    who: who.clone(),
+                    path: f.source.clone(),
+                });
                 continue;
             }
             SourceInfo::Dir { files } if f.recursive => {
@@ -402,7 +488,11 @@ pub fn layout(
                 for df in files {
                     match RelPath::parse(&format!("{target}/{}", df.rel)) {
                         Ok(t) => parts.push((t, f.source.join(&df.rel), df.executable)),
-                        Err(e) => problems.push(format!("{who}: {}: {e}", df.rel)),
+                        Err(why) => problems.push(Problem::RecursiveFile {
+                            who: who.clone(),
+                            rel: df.rel.clone(),
+                            why,
+                        }),
                     }
                 }
                 parts
@@ -439,12 +529,37 @@ pub fn layout(
                     force: f.force,
                     on_change: on_change.clone(),
                 },
-                who.clone(),
+                i,
             ));
         }
     }
 
-    problems.extend(clashes(&entries));
+    problems.extend(
+        manifest::clashes(entries.iter().map(|(t, _, i)| (t, *i)))
+            .into_iter()
+            .map(|clash| match clash {
+                Clash::Duplicate {
+                    target,
+                    first,
+                    again,
+                } => Problem::Duplicate {
+                    target,
+                    first: whos[first].clone(),
+                    again: whos[again].clone(),
+                },
+                Clash::Inside {
+                    target,
+                    entry,
+                    outer,
+                    outer_entry,
+                } => Problem::Inside {
+                    target,
+                    who: whos[entry].clone(),
+                    outer,
+                    outer_who: whos[outer_entry].clone(),
+                },
+            }),
+    );
 
     let mut activation = Vec::new();
     for (i, step) in spec.activation.iter().enumerate() {
@@ -495,54 +610,30 @@ pub fn layout(
     })
 }
 
-/// A target relative to home; an absolute one must lie inside home.
-pub fn target_in_home(raw: &str, home: &Path) -> Result<RelPath, String> {
+/// A spec's target as a target relative to the home: the spec may give it
+/// relative to the home or as an absolute path inside it. The checks of the
+/// target itself are the manifest's ([`RelPath::parse`]).
+pub fn target_in_home(raw: &str, home: &Path) -> Result<RelPath, BadSpecTarget> {
+    let escapes = |why| match why {
+        BadTarget::DotDot => BadSpecTarget::Escapes {
+            home: home.to_path_buf(),
+        },
+        why => BadSpecTarget::Bad(why),
+    };
     if raw.starts_with('/') {
         let rest = Path::new(raw)
             .strip_prefix(home)
-            .map_err(|_| format!("the target is outside the home {}", home.display()))?;
+            .map_err(|_| BadSpecTarget::Outside {
+                home: home.to_path_buf(),
+            })?;
+        // The home itself strips to nothing.
         let rest = rest.to_str().unwrap_or_default();
-        return RelPath::parse(rest)
-            .map_err(|e| format!("{e} (outside the home {})", home.display()));
+        if rest.is_empty() {
+            return Err(BadSpecTarget::Bad(BadTarget::TheHome));
+        }
+        return RelPath::parse(rest).map_err(escapes);
     }
-    RelPath::parse(raw).map_err(|e| {
-        if raw.split('/').any(|p| p == "..") {
-            format!("{e}; this one would be outside the home {}", home.display())
-        } else {
-            e
-        }
-    })
-}
-
-/// Duplicate targets and targets inside others, naming both definitions.
-fn clashes(entries: &[(RelPath, FileEntry, String)]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut first: HashMap<&RelPath, &str> = HashMap::new();
-    for (t, _, who) in entries {
-        if let Some(earlier) = first.get(t) {
-            problems.push(format!(
-                "{t}: defined by {earlier} and by {who}; each target may appear once (remove one, or give it another target)"
-            ));
-        } else {
-            first.insert(t, who);
-        }
-    }
-    // Sorted, `a` comes right before everything below it.
-    let mut sorted: Vec<(&RelPath, &str)> = first.into_iter().collect();
-    sorted.sort();
-    let mut stack: Vec<(&RelPath, &str)> = Vec::new();
-    for (t, who) in sorted {
-        while stack.last().is_some_and(|(top, _)| !t.is_below(top)) {
-            stack.pop();
-        }
-        if let Some((outer, outer_who)) = stack.last() {
-            problems.push(format!(
-                "{t} (defined by {who}) lies inside {outer} (defined by {outer_who}); a path cannot be both a file and a directory"
-            ));
-        }
-        stack.push((t, who));
-    }
-    problems
+    RelPath::parse(raw).map_err(escapes)
 }
 
 /// A step name as a file name: anything but [A-Za-z0-9._-] becomes `_`.
@@ -645,7 +736,7 @@ fn is_shell_name(name: &str) -> bool {
 pub fn session_vars(
     vars: &IndexMap<String, serde_json::Value>,
     path: &[String],
-) -> Result<String, Vec<String>> {
+) -> Result<String, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut s = String::from(
         "# Session variables of a hearth generation: source it from a shell profile.\n\
@@ -655,9 +746,7 @@ pub fn session_vars(
     );
     for (name, value) in vars {
         if !is_shell_name(name) {
-            problems.push(format!(
-                "home.sessionVariables.{name}: {name:?} is not a shell variable name (letters, digits and _, not starting with a digit)"
-            ));
+            problems.push(Problem::VariableName(name.clone()));
             continue;
         }
         // As Nix's toString: true is "1", false and null are "".
@@ -667,9 +756,10 @@ pub fn session_vars(
             serde_json::Value::Bool(true) => "1".into(),
             serde_json::Value::Bool(false) | serde_json::Value::Null => String::new(),
             other => {
-                problems.push(format!(
-                    "home.sessionVariables.{name}: {other} is not a string, number or boolean"
-                ));
+                problems.push(Problem::VariableValue {
+                    name: name.clone(),
+                    value: other.to_string(),
+                });
                 continue;
             }
         };

@@ -34,6 +34,10 @@ fn file(target: &str, source: &str, who: &str) -> SpecFile {
 const OUT: &str = "/nix/store/gen";
 
 fn run(spec: &Spec, sources: &[SourceInfo]) -> Result<Layout, Vec<String>> {
+    typed(spec, sources).map_err(|problems| problems.iter().map(ToString::to_string).collect())
+}
+
+fn typed(spec: &Spec, sources: &[SourceInfo]) -> Result<Layout, Vec<Problem>> {
     layout(spec, sources, Path::new(OUT), Path::new("/bin/hearth"))
 }
 
@@ -158,6 +162,94 @@ fn clashes_name_both_definitions() {
 }
 
 #[test]
+fn clashes_are_typed_and_found_past_sorted_neighbours() {
+    // `a-b` sorts between `a` and `a/b`: a check of sorted neighbours misses
+    // that `a/b` lies inside `a`.
+    let files = vec![
+        file("a", "/s/a", "home.file.a"),
+        file("a-b", "/s/b", "home.file.ab"),
+        file("/home/alice/a/b", "/s/c", "home.file.inner"),
+        file("a-b", "/s/d", "home.file.again"),
+    ];
+    let problems = typed(&spec(files), &[PLAIN, PLAIN, PLAIN, PLAIN]).unwrap_err();
+    let rel = |s| RelPath::parse(s).unwrap();
+    assert_eq!(
+        problems,
+        [
+            Problem::Duplicate {
+                target: rel("a-b"),
+                first: "home.file.ab".into(),
+                again: "home.file.again".into(),
+            },
+            Problem::Inside {
+                target: rel("a/b"),
+                who: "home.file.inner".into(),
+                outer: rel("a"),
+                outer_who: "home.file.a".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn targets_in_the_home() {
+    let home = Path::new("/home/alice");
+    let t = |raw| target_in_home(raw, home);
+    assert_eq!(t("/home/alice/.vimrc").unwrap().as_str(), ".vimrc");
+    assert_eq!(t("./.config//git").unwrap().as_str(), ".config/git");
+    let outside = BadSpecTarget::Outside { home: home.into() };
+    let escapes = BadSpecTarget::Escapes { home: home.into() };
+    assert_eq!(t("/etc/passwd"), Err(outside.clone()));
+    assert_eq!(t("/home/alicex/a"), Err(outside));
+    assert_eq!(t("/home/alice"), Err(BadTarget::TheHome.into()));
+    assert_eq!(t("/home/alice/"), Err(BadTarget::TheHome.into()));
+    assert_eq!(t("/home/alice/../bob/x"), Err(escapes.clone()));
+    assert_eq!(t("../x"), Err(escapes));
+    assert_eq!(t(""), Err(BadTarget::Empty.into()));
+    assert_eq!(t("."), Err(BadTarget::TheHome.into()));
+}
+
+#[test]
+fn problems_name_the_option_that_defined_the_file() {
+    let mut x = file(".x", "/s/x", "home.file.x");
+    x.kind = FileType::Copy;
+    x.mode = Some("4755".into());
+    let mut s = spec(vec![x, file("y", "/s/y", "home.file.y")]);
+    s.shell = "sh".into();
+    s.session_variables
+        .insert("1X".into(), serde_json::json!("v"));
+    let problems = typed(&s, &[PLAIN, SourceInfo::Missing]).unwrap_err();
+    assert_eq!(
+        problems,
+        [
+            Problem::Shell("sh".into()),
+            Problem::Mode {
+                who: "home.file.x".into(),
+                why: BadMode::SpecialBits("4755".into())
+            },
+            Problem::SourceMissing {
+                who: "home.file.y".into(),
+                path: "/s/y".into()
+            },
+            Problem::VariableName("1X".into()),
+        ]
+    );
+    let err = Error::Invalid {
+        spec: "/spec.json".into(),
+        user: "alice".into(),
+        problems,
+    };
+    assert_eq!(
+        err.to_string(),
+        "the generation for alice cannot be built (/spec.json):
+  shell: \"sh\" is not an absolute path; the scripts need a full path after #!
+  home.file.x: mode: \"4755\" sets setuid, setgid or sticky bits, which hearth never creates; use a mode up to \"0777\"
+  home.file.y: source /s/y does not exist
+  home.sessionVariables.1X: \"1X\" is not a shell variable name (letters, digits and _, not starting with a digit)"
+    );
+}
+
+#[test]
 fn hooks_and_steps_are_scripts_in_the_generation() {
     let mut f = file(".a", "/s/a", "home.file.a");
     f.on_change = Some("echo changed".into());
@@ -260,4 +352,71 @@ export PATH=\"$HOME/bin:/opt/x\"\"${PATH:+:}$PATH\"
     );
     vars.insert("BAD-NAME".to_string(), serde_json::json!("x"));
     assert!(session_vars(&vars, &[]).is_err());
+}
+
+// Every message a spec problem can show, pinned in one place.
+#[test]
+fn every_problem_message() {
+    let rel = |s| RelPath::parse(s).unwrap();
+    let who = || "home.file.\"a\"".to_string();
+    let home = PathBuf::from("/home/alice");
+    let problems = [
+        Problem::Shell("sh".into()),
+        Problem::Target {
+            who: who(),
+            raw: "/etc/passwd".into(),
+            why: BadSpecTarget::Outside { home: home.clone() },
+        },
+        Problem::Target {
+            who: who(),
+            raw: "../x".into(),
+            why: BadSpecTarget::Escapes { home },
+        },
+        Problem::Target {
+            who: who(),
+            raw: "/home/alice".into(),
+            why: BadTarget::TheHome.into(),
+        },
+        Problem::Mode {
+            who: who(),
+            why: BadMode::NotOctal("0999".into()),
+        },
+        Problem::ModeOnSymlink { who: who() },
+        Problem::ExecutableAndMode {
+            who: who(),
+            executable: true,
+            mode: "0600".into(),
+        },
+        Problem::SourceMissing {
+            who: who(),
+            path: "/nix/store/aaaa-gone".into(),
+        },
+        Problem::RecursiveFile {
+            who: who(),
+            rel: "x\0y".into(),
+            why: BadTarget::Nul,
+        },
+        Problem::Duplicate {
+            target: rel(".vimrc"),
+            first: who(),
+            again: "home.file.\"b\"".into(),
+        },
+        Problem::Inside {
+            target: rel(".config/lua/a.lua"),
+            who: "xdg.configFile.\"lua/a.lua\"".into(),
+            outer: rel(".config/lua"),
+            outer_who: "home.file.\"lua\"".into(),
+        },
+        Problem::VariableName("1X".into()),
+        Problem::VariableValue {
+            name: "X".into(),
+            value: "[1,2]".into(),
+        },
+    ];
+    let err = Error::Invalid {
+        spec: "/build/spec.json".into(),
+        user: "alice".into(),
+        problems: problems.to_vec(),
+    };
+    insta::assert_snapshot!(err.to_string());
 }
