@@ -175,22 +175,20 @@ mod tests {
     }
 
     #[test]
-    fn a_hundred_thousand_targets_are_checked_in_linear_time() {
+    fn a_hundred_thousand_targets_with_one_clash_at_the_end() {
         // 100,000 targets in 1,000 directories, plus one target inside
         // another at the very end: a pairwise check would make 5·10⁹
         // comparisons; this one makes about one lookup per path component.
+        // (Speed is the benchmark's to measure, not a test's.)
         let mut targets: Vec<RelPath> = (0..100_000)
             .map(|i| rel(&format!(".config/app{}/sub/file{i}", i % 1000)))
             .collect();
         targets.push(rel(".config/app7/sub"));
-        let start = std::time::Instant::now();
         let found = clashes(targets.iter().zip(0..));
         assert_eq!(found.len(), 100);
         assert!(found.iter().all(|c| matches!(
             c,
             Clash::Inside { outer, outer_entry: 100_000, .. } if outer.as_str() == ".config/app7/sub"
         )));
-        // Generous for a debug build on a busy machine; quadratic would take minutes.
-        assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 }
