@@ -16,19 +16,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use nix::errno::Errno;
-use nix::sys::stat::SFlag;
-use serde::{Deserialize, Serialize};
-
 use crate::home::plan::{Action, Desired, Owned, Plan, Prev, Recorded, Seen};
 use crate::manifest::RelPath;
 use crate::sys::dirfd::DirFd;
 use crate::sys::fault;
 use crate::sys::fxhash::FxHashMap as HashMap;
+use nix::errno::Errno;
+use nix::sys::stat::SFlag;
 
-/// One recorded change, with the names it uses, fixed before anything is written.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "kebab-case")]
+/// One recorded change, with the names it uses, fixed before anything is
+/// written. On disk it is `journal::OpV1`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// Remove an owned path: a symlink is unlinked (undo recreates it), a copy
     /// is renamed to `trash` (undo renames it back; commit deletes it).
@@ -42,7 +40,6 @@ pub enum Op {
         required: bool,
         /// Its permission bits when the journal was written, so that undo
         /// recreates it exactly (a user may have made ~/.ssh 0700).
-        #[serde(default)]
         mode: Option<u32>,
     },
     /// Rename aside without replacing anything: a backup, or (discard) a
@@ -53,7 +50,6 @@ pub enum Op {
         discard: bool,
         /// For a discard: what the plan saw there, checked once it is moved
         /// aside, so that what the user put there since is never deleted.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         expect: Option<Expect>,
     },
     Mkdir {
@@ -68,14 +64,12 @@ pub enum Op {
         stash: RelPath,
         /// For a replaced copy: what hearth recorded of it, checked on what
         /// the swap takes out of the home.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         was: Option<Recorded>,
     },
 }
 
 /// What a discard expects to move aside: what the plan saw.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Expect {
     Symlink { target: PathBuf },
     File { size: u64, mode: u32 },
@@ -100,28 +94,27 @@ impl Expect {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What an activation will change, written (by `journal`, whose
+/// `JournalV1` is its format on disk) before the first change.
+#[derive(Clone, Debug)]
 pub struct Journal {
     pub txid: String,
     pub home: PathBuf,
     pub generation: PathBuf,
     pub ops: Vec<Op>,
     /// The packages profile and the link it had before, when it changes.
-    #[serde(default)]
     pub profile: Option<(PathBuf, Option<PathBuf>)>,
     /// The onChange hooks and steps the activation runs after its commit.
     /// The journal is kept until they have run, so that a committed
     /// generation whose hooks were cut short (a kill, a dead parent) has
     /// them run by the next activation.
-    #[serde(default)]
     pub hooks: Vec<OwedHook>,
     /// The generation that was current before (the hooks' old generation).
-    #[serde(default)]
     pub previous: Option<PathBuf>,
 }
 
 /// A hook or step owed by a committed activation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OwedHook {
     /// "onChange of" or "step".
     pub what: String,

@@ -1,12 +1,14 @@
 //! One activation of one home, in pipeline order: `observe` looks at the
-//! home, `plan` decides (pure), `apply` changes it under a journal, `state`
-//! records the generation, `hooks` runs the generation's programs;
-//! `activate` drives these phases and the commands that read or prune the
-//! history.
+//! home, `plan` decides (pure), `journal` records the changes before `apply`
+//! makes them, `state` records the generation, `hooks` runs the generation's
+//! programs; `activate` drives these phases and the commands that read or
+//! prune the history. The files hearth keeps (`state.json`, the journal)
+//! have versioned formats of their own, defined in `state` and `journal`.
 
 pub mod activate;
 pub mod apply;
 pub mod hooks;
+pub mod journal;
 pub mod observe;
 pub mod plan;
 pub mod state;

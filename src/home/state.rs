@@ -1,8 +1,17 @@
 //! The per-user state: `$XDG_STATE_HOME/hearth` (default
 //! `~/.local/state/hearth`). It holds the lock that serializes hearth runs on
-//! a home, what the current generation put where, the generation history,
-//! the GC roots, and the journal of an activation in progress.
+//! a home, what the current generation put where (`state.json`), the
+//! generation history, copies of the applied manifests, the GC roots, and
+//! the journal of an activation in progress (its format is in `journal`).
+//!
+//! `state.json` has a format of its own, [`StateV1`], converted to and from
+//! the in-memory [`Data`] in one place ("state.json on disk", below): a change to
+//! the planner's types cannot change the file without breaking the build
+//! there. A file of a newer format is refused by name, never rewritten.
+//! This module never touches the home.
 
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,14 +21,14 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::home::apply::Journal;
-use crate::home::plan::Owned;
+use crate::home::plan::{Owned, Recorded};
+use crate::manifest::RelPath;
+use crate::sys::fxhash::FxIndexMap;
 
 const STATE_FILE: &str = "state.json";
-const JOURNAL_FILE: &str = "journal";
-/// Bytes of the journal's header line: the length of the JSON, padded.
-const HEADER: usize = 16;
 const LOCK_FILE: &str = "lock";
+/// The format of `state.json` this hearth writes, and the newest it reads.
+pub const STATE_FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,6 +36,23 @@ pub enum Error {
     Io { path: PathBuf, source: io::Error },
     #[error("{path} is damaged: {message}\nhint: move it aside to start over; hearth then treats every file in the home as not its own")]
     Corrupt { path: PathBuf, message: String },
+    /// A file written by a later hearth, in a format this one cannot read.
+    #[error("{path} was written by a newer hearth (format {found}; this hearth reads formats up to {reads})\n{}", file.newer_hint())]
+    Newer {
+        path: PathBuf,
+        file: StateFile,
+        found: u64,
+        reads: u32,
+    },
+    /// A format below the oldest this hearth reads (none is known: every
+    /// hearth so far wrote format 1).
+    #[error("{path} says it is in format {found}, which no hearth writes ({})\n{}", formats_read(*.reads), file.unknown_hint())]
+    UnknownFormat {
+        path: PathBuf,
+        file: StateFile,
+        found: u64,
+        reads: u32,
+    },
     #[error("another hearth run holds the lock {path} and did not finish within {secs} s\nhint: wait for it to finish, or raise --lock-timeout")]
     LockTimeout { path: PathBuf, secs: u64 },
     #[error("{path} is not a directory owned by you; hearth keeps its state there and refuses to use it\nhint: remove it or point XDG_STATE_HOME elsewhere")]
@@ -37,6 +63,15 @@ pub enum Error {
         what: &'static str,
         file: StateFile,
     },
+}
+
+/// "this hearth reads format 1", or "formats 1 to N" once there are several.
+fn formats_read(reads: u32) -> String {
+    if reads == 1 {
+        "this hearth reads format 1".into()
+    } else {
+        format!("this hearth reads formats 1 to {reads}")
+    }
 }
 
 /// The files of the state directory, for messages about them.
@@ -53,6 +88,34 @@ impl StateFile {
             StateFile::State => "its record of what it applied",
             StateFile::Journal => "its journal",
             StateFile::Lock => "its lock",
+        }
+    }
+
+    /// What to do about a file of a newer format, and that nothing changed.
+    fn newer_hint(self) -> &'static str {
+        match self {
+            StateFile::Journal => {
+                "it records an activation that did not finish, which only that hearth can complete or revert\n\
+                 hint: run that hearth (any command, e.g. `hearth status`) to finish it; this one can be used again after that\n\
+                 nothing was changed"
+            }
+            _ => {
+                "hint: use that hearth, or move the file aside to start over (hearth then treats every file in the home as not its own)\n\
+                 nothing was changed"
+            }
+        }
+    }
+
+    fn unknown_hint(self) -> &'static str {
+        match self {
+            StateFile::Journal => {
+                "hint: move it aside to use hearth again; the activation it records is then neither completed nor reverted, so check the home with `hearth status`\n\
+                 nothing was changed"
+            }
+            _ => {
+                "hint: move it aside to start over; hearth then treats every file in the home as not its own\n\
+                 nothing was changed"
+            }
         }
     }
 
@@ -88,7 +151,7 @@ pub fn kind_name(ft: std::fs::FileType) -> &'static str {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -99,12 +162,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 /// (ELOOP), never followed out of it, and opening never waits (a FIFO opened
 /// for reading waits for a writer forever; `write_all_at` and `read` on a
 /// regular file ignore the flag).
-const OPEN_FLAGS: i32 = nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK;
+pub(crate) const OPEN_FLAGS: i32 =
+    nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK;
 
 /// Opens `path` with `opts` (plus [`OPEN_FLAGS`]) and refuses anything but a
 /// regular file, with one `fstat` of what was opened. `Ok(None)`: there is
 /// nothing at `path`.
-fn open_regular(
+pub(crate) fn open_regular(
     path: &Path,
     opts: &mut OpenOptions,
     file: StateFile,
@@ -135,8 +199,7 @@ fn open_regular(
 }
 
 /// What the current generation put into the home.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug)]
 pub struct Applied {
     pub number: u64,
     pub generation: PathBuf,
@@ -145,7 +208,7 @@ pub struct Applied {
     pub owned: Owned,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenRecord {
     pub number: u64,
     pub path: PathBuf,
@@ -153,9 +216,9 @@ pub struct GenRecord {
     pub time: u64,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// The state in memory; on disk it is [`StateV1`].
+#[derive(Clone, Debug, Default)]
 pub struct Data {
-    pub version: u32,
     pub current: Option<Applied>,
     pub history: Vec<GenRecord>,
 }
@@ -244,10 +307,7 @@ impl State {
     pub fn load(&self) -> Result<Data, Error> {
         let path = self.dir.join(STATE_FILE);
         let Some(bytes) = read_regular(&path, StateFile::State)? else {
-            return Ok(Data {
-                version: 1,
-                ..Data::default()
-            });
+            return Ok(Data::default());
         };
         let text =
             String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
@@ -256,134 +316,29 @@ impl State {
             // to disk) can leave the file empty: that is no state yet. What
             // the activation made is then reverted from the journal, or,
             // when that is gone too, adopted as matching the generation.
-            Ok(text) if text.trim().is_empty() => Ok(Data {
-                version: 1,
-                ..Data::default()
-            }),
-            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
-                path,
-                message: e.to_string(),
-            }),
+            Ok(text) if text.trim().is_empty() => Ok(Data::default()),
+            Ok(text) => decode_state(&path, &text),
             Err(e) => Err(io_err(&path)(e)),
         }
     }
 
     pub fn save(&self, data: &Data) -> Result<(), Error> {
-        let bytes = serde_json::to_vec(data).map_err(|e| Error::Corrupt {
+        let bytes = serde_json::to_vec(&StateV1::from(data)).map_err(|e| Error::Corrupt {
             path: self.dir.join(STATE_FILE),
             message: e.to_string(),
         })?;
         write_atomic(&self.dir, STATE_FILE, &bytes)
     }
 
-    /// Where the journal lives (named in messages).
-    pub fn journal_path(&self) -> PathBuf {
-        self.dir.join(JOURNAL_FILE)
-    }
-
-    /// The journal of an activation that has not finished, if any.
-    ///
-    /// The file stays in place between activations, at a fixed size, and is
-    /// overwritten: a header line with the length of the JSON that follows
-    /// (0: nothing pending), then the JSON, then padding. Overwriting blocks
-    /// already on disk lets forcing it to disk be a data flush, without the
-    /// filesystem journal commit that growing a file costs.
-    pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
-        let path = self.journal_path();
-        let Some(bytes) = read_journal_bytes(&path)? else {
-            return Ok(None);
-        };
-        let parsed = match journal_body(&bytes) {
-            Ok(None) => return Ok(None),
-            Ok(Some(body)) => serde_json::from_slice(body).ok(),
-            Err(()) => None,
-        };
-        match parsed {
-            Some(j) => Ok(Some(j)),
-            None => {
-                // The home is changed only once the whole journal is on disk,
-                // so a torn journal means the home was not touched.
-                crate::report::err(&format!(
-                    "hearth: discarding the incomplete journal {} (an activation was stopped before it changed anything)\n",
-                    path.display()
-                ));
-                self.remove_journal()?;
-                Ok(None)
-            }
-        }
-    }
-
-    /// Writes the journal and, when the activation moves a user's file aside
-    /// (see `Journal::needs_flush`), forces it to disk before the first
-    /// change to the home.
-    pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
-        use std::os::unix::fs::FileExt;
-        let path = self.journal_path();
-        let body = serde_json::to_vec(j).map_err(|e| Error::Corrupt {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        let mut bytes = format!("{:<width$}\n", body.len(), width = HEADER - 1).into_bytes();
-        bytes.extend_from_slice(&body);
-        let opened = open_regular(
-            &path,
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .mode(0o600),
-            StateFile::Journal,
-        )?;
-        // `None` only if the journal vanished between create and open.
-        let (f, meta) = opened.ok_or_else(|| io_err(&path)(io::ErrorKind::NotFound.into()))?;
-        let size = meta.len();
-        let grown = size < bytes.len() as u64;
-        if grown {
-            // Zeros written (not a hole, not preallocated), so that later
-            // overwrites change no block mapping.
-            let capacity = (bytes.len() as u64).next_power_of_two().max(1 << 18);
-            let zeros = vec![0u8; 1 << 16];
-            let mut at = size;
-            while at < capacity {
-                let n = zeros.len().min((capacity - at) as usize);
-                f.write_all_at(&zeros[..n], at).map_err(io_err(&path))?;
-                at += n as u64;
-            }
-        }
-        f.write_all_at(&bytes, 0).map_err(io_err(&path))?;
-        if !j.needs_flush() {
-            return Ok(());
-        }
-        if grown {
-            f.sync_all().map_err(io_err(&path))?;
-            OpenOptions::new()
-                .read(true)
-                .custom_flags(OPEN_FLAGS | nix::libc::O_DIRECTORY)
-                .open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(&self.dir))
-        } else {
-            f.sync_data().map_err(io_err(&path))
-        }
-    }
-
-    /// Marks the journal done (nothing pending); not forced to disk, like the
-    /// commit it follows.
-    pub fn remove_journal(&self) -> Result<(), Error> {
-        use std::os::unix::fs::FileExt;
-        let path = self.journal_path();
-        match open_regular(&path, OpenOptions::new().write(true), StateFile::Journal)? {
-            Some((f, _)) => {
-                let empty = format!("{:<width$}\n", 0, width = HEADER - 1);
-                f.write_all_at(empty.as_bytes(), 0).map_err(io_err(&path))
-            }
-            None => Ok(()),
-        }
-    }
-
     /// Keeps a copy of generation `number`'s manifest beside the state (what
     /// was applied, readable after the generation is garbage-collected). What
     /// hearth owns is recorded in the state itself, so cleanup never needs it.
+    ///
+    /// The copy is the manifest's text byte for byte, as `manifest::load`
+    /// accepted it: it carries the manifest's own `version` (the contract
+    /// with Nix, checked there), so it gets no second one. hearth never reads
+    /// it back; a reader must parse it with `manifest::parse`, which refuses
+    /// a version it does not know by name.
     pub fn keep_manifest(&self, number: u64, manifest: &str) -> Result<(), Error> {
         let dir = self.dir.join("manifests");
         match std::fs::create_dir(&dir) {
@@ -413,50 +368,6 @@ impl State {
     pub fn gc_root(&self, number: u64) -> PathBuf {
         self.dir.join("gcroots").join(number.to_string())
     }
-}
-
-/// The header and as much of the body as it announces: the file's padding
-/// (megabytes after a large activation) is not read on every run, nor more
-/// than the file holds, whatever the header says.
-fn read_journal_bytes(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    use std::io::Read;
-    let Some((mut f, meta)) =
-        open_regular(path, OpenOptions::new().read(true), StateFile::Journal)?
-    else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::with_capacity(HEADER);
-    (&mut f)
-        .take(HEADER as u64)
-        .read_to_end(&mut bytes)
-        .map_err(io_err(path))?;
-    let announced = std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|h| h.trim().parse::<u64>().ok());
-    if let Some(len) = announced {
-        f.take(len.min(meta.len()))
-            .read_to_end(&mut bytes)
-            .map_err(io_err(path))?;
-    }
-    Ok(Some(bytes))
-}
-
-/// The JSON of a journal file: `Ok(None)` when nothing is pending, `Err` when
-/// the header or the length is not right (a torn write).
-fn journal_body(bytes: &[u8]) -> Result<Option<&[u8]>, ()> {
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    let header = bytes.get(..HEADER).ok_or(())?;
-    let len: usize = std::str::from_utf8(header)
-        .map_err(|_| ())?
-        .trim()
-        .parse()
-        .map_err(|_| ())?;
-    if len == 0 {
-        return Ok(None);
-    }
-    bytes.get(HEADER..HEADER + len).map(Some).ok_or(())
 }
 
 /// A state file's content (`None`: there is none); anything but a regular
@@ -601,8 +512,289 @@ pub fn parse_duration(raw: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(too_large)
 }
 
+// ---------------------------------------------------------------------------
+// state.json on disk
+//
+// The types below are the file format, and the `From` impls beside them the
+// one place where it meets the in-memory types. Every impl names every field
+// (no `..`), so that a field added to, or changed in, `Data`, `Applied`,
+// `Owned` or `Recorded` breaks the build here instead of changing the file.
+// Strings and paths are `Cow`s: written, the format borrows from the state
+// (nothing is copied); read, it owns what it parsed and hands it over.
+
+/// `state.json`, format 1 (the only one so far). `version` comes first, so
+/// that a person reading the file sees it.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StateV1<'a> {
+    version: u32,
+    current: Option<AppliedV1<'a>>,
+    history: Vec<GenRecordV1<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppliedV1<'a> {
+    number: u64,
+    generation: Cow<'a, Path>,
+    txid: Cow<'a, str>,
+    owned: OwnedV1<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OwnedV1<'a> {
+    entries: EntriesV1<'a>,
+    dirs: Cow<'a, BTreeSet<RelPath>>,
+}
+
+/// The managed paths (about 1 MB of JSON at 10,000 files), written and read
+/// entry by entry through [`RecordedV1`]: the map is neither copied to be
+/// written nor built twice when read. Reading always gives `Cow::Owned`.
+struct EntriesV1<'a>(Cow<'a, FxIndexMap<RelPath, Recorded>>);
+
+#[derive(Serialize, Deserialize)]
+struct GenRecordV1<'a> {
+    number: u64,
+    path: Cow<'a, Path>,
+    time: u64,
+}
+
+/// What hearth recorded of one path, format 1; the journal's format 1 uses
+/// it too. Externally tagged: serde buffers internally tagged enums, and the
+/// state holds one of these per managed path.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RecordedV1<'a> {
+    Symlink {
+        target: Cow<'a, Path>,
+    },
+    Copy {
+        sha256: Cow<'a, str>,
+        mode: u32,
+        /// Absent in states written before sizes were recorded (same format).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
+}
+
+impl Serialize for EntriesV1<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, RecordedV1::from(v))))
+    }
+}
+
+impl<'de> Deserialize<'de> for EntriesV1<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = FxIndexMap<RelPath, Recorded>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map from paths to what hearth recorded of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut map = FxIndexMap::with_capacity_and_hasher(
+                    access.size_hint().unwrap_or(0),
+                    Default::default(),
+                );
+                while let Some((path, rec)) = access.next_entry::<RelPath, RecordedV1>()? {
+                    map.insert(path, Recorded::from(rec));
+                }
+                Ok(map)
+            }
+        }
+        d.deserialize_map(Entries)
+            .map(|map| EntriesV1(Cow::Owned(map)))
+    }
+}
+
+impl<'a> From<&'a Data> for StateV1<'a> {
+    fn from(data: &'a Data) -> Self {
+        let Data { current, history } = data;
+        StateV1 {
+            version: STATE_FORMAT,
+            current: current.as_ref().map(AppliedV1::from),
+            history: history.iter().map(GenRecordV1::from).collect(),
+        }
+    }
+}
+
+impl From<StateV1<'_>> for Data {
+    fn from(disk: StateV1<'_>) -> Self {
+        // The version was checked by the caller, before the conversion.
+        let StateV1 {
+            version: _,
+            current,
+            history,
+        } = disk;
+        Data {
+            current: current.map(Applied::from),
+            history: history.into_iter().map(GenRecord::from).collect(),
+        }
+    }
+}
+
+impl<'a> From<&'a Applied> for AppliedV1<'a> {
+    fn from(a: &'a Applied) -> Self {
+        let Applied {
+            number,
+            generation,
+            txid,
+            owned: Owned { entries, dirs },
+        } = a;
+        AppliedV1 {
+            number: *number,
+            generation: Cow::Borrowed(generation),
+            txid: Cow::Borrowed(txid),
+            owned: OwnedV1 {
+                entries: EntriesV1(Cow::Borrowed(entries)),
+                dirs: Cow::Borrowed(dirs),
+            },
+        }
+    }
+}
+
+impl From<AppliedV1<'_>> for Applied {
+    fn from(disk: AppliedV1<'_>) -> Self {
+        let AppliedV1 {
+            number,
+            generation,
+            txid,
+            owned: OwnedV1 { entries, dirs },
+        } = disk;
+        Applied {
+            number,
+            generation: generation.into_owned(),
+            txid: txid.into_owned(),
+            // Owned after reading: moved, not cloned.
+            owned: Owned {
+                entries: entries.0.into_owned(),
+                dirs: dirs.into_owned(),
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a GenRecord> for GenRecordV1<'a> {
+    fn from(g: &'a GenRecord) -> Self {
+        let GenRecord { number, path, time } = g;
+        GenRecordV1 {
+            number: *number,
+            path: Cow::Borrowed(path),
+            time: *time,
+        }
+    }
+}
+
+impl From<GenRecordV1<'_>> for GenRecord {
+    fn from(disk: GenRecordV1<'_>) -> Self {
+        let GenRecordV1 { number, path, time } = disk;
+        GenRecord {
+            number,
+            path: path.into_owned(),
+            time,
+        }
+    }
+}
+
+impl<'a> From<&'a Recorded> for RecordedV1<'a> {
+    fn from(r: &'a Recorded) -> Self {
+        match r {
+            Recorded::Symlink { target } => RecordedV1::Symlink {
+                target: Cow::Borrowed(target),
+            },
+            Recorded::Copy { sha256, mode, size } => RecordedV1::Copy {
+                sha256: Cow::Borrowed(sha256),
+                mode: *mode,
+                size: *size,
+            },
+        }
+    }
+}
+
+impl From<RecordedV1<'_>> for Recorded {
+    fn from(disk: RecordedV1<'_>) -> Self {
+        match disk {
+            RecordedV1::Symlink { target } => Recorded::Symlink {
+                target: target.into_owned(),
+            },
+            RecordedV1::Copy { sha256, mode, size } => Recorded::Copy {
+                sha256: sha256.into_owned(),
+                mode,
+                size,
+            },
+        }
+    }
+}
+
+/// Parses `state.json`. A good file is parsed once, straight into the
+/// in-memory types; only one that does not parse pays for a second look at
+/// its `version`, so that a newer hearth's file is refused as such rather
+/// than called damaged.
+fn decode_state(path: &Path, text: &str) -> Result<Data, Error> {
+    match serde_json::from_str::<StateV1>(text) {
+        Ok(disk) => {
+            check_format(
+                path,
+                StateFile::State,
+                u64::from(disk.version),
+                STATE_FORMAT,
+            )?;
+            Ok(Data::from(disk))
+        }
+        Err(e) => {
+            if let Some(found) = probe_format(text.as_bytes()) {
+                check_format(path, StateFile::State, found, STATE_FORMAT)?;
+            }
+            Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
+/// The `version` of a JSON object whatever else it holds, if it has one.
+pub(crate) fn probe_format(json: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Probe {
+        version: Option<u64>,
+    }
+    serde_json::from_slice::<Probe>(json).ok()?.version
+}
+
+/// Refuses a format other than `reads`: a newer one by name (nothing is
+/// changed: the caller has written nothing yet), an older one as unknown.
+/// When a format 2 comes, an older one is migrated by its reader instead.
+pub(crate) fn check_format(
+    path: &Path,
+    file: StateFile,
+    found: u64,
+    reads: u32,
+) -> Result<(), Error> {
+    let (path, what) = (path.to_path_buf(), u64::from(reads));
+    if found == what {
+        Ok(())
+    } else if found > what {
+        Err(Error::Newer {
+            path,
+            file,
+            found,
+            reads,
+        })
+    } else {
+        Err(Error::UnknownFormat {
+            path,
+            file,
+            found,
+            reads,
+        })
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -611,19 +803,8 @@ mod tests {
         assert_eq!(format_time(1_795_000_000), "2026-11-18 11:06:40 UTC");
     }
 
-    #[test]
-    fn journal_bodies() {
-        let with = |len: usize, body: &str| format!("{len:<15}\n{body}").into_bytes();
-        assert_eq!(journal_body(b""), Ok(None));
-        assert_eq!(journal_body(&with(0, "")), Ok(None));
-        assert_eq!(journal_body(&with(2, "{}\0\0")), Ok(Some(&b"{}"[..])));
-        // Torn: the length promises more than is there, or no header at all.
-        assert_eq!(journal_body(&with(9, "{}")), Err(()));
-        assert_eq!(journal_body(b"{\"txid\""), Err(()));
-    }
-
     /// A fresh directory for one test, under the system's temp dir.
-    fn scratch(name: &str) -> PathBuf {
+    pub(crate) fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "hearth-state-{name}-{}-{}",
             std::process::id(),
@@ -636,7 +817,7 @@ mod tests {
 
     /// Runs `f` on a thread of its own and fails the test when it has not
     /// returned within 10 s: an open() that waits on a FIFO never returns.
-    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(crate) fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(f());
@@ -645,51 +826,115 @@ mod tests {
             .expect("hearth blocked on a special file in its state directory")
     }
 
-    fn fifo(path: &Path) {
+    pub(crate) fn fifo(path: &Path) {
         nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     }
 
-    fn journal() -> Journal {
-        Journal {
-            txid: "t".into(),
-            home: "/home/x".into(),
-            generation: "/nix/store/x".into(),
-            ops: Vec::new(),
-            profile: None,
-            hooks: Vec::new(),
-            previous: None,
-        }
+    /// `state.json` as the hearth before format checks wrote it (copied from
+    /// its output): every kind of record, and a copy without a size.
+    pub(crate) const STATE_BEFORE: &str = r#"{"version":1,"current":{"number":2,"generation":"/nix/store/g2","txid":"t2","owned":{"entries":{".vimrc":{"symlink":{"target":"/nix/store/a-vimrc"}},"bin/x":{"copy":{"sha256":"ab","mode":493,"size":3}},"old":{"copy":{"sha256":"cd","mode":420}}},"dirs":["bin"]}},"history":[{"number":1,"path":"/nix/store/g1","time":100},{"number":2,"path":"/nix/store/g2","time":200}]}"#;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::parse(s).unwrap()
     }
 
-    /// The write paths meet a FIFO only if it is put there after the read
-    /// that checks first (a race): they must refuse it just as fast.
     #[test]
-    fn journal_writes_refuse_a_fifo() {
-        let dir = scratch("journal-fifo");
-        let st = State::open(&dir, true, Duration::from_secs(1)).unwrap();
-        fifo(&st.journal_path());
-        let (st, written) = within(move || {
-            let r = st.write_journal(&journal());
-            (st, r)
-        });
-        let err = written.unwrap_err().to_string();
+    fn state_format_1_is_what_was_written_before() {
+        let mut owned = Owned::default();
+        owned.entries.insert(
+            p(".vimrc"),
+            Recorded::Symlink {
+                target: "/nix/store/a-vimrc".into(),
+            },
+        );
+        owned.entries.insert(
+            p("bin/x"),
+            Recorded::Copy {
+                sha256: "ab".into(),
+                mode: 0o755,
+                size: Some(3),
+            },
+        );
+        owned.entries.insert(
+            p("old"),
+            Recorded::Copy {
+                sha256: "cd".into(),
+                mode: 0o644,
+                size: None,
+            },
+        );
+        owned.dirs.insert(p("bin"));
+        let record = |number, time| GenRecord {
+            number,
+            path: format!("/nix/store/g{number}").into(),
+            time,
+        };
+        let data = Data {
+            current: Some(Applied {
+                number: 2,
+                generation: "/nix/store/g2".into(),
+                txid: "t2".into(),
+                owned,
+            }),
+            history: vec![record(1, 100), record(2, 200)],
+        };
+        // Written: byte for byte what was written before.
+        let written = serde_json::to_string(&StateV1::from(&data)).unwrap();
+        assert_eq!(written, STATE_BEFORE);
+        // Read: the same state, which writes the same bytes again.
+        let read = decode_state(Path::new("state.json"), STATE_BEFORE).unwrap();
+        assert_eq!(
+            read.current.as_ref().unwrap().owned,
+            data.current.unwrap().owned
+        );
+        assert_eq!(read.history, data.history);
+        assert_eq!(
+            serde_json::to_string(&StateV1::from(&read)).unwrap(),
+            STATE_BEFORE
+        );
+    }
+
+    #[test]
+    fn state_formats_other_than_1_are_refused_by_name() {
+        let decode = |text: &str| decode_state(Path::new("/s/state.json"), text);
+        // Newer, in the same shape or one this hearth cannot parse.
+        for text in [
+            STATE_BEFORE.replace(r#""version":1"#, r#""version":2"#),
+            r#"{"version":3,"generations":{}}"#.to_string(),
+            r#"{"current":null,"version":99999999999,"history":[]}"#.to_string(),
+        ] {
+            let err = decode(&text).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Newer {
+                        file: StateFile::State,
+                        reads: 1,
+                        ..
+                    }
+                ),
+                "{text}: {err}"
+            );
+            assert!(
+                err.to_string()
+                    .starts_with("/s/state.json was written by a newer hearth"),
+                "{err}"
+            );
+        }
+        let err = decode(r#"{"version":0,"current":null,"history":[]}"#).unwrap_err();
         assert!(
-            err.contains("is a FIFO (named pipe), not a regular file"),
+            matches!(err, Error::UnknownFormat { found: 0, .. }),
             "{err}"
         );
-        let (st, removed) = within(move || {
-            let r = st.remove_journal();
-            (st, r)
-        });
-        let err = removed.unwrap_err().to_string();
-        assert!(err.contains("is a FIFO (named pipe)"), "{err}");
-        // Still a FIFO: refused, not replaced nor written through.
-        use std::os::unix::fs::FileTypeExt;
-        assert!(std::fs::symlink_metadata(st.journal_path())
-            .unwrap()
-            .file_type()
-            .is_fifo());
-        std::fs::remove_dir_all(&dir).unwrap();
+        // Format 1 that does not parse, or no version at all: damaged.
+        for text in [
+            r#"{"version":1,"current":5,"history":[]}"#,
+            r#"{"history":[]}"#,
+            "[1",
+        ] {
+            let err = decode(text).unwrap_err();
+            assert!(matches!(err, Error::Corrupt { .. }), "{text}: {err}");
+        }
     }
 
     /// A FIFO (or anything) at the temporary name is replaced, never opened.
