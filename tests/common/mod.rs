@@ -3,9 +3,6 @@
 //! snapshots of a home to compare before and after.
 //! Nothing here may depend on how hearth behaves: it only sets the stage.
 
-// Each test crate uses a different part of this module.
-#![allow(dead_code)]
-
 #[macro_use]
 pub mod users;
 

@@ -3,6 +3,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::marker::PhantomData;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,11 +22,17 @@ macro_rules! needs_root {
 }
 
 /// An account with its own group and a home holding `.local/state`.
-pub struct TestUser {
+///
+/// `M` marks whose methods it has: a test module that gives its users
+/// methods of its own (`new`, `gen`, ...) does so on `TestUser<ItsMarker>`,
+/// since the same inherent methods on one type from two modules of the one
+/// test binary would clash.
+pub struct TestUser<M = ()> {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
     pub home: PathBuf,
+    marker: PhantomData<M>,
 }
 
 /// useradd and userdel lock /etc/passwd; tests in other processes may hold
@@ -62,7 +69,7 @@ pub fn fresh(prefix: &str, kind: &str) -> (String, PathBuf) {
     (name, path)
 }
 
-impl TestUser {
+impl<M> TestUser<M> {
     /// The account `<prefix>…` with its home (0755, still root's: the caller
     /// hands it over) under the target's tmp dir `kind`.
     pub fn create(prefix: &str, kind: &str) -> Self {
@@ -86,13 +93,14 @@ impl TestUser {
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
             home: home.canonicalize().unwrap(),
+            marker: PhantomData,
         };
         fs::set_permissions(&u.home, fs::Permissions::from_mode(0o755)).unwrap();
         u
     }
 }
 
-impl Drop for TestUser {
+impl<M> Drop for TestUser<M> {
     fn drop(&mut self) {
         retry("userdel", &[self.name.as_ref()]);
         let _ = fs::remove_dir_all(&self.home);
