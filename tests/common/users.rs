@@ -1,5 +1,6 @@
-//! Throwaway accounts for the root-mode tests: made with useradd, removed
-//! with userdel on drop (even when a test fails). Only root can make them.
+//! The user running the tests, and throwaway accounts for the root-mode
+//! tests: made with useradd, removed with userdel on drop (even when a test
+//! fails). Only root can make them.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -106,4 +107,13 @@ impl<M> Drop for TestUser<M> {
         let _ = fs::remove_dir_all(&self.home);
         let _ = fs::remove_dir_all(Path::new("/nix/var/nix/gcroots/per-user").join(&self.name));
     }
+}
+
+/// The name of the user running the tests (the manifest's `user` must match).
+pub fn current_user() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .expect("look up the current user")
+        .unwrap_or_else(|| panic!("uid {uid} has no passwd entry"))
+        .name
 }
