@@ -1098,3 +1098,6 @@ impl Op {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
