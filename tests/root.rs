@@ -15,9 +15,9 @@ use std::process::{Command, Stdio};
 use common::{build_generation, build_generations, path_str, redact, snapshot, GenSpec, Run};
 
 /// This module's throwaway users, with its own `new`, `gen`, ... (see
-/// `common::users::TestUser`).
+/// `common::users::TestUserOf`).
 struct Root;
-type TestUser = common::users::TestUser<Root>;
+type TestUser = common::users::TestUserOf<Root>;
 
 impl TestUser {
     fn new() -> Self {

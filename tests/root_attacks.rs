@@ -25,9 +25,9 @@ use common::{build_generation, build_generations, path_str, redact, snapshot, Fi
 use sha2::{Digest, Sha256};
 
 /// This module's throwaway users, with its own `new`, `gen`, ... (see
-/// `common::users::TestUser`).
+/// `common::users::TestUserOf`).
 struct Attacker;
-type TestUser = common::users::TestUser<Attacker>;
+type TestUser = common::users::TestUserOf<Attacker>;
 
 // ---------------------------------------------------------------------------
 // The attacker

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use common::{build_generations, path_str, redact, GenSpec, Run};
 
 /// This module's throwaway users, with its own `new`, `gen`, ... (see
-/// `common::users::TestUser`).
+/// `common::users::TestUserOf`).
 struct RootEnv;
-type TestUser = common::users::TestUser<RootEnv>;
+type TestUser = common::users::TestUserOf<RootEnv>;
 
 impl TestUser {
     /// The prefix is root.rs's: root_attacks.rs ignores these accounts when

@@ -23,12 +23,14 @@ macro_rules! needs_root {
 }
 
 /// An account with its own group and a home holding `.local/state`.
-///
-/// `M` marks whose methods it has: a test module that gives its users
-/// methods of its own (`new`, `gen`, ...) does so on `TestUser<ItsMarker>`,
-/// since the same inherent methods on one type from two modules of the one
-/// test binary would clash.
-pub struct TestUser<M = ()> {
+pub type TestUser = TestUserOf<()>;
+
+/// `TestUser`, marked by `M` for whose methods it has: a test module that
+/// gives its users methods of its own (`new`, `gen`, ...) does so on
+/// `TestUserOf<ItsMarker>`, since the same inherent methods on one type from
+/// two modules of the one test binary would clash. (Aliases, not a default
+/// type parameter: `TestUser::create(...)` must not need its type spelled.)
+pub struct TestUserOf<M> {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
@@ -70,7 +72,7 @@ pub fn fresh(prefix: &str, kind: &str) -> (String, PathBuf) {
     (name, path)
 }
 
-impl<M> TestUser<M> {
+impl<M> TestUserOf<M> {
     /// The account `<prefix>…` with its home (0755, still root's: the caller
     /// hands it over) under the target's tmp dir `kind`.
     pub fn create(prefix: &str, kind: &str) -> Self {
@@ -89,7 +91,7 @@ impl<M> TestUser<M> {
             ],
         );
         let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
-        let u = TestUser {
+        let u = TestUserOf {
             name,
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
@@ -101,7 +103,7 @@ impl<M> TestUser<M> {
     }
 }
 
-impl<M> Drop for TestUser<M> {
+impl<M> Drop for TestUserOf<M> {
     fn drop(&mut self) {
         retry("userdel", &[self.name.as_ref()]);
         let _ = fs::remove_dir_all(&self.home);
