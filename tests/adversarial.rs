@@ -5,7 +5,7 @@
 //! compared as a full snapshot) and that the activation either succeeds or
 //! fails cleanly, leaving the home exactly as before.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

@@ -4,7 +4,7 @@
 //! writes are compared exactly. Ends with a built generation activated into
 //! a throwaway home.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

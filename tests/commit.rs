@@ -4,9 +4,9 @@
 //! activation, and hearth leaves none of its temporary names behind.
 //!
 //! Some tests need the `fault-injection` feature:
-//! `cargo test --features fault-injection --test commit`.
+//! `cargo test --features fault-injection --test integration commit::`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

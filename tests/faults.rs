@@ -6,7 +6,7 @@
 //! The disk-full test mounts a small tmpfs over a throwaway home, so it needs
 //! root (as CI has); without it, it says so loudly and passes.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

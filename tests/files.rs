@@ -4,7 +4,7 @@
 //! against the one it should end with (built by hand in a second home), or
 //! against the one it started with when nothing may change.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

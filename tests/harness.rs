@@ -2,7 +2,7 @@
 //! snapshots must be exactly what a test asked for. Independent of hearth's
 //! behaviour.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -6,7 +6,7 @@
 //! or names programs that cannot run is refused with nothing changed; a
 //! duration too large for 64 bits is refused, and a huge age expires nothing.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};

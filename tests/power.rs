@@ -15,9 +15,9 @@
 //!   name of hearth's is left.
 //!
 //! Needs root (mount), mkfs.ext4 and the `fault-injection` feature; skips
-//! loudly otherwise: `cargo test --features fault-injection --test power`.
+//! loudly otherwise: `cargo test --features fault-injection --test integration power::`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::fd::AsRawFd;

@@ -12,9 +12,9 @@
 //! random one of them, over many switches.
 //!
 //! Needs the `fault-injection` feature for the stopped runs:
-//! `cargo test --features fault-injection --test races`.
+//! `cargo test --features fault-injection --test integration races::`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

@@ -3,8 +3,7 @@
 //! useradd (removed on drop, even when a test fails) and so need root; as
 //! another user each test says it is skipped and passes.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -13,8 +12,12 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::users::TestUser;
 use common::{build_generation, build_generations, path_str, redact, snapshot, GenSpec, Run};
+
+/// This module's throwaway users, with its own `new`, `gen`, ... (see
+/// `common::users::TestUserOf`).
+struct Root;
+type TestUser = common::users::TestUserOf<Root>;
 
 impl TestUser {
     fn new() -> Self {

@@ -9,8 +9,7 @@
 //! accounts with useradd (removed on drop) and so need root; as another user
 //! each test says it is skipped and passes.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -20,10 +19,15 @@ use std::process::{Command, Stdio};
 
 use std::time::{Duration, Instant};
 
-use common::users::{fresh, TestUser};
+use common::users::fresh;
 use common::{assert_same, Run, Snapshot};
 use common::{build_generation, build_generations, path_str, redact, snapshot, FileSpec, GenSpec};
 use sha2::{Digest, Sha256};
+
+/// This module's throwaway users, with its own `new`, `gen`, ... (see
+/// `common::users::TestUserOf`).
+struct Attacker;
+type TestUser = common::users::TestUserOf<Attacker>;
 
 // ---------------------------------------------------------------------------
 // The attacker

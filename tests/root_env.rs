@@ -7,8 +7,7 @@
 //! throwaway accounts with useradd (removed on drop) and so need root; as
 //! another user each test says it is skipped and passes.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
@@ -18,8 +17,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::users::TestUser;
 use common::{build_generations, path_str, redact, GenSpec, Run};
+
+/// This module's throwaway users, with its own `new`, `gen`, ... (see
+/// `common::users::TestUserOf`).
+struct RootEnv;
+type TestUser = common::users::TestUserOf<RootEnv>;
 
 impl TestUser {
     /// The prefix is root.rs's: root_attacks.rs ignores these accounts when

@@ -5,9 +5,9 @@
 //! history (GC roots, packages profile, rollback, pruning) stays consistent.
 //!
 //! The failure and kill tests need the `fault-injection` feature (they are
-//! ignored without it): `cargo test --features fault-injection --test transaction`.
+//! ignored without it): `cargo test --features fault-injection --test integration transaction::`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -5,8 +5,7 @@
 //! Each run has a hard time limit: a trap that works stalls hearth, and the
 //! test then fails instead of hanging.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};

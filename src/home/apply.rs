@@ -1180,3 +1180,6 @@ impl Op {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

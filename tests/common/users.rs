@@ -1,8 +1,10 @@
-//! Throwaway accounts for the root-mode tests: made with useradd, removed
-//! with userdel on drop (even when a test fails). Only root can make them.
+//! The user running the tests, and throwaway accounts for the root-mode
+//! tests: made with useradd, removed with userdel on drop (even when a test
+//! fails). Only root can make them.
 
 use std::ffi::OsStr;
 use std::fs;
+use std::marker::PhantomData;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,11 +23,19 @@ macro_rules! needs_root {
 }
 
 /// An account with its own group and a home holding `.local/state`.
-pub struct TestUser {
+pub type TestUser = TestUserOf<()>;
+
+/// `TestUser`, marked by `M` for whose methods it has: a test module that
+/// gives its users methods of its own (`new`, `gen`, ...) does so on
+/// `TestUserOf<ItsMarker>`, since the same inherent methods on one type from
+/// two modules of the one test binary would clash. (Aliases, not a default
+/// type parameter: `TestUser::create(...)` must not need its type spelled.)
+pub struct TestUserOf<M> {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
     pub home: PathBuf,
+    marker: PhantomData<M>,
 }
 
 /// useradd and userdel lock /etc/passwd; tests in other processes may hold
@@ -62,7 +72,7 @@ pub fn fresh(prefix: &str, kind: &str) -> (String, PathBuf) {
     (name, path)
 }
 
-impl TestUser {
+impl<M> TestUserOf<M> {
     /// The account `<prefix>…` with its home (0755, still root's: the caller
     /// hands it over) under the target's tmp dir `kind`.
     pub fn create(prefix: &str, kind: &str) -> Self {
@@ -81,21 +91,31 @@ impl TestUser {
             ],
         );
         let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
-        let u = TestUser {
+        let u = TestUserOf {
             name,
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
             home: home.canonicalize().unwrap(),
+            marker: PhantomData,
         };
         fs::set_permissions(&u.home, fs::Permissions::from_mode(0o755)).unwrap();
         u
     }
 }
 
-impl Drop for TestUser {
+impl<M> Drop for TestUserOf<M> {
     fn drop(&mut self) {
         retry("userdel", &[self.name.as_ref()]);
         let _ = fs::remove_dir_all(&self.home);
         let _ = fs::remove_dir_all(Path::new("/nix/var/nix/gcroots/per-user").join(&self.name));
     }
+}
+
+/// The name of the user running the tests (the manifest's `user` must match).
+pub fn current_user() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .expect("look up the current user")
+        .unwrap_or_else(|| panic!("uid {uid} has no passwd entry"))
+        .name
 }
