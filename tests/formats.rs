@@ -6,7 +6,7 @@
 //!
 //! The kill test needs the `fault-injection` feature.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

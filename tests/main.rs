@@ -19,6 +19,7 @@ mod build;
 mod commit;
 mod faults;
 mod files;
+mod formats;
 mod harness;
 mod inputs;
 mod nix_modules;
