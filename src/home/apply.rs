@@ -454,27 +454,13 @@ pub fn run(j: &Journal) -> Result<Outcome, Failed> {
 /// home's filesystem does it for all of them (each copy was already synced
 /// as it was written elsewhere, see `create`).
 fn sync_staged(dirs: &mut Dirs) -> Result<(), Error> {
-    #[cfg(target_os = "linux")]
-    {
-        let home = dirs.home.clone();
-        let err = op_err("force to disk the copies in", &home);
-        let fd = nix::fcntl::open(
-            &home,
-            nix::fcntl::OFlag::O_RDONLY
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| err(e.into()))?;
-        // SAFETY: the descriptor was just returned by open and is owned here.
-        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&fd))
-            .map_err(|e| op_err("force to disk the copies in", &home)(e.into()))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dirs;
-        Ok(())
+    let home = dirs.home.clone();
+    let err = op_err("force to disk the copies in", &home);
+    match dirs.root().map_err(err)? {
+        Some(root) => root
+            .sync_filesystem()
+            .map_err(op_err("force to disk the copies in", &home)),
+        None => Ok(()),
     }
 }
 
