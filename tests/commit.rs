@@ -31,23 +31,6 @@ fn log(home: &TestHome) -> Vec<String> {
         .collect()
 }
 
-fn litter(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name().to_string_lossy().starts_with(".hearth-") {
-                out.push(entry.path());
-            }
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_record_that_cannot_be_written_reverts_the_home_and_says_so() {
     nix_available();

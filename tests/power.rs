@@ -190,31 +190,6 @@ fn run(home: &Path, args: &[&str]) -> Run {
     Run::from_output(hearth(home, args).output().unwrap())
 }
 
-fn is_stopped(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|s| s == "T" || s == "t")
-    })
-}
-
-fn litter(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name().to_string_lossy().starts_with(".hearth-") {
-                out.push(entry.path());
-            }
-            if entry.file_type().unwrap().is_dir() && entry.file_name() != "lost+found" {
-                stack.push(entry.path());
-            }
-        }
-    }
-    out
-}
-
 /// Where the user's file is now: its place or a backup name, with its content.
 fn users_file_intact(home: &Path) -> bool {
     let mut candidates = vec![home.join("theirs")];
@@ -277,17 +252,7 @@ fn a_power_cut_at_any_write_of_a_switch_loses_nothing_and_blames_nothing_on_the_
             .env("HEARTH_FAULT_PAUSE_AT", k.to_string())
             .spawn()
             .unwrap();
-        let start = Instant::now();
-        let stopped = loop {
-            if child.try_wait().unwrap().is_some() {
-                break false;
-            }
-            if is_stopped(child.id()) {
-                break true;
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "hearth hung");
-            std::thread::sleep(Duration::from_millis(2));
-        };
+        let stopped = stopped_or_exited(&mut child);
         if !stopped {
             // Past the last write: every write point has been cut at.
             Run::from_output(child.wait_with_output().unwrap()).assert_ok();

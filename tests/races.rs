@@ -20,8 +20,6 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::time::{Duration, Instant};
 
 use common::*;
 use nix::sys::signal::{kill, Signal};
@@ -79,54 +77,6 @@ impl Change {
             Change::Append => text.ends_with(APPENDED),
         }
     }
-}
-
-/// Whether the process is stopped (state `T` in /proc/PID/stat).
-fn is_stopped(pid: u32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which is in parentheses.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_some_and(|s| s == "T" || s == "t")
-}
-
-/// Waits until `child` has stopped itself (true) or exited (false).
-fn stopped_or_exited(child: &mut Child) -> bool {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return false;
-        }
-        if is_stopped(child.id()) {
-            return true;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "hearth neither stopped nor exited"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Every name hearth uses for its temporary, stash and trash entries.
-fn litter(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            if entry.file_name().to_string_lossy().starts_with(".hearth-") {
-                out.push(path.clone());
-            }
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(path);
-            }
-        }
-    }
-    out
 }
 
 /// The snapshot without `rel` (the raced path).

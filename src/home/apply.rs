@@ -664,15 +664,17 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: Prev) -> Result<(), Error> {
     let (tmp, stash) = (t, stash.file_name());
     fault::write_point().map_err(op_err("rename into place", &p))?;
     let into_place = |x: Errno| op_err("rename into place", &p)(x.into());
+    // Into an empty place, never over what was put there since the plan looked.
+    let put_new = || match d.rename_noreplace(tmp, name) {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => {
+            let _ = d.unlink(tmp);
+            Err(changed(d, name, path, None))
+        }
+        Err(x) => Err(into_place(x)),
+    };
     if prev == Prev::Missing {
-        return match d.rename_noreplace(tmp, name) {
-            Ok(()) => Ok(()),
-            Err(Errno::EEXIST) => {
-                let _ = d.unlink(tmp);
-                Err(changed(d, name, path, None))
-            }
-            Err(x) => Err(into_place(x)),
-        };
+        return put_new();
     }
     match d.exchange(tmp, name) {
         Ok(()) => {}
@@ -681,14 +683,7 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: Prev) -> Result<(), Error> {
             if prev == Prev::File {
                 let _ = d.unlink(stash);
             }
-            return match d.rename_noreplace(tmp, name) {
-                Ok(()) => Ok(()),
-                Err(Errno::EEXIST) => {
-                    let _ = d.unlink(tmp);
-                    Err(changed(d, name, path, None))
-                }
-                Err(x) => Err(into_place(x)),
-            };
+            return put_new();
         }
         Err(x) => return Err(into_place(x)),
     }

@@ -73,3 +73,22 @@ pub(super) fn unique_dir(kind: &str) -> PathBuf {
         }
     }
 }
+
+/// Every name hearth uses for its temporary, stash and trash entries
+/// (`.hearth-*`) below `root`: after a run or a recovery there must be none.
+pub fn litter(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().starts_with(".hearth-") {
+                out.push(entry.path());
+            }
+            if entry.file_type().unwrap().is_dir() && entry.file_name() != "lost+found" {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
+}
