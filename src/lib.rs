@@ -12,11 +12,12 @@
 //! - `sys/`: the system underneath (descriptor-relative I/O, the Nix tools,
 //!   fault injection for tests).
 //!
-//! `manifest` is the contract between the Nix side and the activator;
+//! `exit` is the one exit-status type; `manifest` is the contract between the Nix side and the activator;
 //! `report` renders everything a person or a program reads; `main.rs` is the
 //! command line.
 
 pub mod build;
+pub mod exit;
 pub mod home;
 pub mod manifest;
 pub mod report;

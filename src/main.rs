@@ -2,28 +2,20 @@
 //! renders the outcome and maps errors to the documented exit statuses.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use hearth::build::{buildenv, generation};
+use hearth::exit::ExitCode;
 use hearth::home::activate::{Context, Error, Expire, Request};
 use hearth::home::state;
 use hearth::{home, root};
 use hearth::{manifest, report};
 
 /// Declarative per-user environments: applies a generation to a home, safely.
-///
-/// Exit status: 0 success; 1 other error (I/O, Nix, state); 2 invalid input
-/// (manifest, arguments, wrong user or home); 3 conflicts, or a path changed
-/// while hearth applied (reverted), nothing changed;
-/// 4 failed and reverted, home as before; 5 a step or hook failed (for
-/// `after: "check"` steps nothing changed; otherwise the files are applied and
-/// recorded); 6 `status` found the home differs; 7 a revert failed, the
-/// journal is kept for the next run.
 #[derive(Parser)]
-#[command(name = "hearth", version, about, long_about)]
+#[command(name = "hearth", version, about, long_about, after_help = ExitCode::help_text())]
 struct Cli {
     /// Seconds to wait for another hearth run on the same home.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
@@ -157,7 +149,7 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The build commands run in a Nix build, not on a home: their own errors.
     let built = match &cli.command {
@@ -173,15 +165,15 @@ fn main() -> ExitCode {
     };
     if let Some(result) = built {
         return match result {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => ExitCode::Success.into(),
             Err((text, code)) => {
-                eprintln!("error: {text}");
-                ExitCode::from(code)
+                report::err(&format!("error: {text}\n"));
+                code.into()
             }
         };
     }
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code.into(),
         Err(e) => {
             let text = e.to_string();
             if text.starts_with("error:") {
@@ -189,12 +181,12 @@ fn main() -> ExitCode {
             } else {
                 report::err(&format!("error: {text}\n"));
             }
-            ExitCode::from(e.exit_code() as u8)
+            e.exit_code().into()
         }
     }
 }
 
-fn run(cli: Cli) -> Result<u8, Error> {
+fn run(cli: Cli) -> Result<ExitCode, Error> {
     let timeout = Duration::from_secs(cli.lock_timeout);
     match cli.command {
         Command::BuildEnv { .. } | Command::BuildGeneration { .. } => Err(Error::InvalidArg(
@@ -215,7 +207,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     "s"
                 }
             );
-            Ok(0)
+            Ok(ExitCode::Success)
         }
         Command::Activate {
             generation,
@@ -344,7 +336,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let ctx = Context::from_env(timeout)?;
             let removed = home::activate::remove_generations(&ctx, &numbers)?;
             println!("removed generations {}", join(&removed));
-            Ok(0)
+            Ok(ExitCode::Success)
         }
         Command::ExpireGenerations {
             older_than,
@@ -367,7 +359,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             } else {
                 println!("removed generations {}", join(&removed));
             }
-            Ok(0)
+            Ok(ExitCode::Success)
         }
     }
 }
@@ -378,7 +370,7 @@ fn join(ns: &[u64]) -> String {
 
 /// Prints a root-mode refusal and gives its exit status. Escaped: it may
 /// name what a user chose (a home, a manifest's user).
-fn refuse(e: &root::Error) -> u8 {
+fn refuse(e: &root::Error) -> ExitCode {
     eprint!("{}", root::escape_lines(&format!("error: {e}")));
     e.exit_code()
 }
@@ -401,7 +393,7 @@ fn root_limits(
 
 /// `activate --user NAME`: one's own name is the ordinary activation; another
 /// user's needs root, and runs in a child that has dropped to that user.
-fn activate_as(name: &str, gen: &std::path::Path, opts: root::Options) -> Result<u8, Error> {
+fn activate_as(name: &str, gen: &std::path::Path, opts: root::Options) -> Result<ExitCode, Error> {
     let me = match root::whoami() {
         Ok(me) => me,
         Err(e) => return Ok(refuse(&e)),
@@ -428,7 +420,7 @@ fn activate_as(name: &str, gen: &std::path::Path, opts: root::Options) -> Result
 }
 
 /// `activate-users NAME=GEN...`: each user in turn, whatever the others did.
-fn activate_users(pairs: &[String], opts: &root::Options) -> Result<u8, Error> {
+fn activate_users(pairs: &[String], opts: &root::Options) -> Result<ExitCode, Error> {
     let mut jobs: Vec<(String, PathBuf)> = Vec::new();
     for arg in pairs {
         let (name, gen) = match root::parse_pair(arg) {
@@ -447,19 +439,19 @@ fn activate_users(pairs: &[String], opts: &root::Options) -> Result<u8, Error> {
         .map(|(name, gen)| root::activate_user(name, gen, opts))
         .collect();
     eprint!("{}", root::summary(&outcomes, false));
-    Ok(if outcomes.iter().all(|o| o.code == 0) {
-        0
+    Ok(if outcomes.iter().all(|o| o.code.is_success()) {
+        ExitCode::Success
     } else {
-        1
+        ExitCode::Error
     })
 }
 
-fn activate(timeout: Duration, req: Request) -> Result<u8, Error> {
+fn activate(timeout: Duration, req: Request) -> Result<ExitCode, Error> {
     let ctx = Context::from_env(timeout)?;
     activate_in(&ctx, req)
 }
 
-fn activate_in(ctx: &Context, req: Request) -> Result<u8, Error> {
+fn activate_in(ctx: &Context, req: Request) -> Result<ExitCode, Error> {
     let json = req.json;
     let result = home::activate::activate(ctx, &req);
     let summary = match result {
@@ -488,10 +480,10 @@ fn activate_in(ctx: &Context, req: Request) -> Result<u8, Error> {
             report::out(&format!("activated generation {n}\n"));
         }
     }
-    Ok(0)
+    Ok(ExitCode::Success)
 }
 
-fn status(timeout: Duration, json: bool) -> Result<u8, Error> {
+fn status(timeout: Duration, json: bool) -> Result<ExitCode, Error> {
     let ctx = Context::from_env(timeout)?;
     let (cur, drift) = home::activate::status(&ctx)?;
     let Some(cur) = cur else {
@@ -500,7 +492,7 @@ fn status(timeout: Duration, json: bool) -> Result<u8, Error> {
         } else {
             println!("no generation has been activated in {}", ctx.home.display());
         }
-        return Ok(0);
+        return Ok(ExitCode::Success);
     };
     if json {
         let items: Vec<_> = drift
@@ -538,10 +530,14 @@ fn status(timeout: Duration, json: bool) -> Result<u8, Error> {
             cur.generation.display()
         );
     }
-    Ok(if drift.is_empty() { 0 } else { 6 })
+    Ok(if drift.is_empty() {
+        ExitCode::Success
+    } else {
+        ExitCode::Drift
+    })
 }
 
-fn generations(timeout: Duration, json: bool) -> Result<u8, Error> {
+fn generations(timeout: Duration, json: bool) -> Result<ExitCode, Error> {
     let ctx = Context::from_env(timeout)?;
     let data = home::activate::read_data(&ctx)?;
     let current = data.current_number();
@@ -558,7 +554,7 @@ fn generations(timeout: Duration, json: bool) -> Result<u8, Error> {
             "{}",
             serde_json::to_string_pretty(&items).unwrap_or_default()
         );
-        return Ok(0);
+        return Ok(ExitCode::Success);
     }
     if hist.is_empty() {
         println!("no generations yet");
@@ -576,5 +572,5 @@ fn generations(timeout: Duration, json: bool) -> Result<u8, Error> {
             }
         );
     }
-    Ok(0)
+    Ok(ExitCode::Success)
 }

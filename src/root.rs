@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::{Gid, Uid, User};
 
+use crate::exit::ExitCode;
 use crate::manifest;
 use crate::report;
 use crate::sys::nixtools;
@@ -95,15 +96,27 @@ pub enum Error {
 }
 
 impl Error {
-    /// The documented exit status: 2 for refused input, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// The documented exit status: invalid input for a refusal, an error
+    /// for what went wrong in the system.
+    pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Drop { .. }
             | Error::StillRoot { .. }
             | Error::Spawn { .. }
             | Error::Lookup { .. }
-            | Error::TimedOut { .. } => 1,
-            _ => 2,
+            | Error::TimedOut { .. } => ExitCode::Error,
+            Error::NoSuchUser { .. }
+            | Error::NotRoot { .. }
+            | Error::RootTarget { .. }
+            | Error::Resolve { .. }
+            | Error::NotInStore { .. }
+            | Error::Manifest(_)
+            | Error::WrongUser { .. }
+            | Error::HomeNotOwned { .. }
+            | Error::Home { .. }
+            | Error::BadPair { .. }
+            | Error::BadTimeout { .. }
+            | Error::BadSetenv { .. } => ExitCode::InvalidInput,
         }
     }
 }
@@ -363,7 +376,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How one user's activation ended.
 pub struct Outcome {
     pub name: String,
-    pub code: u8,
+    pub code: ExitCode,
     /// Set when the activation was killed at the timeout.
     pub timed_out: Option<Duration>,
 }
@@ -555,7 +568,7 @@ pub fn activate_user(name: &str, gen: &Path, opts: &Options) -> Outcome {
     }
 }
 
-fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<u8, Error> {
+fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<ExitCode, Error> {
     let me = whoami()?;
     if !is_root() && name != me {
         return Err(Error::NotRoot {
@@ -799,12 +812,14 @@ where
     }
 }
 
-fn exit_code(status: ExitStatus) -> u8 {
+/// The child's status, as one of hearth's (a hearth child only exits with
+/// those; anything else, such as a panic's 101, is an error).
+fn exit_code(status: ExitStatus) -> ExitCode {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(c), _) => u8::try_from(c).unwrap_or(1),
-        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
-        _ => 1,
+        (Some(c), _) => u8::try_from(c).map_or(ExitCode::Error, ExitCode::from_code),
+        (None, Some(sig)) => u8::try_from(sig).map_or(ExitCode::Error, ExitCode::Killed),
+        _ => ExitCode::Error,
     }
 }
 
@@ -830,18 +845,7 @@ pub fn describe(o: &Outcome, dry_run: bool) -> String {
     if let Some(t) = o.timed_out {
         return format!("timed out after {} s, killed", t.as_secs());
     }
-    match o.code {
-        0 if dry_run => "planned (dry run)",
-        0 => "activated",
-        2 => "refused: invalid input",
-        3 => "failed: conflicts, nothing changed",
-        4 => "failed and reverted, home as before",
-        5 => "a step or hook failed",
-        7 => "failed; the revert failed too, journal kept",
-        c if c > 128 => "killed",
-        _ => "failed",
-    }
-    .to_string()
+    o.code.outcome(dry_run).to_string()
 }
 
 /// The summary printed after all users: one line per user, and the failed.
@@ -859,16 +863,19 @@ pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
     );
     for (o, name) in outcomes.iter().zip(&names) {
         let what = describe(o, dry_run);
-        if o.code == 0 {
+        if o.code.is_success() {
             text.push_str(&format!("  {name:<width$}  {what}\n"));
         } else {
-            text.push_str(&format!("  {name:<width$}  {what} (exit {})\n", o.code));
+            text.push_str(&format!(
+                "  {name:<width$}  {what} (exit {})\n",
+                o.code.code()
+            ));
         }
     }
     let failed: Vec<&str> = outcomes
         .iter()
         .zip(&names)
-        .filter(|(o, _)| o.code != 0)
+        .filter(|(o, _)| !o.code.is_success())
         .map(|(_, n)| n.as_str())
         .collect();
     if failed.is_empty() {
@@ -914,7 +921,7 @@ mod tests {
     fn outcome(name: &str, code: u8) -> Outcome {
         Outcome {
             name: name.into(),
-            code,
+            code: ExitCode::from_code(code),
             timed_out: None,
         }
     }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::exit::ExitCode;
 use crate::home::apply;
 use crate::home::hooks;
 use crate::home::observe;
@@ -79,8 +80,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The documented exit status (see README).
-    pub fn exit_code(&self) -> i32 {
+    /// The documented exit status (see `exit`).
+    pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Manifest(_)
             | Error::WrongUser { .. }
@@ -88,12 +89,16 @@ impl Error {
             | Error::NoHome
             | Error::InvalidArg(_)
             | Error::Generations(_)
-            | Error::ReservedTarget { .. } => 2,
-            Error::Conflicts { .. } | Error::ChangedMeanwhile { .. } => 3,
-            Error::Reverted { .. } => 4,
-            Error::CheckStep(_) | Error::Hook { .. } => 5,
-            Error::RevertFailed { .. } => 7,
-            _ => 1,
+            | Error::ReservedTarget { .. } => ExitCode::InvalidInput,
+            Error::Conflicts { .. } | Error::ChangedMeanwhile { .. } => ExitCode::Conflicts,
+            Error::Reverted { .. } => ExitCode::Reverted,
+            Error::CheckStep(_) | Error::Hook { .. } => ExitCode::HookFailed,
+            Error::RevertFailed { .. } => ExitCode::RevertFailed,
+            Error::WhoAmI(_)
+            | Error::State(_)
+            | Error::Observe(_)
+            | Error::Nix(_)
+            | Error::PendingRecovery => ExitCode::Error,
         }
     }
 }
