@@ -379,6 +379,9 @@ pub struct Outcome {
     pub code: ExitCode,
     /// Set when the activation was killed at the timeout.
     pub timed_out: Option<Duration>,
+    /// With `--json`: what the child printed on stdout (its one document),
+    /// kept whole for the parent to print, not shown line by line.
+    pub json: Option<String>,
 }
 
 /// Parses `NAME=GENERATION`.
@@ -549,8 +552,8 @@ pub fn escape_lines(text: &str) -> String {
 /// before the child starts, and a timeout, are printed the same way. Returns
 /// how that user's activation ended.
 pub fn activate_user(name: &str, gen: &Path, opts: &Options) -> Outcome {
-    let (code, timed_out) = match run_child(name, gen, opts) {
-        Ok(code) => (code, None),
+    let (code, timed_out, json) = match run_child(name, gen, opts) {
+        Ok((code, json)) => (code, None, json),
         Err(e) => {
             let timed_out = matches!(e, Error::TimedOut { .. }).then_some(opts.timeout);
             let text = format!("error: {e}");
@@ -558,17 +561,18 @@ pub fn activate_user(name: &str, gen: &Path, opts: &Options) -> Outcome {
             for line in escape_lines(&text).lines() {
                 let _ = writeln!(err, "[{}] {line}", report::escape(name));
             }
-            (e.exit_code(), timed_out)
+            (e.exit_code(), timed_out, None)
         }
     };
     Outcome {
         name: name.to_string(),
         code,
         timed_out,
+        json,
     }
 }
 
-fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<ExitCode, Error> {
+fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<(ExitCode, Option<String>), Error> {
     let me = whoami()?;
     if !is_root() && name != me {
         return Err(Error::NotRoot {
@@ -626,9 +630,9 @@ fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<ExitCode, Error> 
             source,
         })?;
     let prefix = format!("[{}] ", report::escape(name));
-    match supervise(child, &prefix, opts.timeout) {
-        Ok(Ended::Exited(status)) => Ok(exit_code(status)),
-        Ok(Ended::Killed) => Err(Error::TimedOut {
+    match supervise(child, &prefix, opts.timeout, opts.json) {
+        Ok((Ended::Exited(status), json)) => Ok((exit_code(status), json)),
+        Ok((Ended::Killed, _)) => Err(Error::TimedOut {
             name: name.to_string(),
             secs: opts.timeout.as_secs(),
         }),
@@ -659,19 +663,26 @@ enum Ended {
     Killed,
 }
 
+/// The most of a child's JSON document root keeps (a user must not fill
+/// root's memory); a longer one is cut and then fails to parse.
+const MAX_DOC: usize = 64 * 1024 * 1024;
+
 /// One of the child's pipes, read into whole lines.
 struct Stream<R> {
     pipe: Option<R>,
     buf: Vec<u8>,
     to_stderr: bool,
+    /// Keep everything instead of showing lines (the child's `--json` stdout).
+    keep: bool,
 }
 
 impl<R: Read + AsRawFd> Stream<R> {
-    fn new(pipe: Option<R>, to_stderr: bool) -> Self {
+    fn new(pipe: Option<R>, to_stderr: bool, keep: bool) -> Self {
         Stream {
             pipe,
             buf: Vec::new(),
             to_stderr,
+            keep,
         }
     }
 
@@ -684,6 +695,10 @@ impl<R: Read + AsRawFd> Stream<R> {
         let mut chunk = [0u8; 16 * 1024];
         match pipe.read(&mut chunk) {
             Ok(0) => self.close(prefix),
+            Ok(n) if self.keep => {
+                let room = MAX_DOC.saturating_sub(self.buf.len());
+                self.buf.extend_from_slice(&chunk[..n.min(room)]);
+            }
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);
                 while let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
@@ -703,7 +718,7 @@ impl<R: Read + AsRawFd> Stream<R> {
     /// Shows what is left of a last line and stops reading (dropping the
     /// pipe closes root's end of it).
     fn close(&mut self, prefix: &str) {
-        if !self.buf.is_empty() {
+        if !self.buf.is_empty() && !self.keep {
             let line = std::mem::take(&mut self.buf);
             show(&line, prefix, self.to_stderr);
         }
@@ -716,9 +731,14 @@ impl<R: Read + AsRawFd> Stream<R> {
 /// too). One thread polls both pipes and the child, so that nothing the
 /// child leaves behind can keep root waiting: after the child is gone, its
 /// pipes are read for at most `DRAIN`.
-fn supervise(mut child: Child, prefix: &str, timeout: Duration) -> io::Result<Ended> {
-    let mut out = Stream::new(child.stdout.take(), false);
-    let mut err = Stream::new(child.stderr.take(), true);
+fn supervise(
+    mut child: Child,
+    prefix: &str,
+    timeout: Duration,
+    json: bool,
+) -> io::Result<(Ended, Option<String>)> {
+    let mut out = Stream::new(child.stdout.take(), false, json);
+    let mut err = Stream::new(child.stderr.take(), true, false);
     let deadline = Instant::now() + timeout;
     let mut killed_at: Option<Instant> = None;
     let mut ended: Option<(Instant, Option<ExitStatus>)> = None;
@@ -747,10 +767,12 @@ fn supervise(mut child: Child, prefix: &str, timeout: Duration) -> io::Result<En
     }
     out.close(prefix);
     err.close(prefix);
-    Ok(match (killed_at, ended) {
+    let doc = json.then(|| String::from_utf8_lossy(&out.buf).into_owned());
+    let ended = match (killed_at, ended) {
         (None, Some((_, Some(status)))) => Ended::Exited(status),
         _ => Ended::Killed,
-    })
+    };
+    Ok((ended, doc))
 }
 
 fn kill_group(child: &Child) {
@@ -923,6 +945,7 @@ mod tests {
             name: name.into(),
             code: ExitCode::from_code(code),
             timed_out: None,
+            json: None,
         }
     }
 
@@ -1083,7 +1106,7 @@ mod tests {
             .spawn()
             .unwrap();
         let start = Instant::now();
-        let ended = supervise(child, "[t] ", Duration::from_secs(60)).unwrap();
+        let (ended, _) = supervise(child, "[t] ", Duration::from_secs(60), false).unwrap();
         let took = start.elapsed();
         let leftover = std::fs::read_to_string(&pidfile).unwrap_or_default();
         if let Ok(pid) = leftover.trim().parse::<i32>() {
@@ -1115,7 +1138,7 @@ mod tests {
             .spawn()
             .unwrap();
         let start = Instant::now();
-        let ended = supervise(child, "[t] ", Duration::from_secs(1)).unwrap();
+        let (ended, _) = supervise(child, "[t] ", Duration::from_secs(1), false).unwrap();
         let took = start.elapsed();
         assert!(matches!(ended, Ended::Killed));
         assert!(
