@@ -529,6 +529,7 @@ impl Output {
             ExitCode::Success if dry_run => "planned",
             ExitCode::Success => "activated",
             _ if o.timed_out.is_some() => "timed-out",
+            ExitCode::InvalidInput => "refused",
             _ => "failed",
         };
         (outcome, o.code)

@@ -3,6 +3,7 @@
 //! and runs its hooks), and every `--json` outcome is exactly one JSON
 //! document on stdout, with `version`, whatever happened (docs/json.md).
 
+#[macro_use]
 mod common;
 
 use std::fs;
@@ -10,6 +11,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Stdio;
 
+use common::users::TestUser;
 use common::*;
 use nix::sys::stat::Mode;
 use serde_json::Value;
@@ -300,4 +302,63 @@ fn a_recovery_is_in_the_document() {
         .unwrap()
         .contains("reverted an interrupted activation"));
     assert!(run.stderr.contains("reverted an interrupted activation"));
+}
+
+/// hearth as root, on root's own HOME-less environment.
+fn hearth_root(args: &[&str]) -> Run {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(args)
+        .env("HOME", "/root")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hearth");
+    Run::from_output(out)
+}
+
+/// Root mode: the user's document, passed through whole (not prefixed
+/// line by line); a refusal before the user's process starts, and a
+/// timeout, still give one document.
+#[test]
+fn root_mode_json_is_one_document() {
+    needs_root!();
+    let u = TestUser::create("hjs", "output-homes");
+    for rel in ["", ".local", ".local/state"] {
+        std::os::unix::fs::lchown(u.home.join(rel), Some(u.uid), Some(u.gid)).unwrap();
+    }
+    let gens = build_generations(&[
+        GenSpec::new(&u.home).user(&u.name).text("a", "a\n").step(
+            "hello",
+            "files",
+            "echo hello from the step",
+        ),
+        GenSpec::new(&u.home)
+            .user(&u.name)
+            .step("hang", "files", "sleep 30"),
+    ]);
+    let g = path_str(&gens[0]);
+
+    let run = hearth_root(&["activate", "--json", "--user", &u.name, g]);
+    run.assert_ok();
+    let doc = one_document(&run, "activate", "activated");
+    assert_eq!(doc["home"], path_str(&u.home), "{doc}");
+    assert_eq!(doc["hooks"][0]["name"], "hello");
+    assert!(run.stderr.contains("hello from the step"), "{run}");
+
+    let run = hearth_root(&["activate", "--json", "--user", "no-such-user-hjs", g]);
+    run.assert_code(2);
+    one_document(&run, "activate", "refused");
+
+    let run = hearth_root(&[
+        "activate",
+        "--json",
+        "--user",
+        &u.name,
+        "--timeout",
+        "2",
+        path_str(&gens[1]),
+    ]);
+    run.assert_code(1);
+    let doc = one_document(&run, "activate", "timed-out");
+    assert_eq!(doc["user"], u.name.as_str(), "{doc}");
 }
