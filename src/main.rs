@@ -395,7 +395,9 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
 /// document once, as every path in it is relative to it.
 fn context(timeout: Duration, out: &mut report::Output) -> Result<Context, Error> {
     let ctx = Context::from_env(timeout)?;
-    out.set("home", ctx.home.to_string_lossy().into_owned());
+    if out.json() {
+        out.set("home", ctx.home.to_string_lossy().into_owned());
+    }
     Ok(ctx)
 }
 
@@ -487,13 +489,20 @@ fn activate(timeout: Duration, req: Request, out: &mut report::Output) -> Result
 }
 
 fn activate_in(ctx: &Context, req: Request, out: &mut report::Output) -> Result<Done, Error> {
-    out.set("home", ctx.home.to_string_lossy().into_owned());
+    if out.json() {
+        out.set("home", ctx.home.to_string_lossy().into_owned());
+    }
     let summary = home::activate::activate(ctx, &req, &mut |e| out.event(e))?;
     let p = &summary.plan;
-    report::plan_fields(out.doc(), &req.generation, p);
-    out.set("number", summary.number);
+    if out.json() {
+        // Only with --json: at 10,000 files this is work a text run must not do.
+        report::plan_fields(out.doc(), &req.generation, p);
+        out.set("number", summary.number);
+    }
     if req.dry_run {
-        out.text(&report::plan_text(&req.generation, p));
+        if !out.json() {
+            out.text(&report::plan_text(&req.generation, p));
+        }
         return Ok(("planned", ExitCode::Success));
     }
     let Some(n) = summary.number else {
@@ -519,17 +528,22 @@ fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
             "no generation has been activated in {}\n",
             report::escape_path(&ctx.home)
         ));
-        out.set("generation", serde_json::Value::Null);
-        out.set("number", serde_json::Value::Null);
-        out.set("managed", 0);
-        out.set("drift", report::drift_json(&[]));
+        if out.json() {
+            out.set("generation", serde_json::Value::Null);
+            out.set("number", serde_json::Value::Null);
+            out.set("managed", 0);
+            out.set("drift", report::drift_json(&[]));
+        }
         return Ok(("no-generation", ExitCode::Success));
     };
-    out.text(&report::status_text(&cur, &drift));
-    out.set("generation", cur.generation.to_string_lossy().into_owned());
-    out.set("number", cur.number);
-    out.set("managed", cur.owned.entries.len());
-    out.set("drift", report::drift_json(&drift));
+    if out.json() {
+        out.set("generation", cur.generation.to_string_lossy().into_owned());
+        out.set("number", cur.number);
+        out.set("managed", cur.owned.entries.len());
+        out.set("drift", report::drift_json(&drift));
+    } else {
+        out.text(&report::status_text(&cur, &drift));
+    }
     Ok(if drift.is_empty() {
         ("clean", ExitCode::Success)
     } else {
@@ -543,8 +557,11 @@ fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Erro
     let current = data.current_number();
     let mut hist = data.history.clone();
     hist.sort_by_key(|g| g.number);
-    out.text(&report::generations_text(&hist, current));
-    out.set("current", current);
-    out.set("generations", report::generations_json(&hist, current));
+    if out.json() {
+        out.set("current", current);
+        out.set("generations", report::generations_json(&hist, current));
+    } else {
+        out.text(&report::generations_text(&hist, current));
+    }
     Ok(("listed", ExitCode::Success))
 }

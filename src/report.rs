@@ -1,5 +1,8 @@
-//! Rendering for people (text) and programs (`--json`). Nothing here decides
-//! anything; it only describes plans, conflicts and outcomes.
+//! Rendering for people (text) and programs (`--json`, docs/json.md).
+//! Nothing here decides anything; it only describes plans, conflicts and
+//! outcomes. Every byte hearth prints goes through `out`/`err` here, which
+//! treat a closed pipe as the end of output, never as a failure; with
+//! `--json`, `Output` keeps stdout for the one document it prints at the end.
 
 use std::fmt::Write;
 use std::path::Path;
