@@ -5,18 +5,20 @@
 //! - `build/`: inside Nix builds (the packages environment, the generation
 //!   directory, from the spec the Nix modules write);
 //! - `home/`: one activation of one home, in pipeline order: `observe`
-//!   (look) → `plan` (pure diff) → `apply` (journaled changes) → `state`
-//!   (commit) → `hooks`; `activate` drives it;
+//!   (look) → `plan` (pure diff) → `apply` (journaled changes) → `roots`
+//!   (GC roots, packages profile) → `state` (commit) → `hooks`; `activate`
+//!   drives it as phases and prints nothing (it reports `Event`s);
 //! - `root`: root mode, which runs each user's activation in a process
 //!   dropped to that user;
 //! - `sys/`: the system underneath (descriptor-relative I/O, the Nix tools,
 //!   fault injection for tests).
 //!
-//! `manifest` is the contract between the Nix side and the activator;
-//! `report` renders everything a person or a program reads; `main.rs` is the
-//! command line.
+//! `exit` is the one exit-status type; `manifest` is the contract between
+//! the Nix side and the activator; `report` renders everything a person or a
+//! program reads; `main.rs` is the command line.
 
 pub mod build;
+pub mod exit;
 pub mod home;
 pub mod manifest;
 pub mod report;

@@ -1,29 +1,23 @@
-//! The `hearth` command line. Thin: parses arguments, calls `activation`,
-//! renders the outcome and maps errors to the documented exit statuses.
+//! The `hearth` command line. Thin: parses arguments, calls `home::activate`
+//! (or `root`, `build`), hands what happened to `report::Output`, and maps
+//! the outcome to an `exit::ExitCode`. Prints nothing itself: every byte
+//! goes through `report`, which ends output quietly at a closed pipe.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use hearth::build::{buildenv, generation};
+use hearth::exit::ExitCode;
 use hearth::home::activate::{Context, Error, Expire, Request};
 use hearth::home::state;
 use hearth::{home, root};
 use hearth::{manifest, report};
 
 /// Declarative per-user environments: applies a generation to a home, safely.
-///
-/// Exit status: 0 success; 1 other error (I/O, Nix, state); 2 invalid input
-/// (manifest, arguments, wrong user or home); 3 conflicts, or a path changed
-/// while hearth applied (reverted), nothing changed;
-/// 4 failed and reverted, home as before; 5 a step or hook failed (for
-/// `after: "check"` steps nothing changed; otherwise the files are applied and
-/// recorded); 6 `status` found the home differs; 7 a revert failed, the
-/// journal is kept for the next run.
 #[derive(Parser)]
-#[command(name = "hearth", version, about, long_about)]
+#[command(name = "hearth", version, about, long_about, after_help = ExitCode::help_text())]
 struct Cli {
     /// Seconds to wait for another hearth run on the same home.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
@@ -41,7 +35,7 @@ enum Command {
         /// Show what would change and change nothing (same as `hearth plan`).
         #[arg(long)]
         dry_run: bool,
-        /// Print the plan or summary as JSON.
+        /// Print one JSON document (docs/json.md), whatever the outcome.
         #[arg(long)]
         json: bool,
         /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
@@ -123,11 +117,15 @@ enum Command {
         to: Option<u64>,
         #[arg(long, value_name = "EXT")]
         backup_ext: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Forget generations and release their GC roots (never the current one).
     RemoveGenerations {
         #[arg(required = true, value_name = "N")]
         numbers: Vec<u64>,
+        #[arg(long)]
+        json: bool,
     },
     /// Remove generations by age or count (never the current one).
     #[command(group(clap::ArgGroup::new("rule").required(true).args(["older_than", "keep_last"])))]
@@ -138,6 +136,8 @@ enum Command {
         /// Keep only the newest N generations.
         #[arg(long, value_name = "N")]
         keep_last: Option<usize>,
+        #[arg(long)]
+        json: bool,
     },
     /// Validate a generation's manifest (used when building it).
     Check { generation: PathBuf },
@@ -157,7 +157,28 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
+impl Command {
+    /// The command's name in JSON documents, and whether `--json` was given.
+    fn json(&self) -> (&'static str, bool) {
+        match self {
+            Command::Activate { json, .. } | Command::ActivateAsUser { json, .. } => {
+                ("activate", *json)
+            }
+            Command::Plan { json, .. } => ("plan", *json),
+            Command::Status { json } => ("status", *json),
+            Command::Generations { json } => ("generations", *json),
+            Command::Rollback { json, .. } => ("rollback", *json),
+            Command::RemoveGenerations { json, .. } => ("remove-generations", *json),
+            Command::ExpireGenerations { json, .. } => ("expire-generations", *json),
+            Command::ActivateUsers { .. } => ("activate-users", false),
+            Command::Check { .. } => ("check", false),
+            Command::BuildEnv { .. } => ("build-env", false),
+            Command::BuildGeneration { .. } => ("build-generation", false),
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The build commands run in a Nix build, not on a home: their own errors.
     let built = match &cli.command {
@@ -173,28 +194,30 @@ fn main() -> ExitCode {
     };
     if let Some(result) = built {
         return match result {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => ExitCode::Success.into(),
             Err((text, code)) => {
-                eprintln!("error: {text}");
-                ExitCode::from(code)
+                report::err(&format!("error: {text}\n"));
+                code.into()
             }
         };
     }
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
+    let (name, json) = cli.command.json();
+    let mut out = report::Output::new(name, json);
+    let (outcome, code) = match run(cli, &mut out) {
+        Ok(done) => done,
         Err(e) => {
-            let text = e.to_string();
-            if text.starts_with("error:") {
-                report::err(&format!("{text}\n"));
-            } else {
-                report::err(&format!("error: {text}\n"));
-            }
-            ExitCode::from(e.exit_code() as u8)
+            out.error(&e);
+            (report::error_outcome(&e), e.exit_code())
         }
-    }
+    };
+    out.finish(outcome, code);
+    code.into()
 }
 
-fn run(cli: Cli) -> Result<u8, Error> {
+/// How a command ended: the JSON document's `outcome`, and the exit status.
+type Done = (&'static str, ExitCode);
+
+fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
     let timeout = Duration::from_secs(cli.lock_timeout);
     match cli.command {
         Command::BuildEnv { .. } | Command::BuildGeneration { .. } => Err(Error::InvalidArg(
@@ -202,20 +225,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
         )),
         Command::Check { generation } => {
             let g = manifest::Generation::load(&generation)?;
-            println!(
-                "{}: valid manifest for user {} ({} file{}, {} activation step{})",
-                generation.display(),
-                g.manifest.user,
-                g.files.len(),
-                if g.files.len() == 1 { "" } else { "s" },
-                g.manifest.activation.len(),
-                if g.manifest.activation.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            );
-            Ok(0)
+            out.text(&report::check_text(&generation, &g));
+            Ok(("valid", ExitCode::Success))
         }
         Command::Activate {
             generation,
@@ -228,7 +239,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         } => {
             let (limit, setenv) = match root_limits(limit.as_deref(), &setenv) {
                 Ok(parsed) => parsed,
-                Err(e) => return Ok(refuse(&e)),
+                Err(e) => return Ok(out.refuse(&e)),
             };
             let opts = root::Options {
                 lock_timeout: timeout,
@@ -238,7 +249,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 timeout: limit,
                 setenv,
             };
-            activate_as(&name, &generation, opts)
+            activate_as(&name, &generation, opts, out)
         }
         Command::ActivateUsers {
             pairs,
@@ -247,7 +258,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         } => {
             let (limit, setenv) = match root_limits(Some(&limit), &setenv) {
                 Ok(parsed) => parsed,
-                Err(e) => return Ok(refuse(&e)),
+                Err(e) => return Ok(out.refuse(&e)),
             };
             let opts = root::Options {
                 lock_timeout: timeout,
@@ -257,7 +268,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 timeout: limit,
                 setenv,
             };
-            activate_users(&pairs, &opts)
+            activate_users(&pairs, &opts, out)
         }
         Command::ActivateAsUser {
             name,
@@ -270,12 +281,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             // command directly, and what it applies must come from the store.
             let generation = match root::check_generation(&name, &generation) {
                 Ok(real) => real,
-                Err(e) => return Ok(refuse(&e)),
+                Err(e) => return Ok(out.refuse(&e)),
             };
             // Before anything else: from here on this process is the user.
             let acct = match root::become_user(&name) {
                 Ok(acct) => acct,
-                Err(e) => return Ok(refuse(&e)),
+                Err(e) => return Ok(out.refuse(&e)),
             };
             let ctx = Context {
                 home: acct.home,
@@ -291,6 +302,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     backup_ext,
                     as_number: None,
                 },
+                out,
             )
         }
         Command::Activate {
@@ -309,6 +321,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 backup_ext,
                 as_number: None,
             },
+            out,
         ),
         Command::Plan {
             generation,
@@ -323,34 +336,43 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 backup_ext,
                 as_number: None,
             },
+            out,
         ),
-        Command::Rollback { to, backup_ext } => {
-            let ctx = Context::from_env(timeout)?;
-            let target = home::activate::rollback_target(&ctx, to)?;
-            activate(
-                timeout,
+        Command::Rollback {
+            to,
+            backup_ext,
+            json,
+        } => {
+            let ctx = context(timeout, out)?;
+            let target = home::activate::rollback_target(&ctx, to, &mut |e| out.event(e))?;
+            activate_in(
+                &ctx,
                 Request {
                     generation: target.path,
                     dry_run: false,
-                    json: false,
+                    json,
                     backup_ext,
                     as_number: Some(target.number),
                 },
+                out,
             )
         }
-        Command::Status { json } => status(timeout, json),
-        Command::Generations { json } => generations(timeout, json),
-        Command::RemoveGenerations { numbers } => {
-            let ctx = Context::from_env(timeout)?;
-            let removed = home::activate::remove_generations(&ctx, &numbers)?;
-            println!("removed generations {}", join(&removed));
-            Ok(0)
+        Command::Status { .. } => status(timeout, out),
+        Command::Generations { .. } => generations(timeout, out),
+        Command::RemoveGenerations { numbers, .. } => {
+            let ctx = context(timeout, out)?;
+            let removed =
+                home::activate::remove_generations(&ctx, &numbers, &mut |e| out.event(e))?;
+            out.text(&report::removed_text(&removed));
+            out.set("removed", removed);
+            Ok(("removed", ExitCode::Success))
         }
         Command::ExpireGenerations {
             older_than,
             keep_last,
+            ..
         } => {
-            let ctx = Context::from_env(timeout)?;
+            let ctx = context(timeout, out)?;
             let rule = match (older_than, keep_last) {
                 (Some(d), _) => Expire::OlderThan(
                     state::parse_duration(&d)
@@ -361,26 +383,22 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     return Err(Error::InvalidArg("give --older-than or --keep-last".into()))
                 }
             };
-            let removed = home::activate::expire_generations(&ctx, rule)?;
-            if removed.is_empty() {
-                println!("no generation to remove");
-            } else {
-                println!("removed generations {}", join(&removed));
-            }
-            Ok(0)
+            let removed = home::activate::expire_generations(&ctx, rule, &mut |e| out.event(e))?;
+            out.text(&report::removed_text(&removed));
+            out.set("removed", removed);
+            Ok(("removed", ExitCode::Success))
         }
     }
 }
 
-fn join(ns: &[u64]) -> String {
-    ns.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-}
-
-/// Prints a root-mode refusal and gives its exit status. Escaped: it may
-/// name what a user chose (a home, a manifest's user).
-fn refuse(e: &root::Error) -> u8 {
-    eprint!("{}", root::escape_lines(&format!("error: {e}")));
-    e.exit_code()
+/// The home and user from the environment; the home goes into the JSON
+/// document once, as every path in it is relative to it.
+fn context(timeout: Duration, out: &mut report::Output) -> Result<Context, Error> {
+    let ctx = Context::from_env(timeout)?;
+    if out.json() {
+        out.set("home", ctx.home.to_string_lossy().into_owned());
+    }
+    Ok(ctx)
 }
 
 /// `--timeout` (the default when not given) and the `--setenv` pairs.
@@ -401,10 +419,15 @@ fn root_limits(
 
 /// `activate --user NAME`: one's own name is the ordinary activation; another
 /// user's needs root, and runs in a child that has dropped to that user.
-fn activate_as(name: &str, gen: &std::path::Path, opts: root::Options) -> Result<u8, Error> {
+fn activate_as(
+    name: &str,
+    gen: &std::path::Path,
+    opts: root::Options,
+    out: &mut report::Output,
+) -> Result<Done, Error> {
     let me = match root::whoami() {
         Ok(me) => me,
-        Err(e) => return Ok(refuse(&e)),
+        Err(e) => return Ok(out.refuse(&e)),
     };
     if name == me {
         return activate(
@@ -416,24 +439,30 @@ fn activate_as(name: &str, gen: &std::path::Path, opts: root::Options) -> Result
                 backup_ext: opts.backup_ext,
                 as_number: None,
             },
+            out,
         );
     }
     if !root::is_root() {
-        return Ok(refuse(&root::Error::NotRoot {
+        return Ok(out.refuse(&root::Error::NotRoot {
             name: name.to_string(),
             me,
         }));
     }
-    Ok(root::activate_user(name, gen, &opts).code)
+    let outcome = root::activate_user(name, gen, &opts);
+    Ok(out.user_outcome(&outcome, opts.dry_run))
 }
 
 /// `activate-users NAME=GEN...`: each user in turn, whatever the others did.
-fn activate_users(pairs: &[String], opts: &root::Options) -> Result<u8, Error> {
+fn activate_users(
+    pairs: &[String],
+    opts: &root::Options,
+    out: &mut report::Output,
+) -> Result<Done, Error> {
     let mut jobs: Vec<(String, PathBuf)> = Vec::new();
     for arg in pairs {
         let (name, gen) = match root::parse_pair(arg) {
             Ok(pair) => pair,
-            Err(e) => return Ok(refuse(&e)),
+            Err(e) => return Ok(out.refuse(&e)),
         };
         if jobs.iter().any(|(n, _)| *n == name) {
             return Err(Error::InvalidArg(format!(
@@ -446,135 +475,93 @@ fn activate_users(pairs: &[String], opts: &root::Options) -> Result<u8, Error> {
         .iter()
         .map(|(name, gen)| root::activate_user(name, gen, opts))
         .collect();
-    eprint!("{}", root::summary(&outcomes, false));
-    Ok(if outcomes.iter().all(|o| o.code == 0) {
-        0
+    report::err(&root::summary(&outcomes, false));
+    Ok(if outcomes.iter().all(|o| o.code.is_success()) {
+        ("activated", ExitCode::Success)
     } else {
-        1
+        ("failed", ExitCode::Error)
     })
 }
 
-fn activate(timeout: Duration, req: Request) -> Result<u8, Error> {
-    let ctx = Context::from_env(timeout)?;
-    activate_in(&ctx, req)
+fn activate(timeout: Duration, req: Request, out: &mut report::Output) -> Result<Done, Error> {
+    let ctx = context(timeout, out)?;
+    activate_in(&ctx, req, out)
 }
 
-fn activate_in(ctx: &Context, req: Request) -> Result<u8, Error> {
-    let json = req.json;
-    let result = home::activate::activate(ctx, &req);
-    let summary = match result {
-        Ok(s) => s,
-        Err(Error::Conflicts { gen, plan }) if json => {
-            report::out(&format!("{}\n", report::plan_json(&gen, &plan)));
-            return Err(Error::Conflicts { gen, plan });
+fn activate_in(ctx: &Context, req: Request, out: &mut report::Output) -> Result<Done, Error> {
+    if out.json() {
+        out.set("home", ctx.home.to_string_lossy().into_owned());
+    }
+    let summary = home::activate::activate(ctx, &req, &mut |e| out.event(e))?;
+    let p = &summary.plan;
+    if out.json() {
+        // Only with --json: at 10,000 files this is work a text run must not do.
+        report::plan_fields(out.doc(), &req.generation, p);
+        out.set("number", summary.number);
+    }
+    if req.dry_run {
+        if !out.json() {
+            out.text(&report::plan_text(&req.generation, p));
         }
-        Err(e) => return Err(e),
+        return Ok(("planned", ExitCode::Success));
+    }
+    let Some(n) = summary.number else {
+        return Ok(("planned", ExitCode::Success));
     };
-    if json {
-        report::out(&format!(
-            "{}\n",
-            report::plan_json(&req.generation, &summary.plan)
+    if p.is_noop() {
+        out.text(&format!(
+            "generation {n} is active; the home already matched ({} unchanged)\n",
+            p.unchanged
         ));
-    } else if req.dry_run {
-        report::out(&report::plan_text(&req.generation, &summary.plan));
-    } else if let Some(n) = summary.number {
-        let p = &summary.plan;
-        if p.is_noop() {
-            report::out(&format!(
-                "generation {n} is active; the home already matched ({} unchanged)\n",
-                p.unchanged
-            ));
-        } else {
-            report::out(&format!("activated generation {n}\n"));
-        }
-    }
-    Ok(0)
-}
-
-fn status(timeout: Duration, json: bool) -> Result<u8, Error> {
-    let ctx = Context::from_env(timeout)?;
-    let (cur, drift) = home::activate::status(&ctx)?;
-    let Some(cur) = cur else {
-        if json {
-            println!("{{\"generation\": null, \"drift\": []}}");
-        } else {
-            println!("no generation has been activated in {}", ctx.home.display());
-        }
-        return Ok(0);
-    };
-    if json {
-        let items: Vec<_> = drift
-            .iter()
-            .map(|d| serde_json::json!({"path": d.path, "problem": d.problem, "found": d.found}))
-            .collect();
-        let v = serde_json::json!({
-            "generation": cur.generation,
-            "number": cur.number,
-            "managed": cur.owned.entries.len(),
-            "drift": items,
-        });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else if drift.is_empty() {
-        println!(
-            "generation {} ({}): all {} managed paths match",
-            cur.number,
-            cur.generation.display(),
-            cur.owned.entries.len()
-        );
+        Ok(("unchanged", ExitCode::Success))
     } else {
-        println!(
-            "generation {} ({}): {} of {} managed paths differ",
-            cur.number,
-            cur.generation.display(),
-            drift.len(),
-            cur.owned.entries.len()
-        );
-        let width = drift.iter().map(|d| d.path.len()).max().unwrap_or(0);
-        for d in &drift {
-            println!("  {:<9} {:<width$}   now {}", d.problem, d.path, d.found);
-        }
-        println!(
-            "hint: `hearth activate {}` repairs missing paths; changed ones are yours to resolve",
-            cur.generation.display()
-        );
+        out.text(&format!("activated generation {n}\n"));
+        Ok(("activated", ExitCode::Success))
     }
-    Ok(if drift.is_empty() { 0 } else { 6 })
 }
 
-fn generations(timeout: Duration, json: bool) -> Result<u8, Error> {
-    let ctx = Context::from_env(timeout)?;
-    let data = home::activate::read_data(&ctx)?;
+fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
+    let ctx = context(timeout, out)?;
+    let (cur, drift) = home::activate::status(&ctx, &mut |e| out.event(e))?;
+    let Some(cur) = cur else {
+        out.text(&format!(
+            "no generation has been activated in {}\n",
+            report::escape_path(&ctx.home)
+        ));
+        if out.json() {
+            out.set("generation", serde_json::Value::Null);
+            out.set("number", serde_json::Value::Null);
+            out.set("managed", 0);
+            out.set("drift", report::drift_json(&[]));
+        }
+        return Ok(("no-generation", ExitCode::Success));
+    };
+    if out.json() {
+        out.set("generation", cur.generation.to_string_lossy().into_owned());
+        out.set("number", cur.number);
+        out.set("managed", cur.owned.entries.len());
+        out.set("drift", report::drift_json(&drift));
+    } else {
+        out.text(&report::status_text(&cur, &drift));
+    }
+    Ok(if drift.is_empty() {
+        ("clean", ExitCode::Success)
+    } else {
+        ("drift", ExitCode::Drift)
+    })
+}
+
+fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
+    let ctx = context(timeout, out)?;
+    let data = home::activate::read_data(&ctx, &mut |e| out.event(e))?;
     let current = data.current_number();
     let mut hist = data.history.clone();
     hist.sort_by_key(|g| g.number);
-    if json {
-        let items: Vec<_> = hist
-            .iter()
-            .map(|g| {
-                serde_json::json!({"number": g.number, "time": g.time, "path": g.path, "current": Some(g.number) == current})
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&items).unwrap_or_default()
-        );
-        return Ok(0);
+    if out.json() {
+        out.set("current", current);
+        out.set("generations", report::generations_json(&hist, current));
+    } else {
+        out.text(&report::generations_text(&hist, current));
     }
-    if hist.is_empty() {
-        println!("no generations yet");
-    }
-    for g in hist {
-        println!(
-            "{:>4}   {}   {}{}",
-            g.number,
-            state::format_time(g.time),
-            g.path.display(),
-            if Some(g.number) == current {
-                "   (current)"
-            } else {
-                ""
-            }
-        );
-    }
-    Ok(0)
+    Ok(("listed", ExitCode::Success))
 }

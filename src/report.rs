@@ -1,12 +1,20 @@
-//! Rendering for people (text) and programs (`--json`). Nothing here decides
-//! anything; it only describes plans, conflicts and outcomes.
+//! Rendering for people (text) and programs (`--json`, docs/json.md).
+//! Nothing here decides anything; it only describes plans, conflicts and
+//! outcomes. Every byte hearth prints goes through `out`/`err` here, which
+//! treat a closed pipe as the end of output, never as a failure; with
+//! `--json`, `Output` keeps stdout for the one document it prints at the end.
 
 use std::fmt::Write;
 use std::path::Path;
 
-use serde::Serialize;
+use serde_json::{json, Map, Value};
 
-use crate::home::plan::{Action, Conflict, ConflictKind, Desired, Kept, Plan, Seen, Why};
+use crate::exit::ExitCode;
+use crate::home::activate::{Drift, Error as ActivateError, Event};
+use crate::home::plan::{
+    Action, Conflict, ConflictKind, Desired, Kept, Plan, Prev, Recorded, Seen, Why,
+};
+use crate::home::state::{Applied, GenRecord};
 use crate::manifest::RelPath;
 
 /// Writes `text` to stdout. A reader that went away (a closed pipe) or a
@@ -213,24 +221,468 @@ pub fn kept_text(kept: &[Kept]) -> String {
     out
 }
 
-#[derive(Serialize)]
-pub struct PlanJson<'a> {
-    pub generation: &'a Path,
-    pub actions: &'a [Action],
-    pub conflicts: &'a [Conflict],
-    pub kept: &'a [Kept],
-    pub unchanged: usize,
+// ---------------------------------------------------------------------------
+// JSON (docs/json.md). Built from the planner's types here, at one place, so
+// that a change to the planner does not silently change the schema.
+
+/// The schema's version; bumped on any change a reader could trip on.
+pub const JSON_VERSION: u32 = 1;
+
+/// A mode as people write it: `"0644"`.
+fn mode_json(mode: u32) -> Value {
+    Value::String(format!("{:04o}", mode & 0o7777))
 }
 
-pub fn plan_json(generation: &Path, plan: &Plan) -> String {
-    serde_json::to_string_pretty(&PlanJson {
-        generation,
-        actions: &plan.actions,
-        conflicts: &plan.conflicts,
-        kept: &plan.kept,
-        unchanged: plan.unchanged,
+/// A path outside the home (a store path, a link's target), lossily if it
+/// is not UTF-8 (JSON strings are).
+fn path_json(p: &Path) -> Value {
+    Value::String(p.to_string_lossy().into_owned())
+}
+
+fn rel_json(p: &RelPath) -> Value {
+    Value::String(p.as_str().to_string())
+}
+
+/// What was found at a path.
+pub fn seen_json(seen: &Seen) -> Value {
+    match seen {
+        Seen::Missing => json!({"kind": "missing"}),
+        Seen::Symlink { target, dangling } => {
+            json!({"kind": "symlink", "target": path_json(target), "dangling": dangling})
+        }
+        Seen::File {
+            size,
+            mode,
+            sha256,
+            unreadable,
+        } => json!({
+            "kind": "file", "size": size, "mode": mode_json(*mode),
+            "sha256": sha256, "unreadable": unreadable,
+        }),
+        Seen::Dir { below } => json!({
+            "kind": "dir",
+            "below": below.as_ref().map(|b| b.iter().map(rel_json).collect::<Vec<_>>()),
+        }),
+        Seen::Special { kind } => json!({"kind": "special", "what": kind}),
+    }
+}
+
+fn recorded_json(r: &Recorded) -> Value {
+    match r {
+        Recorded::Symlink { target } => json!({"kind": "symlink", "target": path_json(target)}),
+        Recorded::Copy { sha256, mode, size } => {
+            json!({"kind": "copy", "sha256": sha256, "mode": mode_json(*mode), "size": size})
+        }
+    }
+}
+
+fn desired_json(d: &Desired) -> Value {
+    match d {
+        Desired::Symlink { target } => json!({"kind": "symlink", "target": path_json(target)}),
+        Desired::Copy {
+            source,
+            sha256,
+            mode,
+            size,
+        } => json!({
+            "kind": "copy", "source": path_json(source), "sha256": sha256,
+            "mode": mode_json(*mode), "size": size,
+        }),
+    }
+}
+
+fn prev_json(p: &Prev) -> Value {
+    match p {
+        Prev::Missing => json!({"kind": "missing"}),
+        Prev::Symlink { target } => json!({"kind": "symlink", "target": path_json(target)}),
+        Prev::File => json!({"kind": "file"}),
+    }
+}
+
+fn action_json(a: &Action) -> Value {
+    match a {
+        Action::Remove { path, was } => {
+            json!({"kind": "remove", "path": rel_json(path), "was": recorded_json(was)})
+        }
+        Action::RemoveDir { path, required } => {
+            json!({"kind": "remove-dir", "path": rel_json(path), "required": required})
+        }
+        Action::Backup { path, to } => {
+            json!({"kind": "backup", "path": rel_json(path), "to": to.as_ref().map(rel_json)})
+        }
+        Action::Discard { path, found } => {
+            json!({"kind": "discard", "path": rel_json(path), "found": seen_json(found)})
+        }
+        Action::Mkdir { path } => json!({"kind": "mkdir", "path": rel_json(path)}),
+        Action::Put {
+            path,
+            want,
+            prev,
+            why,
+        } => json!({
+            "kind": "put", "path": rel_json(path),
+            "why": match why { Why::Create => "create", Why::Replace => "replace", Why::Repair => "repair" },
+            "want": desired_json(want), "prev": prev_json(prev),
+        }),
+    }
+}
+
+fn conflict_json(c: &Conflict) -> Value {
+    let kind = match c.kind {
+        ConflictKind::InTheWay => "in-the-way",
+        ConflictKind::Modified => "modified",
+        ConflictKind::ParentInTheWay => "parent-in-the-way",
+        ConflictKind::ForceOnDirectory => "force-on-directory",
+    };
+    json!({
+        "kind": kind, "path": rel_json(&c.path), "found": seen_json(&c.found),
+        "neededBy": c.needed_by.as_ref().map(rel_json),
     })
-    .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+}
+
+/// The plan's part of a document: what changes (or would), what is in the
+/// way, what is left alone.
+pub fn plan_fields(doc: &mut Map<String, Value>, generation: &Path, plan: &Plan) {
+    doc.insert("generation".into(), path_json(generation));
+    doc.insert(
+        "actions".into(),
+        plan.actions.iter().map(action_json).collect(),
+    );
+    doc.insert(
+        "conflicts".into(),
+        plan.conflicts.iter().map(conflict_json).collect(),
+    );
+    doc.insert(
+        "kept".into(),
+        plan.kept
+            .iter()
+            .map(|k| json!({"path": rel_json(&k.path), "found": seen_json(&k.found)}))
+            .collect(),
+    );
+    doc.insert("unchanged".into(), plan.unchanged.into());
+}
+
+/// The plan's fields alone, as text (the planner's tests snapshot it).
+pub fn plan_json(generation: &Path, plan: &Plan) -> String {
+    let mut doc = Map::new();
+    plan_fields(&mut doc, generation, plan);
+    serde_json::to_string_pretty(&Value::Object(doc)).unwrap_or_default()
+}
+
+/// The drift `status` found.
+pub fn drift_json(drift: &[Drift]) -> Value {
+    drift
+        .iter()
+        .map(|d| json!({"path": rel_json(&d.path), "problem": d.problem, "found": seen_json(&d.found)}))
+        .collect()
+}
+
+/// One command's output: text as it happens, or, with `--json`, the parts
+/// of the one JSON document printed at the end (`finish`), whatever the
+/// outcome. Everything hearth prints for a command goes through here.
+pub struct Output {
+    json: bool,
+    doc: Map<String, Value>,
+    hooks: Vec<Value>,
+    warnings: Vec<Value>,
+    recovered: Vec<Value>,
+}
+
+impl Output {
+    pub fn new(command: &str, json: bool) -> Output {
+        let mut doc = Map::new();
+        if json {
+            doc.insert("version".into(), JSON_VERSION.into());
+            doc.insert("command".into(), command.into());
+        }
+        Output {
+            json,
+            doc,
+            hooks: Vec::new(),
+            warnings: Vec::new(),
+            recovered: Vec::new(),
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// Sets a field of the JSON document (nothing in text mode).
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        if self.json {
+            self.doc.insert(key.into(), value.into());
+        }
+    }
+
+    /// The JSON document, for the fields `plan_fields` and such fill.
+    pub fn doc(&mut self) -> &mut Map<String, Value> {
+        &mut self.doc
+    }
+
+    /// Text for people on stdout; nothing with `--json` (stdout is the
+    /// document's).
+    pub fn text(&self, text: &str) {
+        if !self.json {
+            out(text);
+        }
+    }
+
+    /// Renders what an activation tells as it goes.
+    pub fn event(&mut self, e: Event<'_>) {
+        match e {
+            Event::Recovered(msg) => {
+                err(&format!("hearth: {msg}\n"));
+                if self.json {
+                    self.recovered.push(msg.into());
+                }
+            }
+            Event::Warning(w) => {
+                err(&format!("hearth: warning: {w}\n"));
+                if self.json {
+                    self.warnings.push(w.into());
+                }
+            }
+            Event::Applied { generation, plan } => {
+                if !self.json {
+                    if !plan.is_noop() {
+                        out(&plan_text(generation, plan));
+                    }
+                    err(&kept_text(&plan.kept));
+                }
+            }
+            Event::Hook(ran) => {
+                let mut shown = String::with_capacity(ran.output.len() + 16);
+                for line in ran.output.lines() {
+                    let _ = writeln!(shown, "[{}] {line}", ran.name);
+                }
+                if self.json {
+                    // Never on stdout before the document: on stderr, and in it.
+                    err(&shown);
+                    self.hooks.push(json!({
+                        "kind": ran.what, "name": ran.name, "ok": ran.ok, "output": ran.output,
+                    }));
+                } else {
+                    out(&shown);
+                }
+            }
+        }
+    }
+
+    /// Reports an error: on stderr always (people read it there), and in
+    /// the document with `--json`.
+    pub fn error(&mut self, e: &ActivateError) {
+        err(&error_text(e));
+        if !self.json {
+            return;
+        }
+        match e {
+            ActivateError::Conflicts { gen, plan } => plan_fields(&mut self.doc, gen, plan),
+            ActivateError::Hook {
+                gen, plan, number, ..
+            } => {
+                plan_fields(&mut self.doc, gen, plan);
+                self.doc.insert("number".into(), (*number).into());
+            }
+            _ => {}
+        }
+        self.doc
+            .insert("error".into(), error_text(e).trim_end().into());
+    }
+
+    /// A root-mode refusal: on stderr (escaped), and in the document.
+    pub fn refuse(&mut self, e: &crate::root::Error) -> (&'static str, ExitCode) {
+        let text = root_error_text(e);
+        err(&text);
+        self.set("error", text.trim_end().to_string());
+        let code = e.exit_code();
+        let outcome = if code == ExitCode::InvalidInput {
+            "refused"
+        } else {
+            "failed"
+        };
+        (outcome, code)
+    }
+
+    /// `activate --user NAME` as root: the user's activation ran in a child,
+    /// whose output root mode has shown. With `--json` the child's document
+    /// is the document, when it printed one; otherwise this process makes
+    /// one (the child was refused, killed, or timed out).
+    pub fn user_outcome(
+        &mut self,
+        o: &crate::root::Outcome,
+        dry_run: bool,
+    ) -> (&'static str, ExitCode) {
+        let child_doc = o
+            .json
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .filter(|v| v.get("version").is_some());
+        if let (true, Some(doc)) = (self.json, child_doc) {
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            out(&format!("{text}\n"));
+            // Printed: nothing more may go to stdout.
+            self.json = false;
+        }
+        if self.json {
+            self.set("user", o.name.clone());
+            self.set("error", o.code.outcome(dry_run));
+        }
+        let outcome = match o.code {
+            ExitCode::Success if dry_run => "planned",
+            ExitCode::Success => "activated",
+            _ if o.timed_out.is_some() => "timed-out",
+            ExitCode::InvalidInput => "refused",
+            _ => "failed",
+        };
+        (outcome, o.code)
+    }
+
+    /// With `--json`, prints the one document: how the command ended, its
+    /// exit status, and what was collected.
+    pub fn finish(mut self, outcome: &str, code: ExitCode) {
+        if !self.json {
+            return;
+        }
+        self.doc.insert("outcome".into(), outcome.into());
+        self.doc.insert("exit".into(), i32::from(code).into());
+        self.doc.entry("error").or_insert(Value::Null);
+        self.doc.insert("hooks".into(), self.hooks.into());
+        self.doc.insert("warnings".into(), self.warnings.into());
+        self.doc.insert("recovered".into(), self.recovered.into());
+        let text = serde_json::to_string_pretty(&Value::Object(self.doc)).unwrap_or_else(|e| {
+            format!(
+                "{{\"version\": {JSON_VERSION}, \"error\": {:?}}}",
+                e.to_string()
+            )
+        });
+        out(&format!("{text}\n"));
+    }
+}
+
+/// The JSON `outcome` of an activation error.
+pub fn error_outcome(e: &ActivateError) -> &'static str {
+    match e {
+        ActivateError::Conflicts { .. } => "conflicts",
+        ActivateError::ChangedMeanwhile { .. } => "changed-meanwhile",
+        ActivateError::Reverted { .. } => "reverted",
+        ActivateError::RevertFailed { .. } => "revert-failed",
+        ActivateError::CheckStep(_) => "check-failed",
+        ActivateError::Hook { .. } => "hook-failed",
+        e if e.exit_code() == ExitCode::InvalidInput => "refused",
+        _ => "failed",
+    }
+}
+
+/// `hearth check`'s line.
+pub fn check_text(path: &Path, g: &crate::manifest::Generation) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "{}: valid manifest for user {} ({} file{}, {} activation step{})\n",
+        path.display(),
+        g.manifest.user,
+        g.files.len(),
+        plural(g.files.len()),
+        g.manifest.activation.len(),
+        plural(g.manifest.activation.len()),
+    )
+}
+
+/// What `remove-generations` and `expire-generations` did.
+pub fn removed_text(removed: &[u64]) -> String {
+    if removed.is_empty() {
+        return "no generation to remove\n".into();
+    }
+    let list: Vec<String> = removed.iter().map(u64::to_string).collect();
+    format!("removed generations {}\n", list.join(", "))
+}
+
+/// `hearth status` for people.
+pub fn status_text(cur: &Applied, drift: &[Drift]) -> String {
+    let mut out = String::new();
+    let managed = cur.owned.entries.len();
+    if drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "generation {} ({}): all {managed} managed paths match",
+            cur.number,
+            cur.generation.display(),
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "generation {} ({}): {} of {managed} managed paths differ",
+        cur.number,
+        cur.generation.display(),
+        drift.len(),
+    );
+    let paths: Vec<String> = drift.iter().map(|d| home_path(&d.path)).collect();
+    let width = paths.iter().map(String::len).max().unwrap_or(0);
+    for (d, path) in drift.iter().zip(&paths) {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:<width$}   now {}",
+            d.problem,
+            path,
+            d.found.describe()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "hint: `hearth activate {}` repairs missing paths; changed ones are yours to resolve",
+        cur.generation.display()
+    );
+    out
+}
+
+/// `hearth generations` for people.
+pub fn generations_text(hist: &[GenRecord], current: Option<u64>) -> String {
+    let mut out = String::new();
+    if hist.is_empty() {
+        out.push_str("no generations yet\n");
+    }
+    for g in hist {
+        let _ = writeln!(
+            out,
+            "{:>4}   {}   {}{}",
+            g.number,
+            crate::home::state::format_time(g.time),
+            g.path.display(),
+            if Some(g.number) == current {
+                "   (current)"
+            } else {
+                ""
+            }
+        );
+    }
+    out
+}
+
+pub fn generations_json(hist: &[GenRecord], current: Option<u64>) -> Value {
+    hist.iter()
+        .map(|g| {
+            json!({
+                "number": g.number, "time": g.time, "path": path_json(&g.path),
+                "current": Some(g.number) == current,
+            })
+        })
+        .collect()
+}
+
+/// An activation error as people read it, `error:` first. Conflicts are
+/// listed in full with the hint.
+pub fn error_text(e: &ActivateError) -> String {
+    match e {
+        ActivateError::Conflicts { gen, plan } => conflicts_text(gen, &plan.conflicts, true),
+        e => format!("error: {e}\n"),
+    }
+}
+
+/// A root-mode refusal: escaped, since it may name what a user chose (a
+/// home, a manifest's user).
+pub fn root_error_text(e: &crate::root::Error) -> String {
+    crate::root::escape_lines(&format!("error: {e}"))
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::{Gid, Uid, User};
 
+use crate::exit::ExitCode;
 use crate::manifest;
 use crate::report;
 use crate::sys::nixtools;
@@ -95,15 +96,27 @@ pub enum Error {
 }
 
 impl Error {
-    /// The documented exit status: 2 for refused input, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// The documented exit status: invalid input for a refusal, an error
+    /// for what went wrong in the system.
+    pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Drop { .. }
             | Error::StillRoot { .. }
             | Error::Spawn { .. }
             | Error::Lookup { .. }
-            | Error::TimedOut { .. } => 1,
-            _ => 2,
+            | Error::TimedOut { .. } => ExitCode::Error,
+            Error::NoSuchUser { .. }
+            | Error::NotRoot { .. }
+            | Error::RootTarget { .. }
+            | Error::Resolve { .. }
+            | Error::NotInStore { .. }
+            | Error::Manifest(_)
+            | Error::WrongUser { .. }
+            | Error::HomeNotOwned { .. }
+            | Error::Home { .. }
+            | Error::BadPair { .. }
+            | Error::BadTimeout { .. }
+            | Error::BadSetenv { .. } => ExitCode::InvalidInput,
         }
     }
 }
@@ -363,9 +376,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How one user's activation ended.
 pub struct Outcome {
     pub name: String,
-    pub code: u8,
+    pub code: ExitCode,
     /// Set when the activation was killed at the timeout.
     pub timed_out: Option<Duration>,
+    /// With `--json`: what the child printed on stdout (its one document),
+    /// kept whole for the parent to print, not shown line by line.
+    pub json: Option<String>,
 }
 
 /// Parses `NAME=GENERATION`.
@@ -536,8 +552,8 @@ pub fn escape_lines(text: &str) -> String {
 /// before the child starts, and a timeout, are printed the same way. Returns
 /// how that user's activation ended.
 pub fn activate_user(name: &str, gen: &Path, opts: &Options) -> Outcome {
-    let (code, timed_out) = match run_child(name, gen, opts) {
-        Ok(code) => (code, None),
+    let (code, timed_out, json) = match run_child(name, gen, opts) {
+        Ok((code, json)) => (code, None, json),
         Err(e) => {
             let timed_out = matches!(e, Error::TimedOut { .. }).then_some(opts.timeout);
             let text = format!("error: {e}");
@@ -545,17 +561,18 @@ pub fn activate_user(name: &str, gen: &Path, opts: &Options) -> Outcome {
             for line in escape_lines(&text).lines() {
                 let _ = writeln!(err, "[{}] {line}", report::escape(name));
             }
-            (e.exit_code(), timed_out)
+            (e.exit_code(), timed_out, None)
         }
     };
     Outcome {
         name: name.to_string(),
         code,
         timed_out,
+        json,
     }
 }
 
-fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<u8, Error> {
+fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<(ExitCode, Option<String>), Error> {
     let me = whoami()?;
     if !is_root() && name != me {
         return Err(Error::NotRoot {
@@ -613,9 +630,9 @@ fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<u8, Error> {
             source,
         })?;
     let prefix = format!("[{}] ", report::escape(name));
-    match supervise(child, &prefix, opts.timeout) {
-        Ok(Ended::Exited(status)) => Ok(exit_code(status)),
-        Ok(Ended::Killed) => Err(Error::TimedOut {
+    match supervise(child, &prefix, opts.timeout, opts.json) {
+        Ok((Ended::Exited(status), json)) => Ok((exit_code(status), json)),
+        Ok((Ended::Killed, _)) => Err(Error::TimedOut {
             name: name.to_string(),
             secs: opts.timeout.as_secs(),
         }),
@@ -646,19 +663,26 @@ enum Ended {
     Killed,
 }
 
+/// The most of a child's JSON document root keeps (a user must not fill
+/// root's memory); a longer one is cut and then fails to parse.
+const MAX_DOC: usize = 64 * 1024 * 1024;
+
 /// One of the child's pipes, read into whole lines.
 struct Stream<R> {
     pipe: Option<R>,
     buf: Vec<u8>,
     to_stderr: bool,
+    /// Keep everything instead of showing lines (the child's `--json` stdout).
+    keep: bool,
 }
 
 impl<R: Read + AsRawFd> Stream<R> {
-    fn new(pipe: Option<R>, to_stderr: bool) -> Self {
+    fn new(pipe: Option<R>, to_stderr: bool, keep: bool) -> Self {
         Stream {
             pipe,
             buf: Vec::new(),
             to_stderr,
+            keep,
         }
     }
 
@@ -671,6 +695,10 @@ impl<R: Read + AsRawFd> Stream<R> {
         let mut chunk = [0u8; 16 * 1024];
         match pipe.read(&mut chunk) {
             Ok(0) => self.close(prefix),
+            Ok(n) if self.keep => {
+                let room = MAX_DOC.saturating_sub(self.buf.len());
+                self.buf.extend_from_slice(&chunk[..n.min(room)]);
+            }
             Ok(n) => {
                 self.buf.extend_from_slice(&chunk[..n]);
                 while let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
@@ -690,7 +718,7 @@ impl<R: Read + AsRawFd> Stream<R> {
     /// Shows what is left of a last line and stops reading (dropping the
     /// pipe closes root's end of it).
     fn close(&mut self, prefix: &str) {
-        if !self.buf.is_empty() {
+        if !self.buf.is_empty() && !self.keep {
             let line = std::mem::take(&mut self.buf);
             show(&line, prefix, self.to_stderr);
         }
@@ -703,9 +731,14 @@ impl<R: Read + AsRawFd> Stream<R> {
 /// too). One thread polls both pipes and the child, so that nothing the
 /// child leaves behind can keep root waiting: after the child is gone, its
 /// pipes are read for at most `DRAIN`.
-fn supervise(mut child: Child, prefix: &str, timeout: Duration) -> io::Result<Ended> {
-    let mut out = Stream::new(child.stdout.take(), false);
-    let mut err = Stream::new(child.stderr.take(), true);
+fn supervise(
+    mut child: Child,
+    prefix: &str,
+    timeout: Duration,
+    json: bool,
+) -> io::Result<(Ended, Option<String>)> {
+    let mut out = Stream::new(child.stdout.take(), false, json);
+    let mut err = Stream::new(child.stderr.take(), true, false);
     let deadline = Instant::now() + timeout;
     let mut killed_at: Option<Instant> = None;
     let mut ended: Option<(Instant, Option<ExitStatus>)> = None;
@@ -734,10 +767,12 @@ fn supervise(mut child: Child, prefix: &str, timeout: Duration) -> io::Result<En
     }
     out.close(prefix);
     err.close(prefix);
-    Ok(match (killed_at, ended) {
+    let doc = json.then(|| String::from_utf8_lossy(&out.buf).into_owned());
+    let ended = match (killed_at, ended) {
         (None, Some((_, Some(status)))) => Ended::Exited(status),
         _ => Ended::Killed,
-    })
+    };
+    Ok((ended, doc))
 }
 
 fn kill_group(child: &Child) {
@@ -799,12 +834,14 @@ where
     }
 }
 
-fn exit_code(status: ExitStatus) -> u8 {
+/// The child's status, as one of hearth's (a hearth child only exits with
+/// those; anything else, such as a panic's 101, is an error).
+fn exit_code(status: ExitStatus) -> ExitCode {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(c), _) => u8::try_from(c).unwrap_or(1),
-        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
-        _ => 1,
+        (Some(c), _) => u8::try_from(c).map_or(ExitCode::Error, ExitCode::from_code),
+        (None, Some(sig)) => u8::try_from(sig).map_or(ExitCode::Error, ExitCode::Killed),
+        _ => ExitCode::Error,
     }
 }
 
@@ -830,18 +867,7 @@ pub fn describe(o: &Outcome, dry_run: bool) -> String {
     if let Some(t) = o.timed_out {
         return format!("timed out after {} s, killed", t.as_secs());
     }
-    match o.code {
-        0 if dry_run => "planned (dry run)",
-        0 => "activated",
-        2 => "refused: invalid input",
-        3 => "failed: conflicts, nothing changed",
-        4 => "failed and reverted, home as before",
-        5 => "a step or hook failed",
-        7 => "failed; the revert failed too, journal kept",
-        c if c > 128 => "killed",
-        _ => "failed",
-    }
-    .to_string()
+    o.code.outcome(dry_run).to_string()
 }
 
 /// The summary printed after all users: one line per user, and the failed.
@@ -859,16 +885,19 @@ pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
     );
     for (o, name) in outcomes.iter().zip(&names) {
         let what = describe(o, dry_run);
-        if o.code == 0 {
+        if o.code.is_success() {
             text.push_str(&format!("  {name:<width$}  {what}\n"));
         } else {
-            text.push_str(&format!("  {name:<width$}  {what} (exit {})\n", o.code));
+            text.push_str(&format!(
+                "  {name:<width$}  {what} (exit {})\n",
+                o.code.code()
+            ));
         }
     }
     let failed: Vec<&str> = outcomes
         .iter()
         .zip(&names)
-        .filter(|(o, _)| o.code != 0)
+        .filter(|(o, _)| !o.code.is_success())
         .map(|(_, n)| n.as_str())
         .collect();
     if failed.is_empty() {
@@ -914,8 +943,9 @@ mod tests {
     fn outcome(name: &str, code: u8) -> Outcome {
         Outcome {
             name: name.into(),
-            code,
+            code: ExitCode::from_code(code),
             timed_out: None,
+            json: None,
         }
     }
 
@@ -1076,7 +1106,7 @@ mod tests {
             .spawn()
             .unwrap();
         let start = Instant::now();
-        let ended = supervise(child, "[t] ", Duration::from_secs(60)).unwrap();
+        let (ended, _) = supervise(child, "[t] ", Duration::from_secs(60), false).unwrap();
         let took = start.elapsed();
         let leftover = std::fs::read_to_string(&pidfile).unwrap_or_default();
         if let Ok(pid) = leftover.trim().parse::<i32>() {
@@ -1108,7 +1138,7 @@ mod tests {
             .spawn()
             .unwrap();
         let start = Instant::now();
-        let ended = supervise(child, "[t] ", Duration::from_secs(1)).unwrap();
+        let (ended, _) = supervise(child, "[t] ", Duration::from_secs(1), false).unwrap();
         let took = start.elapsed();
         assert!(matches!(ended, Ended::Killed));
         assert!(

@@ -187,7 +187,9 @@ fn a_lock_holder_killed_mid_switch_while_seven_runs_wait() {
     assert_eq!(recovered, 1, "exactly one run recovers: {runs:#?}");
 
     let gens_json: serde_json::Value = serde_json::from_str(&generations(&home)).unwrap();
-    let list = gens_json.as_array().expect("a list of generations");
+    let list = gens_json["generations"]
+        .as_array()
+        .expect("a list of generations");
     let current = list
         .iter()
         .find(|g| g["current"] == true)

@@ -257,7 +257,7 @@ fn conflicts_in_json_name_each_path_with_its_kind() {
             (
                 c["path"].as_str().unwrap(),
                 c["kind"].as_str().unwrap(),
-                c["found"]["type"].as_str().unwrap(),
+                c["found"]["kind"].as_str().unwrap(),
             )
         })
         .collect();
@@ -946,7 +946,7 @@ fn plan_json_lists_each_action_with_its_kind() {
         .iter()
         .map(|a| {
             (
-                a["action"].as_str().unwrap(),
+                a["kind"].as_str().unwrap(),
                 a["path"].as_str().unwrap(),
                 a["why"].as_str(),
             )
@@ -982,7 +982,7 @@ fn activate_json_reports_what_was_done() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a["action"].as_str().unwrap())
+        .map(|a| a["kind"].as_str().unwrap())
         .collect();
     assert_eq!(
         kinds,

@@ -23,6 +23,7 @@ mod formats;
 mod harness;
 mod inputs;
 mod nix_modules;
+mod output;
 mod power;
 mod races;
 mod root;

@@ -50,7 +50,7 @@ fn wipe(home: &TestHome) {
 fn generations(home: &TestHome) -> Vec<(u64, PathBuf, bool)> {
     let run = home.hearth(["generations", "--json"]);
     run.assert_ok();
-    run.json()
+    run.json()["generations"]
         .as_array()
         .unwrap_or_else(|| panic!("not a list:\n{run}"))
         .iter()

@@ -231,14 +231,15 @@ pub enum Error {
 impl Error {
     /// The exit status: 2 for a bad spec or colliding packages (fix the
     /// configuration), 1 for I/O.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
         match self {
             Error::Spec(e) => e.exit_code(),
             Error::Missing { .. }
             | Error::NotADirectory { .. }
             | Error::Collisions(_)
-            | Error::OutExists { .. } => 2,
-            Error::Read { .. } | Error::Write { .. } => 1,
+            | Error::OutExists { .. } => ExitCode::InvalidInput,
+            Error::Read { .. } | Error::Write { .. } => ExitCode::Error,
         }
     }
 }

@@ -237,11 +237,14 @@ pub enum BadSpecTarget {
 
 impl Error {
     /// 2 for a spec that cannot become a valid generation, 1 for I/O.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
         match self {
             Error::Spec(e) => e.exit_code(),
-            Error::Invalid { .. } | Error::OutExists { .. } | Error::Check(_) => 2,
-            Error::Read { .. } | Error::Write { .. } | Error::WhereAmI(_) => 1,
+            Error::Invalid { .. } | Error::OutExists { .. } | Error::Check(_) => {
+                ExitCode::InvalidInput
+            }
+            Error::Read { .. } | Error::Write { .. } | Error::WhereAmI(_) => ExitCode::Error,
         }
     }
 }

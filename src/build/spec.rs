@@ -26,10 +26,10 @@ pub enum Error {
 
 impl Error {
     /// 2 for a spec that does not parse (fix the configuration), 1 for I/O.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
         match self {
-            Error::Read { .. } => 1,
-            Error::Parse { .. } => 2,
+            Error::Read { .. } => crate::exit::ExitCode::Error,
+            Error::Parse { .. } => crate::exit::ExitCode::InvalidInput,
         }
     }
 }

@@ -1,18 +1,22 @@
-//! One activation, start to end: load, lock, recover, observe, plan, check
-//! steps, apply (journaled), packages, commit, hooks. Also the commands that
-//! read or prune the generation history.
+//! One activation, as its phases: prepare (load, lock, recover), plan
+//! (check steps, observe, plan), transact (journal, apply, GC root and
+//! packages, see `roots`), commit (record, clean up) and hooks. Also the
+//! commands that read or prune the generation history.
+//! Never prints: what happens is handed to the edge's `Sink` as `Event`s,
+//! and what came of it is returned (`Summary`, `Error`) for `report`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::exit::ExitCode;
 use crate::home::apply;
 use crate::home::hooks;
 use crate::home::observe;
 use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
+use crate::home::roots;
 use crate::home::state::{self, Applied, Data, GenRecord, State};
 use crate::manifest::{self, After, Generation};
-use crate::report;
 use crate::sys::nixtools;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +47,8 @@ pub enum Error {
     Observe(#[from] observe::Error),
     #[error(transparent)]
     Nix(#[from] nixtools::Error),
-    #[error("{}", report::conflicts_text(.gen, &.plan.conflicts, true).trim_end())]
+    /// Rendered in full (every path, the hint) by `report::error_text`.
+    #[error("{} path(s) in the way of generation {}; nothing was changed", .plan.conflicts.len(), .gen.display())]
     Conflicts { gen: PathBuf, plan: Box<Plan> },
     #[error("activation of {gen} failed: {cause}\nevery change was reverted; the home is exactly as before")]
     Reverted { gen: PathBuf, cause: String },
@@ -63,6 +68,8 @@ pub enum Error {
         gen: PathBuf,
         number: u64,
         cause: Box<hooks::Error>,
+        /// What was applied, for `--json`.
+        plan: Box<Plan>,
     },
     #[error("an interrupted activation must be recovered first, which a dry run cannot do\nhint: run `hearth activate` (or any command that is not a dry run) to recover it")]
     PendingRecovery,
@@ -79,8 +86,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The documented exit status (see README).
-    pub fn exit_code(&self) -> i32 {
+    /// The documented exit status (see `exit`).
+    pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Manifest(_)
             | Error::WrongUser { .. }
@@ -88,12 +95,16 @@ impl Error {
             | Error::NoHome
             | Error::InvalidArg(_)
             | Error::Generations(_)
-            | Error::ReservedTarget { .. } => 2,
-            Error::Conflicts { .. } | Error::ChangedMeanwhile { .. } => 3,
-            Error::Reverted { .. } => 4,
-            Error::CheckStep(_) | Error::Hook { .. } => 5,
-            Error::RevertFailed { .. } => 7,
-            _ => 1,
+            | Error::ReservedTarget { .. } => ExitCode::InvalidInput,
+            Error::Conflicts { .. } | Error::ChangedMeanwhile { .. } => ExitCode::Conflicts,
+            Error::Reverted { .. } => ExitCode::Reverted,
+            Error::CheckStep(_) | Error::Hook { .. } => ExitCode::HookFailed,
+            Error::RevertFailed { .. } => ExitCode::RevertFailed,
+            Error::WhoAmI(_)
+            | Error::State(_)
+            | Error::Observe(_)
+            | Error::Nix(_)
+            | Error::PendingRecovery => ExitCode::Error,
         }
     }
 }
@@ -128,16 +139,7 @@ impl Context {
     }
 
     fn profile_dir(&self) -> PathBuf {
-        let base = self
-            .state_dir()
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.home.join(".local/state"));
-        base.join("nix/profiles")
-    }
-
-    fn profile(&self) -> PathBuf {
-        self.profile_dir().join("hearth-packages")
+        roots::profile_dir(&self.state_dir(), &self.home)
     }
 }
 
@@ -203,6 +205,31 @@ fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
     Ok(g)
 }
 
+/// What an activation (or a command that recovers one) tells as it goes,
+/// for the edge (main, root mode's child) to render. Nothing in `home`
+/// prints: it hands these to the sink the edge passed in, in the order
+/// they happen, so that hook output is shown as each hook ends.
+pub enum Event<'a> {
+    /// An interrupted activation was completed or reverted first.
+    Recovered(&'a str),
+    /// A problem that did not stop the command.
+    Warning(&'a str),
+    /// The files are applied and recorded; the hooks run next.
+    Applied {
+        generation: &'a Path,
+        plan: &'a Plan,
+    },
+    /// A step or hook ended, with its output.
+    Hook(&'a hooks::Ran<'a>),
+}
+
+/// Where events go: a callback from the edge.
+pub type Sink<'s> = &'s mut dyn FnMut(Event<'_>);
+
+fn warn(sink: Sink, text: &str) {
+    sink(Event::Warning(text));
+}
+
 /// Completes or reverts an activation that was interrupted (killed).
 /// `run_hooks`: a committed activation whose hooks had not all run gets
 /// them run now; a reading command leaves them owed for the next activation.
@@ -211,61 +238,17 @@ fn recover(
     data: &Data,
     ctx: &Context,
     run_hooks: bool,
+    sink: Sink,
 ) -> Result<Option<String>, Error> {
     let Some(j) = st.read_journal()? else {
         return Ok(None);
     };
     if data.current.as_ref().is_some_and(|c| c.txid == j.txid) {
-        // It was committed; only the cleanup, or its hooks, were cut short.
-        let problems = apply::cleanup(&j);
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            report::err(&format!(
-                "hearth: warning: could not finish cleaning up after {} (the next run tries again):\n  {}\n",
-                j.generation.display(),
-                list.join("\n  ")
-            ));
-            return Ok(None);
-        }
-        if !j.hooks.is_empty() && !run_hooks {
-            return Ok(None);
-        }
-        let env = hooks::Env {
-            home: &ctx.home,
-            dry_run: false,
-            old: j.previous.as_deref(),
-            new: &j.generation,
-        };
-        let mut failed = Vec::new();
-        let mut owing = j.clone();
-        owing.ops.clear();
-        owing.profile = None;
-        for (i, h) in j.hooks.iter().enumerate() {
-            owe_from(st, &mut owing, &j.hooks[i + 1..]);
-            if let Err(e) = run_owed(h, &env) {
-                failed.push(e.to_string());
-            }
-        }
-        st.remove_journal()?;
-        let ran = if j.hooks.is_empty() {
-            String::new()
-        } else if failed.is_empty() {
-            format!(
-                "; ran the {} hook(s) and step(s) it still owed",
-                j.hooks.len()
-            )
-        } else {
-            format!(
-                "; ran the hooks and steps it still owed, and these failed:\n  {}",
-                failed.join("\n  ")
-            )
-        };
-        return Ok(Some(format!(
-            "completed an interrupted activation of {}{ran}",
-            j.generation.display()
-        )));
+        return complete_committed(st, ctx, &j, run_hooks, sink);
     }
-    prune_roots(st, data, &ctx.user);
+    for w in roots::prune(st, data, &ctx.user) {
+        warn(sink, &w);
+    }
     let problems = apply::revert(&j.home, &j.ops);
     if !problems.is_empty() {
         return Err(Error::RevertFailed {
@@ -276,9 +259,7 @@ fn recover(
         });
     }
     if let Some((profile, link)) = &j.profile {
-        if nixtools::profile_link(profile).as_deref() != link.as_deref() {
-            nixtools::restore_profile(profile, link.as_deref())?;
-        }
+        roots::restore_profile(profile, link.as_deref())?;
     }
     st.remove_journal()?;
     Ok(Some(format!(
@@ -291,24 +272,65 @@ fn recover(
     )))
 }
 
-/// Removes GC roots of generations that are not in the history: left by a
-/// run that was killed (its `nix-store --add-root` child may finish after it).
-fn prune_roots(st: &State, data: &Data, user: &str) {
-    let Ok(entries) = std::fs::read_dir(st.dir.join("gcroots")) else {
-        return;
+/// `recover` for an activation that was committed: only its cleanup, or its
+/// hooks, were cut short.
+fn complete_committed(
+    st: &State,
+    ctx: &Context,
+    j: &apply::Journal,
+    run_hooks: bool,
+    sink: Sink,
+) -> Result<Option<String>, Error> {
+    let problems = apply::cleanup(j);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        warn(
+            sink,
+            &format!(
+                "could not finish cleaning up after {} (the next run tries again):\n  {}",
+                j.generation.display(),
+                list.join("\n  ")
+            ),
+        );
+        return Ok(None);
+    }
+    if !j.hooks.is_empty() && !run_hooks {
+        return Ok(None);
+    }
+    let env = hooks::Env {
+        home: &ctx.home,
+        dry_run: false,
+        old: j.previous.as_deref(),
+        new: &j.generation,
     };
-    for entry in entries.flatten() {
-        let known = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u64>().ok())
-            .is_some_and(|n| data.find(n).is_some());
-        if !known {
-            if let Err(e) = nixtools::remove_gc_root(&entry.path(), user) {
-                report::err(&format!("hearth: warning: {e}\n"));
-            }
+    let mut failed = Vec::new();
+    let mut owing = j.clone();
+    owing.ops.clear();
+    owing.profile = None;
+    for (i, h) in j.hooks.iter().enumerate() {
+        owe_from(st, &mut owing, &j.hooks[i + 1..], sink);
+        if let Err(e) = run_owed(h, &env, sink) {
+            failed.push(e.to_string());
         }
     }
+    st.remove_journal()?;
+    let ran = if j.hooks.is_empty() {
+        String::new()
+    } else if failed.is_empty() {
+        format!(
+            "; ran the {} hook(s) and step(s) it still owed",
+            j.hooks.len()
+        )
+    } else {
+        format!(
+            "; ran the hooks and steps it still owed, and these failed:\n  {}",
+            failed.join("\n  ")
+        )
+    };
+    Ok(Some(format!(
+        "completed an interrupted activation of {}{ran}",
+        j.generation.display()
+    )))
 }
 
 /// Whether the content at a target changes, for onChange hooks: a different
@@ -334,7 +356,75 @@ fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
     }
 }
 
-pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
+/// Applies a generation: the five phases below, in order. Each phase hands
+/// the next what it found; only `transact` and later write.
+pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Error> {
+    let mut run = prepare(ctx, req, sink)?;
+    let planned = plan_phase(ctx, req, &run, sink)?;
+    if req.dry_run {
+        return Ok(Summary {
+            number: None,
+            plan: planned.plan,
+            recovered: run.recovered,
+        });
+    }
+    let mut tx = transact(ctx, req, &run, &planned, sink)?;
+    let cleaned = commit(ctx, req, &mut run, &planned.plan, &mut tx, sink)?;
+    // Shown before the hooks run, so that their output follows what changed.
+    sink(Event::Applied {
+        generation: &run.gen.path,
+        plan: &planned.plan,
+    });
+    let hooked = run_hooks(ctx, &run, &mut tx, cleaned, sink);
+    let Planned { plan, seen } = planned;
+    // Dropping these maps of every path costs a few percent of a no-op run
+    // at 10,000 files; the process ends right after.
+    std::mem::forget(seen);
+    if let Err(cause) = hooked {
+        return Err(Error::Hook {
+            gen: run.gen.path.clone(),
+            number: tx.number,
+            cause: Box::new(cause),
+            plan: Box::new(plan),
+        });
+    }
+    let recovered = run.recovered.take();
+    std::mem::forget(run.data);
+    Ok(Summary {
+        number: Some(tx.number),
+        plan,
+        recovered,
+    })
+}
+
+/// What `prepare` found: the generation, the options it resolves, and the
+/// locked, recovered state.
+struct Prepared {
+    gen: Generation,
+    backup_ext: Option<String>,
+    st: State,
+    data: Data,
+    /// The current generation before this activation.
+    old_gen: Option<PathBuf>,
+    recovered: Option<String>,
+    /// What a home without a recorded generation owns.
+    nothing: Owned,
+}
+
+impl Prepared {
+    /// What the current generation owns. Borrowed, not cloned: at 10,000
+    /// files a copy costs a few percent of a no-op run.
+    fn old_owned(&self) -> &Owned {
+        self.data
+            .current
+            .as_ref()
+            .map_or(&self.nothing, |c| &c.owned)
+    }
+}
+
+/// Phase 1: load and check the generation, lock the state, and finish or
+/// revert an activation that was interrupted.
+fn prepare(ctx: &Context, req: &Request, sink: Sink) -> Result<Prepared, Error> {
     let gen = load_for(ctx, &req.generation)?;
     let backup_ext = req
         .backup_ext
@@ -344,9 +434,8 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         manifest::check_backup_ext(ext)
             .map_err(|e| Error::InvalidArg(format!("--backup-ext: {e}")))?;
     }
-
     let st = State::open(&ctx.state_dir(), !req.dry_run, ctx.lock_timeout)?;
-    let mut data = st.load()?;
+    let data = st.load()?;
     let recovered = if req.dry_run {
         // A committed activation that only owes its hooks leaves the home
         // on its generation: that can be planned from.
@@ -356,47 +445,71 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         }
         None
     } else {
-        recover(&st, &data, ctx, true)?
+        recover(&st, &data, ctx, true, sink)?
     };
     if let Some(msg) = &recovered {
-        report::err(&format!("hearth: {msg}\n"));
+        sink(Event::Recovered(msg));
     }
     if !req.dry_run {
-        prune_roots(&st, &data, &ctx.user);
+        for w in roots::prune(&st, &data, &ctx.user) {
+            warn(sink, &w);
+        }
     }
+    Ok(Prepared {
+        old_gen: data.current.as_ref().map(|c| c.generation.clone()),
+        gen,
+        backup_ext,
+        st,
+        data,
+        recovered,
+        nothing: Owned::default(),
+    })
+}
 
-    // Borrowed, not cloned: at 10,000 files a copy costs a few percent of a
-    // no-op run, and the state is only replaced after planning.
-    let no_state = Owned::default();
-    let old_owned: &Owned = data.current.as_ref().map_or(&no_state, |c| &c.owned);
-    let old_gen = data.current.as_ref().map(|c| c.generation.clone());
+struct Planned {
+    plan: Plan,
+    seen: plan::Observed,
+}
+
+/// Phase 2: the check steps, then observe the home and plan. Writes
+/// nothing; conflicts end the activation here.
+fn plan_phase(ctx: &Context, req: &Request, p: &Prepared, sink: Sink) -> Result<Planned, Error> {
+    let gen = &p.gen;
+    let old_owned = p.old_owned();
     let hook_env = hooks::Env {
         home: &ctx.home,
         dry_run: req.dry_run,
-        old: old_gen.as_deref(),
+        old: p.old_gen.as_deref(),
         new: &gen.path,
     };
-
     for step in gen
         .manifest
         .activation
         .iter()
         .filter(|s| s.after == After::Check)
     {
-        hooks::run("check step", &step.name, &step.script, &hook_env)
-            .map_err(|e| Error::CheckStep(Box::new(e)))?;
+        hooks::run(
+            "check step",
+            &step.name,
+            &step.script,
+            &hook_env,
+            &mut |r| {
+                sink(Event::Hook(r));
+            },
+        )
+        .map_err(|e| Error::CheckStep(Box::new(e)))?;
     }
 
-    let seen = observe::look(&ctx.home, old_owned, &gen.files, backup_ext.is_some())?;
+    let seen = observe::look(&ctx.home, old_owned, &gen.files, p.backup_ext.is_some())?;
     let mut plan = plan::compute(
         old_owned,
         &gen.files,
         &seen,
         &Options {
-            backup_ext: backup_ext.clone(),
+            backup_ext: p.backup_ext.clone(),
         },
     );
-    if let Some(ext) = &backup_ext {
+    if let Some(ext) = &p.backup_ext {
         let targets: crate::sys::fxhash::FxHashSet<_> = gen
             .files
             .iter()
@@ -411,14 +524,55 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
             plan: Box::new(plan),
         });
     }
-    if req.dry_run {
-        return Ok(Summary {
-            number: None,
-            plan,
-            recovered,
-        });
-    }
+    Ok(Planned { plan, seen })
+}
 
+/// An applied, not yet recorded, transaction.
+struct Tx {
+    number: u64,
+    same_gen: bool,
+    txid: String,
+    journal: apply::Journal,
+    applied: apply::Outcome,
+    /// Whether anything in the home or the profile changes.
+    writes: bool,
+    root: roots::Root,
+}
+
+impl Tx {
+    /// The home is on the new generation but it could not be recorded:
+    /// everything goes back, so that the home and the record agree.
+    /// `known`: the history already names this generation number.
+    fn revert(
+        &mut self,
+        ctx: &Context,
+        p: &Prepared,
+        cause: String,
+        known: bool,
+        sink: Sink,
+    ) -> Error {
+        let undo = apply::revert(&ctx.home, &self.journal.ops);
+        if let Some((profile, link)) = &self.journal.profile {
+            // Best effort, like the rest of a revert: what is left is named.
+            if let Err(e) = roots::restore_profile(profile, link.as_deref()) {
+                warn(sink, &e.to_string());
+            }
+        }
+        self.root.abandon(known);
+        undo_failed_cause(&p.st, &p.gen.path, cause, undo, sink)
+    }
+}
+
+/// Phase 3: journal the plan, register the GC root, apply, and point the
+/// packages profile at the new packages. A failure reverts it all.
+fn transact(
+    ctx: &Context,
+    req: &Request,
+    p: &Prepared,
+    planned: &Planned,
+    sink: Sink,
+) -> Result<Tx, Error> {
+    let (gen, data) = (&p.gen, &p.data);
     let same_gen = data
         .current
         .as_ref()
@@ -428,191 +582,170 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
         None if same_gen => data.current.as_ref().map_or(1, |c| c.number),
         None => data.next_number(),
     };
+    let known = data.find(number).is_some();
     let hooked: HashSet<_> = gen
         .files
         .iter()
         .filter(|f| f.on_change.is_some())
         .map(|f| &f.target)
         .collect();
-    let changed: HashSet<_> = plan
+    let changed: HashSet<_> = planned
+        .plan
         .actions
         .iter()
-        .filter(|a| hooked.contains(a.path()) && content_changes(a, &seen))
+        .filter(|a| hooked.contains(a.path()) && content_changes(a, &planned.seen))
         .map(|a| a.path().clone())
         .collect();
 
-    let profile = ctx.profile();
-    let profile_change = gen
-        .manifest
-        .packages
-        .as_ref()
-        .filter(|p| !nixtools::profile_is(&profile, p))
-        .map(|p| (p.clone(), nixtools::profile_link(&profile)));
-
+    let profile = roots::profile(&ctx.state_dir(), &ctx.home);
+    let profile_change = roots::profile_change(&profile, gen.manifest.packages.as_ref());
     let txid = apply::new_txid();
-    let mut journal = apply::journal(&plan, old_owned, &txid, &ctx.home, &gen.path);
+    let mut journal = apply::journal(&planned.plan, p.old_owned(), &txid, &ctx.home, &gen.path);
     journal.profile = profile_change
         .as_ref()
         .map(|(_, link)| (profile.clone(), link.clone()));
     let writes = !journal.ops.is_empty() || profile_change.is_some();
     // What runs after the commit is in the journal too, so that it is owed
     // to the generation if this process does not get to run it.
-    journal.hooks = owed_hooks(&gen, &changed);
-    journal.previous = old_gen.clone();
-    // The GC root is registered while the files are applied; a new root
-    // for a generation that then fails to activate is removed again.
-    let root = st.gc_root(number);
-    let pending = if nixtools::in_store(&gen.path)
-        && std::fs::read_link(&root).ok().as_deref() != Some(&*gen.path)
-    {
-        Some(nixtools::start_gc_root(&root, &gen.path, &ctx.user)?)
-    } else {
-        None
-    };
-    let drop_root = |pending: Option<nixtools::PendingRoot>| {
-        if let Some(p) = pending {
-            let _ = p.wait();
-            if data.find(number).is_none() {
-                let _ = nixtools::remove_gc_root(&root, &ctx.user);
-            }
-        }
-    };
+    journal.hooks = owed_hooks(gen, &changed);
+    journal.previous = p.old_gen.clone();
+    let mut root = roots::Root::start(&p.st, number, &gen.path, &ctx.user)?;
     let mut applied = apply::Outcome::default();
     if writes {
-        if let Err(e) = st.write_journal(&journal) {
-            drop_root(pending);
+        if let Err(e) = p.st.write_journal(&journal) {
+            root.abandon(known);
             return Err(e.into());
         }
         match apply::run(&journal) {
             Ok(out) => applied = out,
             Err(failed) => {
-                drop_root(pending);
-                return Err(undo_failed(&st, &gen.path, failed.error, failed.undo));
+                root.abandon(known);
+                return Err(undo_failed(
+                    &p.st,
+                    &gen.path,
+                    failed.error,
+                    failed.undo,
+                    sink,
+                ));
             }
         }
     }
+    let mut tx = Tx {
+        number,
+        same_gen,
+        txid,
+        journal,
+        applied,
+        writes,
+        root,
+    };
     // From here the home is on the new generation. Whatever fails before
-    // the commit below reverts it, so that the home and the record agree.
-    let revert_now = |cause: String, known: bool| {
-        let undo = apply::revert(&ctx.home, &journal.ops);
-        if let Some((_, link)) = &journal.profile {
-            if nixtools::profile_link(&profile).as_deref() != link.as_deref() {
-                let _ = nixtools::restore_profile(&profile, link.as_deref());
-            }
-        }
-        if !known {
-            let _ = nixtools::remove_gc_root(&root, &ctx.user);
-        }
-        undo_failed_cause(&st, &gen.path, cause, undo)
-    };
-    let registered = pending.map_or(Ok(()), nixtools::PendingRoot::wait);
-    let packaged = match (&registered, &profile_change) {
-        (Ok(()), Some((pkgs, _))) => nixtools::set_profile(&profile, pkgs),
-        _ => Ok(()),
-    };
-    if let Err(e) = registered.and(packaged) {
-        return Err(revert_now(e.to_string(), data.find(number).is_some()));
+    // the commit reverts it, so that the home and the record agree.
+    if let Err(e) = roots::commit_packages(&mut tx.root, &profile, profile_change.as_ref()) {
+        return Err(tx.revert(ctx, p, e.to_string(), known, sink));
     }
+    Ok(tx)
+}
 
+/// Phase 4: record the generation (the commit point), then clean up what
+/// the journal kept for a revert. Returns whether the cleanup finished.
+fn commit(
+    ctx: &Context,
+    req: &Request,
+    p: &mut Prepared,
+    plan: &Plan,
+    tx: &mut Tx,
+    sink: Sink,
+) -> Result<bool, Error> {
     let mut owned: Owned = plan.owned.clone();
-    for d in &applied.dirs_left {
+    for d in &tx.applied.dirs_left {
         owned.dirs.remove(d);
     }
-    let record_changed = !same_gen
+    let data = &mut p.data;
+    let record_changed = !tx.same_gen
         || req
             .as_number
             .is_some_and(|n| Some(n) != data.current_number())
         || data.current.as_ref().map(|c| &c.owned) != Some(&owned);
-    if writes || record_changed {
-        let known = data.find(number).is_some();
+    if tx.writes || record_changed {
+        let known = data.find(tx.number).is_some();
         data.current = Some(Applied {
-            number,
-            generation: gen.path.clone(),
-            txid: txid.clone(),
+            number: tx.number,
+            generation: p.gen.path.clone(),
+            txid: tx.txid.clone(),
             owned,
         });
-        if data.find(number).is_none() {
+        if !known {
             data.history.push(GenRecord {
-                number,
-                path: gen.path.clone(),
+                number: tx.number,
+                path: p.gen.path.clone(),
                 time: state::now(),
             });
         }
-        let kept = if same_gen {
+        let kept = if tx.same_gen {
             Ok(())
         } else {
-            st.keep_manifest(number, &gen.text)
+            p.st.keep_manifest(tx.number, &p.gen.text)
         };
-        if let Err(e) = kept.and_then(|()| st.save(&data)) {
+        if let Err(e) = kept.and_then(|()| p.st.save(&p.data)) {
             // Not recorded: the home goes back to what the record says.
-            return Err(revert_now(
-                format!("the new generation could not be recorded: {e}"),
-                known,
-            ));
+            let cause = format!("the new generation could not be recorded: {e}");
+            return Err(tx.revert(ctx, p, cause, known, sink));
         }
     }
-    let mut cleaned = true;
-    if writes {
-        let problems = apply::cleanup_after(&journal, &mut applied);
-        for e in &problems {
-            report::err(&format!("hearth: warning: {e}\n"));
-        }
-        cleaned = problems.is_empty();
+    if !tx.writes {
+        return Ok(true);
     }
-    // Shown before the hooks run, so that their output follows what changed.
-    if !req.json {
-        if !plan.is_noop() {
-            report::out(&report::plan_text(&gen.path, &plan));
-        }
-        report::err(&report::kept_text(&plan.kept));
+    let problems = apply::cleanup_after(&tx.journal, &mut tx.applied);
+    for e in &problems {
+        warn(sink, &e.to_string());
     }
+    Ok(problems.is_empty())
+}
 
+/// Phase 5: the onChange hooks and the steps after the files, each marked
+/// as no longer owed before it starts. The first failure stops them; it is
+/// reported, not owed (the files stay applied and recorded).
+fn run_hooks(
+    ctx: &Context,
+    p: &Prepared,
+    tx: &mut Tx,
+    cleaned: bool,
+    sink: Sink,
+) -> Result<(), hooks::Error> {
     let hook_env = hooks::Env {
         home: &ctx.home,
         dry_run: false,
-        old: old_gen.as_deref(),
-        new: &gen.path,
+        old: p.old_gen.as_deref(),
+        new: &p.gen.path,
     };
-    let mut hook_failure = None;
-    if writes && cleaned {
+    let done = tx.writes && cleaned;
+    if done {
         // What cleanup needed is done; from here the journal only says
         // which hooks are still owed.
-        journal.ops.clear();
-        journal.profile = None;
+        tx.journal.ops.clear();
+        tx.journal.profile = None;
     }
-    let owed = std::mem::take(&mut journal.hooks);
+    let owed = std::mem::take(&mut tx.journal.hooks);
+    let mut failure = Ok(());
     for (i, h) in owed.iter().enumerate() {
-        if writes {
-            owe_from(&st, &mut journal, &owed[i + 1..]);
+        if tx.writes {
+            owe_from(&p.st, &mut tx.journal, &owed[i + 1..], sink);
         }
-        if let Err(e) = run_owed(h, &hook_env) {
-            hook_failure = Some(e);
+        if let Err(e) = run_owed(h, &hook_env, sink) {
+            failure = Err(e);
             break;
         }
     }
-    // The hooks have run (or one failed, which is reported, not owed). A
-    // cleanup that failed keeps the journal, so that the next run retries it.
-    if writes && cleaned {
-        // The activation is complete either way: a journal that cannot be
-        // marked done is only a cleanup the next run finishes.
-        if let Err(e) = st.remove_journal() {
-            report::err(&format!("hearth: warning: {e}\n"));
+    // A cleanup that failed keeps the journal, so that the next run retries
+    // it. Otherwise the activation is complete either way: a journal that
+    // cannot be marked done is only a cleanup the next run finishes.
+    if done {
+        if let Err(e) = p.st.remove_journal() {
+            warn(sink, &e.to_string());
         }
     }
-    if let Some(cause) = hook_failure {
-        return Err(Error::Hook {
-            gen: gen.path.clone(),
-            number,
-            cause: Box::new(cause),
-        });
-    }
-    std::mem::forget(seen);
-    std::mem::forget(data);
-    Ok(Summary {
-        number: Some(number),
-        plan,
-        recovered,
-    })
+    failure
 }
 
 /// Records that only `rest` is still owed, before the hook ahead of them
@@ -620,20 +753,22 @@ pub fn activate(ctx: &Context, req: &Request) -> Result<Summary, Error> {
 /// (one that hung and was killed at the timeout would hang it again).
 /// Best effort: if the journal cannot be written, a later run may repeat a
 /// hook, which hooks must bear anyway (they also run on every change).
-fn owe_from(st: &State, journal: &mut apply::Journal, rest: &[apply::OwedHook]) {
+fn owe_from(st: &State, journal: &mut apply::Journal, rest: &[apply::OwedHook], sink: Sink) {
     journal.hooks = rest.to_vec();
     if let Err(e) = st.write_journal(journal) {
-        report::err(&format!("hearth: warning: {e}\n"));
+        warn(sink, &e.to_string());
     }
 }
 
-fn run_owed(h: &apply::OwedHook, env: &hooks::Env) -> Result<(), hooks::Error> {
+fn run_owed(h: &apply::OwedHook, env: &hooks::Env, sink: Sink) -> Result<(), hooks::Error> {
     let what = if h.what == "step" {
         "step"
     } else {
         "onChange of"
     };
-    hooks::run(what, &h.name, &h.program, env)
+    hooks::run(what, &h.name, &h.program, env, &mut |r| {
+        sink(Event::Hook(r))
+    })
 }
 
 /// The onChange hooks of the changed targets (a hook shared by many
@@ -671,11 +806,17 @@ fn owed_hooks(
     owed
 }
 
-fn undo_failed(st: &State, gen: &Path, error: apply::Error, undo: Vec<apply::Error>) -> Error {
+fn undo_failed(
+    st: &State,
+    gen: &Path,
+    error: apply::Error,
+    undo: Vec<apply::Error>,
+    sink: Sink,
+) -> Error {
     if undo.is_empty() {
         if let apply::Error::Changed { .. } = error {
             if let Err(e) = st.remove_journal() {
-                report::err(&format!("hearth: warning: {e}\n"));
+                warn(sink, &e.to_string());
             }
             return Error::ChangedMeanwhile {
                 gen: gen.to_path_buf(),
@@ -683,13 +824,19 @@ fn undo_failed(st: &State, gen: &Path, error: apply::Error, undo: Vec<apply::Err
             };
         }
     }
-    undo_failed_cause(st, gen, error.to_string(), undo)
+    undo_failed_cause(st, gen, error.to_string(), undo, sink)
 }
 
-fn undo_failed_cause(st: &State, gen: &Path, cause: String, undo: Vec<apply::Error>) -> Error {
+fn undo_failed_cause(
+    st: &State,
+    gen: &Path,
+    cause: String,
+    undo: Vec<apply::Error>,
+    sink: Sink,
+) -> Error {
     if undo.is_empty() {
         if let Err(e) = st.remove_journal() {
-            report::err(&format!("hearth: warning: {e}\n"));
+            warn(sink, &e.to_string());
         }
         Error::Reverted {
             gen: gen.to_path_buf(),
@@ -707,11 +854,11 @@ fn undo_failed_cause(st: &State, gen: &Path, cause: String, undo: Vec<apply::Err
 
 /// Opens the state for a command that changes only the state (recovering
 /// an interrupted activation first, like every writing command).
-fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
+fn open_recovered(ctx: &Context, sink: Sink) -> Result<(State, Data), Error> {
     let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout)?;
     let data = st.load()?;
-    if let Some(msg) = recover(&st, &data, ctx, false)? {
-        report::err(&format!("hearth: {msg}\n"));
+    if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
+        sink(Event::Recovered(&msg));
     }
     let data = st.load()?;
     Ok((st, data))
@@ -720,19 +867,19 @@ fn open_recovered(ctx: &Context) -> Result<(State, Data), Error> {
 /// The state for a reading command. An interrupted activation is recovered
 /// first (that is the one write such a command may do), so that what is
 /// shown is the home's real generation.
-pub fn read_data(ctx: &Context) -> Result<Data, Error> {
+pub fn read_data(ctx: &Context, sink: Sink) -> Result<Data, Error> {
     let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout)?;
     let data = st.load()?;
-    if let Some(msg) = recover(&st, &data, ctx, false)? {
-        report::err(&format!("hearth: {msg}\n"));
+    if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
+        sink(Event::Recovered(&msg));
         return Ok(st.load()?);
     }
     Ok(data)
 }
 
 /// The generation to roll back to: `to`, or the newest one older than the current.
-pub fn rollback_target(ctx: &Context, to: Option<u64>) -> Result<GenRecord, Error> {
-    let data = read_data(ctx)?;
+pub fn rollback_target(ctx: &Context, to: Option<u64>, sink: Sink) -> Result<GenRecord, Error> {
+    let data = read_data(ctx, sink)?;
     let current = data.current_number().ok_or_else(|| {
         Error::Generations("no generation has been activated in this home yet".into())
     })?;
@@ -765,8 +912,8 @@ pub fn rollback_target(ctx: &Context, to: Option<u64>) -> Result<GenRecord, Erro
 }
 
 /// Removes generations from the history and drops their GC roots.
-pub fn remove_generations(ctx: &Context, numbers: &[u64]) -> Result<Vec<u64>, Error> {
-    let (st, mut data) = open_recovered(ctx)?;
+pub fn remove_generations(ctx: &Context, numbers: &[u64], sink: Sink) -> Result<Vec<u64>, Error> {
+    let (st, mut data) = open_recovered(ctx, sink)?;
     let current = data.current_number();
     for n in numbers {
         if Some(*n) == current {
@@ -794,8 +941,8 @@ pub enum Expire {
     KeepLast(usize),
 }
 
-pub fn expire_generations(ctx: &Context, rule: Expire) -> Result<Vec<u64>, Error> {
-    let data = read_data(ctx)?;
+pub fn expire_generations(ctx: &Context, rule: Expire, sink: Sink) -> Result<Vec<u64>, Error> {
+    let data = read_data(ctx, sink)?;
     let current = data.current_number();
     let mut by_age: Vec<&GenRecord> = data.history.iter().collect();
     by_age.sort_by_key(|g| std::cmp::Reverse(g.number));
@@ -814,18 +961,19 @@ pub fn expire_generations(ctx: &Context, rule: Expire) -> Result<Vec<u64>, Error
     if doomed.is_empty() {
         return Ok(doomed);
     }
-    remove_generations(ctx, &doomed)
+    remove_generations(ctx, &doomed, sink)
 }
 
-/// One line per managed path that no longer holds what hearth put there.
+/// A managed path that no longer holds what hearth put there.
 pub struct Drift {
-    pub path: String,
+    pub path: crate::manifest::RelPath,
+    /// "missing", "modified" (a copy's content or mode) or "replaced".
     pub problem: &'static str,
-    pub found: String,
+    pub found: Seen,
 }
 
-pub fn status(ctx: &Context) -> Result<(Option<Applied>, Vec<Drift>), Error> {
-    let data = read_data(ctx)?;
+pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Applied>, Vec<Drift>), Error> {
+    let data = read_data(ctx, sink)?;
     let Some(cur) = data.current else {
         return Ok((None, Vec::new()));
     };
@@ -854,9 +1002,9 @@ pub fn status(ctx: &Context) -> Result<(Option<Applied>, Vec<Drift>), Error> {
             _ => "replaced",
         };
         drift.push(Drift {
-            path: report::home_path(path),
+            path: path.clone(),
             problem,
-            found: s.describe(),
+            found: s.clone(),
         });
     }
     Ok((Some(cur), drift))

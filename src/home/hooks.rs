@@ -1,5 +1,8 @@
 //! Running a generation's programs: `onChange` hooks and activation steps.
-//! Their output is passed through, each line prefixed with the step's name.
+//! Never prints: each program's output (stdout and stderr together) is
+//! handed, as soon as the program ends, to the `shown` callback the edge
+//! passed in, which decides where it goes (stdout in text mode, stderr and
+//! the JSON document with `--json`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -42,8 +45,23 @@ pub struct Env<'a> {
     pub new: &'a Path,
 }
 
-/// Runs `program` and prints its output as `[name] line`.
-pub fn run(what: &'static str, name: &str, program: &Path, env: &Env) -> Result<(), Error> {
+/// What one program printed, handed to the edge when it ends.
+pub struct Ran<'a> {
+    /// "step", "check step" or "onChange of".
+    pub what: &'static str,
+    pub name: &'a str,
+    pub output: &'a str,
+    pub ok: bool,
+}
+
+/// Runs `program`; its output goes to `shown` (then a failure is returned).
+pub fn run(
+    what: &'static str,
+    name: &str,
+    program: &Path,
+    env: &Env,
+    shown: &mut dyn FnMut(&Ran),
+) -> Result<(), Error> {
     let old = env
         .old
         .map(|p| p.as_os_str().to_owned())
@@ -65,11 +83,12 @@ pub fn run(what: &'static str, name: &str, program: &Path, env: &Env) -> Result<
             source,
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut shown = String::with_capacity(text.len() + 16);
-    for line in text.lines() {
-        shown.push_str(&format!("[{name}] {line}\n"));
-    }
-    crate::report::out(&shown);
+    shown(&Ran {
+        what,
+        name,
+        output: &text,
+        ok: out.status.success(),
+    });
     if out.status.success() {
         return Ok(());
     }

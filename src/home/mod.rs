@@ -1,9 +1,10 @@
 //! One activation of one home, in pipeline order: `observe` looks at the
 //! home, `plan` decides (pure), `journal` records the changes before `apply`
-//! makes them, `state` records the generation, `hooks` runs the generation's
-//! programs; `activate` drives these phases and the commands that read or
-//! prune the history. The files hearth keeps (`state.json`, the journal)
-//! have versioned formats of their own, defined in `state` and `journal`.
+//! makes them, `state` records the generation, `roots` keeps the GC roots and
+//! the packages profile, `hooks` runs the generation's programs; `activate`
+//! drives these phases and the commands that read or prune the history. The
+//! files hearth keeps (`state.json`, the journal) have versioned formats of
+//! their own, defined in `state` and `journal`.
 
 pub mod activate;
 pub mod apply;
@@ -11,4 +12,5 @@ pub mod hooks;
 pub mod journal;
 pub mod observe;
 pub mod plan;
+pub mod roots;
 pub mod state;
