@@ -451,6 +451,20 @@ impl Output {
                     err(&kept_text(&plan.kept));
                 }
             }
+            Event::Waiting { lock } => err(&format!(
+                "hearth: waiting for another hearth run on this home to finish (lock {})\n",
+                escape_path(lock)
+            )),
+            Event::TornJournal { journal } => {
+                let text = format!(
+                    "discarding the incomplete journal {} (an activation was stopped before it changed anything)",
+                    escape_path(journal)
+                );
+                err(&format!("hearth: {text}\n"));
+                if self.json {
+                    self.warnings.push(text.into());
+                }
+            }
             Event::Hook(ran) => {
                 let mut shown = String::with_capacity(ran.output.len() + 16);
                 for line in ran.output.lines() {

@@ -221,6 +221,11 @@ pub enum Event<'a> {
     },
     /// A step or hook ended, with its output.
     Hook(&'a hooks::Ran<'a>),
+    /// Another hearth run holds the lock of this home; this one waits.
+    Waiting { lock: &'a Path },
+    /// A journal whose write was cut short (so the home was not touched)
+    /// was discarded.
+    TornJournal { journal: &'a Path },
 }
 
 /// Where events go: a callback from the edge.
@@ -240,7 +245,7 @@ fn recover(
     run_hooks: bool,
     sink: Sink,
 ) -> Result<Option<String>, Error> {
-    let Some(j) = st.read_journal()? else {
+    let Some(j) = st.read_journal(&mut |journal| sink(Event::TornJournal { journal }))? else {
         return Ok(None);
     };
     if data.current.as_ref().is_some_and(|c| c.txid == j.txid) {
@@ -434,12 +439,19 @@ fn prepare(ctx: &Context, req: &Request, sink: Sink) -> Result<Prepared, Error> 
         manifest::check_backup_ext(ext)
             .map_err(|e| Error::InvalidArg(format!("--backup-ext: {e}")))?;
     }
-    let st = State::open(&ctx.state_dir(), !req.dry_run, ctx.lock_timeout)?;
+    let st = State::open(
+        &ctx.state_dir(),
+        !req.dry_run,
+        ctx.lock_timeout,
+        &mut |lock| {
+            sink(Event::Waiting { lock });
+        },
+    )?;
     let data = st.load()?;
     let recovered = if req.dry_run {
         // A committed activation that only owes its hooks leaves the home
         // on its generation: that can be planned from.
-        let pending = st.read_journal()?;
+        let pending = st.read_journal(&mut |journal| sink(Event::TornJournal { journal }))?;
         if pending.is_some_and(|j| !data.current.as_ref().is_some_and(|c| c.txid == j.txid)) {
             return Err(Error::PendingRecovery);
         }
@@ -855,7 +867,9 @@ fn undo_failed_cause(
 /// Opens the state for a command that changes only the state (recovering
 /// an interrupted activation first, like every writing command).
 fn open_recovered(ctx: &Context, sink: Sink) -> Result<(State, Data), Error> {
-    let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout)?;
+    let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout, &mut |lock| {
+        sink(Event::Waiting { lock });
+    })?;
     let data = st.load()?;
     if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
         sink(Event::Recovered(&msg));
@@ -868,7 +882,9 @@ fn open_recovered(ctx: &Context, sink: Sink) -> Result<(State, Data), Error> {
 /// first (that is the one write such a command may do), so that what is
 /// shown is the home's real generation.
 pub fn read_data(ctx: &Context, sink: Sink) -> Result<Data, Error> {
-    let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout)?;
+    let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout, &mut |lock| {
+        sink(Event::Waiting { lock });
+    })?;
     let data = st.load()?;
     if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
         sink(Event::Recovered(&msg));

@@ -47,7 +47,10 @@ impl State {
     /// A journal of a newer format is refused (never discarded: only the
     /// hearth that wrote it can complete or revert what it records); one
     /// without a `version` is format 1, as the hearth before versions wrote.
-    pub fn read_journal(&self) -> Result<Option<Journal>, Error> {
+    ///
+    /// A torn journal (its write was cut short, so the home was not touched
+    /// yet) is discarded, and `torn` is told its path.
+    pub fn read_journal(&self, torn: &mut dyn FnMut(&Path)) -> Result<Option<Journal>, Error> {
         let path = self.journal_path();
         let Some(bytes) = read_journal_bytes(&path)? else {
             return Ok(None);
@@ -62,10 +65,7 @@ impl State {
             None => {
                 // The home is changed only once the whole journal is on disk,
                 // so a torn journal means the home was not touched.
-                crate::report::err(&format!(
-                    "hearth: discarding the incomplete journal {} (an activation was stopped before it changed anything)\n",
-                    path.display()
-                ));
+                torn(&path);
                 self.remove_journal()?;
                 Ok(None)
             }
@@ -834,7 +834,7 @@ mod tests {
     #[test]
     fn journal_writes_refuse_a_fifo() {
         let dir = scratch("journal-fifo");
-        let st = State::open(&dir, true, Duration::from_secs(1)).unwrap();
+        let st = State::open(&dir, true, Duration::from_secs(1), &mut |_| {}).unwrap();
         fifo(&st.journal_path());
         let (st, written) = within(move || {
             let r = st.write_journal(&journal());

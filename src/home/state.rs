@@ -256,7 +256,14 @@ impl State {
     /// Opens and locks the state directory, creating it when `create`. Without
     /// `create`, a missing directory gives an empty, unlocked state (nothing
     /// to protect, and a dry run must not create anything).
-    pub fn open(dir: &Path, create: bool, timeout: Duration) -> Result<State, Error> {
+    /// `waiting` is told (once) when another run holds the lock, so that
+    /// the caller can say why nothing happens yet.
+    pub fn open(
+        dir: &Path,
+        create: bool,
+        timeout: Duration,
+        waiting: &mut dyn FnMut(&Path),
+    ) -> Result<State, Error> {
         if create {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
@@ -297,7 +304,7 @@ impl State {
                 })
             }
         };
-        let held = acquire(lock, &path, timeout)?;
+        let held = acquire(lock, &path, timeout, waiting)?;
         Ok(State {
             dir: dir.to_path_buf(),
             _lock: Some(held),
@@ -386,7 +393,12 @@ fn read_regular(path: &Path, file: StateFile) -> Result<Option<Vec<u8>>, Error> 
     Ok(Some(bytes))
 }
 
-fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>, Error> {
+fn acquire(
+    mut lock: File,
+    path: &Path,
+    timeout: Duration,
+    waiting: &mut dyn FnMut(&Path),
+) -> Result<Flock<File>, Error> {
     let start = Instant::now();
     let mut told = false;
     loop {
@@ -402,10 +414,7 @@ fn acquire(mut lock: File, path: &Path, timeout: Duration) -> Result<Flock<File>
             });
         }
         if !told {
-            crate::report::err(&format!(
-                "hearth: waiting for another hearth run on this home to finish (lock {})\n",
-                path.display()
-            ));
+            waiting(path);
             told = true;
         }
         std::thread::sleep(Duration::from_millis(50));
