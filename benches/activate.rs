@@ -31,8 +31,8 @@
 //! - switch: `hearth activate B` on a home at A (reset by a fresh, untimed
 //!   activation of A before every repetition).
 //!
-//! hearth is timed as a whole process, spawn to exit, with HOME pointing at
-//! the throwaway home and XDG_STATE_HOME beside it. The binary is the one
+//! hearth is timed as a whole process, spawn to exit, with `HOME` pointing at
+//! the throwaway home and `XDG_STATE_HOME` beside it. The binary is the one
 //! cargo builds for this bench (`CARGO_BIN_EXE_hearth`, which cargo provides
 //! to benches; the bench profile inherits release, so it is
 //! target/release/hearth), copied to target/bench-activate/ first so that a
@@ -64,7 +64,7 @@
 //! change on a home the floor itself set up at A, with the new contents
 //! read from the store before the clock starts:
 //! - copies:       per replaced or added copy, create a temporary file beside
-//!   the target (open with O_CREAT|O_EXCL and the mode), write the content,
+//!   the target (open with `O_CREAT|O_EXCL` and the mode), write the content,
 //!   close, rename over the target; per removed copy, unlink. No fsync, and
 //!   no look at the old copies (hearth reads and hashes each one to prove it
 //!   is still its own before replacing or removing it).
@@ -87,7 +87,7 @@
 //! Peak RSS is measured by running hearth under GNU time (`/usr/bin/time -f
 //! %M`) in one extra, untimed run per case: a process spawned straight from
 //! this one inherits this process's high-water mark at exec, so its own
-//! wait4 ru_maxrss would report the bench's memory. GNU time's figure also
+//! `wait4` `ru_maxrss` would report the bench's memory. GNU time's figure also
 //! folds in the peak of any child hearth waits for (`nix-store --add-root`,
 //! when it cannot link a GC root itself). Without GNU time, the wait4
 //! figure is shown, which overstates.
@@ -229,6 +229,10 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the remainder is below n, itself a usize"
+    )]
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
@@ -334,6 +338,10 @@ fn generation_a(rng: &mut Rng, n: usize, next: &mut usize) -> Files {
 }
 
 /// A with 10% changed, 5% removed and 5% added.
+#[expect(
+    clippy::many_single_char_names,
+    reason = "a and b are the generations A and B the bench is about"
+)]
 fn generation_b(rng: &mut Rng, a: &Files, next: &mut usize) -> Files {
     let n = a.len();
     let (changed, removed, added) = (n / 10, n / 20, n / 20);
@@ -363,9 +371,9 @@ fn generation_b(rng: &mut Rng, a: &Files, next: &mut usize) -> Files {
         }
         let files = &in_dir[d];
         if gone + files.len() <= removed {
-            files.iter().for_each(|t| {
+            for t in files {
                 b.remove(*t);
-            });
+            }
             gone += files.len();
         }
     }
@@ -476,7 +484,7 @@ fn write_manifest(path: &Path, user: &str, home: &Path, files: &Files) -> io::Re
             })
         })
         .collect();
-    write_entries(path, user, home, entries)
+    write_entries(path, user, home, &entries)
 }
 
 fn write_copy_manifest(
@@ -499,10 +507,10 @@ fn write_copy_manifest(
             })
         })
         .collect();
-    write_entries(path, user, home, entries)
+    write_entries(path, user, home, &entries)
 }
 
-fn write_entries(path: &Path, user: &str, home: &Path, entries: Vec<Value>) -> io::Result<()> {
+fn write_entries(path: &Path, user: &str, home: &Path, entries: &[Value]) -> io::Result<()> {
     let manifest = json!({
         "version": 1,
         "user": user,
@@ -521,6 +529,7 @@ fn write_entries(path: &Path, user: &str, home: &Path, entries: Vec<Value>) -> i
 /// one Nix expression that builds the sources and every generation; Nix puts
 /// the real path in (`replaceStrings` keeps the dependency).
 fn build(work: &Path, user: &str, scenarios: &[Scenario], copies: &CopyScenario) -> Result<Built> {
+    use std::fmt::Write as _;
     let dir = work.join("manifests");
     fs::create_dir_all(&dir)?;
     let pool = scenarios.iter().map(|s| s.sources).max().unwrap_or(0);
@@ -530,8 +539,9 @@ fn build(work: &Path, user: &str, scenarios: &[Scenario], copies: &CopyScenario)
             let path = dir.join(format!("{}-{tag}.json", s.n));
             write_manifest(&path, user, &s.home, files)?;
             // A JSON string is a valid Nix string here: the path has no "${".
-            gens += &format!(
-                "  (gen \"{}-{tag}\" {})\n",
+            let _ = writeln!(
+                gens,
+                "  (gen \"{}-{tag}\" {})",
                 s.n,
                 serde_json::to_string(&path.to_string_lossy())?
             );
@@ -543,8 +553,9 @@ fn build(work: &Path, user: &str, scenarios: &[Scenario], copies: &CopyScenario)
     for (tag, files, mode) in [("a", &copies.a, COPY_MODE_A), ("b", &copies.b, COPY_MODE_B)] {
         let path = dir.join(format!("copies-{tag}.json"));
         write_copy_manifest(&path, user, &copies.home, files, mode)?;
-        copy_gens += &format!(
-            "  (copyGen \"{tag}\" {})\n",
+        let _ = writeln!(
+            copy_gens,
+            "  (copyGen \"{tag}\" {})",
             serde_json::to_string(&path.to_string_lossy())?
         );
     }
@@ -687,8 +698,10 @@ impl Scratch {
             description: format!(
                 "a plain directory {} on {} (not root or no loop mount: figures depend on that filesystem)",
                 root.display(),
-                m.map(|m| format!("{} ({}) mounted at {}", m.fstype, journal_text(&m), m.point.display()))
-                    .unwrap_or_else(|| "an unknown filesystem".into())
+                m.map_or_else(
+                    || "an unknown filesystem".into(),
+                    |m| format!("{} ({}) mounted at {}", m.fstype, journal_text(&m), m.point.display())
+                )
             ),
             root,
             image: None,
@@ -1003,7 +1016,8 @@ fn run_hearth(
             .map_err(|e| format!("reading {}: {e}", rss_path.display()))?,
         None => inherited_rss_kb,
     };
-    if status != WaitStatus::Exited(Pid::from_raw(child.id() as i32), 0) {
+    // wait_rusage waited for this child: only its exit code is in question.
+    if !matches!(status, WaitStatus::Exited(_, 0)) {
         return Err(format!(
             "hearth activate {} ({what}) ended with {status:?}\nstdout:\n{}\nstderr:\n{}",
             gen.display(),
@@ -1133,16 +1147,21 @@ struct Activation {
 }
 
 /// Waits for `pid` and returns its status with its peak RSS in KiB (wait4:
-/// the child's own usage, unlike RUSAGE_CHILDREN, which would also count
+/// the child's own usage, unlike `RUSAGE_CHILDREN`, which would also count
 /// nix-build).
+#[allow(
+    unsafe_code,
+    reason = "no safe wrapper of wait4 returns the child's rusage; each block says why it is sound"
+)]
 fn wait_rusage(pid: u32) -> io::Result<(WaitStatus, i64)> {
-    let pid = pid as libc::pid_t;
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let mut status = 0;
     // SAFETY: rusage is plain old data, so all-zero is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
         // SAFETY: both pointers are valid for writes for the whole call.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let r = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
         if r == pid {
             break;
         }
@@ -1153,6 +1172,15 @@ fn wait_rusage(pid: u32) -> io::Result<(WaitStatus, i64)> {
     }
     let status = WaitStatus::from_raw(Pid::from_raw(pid), status).map_err(io::Error::from)?;
     Ok((status, usage.ru_maxrss))
+}
+
+/// KiB as MiB, for printing.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a process's memory in KiB is far below 2^52"
+)]
+fn mib(kib: i64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn wipe(dir: &Path) -> io::Result<()> {
@@ -1503,7 +1531,7 @@ fn report(
                 Some(false) => "MISS",
                 None => "-",
             },
-            r.max_rss_kb as f64 / 1024.0
+            mib(r.max_rss_kb)
         );
         let ms = |v: &[Duration]| -> Vec<f64> { v.iter().map(|d| d.as_secs_f64() * 1e3).collect() };
         json_rows.push(json!({
@@ -1533,7 +1561,7 @@ fn report(
             fs - f
         );
     }
-    let rss_mb = peak_rss_10k as f64 / 1024.0;
+    let rss_mb = mib(peak_rss_10k);
     let rss_pass = rss_mb < 50.0;
     println!(
         "peak RSS of hearth at N = 10000: {rss_mb:.1} MB (target < 50 MB) {}",

@@ -3,6 +3,8 @@
 //! so the documentation cannot drift from the code. Nothing else in hearth
 //! may spell an exit status as a number.
 
+use std::fmt::Write as _;
+
 /// How a hearth run ended, as its exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
@@ -112,7 +114,7 @@ impl ExitCode {
     pub fn markdown_table() -> String {
         let mut out = String::from("| code | meaning |\n|---|---|\n");
         for c in ExitCode::ALL {
-            out.push_str(&format!("| {} | {} |\n", c.code(), c.description()));
+            let _ = writeln!(out, "| {} | {} |", c.code(), c.description());
         }
         out.push_str("| 128+N | root mode: the user's activation was killed by signal N |\n");
         out
@@ -122,7 +124,7 @@ impl ExitCode {
     pub fn help_text() -> String {
         let mut out = String::from("Exit status:\n");
         for c in ExitCode::ALL {
-            out.push_str(&format!("  {}  {}\n", c.code(), c.description()));
+            let _ = writeln!(out, "  {}  {}", c.code(), c.description());
         }
         out.push_str("  128+N  root mode: the user's activation was killed by signal N\n");
         out

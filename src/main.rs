@@ -295,7 +295,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             };
             activate_in(
                 &ctx,
-                Request {
+                &Request {
                     generation,
                     dry_run,
                     json,
@@ -314,7 +314,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             ..
         } => activate(
             timeout,
-            Request {
+            &Request {
                 generation,
                 dry_run,
                 json,
@@ -329,7 +329,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             backup_ext,
         } => activate(
             timeout,
-            Request {
+            &Request {
                 generation,
                 dry_run: true,
                 json,
@@ -347,7 +347,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             let target = home::activate::rollback_target(&ctx, to, &mut |e| out.event(e))?;
             activate_in(
                 &ctx,
-                Request {
+                &Request {
                     generation: target.path,
                     dry_run: false,
                     json,
@@ -432,7 +432,7 @@ fn activate_as(
     if name == me {
         return activate(
             opts.lock_timeout,
-            Request {
+            &Request {
                 generation: gen.to_path_buf(),
                 dry_run: opts.dry_run,
                 json: opts.json,
@@ -483,16 +483,16 @@ fn activate_users(
     })
 }
 
-fn activate(timeout: Duration, req: Request, out: &mut report::Output) -> Result<Done, Error> {
+fn activate(timeout: Duration, req: &Request, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
     activate_in(&ctx, req, out)
 }
 
-fn activate_in(ctx: &Context, req: Request, out: &mut report::Output) -> Result<Done, Error> {
+fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result<Done, Error> {
     if out.json() {
         out.set("home", ctx.home.to_string_lossy().into_owned());
     }
-    let summary = home::activate::activate(ctx, &req, &mut |e| out.event(e))?;
+    let summary = home::activate::activate(ctx, req, &mut |e| out.event(e))?;
     let p = &summary.plan;
     if out.json() {
         // Only with --json: at 10,000 files this is work a text run must not do.

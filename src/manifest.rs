@@ -113,6 +113,7 @@ impl RelPath {
     }
 
     /// A sibling with `suffix` appended to the file name (backups: `a/b` → `a/b.bak`).
+    #[must_use]
     pub fn with_suffix(&self, suffix: &str) -> RelPath {
         RelPath(format!("{}{}", self.0, suffix))
     }
@@ -232,7 +233,7 @@ pub enum Error {
         /// Bytes before the bad one (0-based).
         offset: usize,
         line: usize,
-        /// Bytes from the start of the line, 1-based (like serde_json's columns).
+        /// Bytes from the start of the line, 1-based (like `serde_json`'s columns).
         column: usize,
         /// The offending bytes, in hex.
         bytes: String,
@@ -253,12 +254,13 @@ pub enum Error {
 }
 
 fn lines(file: &Path, problems: &[Problem]) -> String {
+    use std::fmt::Write as _;
     let mut text = String::new();
     for (i, p) in problems.iter().enumerate() {
         if i > 0 {
             text.push('\n');
         }
-        text.push_str(&format!("{}: {p}", file.display()));
+        let _ = write!(text, "{}: {p}", file.display());
     }
     text
 }
@@ -367,10 +369,15 @@ fn utf8(bytes: Vec<u8>, file: &Path) -> Result<String, Error> {
             .map_or(0, |i| i + 1);
         let bad_len = e.utf8_error().error_len().unwrap_or(bytes.len() - offset);
         let bad = &bytes[offset..offset + bad_len];
+        #[expect(
+            clippy::naive_bytecount,
+            reason = "counted once, for an error message: not worth a dependency"
+        )]
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
         Error::NotUtf8 {
             file: file.to_path_buf(),
             offset,
-            line: before.iter().filter(|b| **b == b'\n').count() + 1,
+            line,
             column: offset - line_start + 1,
             bytes: bad
                 .iter()

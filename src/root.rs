@@ -18,6 +18,7 @@
 //! line of it root shows has its control characters escaped.
 
 use std::ffi::{CString, OsStr, OsString};
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -284,6 +285,10 @@ fn drop_to(acct: &Account) -> Result<(), Error> {
 /// macOS has no setresuid; for a privileged process POSIX `setuid` sets the
 /// real, effective and saved IDs at once. (Not exercised by the test suite,
 /// which runs on Linux.)
+#[allow(
+    unsafe_code,
+    reason = "initgroups(3), which nix does not wrap on macOS"
+)]
 #[cfg(not(target_os = "linux"))]
 fn drop_to(acct: &Account) -> Result<(), Error> {
     let name = acct.name.as_str();
@@ -317,8 +322,8 @@ fn verify_dropped(acct: &Account, dropped: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// HOME, USER and LOGNAME from the account; XDG_* removed, so that an
-/// XDG_STATE_HOME (or any other) cannot send the user's state elsewhere:
+/// HOME, USER and LOGNAME from the account; `XDG_*` removed, so that an
+/// `XDG_STATE_HOME` (or any other) cannot send the user's state elsewhere:
 /// hearth then uses the defaults under the user's home. Then the home must
 /// be the user's own directory, and becomes the working directory. (Root
 /// mode's parent already starts this process with an environment built from
@@ -787,6 +792,10 @@ fn kill_group(child: &Child) {
 }
 
 /// Waits up to `tick` for output on the open pipes and reads what came.
+#[allow(
+    unsafe_code,
+    reason = "poll(2) of the children's pipes, which nix 0.29 wraps only with borrowed fds"
+)]
 fn wait_readable<A, B>(out: &mut Stream<A>, err: &mut Stream<B>, prefix: &str, tick: Duration)
 where
     A: Read + AsRawFd,
@@ -886,12 +895,9 @@ pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
     for (o, name) in outcomes.iter().zip(&names) {
         let what = describe(o, dry_run);
         if o.code.is_success() {
-            text.push_str(&format!("  {name:<width$}  {what}\n"));
+            let _ = writeln!(text, "  {name:<width$}  {what}");
         } else {
-            text.push_str(&format!(
-                "  {name:<width$}  {what} (exit {})\n",
-                o.code.code()
-            ));
+            let _ = writeln!(text, "  {name:<width$}  {what} (exit {})", o.code.code());
         }
     }
     let failed: Vec<&str> = outcomes
@@ -903,12 +909,13 @@ pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
     if failed.is_empty() {
         text.push_str("hearth: all users succeeded\n");
     } else {
-        text.push_str(&format!(
-            "hearth: the activation failed for {} of {}: {}\n",
+        let _ = writeln!(
+            text,
+            "hearth: the activation failed for {} of {}: {}",
             failed.len(),
             outcomes.len(),
             failed.join(", ")
-        ));
+        );
     }
     let timed_out: Vec<&str> = outcomes
         .iter()
@@ -917,10 +924,11 @@ pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
         .map(|(_, n)| n.as_str())
         .collect();
     if !timed_out.is_empty() {
-        text.push_str(&format!(
-            "hearth: timed out: {} (the next activation reverts or completes a switch cut short)\n",
+        let _ = writeln!(
+            text,
+            "hearth: timed out: {} (the next activation reverts or completes a switch cut short)",
             timed_out.join(", ")
-        ));
+        );
     }
     text
 }
@@ -1150,13 +1158,13 @@ mod tests {
         let pid = std::fs::read_to_string(&pidfile).unwrap();
         let _ = std::fs::remove_file(&pidfile);
         let dead = (0..40).any(|_| {
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
-            let zombie = stat.as_deref().is_ok_and(|s| {
+            let proc_stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+            let zombie = proc_stat.as_deref().is_ok_and(|s| {
                 s.rsplit(')')
                     .next()
                     .is_some_and(|r| r.trim_start().starts_with('Z'))
             });
-            if stat.is_err() || zombie {
+            if proc_stat.is_err() || zombie {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(50));

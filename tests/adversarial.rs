@@ -264,7 +264,7 @@ impl Flipper {
                     &alt,
                     nix::fcntl::RenameFlags::RENAME_EXCHANGE,
                 )
-                .expect("exchange d and d-alt")
+                .expect("exchange d and d-alt");
             };
             while !s.load(Ordering::Relaxed) {
                 exchange();

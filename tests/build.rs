@@ -7,6 +7,7 @@
 use crate::common;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -382,7 +383,7 @@ fn spec_file(target: &str, source: &Path, who: &str) -> Value {
             "definedBy": who })
 }
 
-fn gen_spec(home: &Path, files: Vec<Value>) -> Value {
+fn gen_spec(home: &Path, files: &[Value]) -> Value {
     json!({ "user": current_user(), "home": home, "backupExtension": null, "shell": "/bin/sh",
             "hearth": HEARTH, "files": files, "packages": null, "activation": [],
             "sessionVariables": {}, "sessionPath": [] })
@@ -410,7 +411,7 @@ fn generation_expands_recursive_sources_fixes_modes_and_writes_scripts() {
         "home.file.\".gitconfig\"",
     );
     hooked["onChange"] = json!("echo changed");
-    let mut spec = gen_spec(dir.path(), vec![recursive, not_exe, exe, same, hooked]);
+    let mut spec = gen_spec(dir.path(), &[recursive, not_exe, exe, same, hooked]);
     spec["activation"] = json!([
         { "name": "first", "after": "check", "text": "echo first" },
         { "name": "second", "after": "files", "text": "echo second" },
@@ -493,7 +494,7 @@ fn generation_expands_recursive_sources_fixes_modes_and_writes_scripts() {
 #[test]
 fn generation_without_hearth_in_the_spec_activates_with_the_running_binary() {
     let dir = scratch();
-    let mut spec = gen_spec(dir.path(), vec![]);
+    let mut spec = gen_spec(dir.path(), &[]);
     spec.as_object_mut().unwrap().remove("hearth");
     let (run, gen) = build_into(&dir, "build-generation", &spec);
     run.assert_ok();
@@ -508,7 +509,7 @@ fn generation_without_hearth_in_the_spec_activates_with_the_running_binary() {
 #[test]
 fn generation_session_vars_source_with_sh() {
     let dir = scratch();
-    let mut spec = gen_spec(dir.path(), vec![]);
+    let mut spec = gen_spec(dir.path(), &[]);
     spec["sessionVariables"] = json!({
         "EDITOR": "vim",
         "GOPATH": "$HOME/go",
@@ -550,7 +551,7 @@ fn generation_clashes_name_the_options() {
     recursive["recursive"] = json!(true);
     let spec = gen_spec(
         dir.path(),
-        vec![
+        &[
             spec_file(".vimrc", &src.join("notes"), "home.file.\"a\""),
             spec_file(
                 &format!("{}/.vimrc", path_str(dir.path())),
@@ -590,10 +591,12 @@ fn built_generation_activates_into_a_home() {
     let home = scratch();
     // The derivations name the binary by path; its hash makes a rebuilt
     // binary rebuild them instead of reusing an older output.
-    let nonce: String = Sha256::digest(fs::read(HEARTH).unwrap())
+    let nonce = Sha256::digest(fs::read(HEARTH).unwrap())
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
     let lets = format!(
         r#"{PACKAGES}
   hearth = "{HEARTH}";

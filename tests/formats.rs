@@ -8,6 +8,7 @@
 
 use crate::common;
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,10 @@ fn specs(home: &TestHome) -> Vec<GenSpec> {
     ]
 }
 
+#[expect(
+    clippy::struct_field_names,
+    reason = "the fixture's TestHome is its home"
+)]
 struct Home {
     home: TestHome,
     gen1: PathBuf,
@@ -99,7 +104,7 @@ fn commands(gen: &Path) -> Vec<Vec<String>> {
         vec!["generations"],
     ]
     .iter()
-    .map(|args| args.iter().map(|a| a.to_string()).collect())
+    .map(|args| args.iter().map(ToString::to_string).collect())
     .collect()
 }
 
@@ -123,9 +128,9 @@ fn refused_by_every_command(h: &Home) -> String {
     assert_untouched(&before, &everything());
     let mut shown = String::new();
     for (text, cmds) in by_message {
-        shown.push_str(&format!("{}: exit 1\n", cmds.join(", ")));
+        let _ = writeln!(shown, "{}: exit 1", cmds.join(", "));
         for line in text.lines() {
-            shown.push_str(&format!("  {line}\n"));
+            let _ = writeln!(shown, "  {line}");
         }
     }
     shown
@@ -154,7 +159,7 @@ fn a_state_from_a_newer_hearth_is_refused_and_nothing_changes() {
         ),
     ] {
         fs::write(&path, &text).unwrap();
-        shown.push_str(&format!("{what}:\n{}", refused_by_every_command(&h)));
+        let _ = write!(shown, "{what}:\n{}", refused_by_every_command(&h));
         assert_eq!(fs::read_to_string(&path).unwrap(), text);
     }
     insta::assert_snapshot!("state_newer", shown);
@@ -193,7 +198,7 @@ fn a_journal_from_a_newer_hearth_is_refused_and_kept() {
         ("new shape", r#"{"version":2,"changes":[]}"#.to_string()),
     ] {
         set_journal_body(&h.home, &text);
-        shown.push_str(&format!("{what}:\n{}", refused_by_every_command(&h)));
+        let _ = write!(shown, "{what}:\n{}", refused_by_every_command(&h));
         // Not discarded: it is what completes or reverts that activation.
         assert_eq!(journal_body(&h.home).as_deref(), Some(text.as_str()));
     }

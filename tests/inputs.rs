@@ -8,6 +8,7 @@
 
 use crate::common;
 
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
@@ -20,7 +21,7 @@ use serde_json::Value;
 // ---------------------------------------------------------------------------
 // Helpers
 
-/// Long enough for a slow, shared machine; a run that blocks in open() never
+/// Long enough for a slow, shared machine; a run that blocks in `open()` never
 /// finishes at all.
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -74,7 +75,7 @@ fn plant(path: &Path, kind: Special) {
     }
     match kind {
         Special::Fifo => {
-            nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600)).expect("mkfifo")
+            nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600)).expect("mkfifo");
         }
         Special::Socket => {
             // A socket's path must be short (108 bytes): bind through the
@@ -146,7 +147,7 @@ fn state_commands(gen: &Path) -> Vec<Vec<String>> {
         vec!["expire-generations", "--keep-last", "1"],
     ]
     .iter()
-    .map(|args| args.iter().map(|a| a.to_string()).collect())
+    .map(|args| args.iter().map(ToString::to_string).collect())
     .collect()
 }
 
@@ -202,11 +203,11 @@ fn special_state_file_is_refused(file: &str) {
         let still = fs::symlink_metadata(home.state_dir().join(file)).expect("still there");
         assert!(!still.is_file(), "{file} was replaced by a regular file");
 
-        shown.push_str(&format!("{kind:?}:\n"));
+        let _ = writeln!(shown, "{kind:?}:");
         for (text, cmds) in by_message {
-            shown.push_str(&format!("  {}: exit 1\n", cmds.join(", ")));
+            let _ = writeln!(shown, "  {}: exit 1", cmds.join(", "));
             for line in text.lines() {
-                shown.push_str(&format!("    {line}\n"));
+                let _ = writeln!(shown, "    {line}");
             }
         }
     }
@@ -300,7 +301,7 @@ fn a_manifest_that_is_not_a_regular_file_is_refused_at_once() {
         assert!(!home.state_dir().exists(), "the state was created");
         // One message, whichever command read the manifest.
         assert!(texts.iter().all(|t| *t == texts[0]), "{texts:#?}");
-        shown.push_str(&format!("{kind:?}:\n{}\n", texts[0]));
+        let _ = writeln!(shown, "{kind:?}:\n{}", texts[0]);
     }
     insta::assert_snapshot!("manifest_special", shown);
 }

@@ -1,3 +1,8 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is a failed test, with its message"
+)]
 //! hearth's integration tests, as one binary (as ripgrep and fd do): one link
 //! and one build of the shared harness instead of one per file. Each module
 //! is one file of tests/ and runs hearth as a process against real nix-built

@@ -33,8 +33,7 @@ fn nixpkgs() -> Option<String> {
     let found = Command::new("nix-instantiate")
         .args(["--find-file", "nixpkgs"])
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+        .is_ok_and(|o| o.status.success());
     found.then(|| "<nixpkgs>".to_owned())
 }
 
@@ -460,8 +459,7 @@ fn generation_builds_with_the_hearth_binary() {
     let has = Command::new(bin)
         .args(["build-generation", "--help"])
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+        .is_ok_and(|o| o.status.success());
     if !has {
         println!("skipped: this hearth has no build-generation subcommand yet");
         return;

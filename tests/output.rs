@@ -4,6 +4,7 @@
 //! document on stdout, with `version`, whatever happened (docs/json.md).
 
 use crate::common;
+use std::os::unix::process::ExitStatusExt;
 
 use std::fs;
 use std::io::Read;
@@ -43,7 +44,6 @@ fn piped_into_closed_reader(home: &TestHome, args: &[&str]) -> (i32, String) {
         .read_to_string(&mut stderr)
         .unwrap();
     let status = child.wait().unwrap();
-    use std::os::unix::process::ExitStatusExt;
     let code = status
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))

@@ -145,6 +145,7 @@ impl Image {
 
     /// The power cut: the filesystem stops, and what was not forced to
     /// its log is lost.
+    #[allow(unsafe_code, reason = "the ext4 shutdown ioctl has no safe wrapper")]
     fn cut(&self) {
         let dir = fs::File::open(&self.mnt).unwrap();
         let flag = EXT4_GOING_FLAGS_NOLOGFLUSH;
@@ -265,7 +266,11 @@ fn a_power_cut_at_any_write_of_a_switch_loses_nothing_and_blames_nothing_on_the_
             fs::File::open(&other).unwrap().sync_all().unwrap();
         }
         image.cut();
-        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        kill(
+            Pid::from_raw(i32::try_from(child.id()).unwrap()),
+            Signal::SIGKILL,
+        )
+        .unwrap();
         let _ = child.wait();
         image.unmount();
         assert!(image.mount(), "the image does not mount again");

@@ -138,7 +138,11 @@ fn race_every_write(
         let mut changed = false;
         if was_stopped {
             changed = change.apply(&home, rel);
-            kill(Pid::from_raw(child.id() as i32), Signal::SIGCONT).unwrap();
+            kill(
+                Pid::from_raw(i32::try_from(child.id()).unwrap()),
+                Signal::SIGCONT,
+            )
+            .unwrap();
         }
         let run = Run::from_output(child.wait_with_output().unwrap());
         if !was_stopped {
@@ -302,9 +306,9 @@ fn a_file_saved_where_force_discards_is_kept() {
 #[test]
 fn saves_at_random_moments_of_a_large_switch_are_never_lost() {
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-    nix_available();
     const FILES: usize = 500;
     const TRIALS: usize = 40;
+    nix_available();
     let home = TestHome::new();
     let names: Vec<String> = (0..FILES).map(|i| format!("f{i:04}")).collect();
     let a = names
@@ -316,12 +320,12 @@ fn saves_at_random_moments_of_a_large_switch_are_never_lost() {
     let gens = build_generations(&[a, b]);
     home.hearth(["activate", path_str(&gens[0])]).assert_ok();
     // A small deterministic generator: the trials are the same every run.
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut xorshift: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
+        xorshift ^= xorshift << 13;
+        xorshift ^= xorshift >> 7;
+        xorshift ^= xorshift << 17;
+        usize::try_from(xorshift % n as u64).unwrap()
     };
     let (mut late, mut after) = (0, 0);
     for trial in 0..TRIALS {

@@ -74,13 +74,13 @@ impl TestUser {
     }
 }
 
-/// Where root's own XDG_STATE_HOME points during the runs: hearth must not
+/// Where root's own `XDG_STATE_HOME` points during the runs: hearth must not
 /// let it send a user's state there.
 fn leak_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("root-xdg-{}", std::process::id()))
 }
 
-/// hearth run as root (not through the harness's TestHome, which runs it
+/// hearth run as root (not through the harness's `TestHome`, which runs it
 /// as the current user on a HOME of its own).
 fn hearth_root<I, S>(args: I) -> Run
 where

@@ -277,7 +277,7 @@ fn symlink_at_each_level_is_never_followed(outside: impl Fn(&str, &Canary) -> Pa
                 assert_same(&before, &snapshot(&u.home, &[".local/state"]));
                 if level == "a" {
                     insta::assert_snapshot!(
-                        format!("symlinked_parent_{}", to.starts_with("/etc") as u8),
+                        format!("symlinked_parent_{}", u8::from(to.starts_with("/etc"))),
                         u.redact(&run.stderr, &canary)
                     );
                 }
@@ -389,7 +389,7 @@ fn a_symlinked_state_json_is_refused() {
 // Hard links, FIFOs, huge files at targets
 
 /// A hard link at a copy target to a root-owned file outside the home
-/// (planted by root: protected_hardlinks forbids the user making it) is a
+/// (planted by root: `protected_hardlinks` forbids the user making it) is a
 /// conflict, and with a backup extension moved aside as it is; the file's
 /// content, mode and owner never change.
 #[test]

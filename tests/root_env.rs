@@ -25,7 +25,7 @@ struct RootEnv;
 type TestUser = common::users::TestUserOf<RootEnv>;
 
 impl TestUser {
-    /// The prefix is root.rs's: root_attacks.rs ignores these accounts when
+    /// The prefix is root.rs's: `root_attacks.rs` ignores these accounts when
     /// it checks that /etc/passwd did not change.
     fn new() -> Self {
         let u = TestUser::create("hth", "root-env-homes");
@@ -279,8 +279,7 @@ fn a_hung_stopped_or_daemonizing_step_is_killed_at_the_timeout_and_the_next_user
         let summary = run
             .stderr
             .find("hearth: 2 users:")
-            .map(|at| &run.stderr[at..])
-            .unwrap_or_else(|| panic!("no summary in\n{run}"));
+            .map_or_else(|| panic!("no summary in\n{run}"), |at| &run.stderr[at..]);
         let summary: Vec<String> = summary.lines().map(squeeze).collect();
         let names = [(slow.name.as_str(), "SLOW"), (next.name.as_str(), "NEXT")];
         let summary = redact(&summary.join("\n"), &names);
@@ -327,7 +326,7 @@ fn a_bad_timeout_or_setenv_is_refused_before_any_user_runs() {
         (vec!["--setenv", "HOME=/root"], "setenv_home"),
     ] {
         let mut all = vec!["activate-users".to_string(), u.pair(&gens[0])];
-        all.extend(args.iter().map(|a| a.to_string()));
+        all.extend(args.iter().map(ToString::to_string));
         let (run, _) = hearth_root(all, Duration::from_secs(60));
         run.assert_code(2);
         assert!(!u.home.join(".a").exists());

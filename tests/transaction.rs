@@ -9,6 +9,7 @@
 
 use crate::common;
 
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -745,7 +746,7 @@ fn on_change_does_not_run_when_only_the_link_target_changes() {
 // ---------------------------------------------------------------------------
 // Activation steps
 
-/// A step that appends its name and HEARTH_DRY_RUN to the log, after `check`
+/// A step that appends its name and `HEARTH_DRY_RUN` to the log, after `check`
 /// (a shell condition that must hold).
 fn logging_step(name: &str, check: &str) -> String {
     format!(
@@ -817,7 +818,10 @@ fn failing_check_step_exits_5_and_changes_nothing() {
 #[test]
 fn failing_files_step_exits_5_but_keeps_the_files_and_the_generation() {
     let home = TestHome::new();
-    let output: String = (1..=12).map(|i| format!("echo out-{i:02}\n")).collect();
+    let output = (1..=12).fold(String::new(), |mut s, i| {
+        let _ = writeln!(s, "echo out-{i:02}");
+        s
+    });
     let [gen1, gen2] = build_generations(&[
         home.gen().text(".a", "1\n"),
         home.gen().text(".a", "2\n").text(".new", "n\n").step(
@@ -881,16 +885,14 @@ fn profile(home: &TestHome) -> PathBuf {
 
 /// The profile's generation links (`hearth-packages-N-link`).
 fn profile_generations(home: &TestHome) -> usize {
-    fs::read_dir(home.join(".local/state/nix/profiles"))
-        .map(|d| {
-            d.filter(|e| {
-                let name = e.as_ref().unwrap().file_name();
-                let name = name.to_string_lossy();
-                name.starts_with("hearth-packages-") && name.ends_with("-link")
-            })
-            .count()
+    fs::read_dir(home.join(".local/state/nix/profiles")).map_or(0, |d| {
+        d.filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("hearth-packages-") && name.ends_with("-link")
         })
-        .unwrap_or(0)
+        .count()
+    })
 }
 
 fn run_hello(home: &TestHome) -> String {

@@ -36,6 +36,10 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// Runs `cmd`, killing it and failing the test when it does not finish
 /// within `limit`. With `max_fds`, the run's descriptor limit is lowered
 /// to it (soft and hard), so that a walk holding one per level fails.
+#[allow(
+    unsafe_code,
+    reason = "pre_exec is unsafe: what runs between fork and exec must be async-signal-safe"
+)]
 fn run_within(mut cmd: Command, limit: Duration, max_fds: Option<u64>) -> (Run, Duration) {
     if let Some(n) = max_fds {
         // SAFETY: only setrlimit, async-signal-safe, runs in the child
@@ -337,7 +341,7 @@ fn an_unreadable_file_at_a_forced_copy_target_is_replaced() {
 const DEEP: usize = 1_100;
 
 /// `rel/d/d/…/d/file`, `DEEP` levels, made one level at a time through a
-/// descriptor (the path is longer than PATH_MAX).
+/// descriptor (the path is longer than `PATH_MAX`).
 fn deep_dir(home: &TestHome, rel: &str) {
     use nix::fcntl::{openat, OFlag};
     let top = home.join(rel);
@@ -388,7 +392,7 @@ fn depth_below(top: &Path) -> usize {
 }
 
 /// Removes a `deep_dir` tree with a constant number of descriptors (std's
-/// remove_dir_all holds one per level): the grandchild is moved up, then
+/// `remove_dir_all` holds one per level): the grandchild is moved up, then
 /// the emptied child removed, level by level.
 fn remove_deep(top: &Path) {
     use nix::fcntl::{openat, renameat, OFlag};

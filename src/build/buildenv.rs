@@ -335,10 +335,10 @@ fn read_propagated(pkg: &Path) -> Result<Vec<PathBuf>, Error> {
 
 /// `hello-2.12` for `/nix/store/<hash>-hello-2.12`.
 fn store_name(path: &Path) -> String {
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
+    let base = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     match base.split_once('-') {
         Some((hash, rest)) if hash.len() == 32 => rest.to_string(),
         _ => base,
@@ -618,7 +618,7 @@ struct Ctx<'a, 'c> {
     collisions: &'c mut Vec<Collision>,
 }
 
-impl<'a> Ctx<'a, '_> {
+impl Ctx<'_, '_> {
     /// The union of the directories claimed at `rel`, each name decided in turn.
     fn merge_dirs<'p>(
         &mut self,
@@ -640,7 +640,7 @@ impl<'a> Ctx<'a, '_> {
                     })
                 })
                 .collect();
-            if let Some(tree) = self.decide(&child_rel, child_claims) {
+            if let Some(tree) = self.decide(&child_rel, &child_claims) {
                 out.insert(name.clone(), tree);
             }
         }
@@ -648,7 +648,7 @@ impl<'a> Ctx<'a, '_> {
     }
 
     /// What OUT/rel becomes, given every package's entry there (None: nothing).
-    fn decide<'p>(&mut self, rel: &Path, claims: Vec<Claim<'p>>) -> Option<Tree> {
+    fn decide<'p>(&mut self, rel: &Path, claims: &[Claim<'p>]) -> Option<Tree> {
         if ignored(rel) {
             return None;
         }
@@ -696,7 +696,7 @@ impl<'a> Ctx<'a, '_> {
 
     /// Directories only: a lone link to a directory is kept as a link;
     /// anything else becomes a real directory holding the union.
-    fn dirs<'p>(&mut self, rel: &Path, dirs: &[Claim<'p>]) -> Tree {
+    fn dirs(&mut self, rel: &Path, dirs: &[Claim]) -> Tree {
         if let [only] = dirs {
             if matches!(only.entry, Entry::LinkedDir(_)) {
                 return Tree::Link(only.at.clone());

@@ -289,7 +289,6 @@ pub fn inspect(spec: &Spec) -> Result<Vec<SourceInfo>, Error> {
                 return Ok(SourceInfo::Missing);
             }
             Ok(match std::fs::metadata(&f.source) {
-                Err(_) => SourceInfo::Other,
                 Ok(m) if m.is_file() => SourceInfo::File {
                     executable: m.permissions().mode() & 0o111 != 0,
                 },
@@ -300,7 +299,8 @@ pub fn inspect(spec: &Spec) -> Result<Vec<SourceInfo>, Error> {
                     }
                     SourceInfo::Dir { files }
                 }
-                Ok(_) => SourceInfo::Other,
+                // Unreadable, or neither a file nor a directory.
+                Err(_) | Ok(_) => SourceInfo::Other,
             })
         })
         .collect()
@@ -343,7 +343,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<DirFile>) -> Result<(), Error> {
         } else {
             let executable = std::fs::metadata(&path)
                 .ok()
-                .filter(|m| m.is_file())
+                .filter(std::fs::Metadata::is_file)
                 .map(|m| m.permissions().mode() & 0o111 != 0);
             out.push(DirFile { rel, executable });
         }
@@ -718,7 +718,7 @@ pub fn double_quote(s: &str) -> String {
     while let Some(c) = chars.next() {
         match c {
             '"' => out.push_str("\\\""),
-            '\\' if matches!(chars.peek(), Some('$') | Some('`')) => out.push('\\'),
+            '\\' if matches!(chars.peek(), Some('$' | '`')) => out.push('\\'),
             '\\' => out.push_str("\\\\"),
             c => out.push(c),
         }
@@ -771,7 +771,7 @@ pub fn session_vars(
     if !path.is_empty() {
         let joined = double_quote(&path.join(":"));
         // `${PATH:+:}` avoids a trailing `:` (the current directory) when PATH is empty.
-        let _ = writeln!(s, "export PATH={}\"${{PATH:+:}}$PATH\"", joined);
+        let _ = writeln!(s, "export PATH={joined}\"${{PATH:+:}}$PATH\"");
     }
     if problems.is_empty() {
         Ok(s)

@@ -209,6 +209,7 @@ fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
 /// for the edge (main, root mode's child) to render. Nothing in `home`
 /// prints: it hands these to the sink the edge passed in, in the order
 /// they happen, so that hook output is shown as each hook ends.
+#[derive(Clone, Copy)]
 pub enum Event<'a> {
     /// An interrupted activation was completed or reverted first.
     Recovered(&'a str),
@@ -270,10 +271,10 @@ fn recover(
     Ok(Some(format!(
         "reverted an interrupted activation of {}; the home is back on {}",
         j.generation.display(),
-        data.current
-            .as_ref()
-            .map(|c| format!("generation {}", c.number))
-            .unwrap_or_else(|| "its state before hearth".into())
+        data.current.as_ref().map_or_else(
+            || "its state before hearth".into(),
+            |c| format!("generation {}", c.number)
+        )
     )))
 }
 
@@ -452,7 +453,7 @@ fn prepare(ctx: &Context, req: &Request, sink: Sink) -> Result<Prepared, Error> 
         // A committed activation that only owes its hooks leaves the home
         // on its generation: that can be planned from.
         let pending = st.read_journal(&mut |journal| sink(Event::TornJournal { journal }))?;
-        if pending.is_some_and(|j| !data.current.as_ref().is_some_and(|c| c.txid == j.txid)) {
+        if pending.is_some_and(|j| data.current.as_ref().is_none_or(|c| c.txid != j.txid)) {
             return Err(Error::PendingRecovery);
         }
         None
@@ -571,7 +572,7 @@ impl Tx {
             }
         }
         self.root.abandon(known);
-        undo_failed_cause(&p.st, &p.gen.path, cause, undo, sink)
+        undo_failed_cause(&p.st, &p.gen.path, cause, &undo, sink)
     }
 }
 
@@ -620,7 +621,7 @@ fn transact(
     // What runs after the commit is in the journal too, so that it is owed
     // to the generation if this process does not get to run it.
     journal.hooks = owed_hooks(gen, &changed);
-    journal.previous = p.old_gen.clone();
+    journal.previous.clone_from(&p.old_gen);
     let mut root = roots::Root::start(&p.st, number, &gen.path, &ctx.user)?;
     let mut applied = apply::Outcome::default();
     if writes {
@@ -635,8 +636,8 @@ fn transact(
                 return Err(undo_failed(
                     &p.st,
                     &gen.path,
-                    failed.error,
-                    failed.undo,
+                    &failed.error,
+                    &failed.undo,
                     sink,
                 ));
             }
@@ -779,7 +780,7 @@ fn run_owed(h: &apply::OwedHook, env: &hooks::Env, sink: Sink) -> Result<(), hoo
         "onChange of"
     };
     hooks::run(what, &h.name, &h.program, env, &mut |r| {
-        sink(Event::Hook(r))
+        sink(Event::Hook(r));
     })
 }
 
@@ -821,8 +822,8 @@ fn owed_hooks(
 fn undo_failed(
     st: &State,
     gen: &Path,
-    error: apply::Error,
-    undo: Vec<apply::Error>,
+    error: &apply::Error,
+    undo: &[apply::Error],
     sink: Sink,
 ) -> Error {
     if undo.is_empty() {
@@ -843,7 +844,7 @@ fn undo_failed_cause(
     st: &State,
     gen: &Path,
     cause: String,
-    undo: Vec<apply::Error>,
+    undo: &[apply::Error],
     sink: Sink,
 ) -> Error {
     if undo.is_empty() {
@@ -952,6 +953,7 @@ pub fn remove_generations(ctx: &Context, numbers: &[u64], sink: Sink) -> Result<
     Ok(numbers.to_vec())
 }
 
+#[derive(Clone, Copy)]
 pub enum Expire {
     OlderThan(u64),
     KeepLast(usize),

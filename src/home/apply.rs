@@ -132,7 +132,7 @@ pub enum Error {
     },
     /// The path no longer held what the plan saw when hearth came to change
     /// it: the user (or one of their programs) changed it meanwhile.
-    #[error("{} changed while hearth was applying: it is now {now}{}", crate::report::home_path(.path), kept_text(.kept))]
+    #[error("{} changed while hearth was applying: it is now {now}{}", crate::report::home_path(.path), kept_text(.kept.as_ref()))]
     Changed {
         path: RelPath,
         now: String,
@@ -142,7 +142,7 @@ pub enum Error {
     },
 }
 
-fn kept_text(kept: &Option<RelPath>) -> String {
+fn kept_text(kept: Option<&RelPath>) -> String {
     match kept {
         Some(k) => format!(
             "; it was kept as {} because its place was taken again",
@@ -162,6 +162,7 @@ fn op_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> E
 
 /// A random transaction id; it also makes temporary names unpredictable.
 pub fn new_txid() -> String {
+    use std::fmt::Write as _;
     let mut buf = [0u8; 8];
     let ok = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| io::Read::read_exact(&mut f, &mut buf))
@@ -172,9 +173,17 @@ pub fn new_txid() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        buf = ((t as u64) ^ (std::process::id() as u64).rotate_left(32)).to_le_bytes();
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "only the low, fast-changing bits of the time are wanted"
+        )]
+        let t = t as u64;
+        buf = (t ^ u64::from(std::process::id()).rotate_left(32)).to_le_bytes();
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    buf.iter().fold(String::with_capacity(16), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
@@ -441,7 +450,7 @@ pub fn run(j: &Journal) -> Result<Outcome, Failed> {
         }
     }
     for (i, prev) in staged {
-        if let Err(error) = put_in_place(&mut dirs, &j.ops[i], prev) {
+        if let Err(error) = put_in_place(&mut dirs, &j.ops[i], &prev) {
             let undo = revert_in(&mut dirs, &j.ops);
             return Err(Failed { error, undo });
         }
@@ -631,13 +640,13 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
                 out.staged.push((index, prev));
                 return Ok(());
             }
-            place(&d, home, op, prev)
+            place(&d, home, op, &prev)
         }
     }
 }
 
 /// Puts a staged copy in place (see `run`).
-fn put_in_place(dirs: &mut Dirs, op: &Op, prev: Prev) -> Result<(), Error> {
+fn put_in_place(dirs: &mut Dirs, op: &Op, prev: &Prev) -> Result<(), Error> {
     let path = op.path();
     let p = path.in_home(&dirs.home);
     let d = dirs.need(path).map_err(op_err("rename into place", &p))?;
@@ -647,7 +656,7 @@ fn put_in_place(dirs: &mut Dirs, op: &Op, prev: Prev) -> Result<(), Error> {
 
 /// The last step of a Put: the entry made at its temporary name goes in
 /// place, never over anything but what the plan saw there.
-fn place(d: &DirFd, home: &Path, op: &Op, prev: Prev) -> Result<(), Error> {
+fn place(d: &DirFd, home: &Path, op: &Op, prev: &Prev) -> Result<(), Error> {
     let Op::Put {
         path,
         tmp,
@@ -673,14 +682,14 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: Prev) -> Result<(), Error> {
         }
         Err(x) => Err(into_place(x)),
     };
-    if prev == Prev::Missing {
+    if *prev == Prev::Missing {
         return put_new();
     }
     match d.exchange(tmp, name) {
         Ok(()) => {}
         Err(Errno::ENOENT) => {
             // Removed since the plan looked: nothing to swap with.
-            if prev == Prev::File {
+            if *prev == Prev::File {
                 let _ = d.unlink(stash);
             }
             return put_new();
@@ -689,7 +698,7 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: Prev) -> Result<(), Error> {
     }
     // What came out of the home is now at `tmp`: it must be what the
     // plan saw, or it goes straight back.
-    let expected = match &prev {
+    let expected = match prev {
         Prev::Symlink { target } => is_link_to(d, tmp, target),
         Prev::File => {
             d.identity(tmp).ok().is_some()
@@ -701,7 +710,7 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: Prev) -> Result<(), Error> {
     if !expected {
         let back = d.exchange(tmp, name);
         let _ = d.unlink(tmp);
-        if prev == Prev::File {
+        if *prev == Prev::File {
             let _ = d.unlink(stash);
         }
         back.map_err(into_place)?;
@@ -809,12 +818,13 @@ fn holds_record(d: &DirFd, name: &str, rec: &Recorded) -> bool {
             // mode_t is u32 on Linux and u16 on macOS.
             #[allow(clippy::unnecessary_cast)]
             let m = st.st_mode as u32 & 0o7777;
-            let len = st.st_size as u64;
+            // A size is never negative.
+            let len = u64::try_from(st.st_size).unwrap_or(0);
             // Never read past the recorded size: a huge or sparse file put
             // there is told apart by its size alone.
             crate::sys::dirfd::file_kind(&st) == SFlag::S_IFREG
                 && m == *mode
-                && size.map_or(true, |n| n == len)
+                && size.is_none_or(|n| n == len)
                 && d.open_file(name)
                     .and_then(|f| crate::home::observe::sha256_up_to(f, Some(size.unwrap_or(len))))
                     .is_ok_and(|h| h.as_deref() == Some(sha256.as_str()))
@@ -833,7 +843,7 @@ fn is_expected(d: &DirFd, name: &str, expect: &Expect) -> bool {
     match expect {
         Expect::Symlink { target } => is_link_to(d, name, target),
         Expect::File { size, mode: m } => {
-            kind == SFlag::S_IFREG && st.st_size as u64 == *size && mode == *m
+            kind == SFlag::S_IFREG && u64::try_from(st.st_size).ok() == Some(*size) && mode == *m
         }
         Expect::EmptyDir => {
             kind == SFlag::S_IFDIR
@@ -872,7 +882,9 @@ fn damaged(d: &DirFd, name: &str, limit: u64) -> bool {
     let Ok(st) = d.stat(name, false) else {
         return false;
     };
-    if crate::sys::dirfd::file_kind(&st) != SFlag::S_IFREG || st.st_size as u64 > limit {
+    if crate::sys::dirfd::file_kind(&st) != SFlag::S_IFREG
+        || u64::try_from(st.st_size).unwrap_or(u64::MAX) > limit
+    {
         return false;
     }
     let Ok(f) = d.open_file(name) else {

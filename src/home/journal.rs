@@ -60,15 +60,14 @@ impl State {
             Ok(Some(body)) => decode(&path, body)?,
             Err(()) => None,
         };
-        match parsed {
-            Some(j) => Ok(Some(j)),
-            None => {
-                // The home is changed only once the whole journal is on disk,
-                // so a torn journal means the home was not touched.
-                torn(&path);
-                self.remove_journal()?;
-                Ok(None)
-            }
+        if let Some(j) = parsed {
+            Ok(Some(j))
+        } else {
+            // The home is changed only once the whole journal is on disk,
+            // so a torn journal means the home was not touched.
+            torn(&path);
+            self.remove_journal()?;
+            Ok(None)
         }
     }
 
@@ -104,7 +103,9 @@ impl State {
             let zeros = vec![0u8; 1 << 16];
             let mut at = size;
             while at < capacity {
-                let n = zeros.len().min((capacity - at) as usize);
+                let n = zeros
+                    .len()
+                    .min(usize::try_from(capacity - at).unwrap_or(usize::MAX));
                 f.write_all_at(&zeros[..n], at).map_err(io_err(&path))?;
                 at += n as u64;
             }
@@ -833,6 +834,7 @@ mod tests {
     /// that checks first (a race): they must refuse it just as fast.
     #[test]
     fn journal_writes_refuse_a_fifo() {
+        use std::os::unix::fs::FileTypeExt;
         let dir = scratch("journal-fifo");
         let st = State::open(&dir, true, Duration::from_secs(1), &mut |_| {}).unwrap();
         fifo(&st.journal_path());
@@ -852,7 +854,6 @@ mod tests {
         let err = removed.unwrap_err().to_string();
         assert!(err.contains("is a FIFO (named pipe)"), "{err}");
         // Still a FIFO: refused, not replaced nor written through.
-        use std::os::unix::fs::FileTypeExt;
         assert!(std::fs::symlink_metadata(st.journal_path())
             .unwrap()
             .file_type()

@@ -48,7 +48,7 @@ pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<
     };
     old.entries.keys().for_each(&mut add);
     old.dirs.iter().for_each(&mut add);
-    new.iter().for_each(|f| add(&f.target));
+    new.iter().map(|f| &f.target).for_each(&mut add);
     // Each directory's entries are looked at through one descriptor of it,
     // outermost directories first: a lookup then walks one name, never a
     // path, so it is cheap and cannot be sent elsewhere by a symlink swapped
@@ -385,7 +385,7 @@ pub fn sha256_file(path: &Path, size: u64) -> io::Result<Option<String>> {
 
 /// The hash of everything `file` holds.
 pub fn sha256_reader(file: std::fs::File) -> io::Result<String> {
-    sha256_up_to(file, None).map(|h| h.unwrap_or_default())
+    sha256_up_to(file, None).map(Option::unwrap_or_default)
 }
 
 /// The hash of what `file` holds. With a `limit`, at most that many bytes

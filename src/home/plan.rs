@@ -449,7 +449,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
     }
 
     // Hearth's old directories that nothing needs any more go if empty.
-    for d in old.dirs.iter() {
+    for d in &old.dirs {
         if !needed_set.contains(d) && !new_targets.contains(d) {
             if let Seen::Dir { .. } = seen.get(d) {
                 removals.push(Action::RemoveDir {
@@ -598,6 +598,10 @@ fn is_hearth_dir(
 /// Gives each backup a free name: `path.EXT`, else `path.EXT.1`, `.2`, ...
 /// `taken` says whether a name exists on disk; names of targets, and of
 /// directories the plan creates, are never used.
+#[expect(
+    clippy::implicit_hasher,
+    reason = "every set in hearth is an FxHashSet; a generic hasher would only add a parameter"
+)]
 pub fn assign_backup_names(
     plan: &mut Plan,
     ext: &str,

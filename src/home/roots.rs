@@ -14,8 +14,7 @@ use crate::sys::nixtools;
 pub fn profile_dir(state_dir: &Path, home: &Path) -> PathBuf {
     let base = state_dir
         .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| home.join(".local/state"));
+        .map_or_else(|| home.join(".local/state"), Path::to_path_buf);
     base.join("nix/profiles")
 }
 

@@ -455,12 +455,15 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `2026-11-22 14:03:05 UTC`, without pulling in a date library.
 pub fn format_time(secs: u64) -> String {
+    #[expect(
+        clippy::cast_possible_wrap,
+        reason = "u64::MAX / 86 400 fits in an i64"
+    )]
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's days-to-civil algorithm.
@@ -605,7 +608,7 @@ impl<'de> Deserialize<'de> for EntriesV1<'_> {
             ) -> Result<Self::Value, A::Error> {
                 let mut map = FxIndexMap::with_capacity_and_hasher(
                     access.size_hint().unwrap_or(0),
-                    Default::default(),
+                    std::hash::BuildHasherDefault::default(),
                 );
                 while let Some((path, rec)) = access.next_entry::<RelPath, RecordedV1>()? {
                     map.insert(path, Recorded::from(rec));
@@ -783,22 +786,20 @@ pub(crate) fn check_format(
     reads: u32,
 ) -> Result<(), Error> {
     let (path, what) = (path.to_path_buf(), u64::from(reads));
-    if found == what {
-        Ok(())
-    } else if found > what {
-        Err(Error::Newer {
+    match found.cmp(&what) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(Error::Newer {
             path,
             file,
             found,
             reads,
-        })
-    } else {
-        Err(Error::UnknownFormat {
+        }),
+        std::cmp::Ordering::Less => Err(Error::UnknownFormat {
             path,
             file,
             found,
             reads,
-        })
+        }),
     }
 }
 
@@ -825,7 +826,7 @@ pub(crate) mod tests {
     }
 
     /// Runs `f` on a thread of its own and fails the test when it has not
-    /// returned within 10 s: an open() that waits on a FIFO never returns.
+    /// returned within 10 s: an `open()` that waits on a FIFO never returns.
     pub(crate) fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -2,6 +2,10 @@
 //! entry of it (`*at` calls) and never resolves a path string: a symlink
 //! swapped into a parent between a look and a write cannot redirect either.
 //! Nothing here ever follows a symlink in the home.
+#![allow(
+    unsafe_code,
+    reason = "taking ownership of a descriptor nix returns as a RawFd needs `from_raw_fd`; each use says why it is sound"
+)]
 
 use std::ffi::OsString;
 use std::io;
@@ -19,7 +23,7 @@ pub struct DirFd {
     fd: OwnedFd,
 }
 
-/// How directories are held: on Linux O_PATH (enough for `*at` calls, and
+/// How directories are held: on Linux `O_PATH` (enough for `*at` calls, and
 /// opening needs no read permission); elsewhere read-only.
 fn dir_flags() -> OFlag {
     #[cfg(target_os = "linux")]
@@ -42,9 +46,8 @@ impl DirFd {
     pub fn open(home: &Path, rel: Option<&RelPath>) -> io::Result<Option<DirFd>> {
         let home_fd = nix::fcntl::open(home, dir_flags(), Mode::empty())?;
         // SAFETY: the descriptor was just returned by open and is owned here.
-        let mut dir = DirFd {
-            fd: unsafe { OwnedFd::from_raw_fd(home_fd) },
-        };
+        let fd = unsafe { OwnedFd::from_raw_fd(home_fd) };
+        let mut dir = DirFd { fd };
         if let Some(rel) = rel {
             for name in rel.as_str().split('/') {
                 match dir.open_dir(name)? {
@@ -65,10 +68,11 @@ impl DirFd {
             dir_flags() | OFlag::O_NOFOLLOW,
             Mode::empty(),
         ) {
-            // SAFETY: the descriptor was just returned by openat and is owned here.
-            Ok(fd) => Ok(Some(DirFd {
-                fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            })),
+            Ok(fd) => {
+                // SAFETY: the descriptor was just returned by openat and is owned here.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                Ok(Some(DirFd { fd }))
+            }
             Err(e) if not_a_dir(e) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -350,7 +354,7 @@ impl DirFd {
     }
 
     /// Forces this directory's entries (names created, renamed, removed)
-    /// to disk. A directory held with O_PATH cannot be synced itself, so it
+    /// to disk. A directory held with `O_PATH` cannot be synced itself, so it
     /// is opened for reading once more.
     pub fn sync(&self) -> io::Result<()> {
         let fd = nix::fcntl::openat(

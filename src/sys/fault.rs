@@ -1,7 +1,7 @@
 //! Fault injection for tests: with the `fault-injection` feature, the k-th
-//! write of a run can be made to fail (HEARTH_FAULT_FAIL_AT=k) or to kill the
-//! process outright (HEARTH_FAULT_KILL_AT=k, SIGKILL), or to stop it
-//! (HEARTH_FAULT_PAUSE_AT=k, SIGSTOP) so that a test's second process can
+//! write of a run can be made to fail (`HEARTH_FAULT_FAIL_AT=k`) or to kill the
+//! process outright (`HEARTH_FAULT_KILL_AT=k`, SIGKILL), or to stop it
+//! (`HEARTH_FAULT_PAUSE_AT=k`, SIGSTOP) so that a test's second process can
 //! change the home at exactly that moment and then continue it. Release
 //! builds do not have the feature, and then `write_point` is an empty
 //! inline function.
@@ -44,7 +44,7 @@ mod imp {
     }
 
     /// The deletions of the cleanup after a commit, counted apart
-    /// (HEARTH_FAULT_CLEANUP_FAIL_AT=k), so that the write points of a
+    /// (`HEARTH_FAULT_CLEANUP_FAIL_AT=k`), so that the write points of a
     /// switch stay the same whether or not it cleans up.
     pub fn cleanup_point() -> std::io::Result<()> {
         static CLEANUPS: AtomicU64 = AtomicU64::new(0);
@@ -64,13 +64,13 @@ mod imp {
 pub use imp::{cleanup_point, write_point};
 
 #[cfg(not(feature = "fault-injection"))]
-#[inline(always)]
+#[inline]
 pub fn write_point() -> std::io::Result<()> {
     Ok(())
 }
 
 #[cfg(not(feature = "fault-injection"))]
-#[inline(always)]
+#[inline]
 pub fn cleanup_point() -> std::io::Result<()> {
     Ok(())
 }

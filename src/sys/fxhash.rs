@@ -1,5 +1,5 @@
 //! A fast hasher for hearth's path maps (the Fx hash of rustc and Firefox).
-//! The default SipHash resists crafted collisions, which buys nothing here:
+//! The default `SipHash` resists crafted collisions, which buys nothing here:
 //! the keys are a generation's own targets, and hashing them was a tenth of
 //! a no-op activation.
 

@@ -70,22 +70,24 @@ pub fn in_store(path: &Path) -> bool {
 }
 
 pub fn store_dir() -> PathBuf {
-    std::env::var_os("NIX_STORE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/nix/store"))
+    std::env::var_os("NIX_STORE_DIR").map_or_else(|| PathBuf::from("/nix/store"), PathBuf::from)
 }
 
 pub fn state_dir() -> PathBuf {
-    std::env::var_os("NIX_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/nix/var/nix"))
+    std::env::var_os("NIX_STATE_DIR").map_or_else(|| PathBuf::from("/nix/var/nix"), PathBuf::from)
 }
 
 /// Where hearth links its roots from, so that Nix's collector finds them:
 /// the user's own directory of GC roots, which Nix scans like `auto/`.
 fn per_user_link(root: &Path, user: &str) -> PathBuf {
+    use std::fmt::Write as _;
     let digest = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
-    let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let name = digest[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
     state_dir()
         .join("gcroots/per-user")
         .join(user)

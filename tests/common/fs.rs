@@ -68,7 +68,7 @@ pub(super) fn unique_dir(kind: &str) -> PathBuf {
         match fs::create_dir(&dir) {
             Ok(()) => return dir,
             // Left by an earlier run whose process had the same id.
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => panic!("create {}: {e}", dir.display()),
         }
     }

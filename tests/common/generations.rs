@@ -135,7 +135,7 @@ impl GenSpec {
     }
 
     pub fn user(mut self, user: &str) -> Self {
-        self.user = user.to_owned();
+        user.clone_into(&mut self.user);
         self
     }
 
@@ -302,7 +302,7 @@ fn store_name(name: &str) -> String {
 
 /// Builds all `specs` with one nix-build and returns their store paths, in order.
 pub fn build_generations(specs: &[GenSpec]) -> Vec<PathBuf> {
-    nix_build(specs.iter().map(GenSpec::item).collect())
+    nix_build(&specs.iter().map(GenSpec::item).collect::<Vec<_>>())
 }
 
 pub fn build_generation(spec: &GenSpec) -> PathBuf {
@@ -311,12 +311,12 @@ pub fn build_generation(spec: &GenSpec) -> PathBuf {
 
 /// A standalone store directory holding `entries`.
 pub fn build_tree(entries: &[TreeEntry]) -> PathBuf {
-    nix_build(vec![tree_item("hearth-tree", &owned_entries(entries))]).remove(0)
+    nix_build(&[tree_item("hearth-tree", &owned_entries(entries))]).remove(0)
 }
 
 /// Runs build.nix on `items` (no GC roots: `--no-out-link`) and returns the
 /// path of each item.
-fn nix_build(items: Vec<Value>) -> Vec<PathBuf> {
+fn nix_build(items: &[Value]) -> Vec<PathBuf> {
     nix_available();
     let dir = unique_dir("nix");
     let spec = dir.join("spec.json");

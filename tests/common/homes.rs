@@ -47,7 +47,7 @@ impl TestHome {
         GenSpec::new(&self.path)
     }
 
-    /// The hearth binary with HOME set to this home and XDG_STATE_HOME unset.
+    /// The hearth binary with `HOME` set to this home and `XDG_STATE_HOME` unset.
     pub fn command<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -165,6 +165,10 @@ pub struct Run {
 }
 
 impl Run {
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "takes the Output as `Command::output` and `wait_with_output` return it"
+    )]
     pub fn from_output(out: Output) -> Self {
         use std::os::unix::process::ExitStatusExt;
         let code = out

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -116,7 +117,10 @@ fn walk(abs: &Path, rel: &Path, excludes: &BTreeSet<&Path>, snap: &mut Snapshot)
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 impl PartialEq for Snapshot {
@@ -219,11 +223,11 @@ pub fn assert_untouched(before: &Snapshot, after: &Snapshot) {
 /// Makes output stable for insta: applies `replacements` in order, then
 /// shows every `/nix/store/<hash>-` as `/nix/store/HASH-`.
 pub fn redact(text: &str, replacements: &[(&str, &str)]) -> String {
+    const STORE: &str = "/nix/store/";
     let mut text = text.to_owned();
     for (from, to) in replacements {
         text = text.replace(from, to);
     }
-    const STORE: &str = "/nix/store/";
     // Nix's base-32 alphabet (no e, o, t, u).
     let is_hash = |h: &[u8]| {
         h.len() == 33

@@ -2,11 +2,18 @@
 //! played as `apply` would, checking every action against the ownership rules.
 //! Shared by the planner's random test, its proptests and the fuzz target, so
 //! that all three check one invariant. Test code: never part of a release build.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code (the planner's tests and the fuzz target): a panic is a failed case"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::*;
+use super::{
+    assign_backup_names, compute, desired, Action, ConflictKind, Desired, File, FileType, HashMap,
+    HashSet, Observed, Options, Owned, Plan, Prev, Recorded, RelPath, Seen, SourceInfo,
+};
 
 /// The order `apply` relies on: removals (deepest first), then parent
 /// directories (a parent's backup before its mkdir), then the targets.
@@ -150,9 +157,7 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
     let mut seen = Observed::default();
     for path in wanted {
         let new_entry = new.iter().find(|f| f.target == path);
-        let s = if !dirs_up_to(fs, &path) {
-            Seen::Missing
-        } else {
+        let s = if dirs_up_to(fs, &path) {
             match fs.get(&path) {
                 None => Seen::Missing,
                 Some(Node::Dir) => Seen::Dir {
@@ -165,7 +170,7 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
                         f.kind == FileType::Copy && source_info(&f.source).size == size
                     }) || matches!(
                         old.entries.get(&path),
-                        Some(Recorded::Copy { size: s, .. }) if s.map_or(true, |s| s == size)
+                        Some(Recorded::Copy { size: s, .. }) if s.is_none_or(|s| s == size)
                     );
                     Seen::File {
                         size,
@@ -182,6 +187,8 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
                     kind: "FIFO".into(),
                 },
             }
+        } else {
+            Seen::Missing
         };
         seen.paths.insert(path, s);
     }
@@ -194,7 +201,7 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
 
 pub fn all_paths() -> Vec<RelPath> {
     let names = ["a", "b", "a.x"];
-    let mut out: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut out: Vec<String> = names.iter().map(ToString::to_string).collect();
     let mut layer = out.clone();
     for _ in 1..3 {
         layer = layer

@@ -338,7 +338,7 @@ fn first_activation_into_an_empty_home() {
         plan.owned
             .entries
             .keys()
-            .map(|k| k.as_str())
+            .map(RelPath::as_str)
             .collect::<Vec<_>>(),
         [
             ".vimrc",
@@ -351,7 +351,7 @@ fn first_activation_into_an_empty_home() {
         plan.owned
             .dirs
             .iter()
-            .map(|k| k.as_str())
+            .map(RelPath::as_str)
             .collect::<Vec<_>>(),
         [
             ".config",
@@ -1104,7 +1104,7 @@ fn directories_hearth_created_go_when_no_longer_needed() {
         plan.owned
             .dirs
             .iter()
-            .map(|d| d.as_str())
+            .map(RelPath::as_str)
             .collect::<Vec<_>>(),
         ["k"]
     );
@@ -1268,7 +1268,7 @@ fn type_changes() {
         plan.owned
             .dirs
             .iter()
-            .map(|d| d.as_str())
+            .map(RelPath::as_str)
             .collect::<Vec<_>>(),
         [".config/nvim", ".config/nvim/lua"]
     );
@@ -1381,7 +1381,7 @@ fn copies() {
             .plan();
         match the_put(&plan, "f").0 {
             Desired::Copy { mode, .. } => assert_eq!(mode, want, "{source_mode:o}"),
-            other => panic!("{other:?}"),
+            other @ Desired::Symlink { .. } => panic!("{other:?}"),
         }
     }
 }
@@ -1455,6 +1455,10 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the remainder is below n, itself a usize"
+    )]
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
