@@ -58,9 +58,10 @@
 //! Generation B gives 190 of them new content and mode 0644 (replaced), drops
 //! the other 10 and adds 10 new ones beside them; no directory comes or goes.
 //! hearth, timed as above, switches a home at A (activated fresh, untimed,
-//! before every repetition) to B: it writes each copy under a temporary
-//! name, fsyncs it and renames it into place, and forces its journal to disk
-//! first, since it replaces and removes copies. Two floors make the same
+//! before every repetition) to B: it writes every copy under a temporary
+//! name, forces them all to disk with one `syncfs`, then renames them into
+//! place, and forces its journal to disk first, since it replaces and
+//! removes copies. Two floors make the same
 //! change on a home the floor itself set up at A, with the new contents
 //! read from the store before the clock starts:
 //! - copies:       per replaced or added copy, create a temporary file beside
@@ -68,9 +69,10 @@
 //!   close, rename over the target; per removed copy, unlink. No fsync, and
 //!   no look at the old copies (hearth reads and hashes each one to prove it
 //!   is still its own before replacing or removing it).
-//! - copies+fsync: the same with an fsync of each file before its rename, as
-//!   hearth does; the gap between the two floors is what the fsyncs
-//!   themselves cost.
+//! - copies+fsync: the same with an fsync of each file before its rename
+//!   (what a copy that a power cut cannot leave empty costs when each is
+//!   synced alone); the gap between the two floors is what those fsyncs
+//!   cost, against which hearth's one sync is set.
 //!
 //! There is no target for copies in the issue: their ratios are for
 //! information ("info" in the table) and cannot miss. Both homes are checked
@@ -1041,7 +1043,7 @@ struct CopyBench<'a> {
 }
 
 impl CopyBench<'_> {
-    /// A switch takes tens of milliseconds, most of it the fsyncs.
+    /// A switch takes tens of milliseconds, much of it the sync.
     const REPS: usize = 15;
 
     /// Two rows with the same hearth runs: against the floor without fsync
@@ -1465,7 +1467,7 @@ impl CopyOps {
         }
     }
 
-    /// `fsync`: each file is forced to disk before its rename, as hearth does.
+    /// `fsync`: each file is forced to disk before its rename.
     fn run(&self, fsync: bool) -> io::Result<()> {
         for d in &self.mkdirs {
             fs::create_dir(d)?;
@@ -1556,7 +1558,7 @@ fn report(
         );
         println!(
             "copies: hearth takes {:.2} ms more than the floor without fsync; an fsync per copy \
-             alone adds {:.2} ms to that floor (fsync times follow the disk's load)",
+             adds {:.2} ms to that floor (fsync times follow the disk's load)",
             h - f,
             fs - f
         );
