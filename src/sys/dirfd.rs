@@ -238,28 +238,7 @@ impl DirFd {
     /// kernel checks and renames in one step, so something put at `to` a
     /// moment before is never overwritten (EEXIST instead).
     pub fn rename_noreplace(&self, from: &str, to: &str) -> nix::Result<()> {
-        #[cfg(target_os = "linux")]
-        {
-            use nix::fcntl::{renameat2, RenameFlags};
-            renameat2(
-                Some(self.raw()),
-                from,
-                Some(self.raw()),
-                to,
-                RenameFlags::RENAME_NOREPLACE,
-            )
-        }
-        #[cfg(target_os = "macos")]
-        {
-            self.renameatx(from, to, nix::libc::RENAME_EXCL)
-        }
-        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-        {
-            if self.exists(to) {
-                return Err(Errno::EEXIST);
-            }
-            self.rename(from, to)
-        }
+        self.rename_noreplace_to(from, self, to)
     }
 
     /// Like `rename_noreplace`, to `to` in the directory `dir` (this one or
@@ -276,7 +255,11 @@ impl DirFd {
                 RenameFlags::RENAME_NOREPLACE,
             )
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        {
+            self.renameatx(from, dir, to, nix::libc::RENAME_EXCL)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         {
             if dir.exists(to) {
                 return Err(Errno::EEXIST);
@@ -284,7 +267,6 @@ impl DirFd {
             nix::fcntl::renameat(Some(self.raw()), from, Some(dir.raw()), to)
         }
     }
-
     /// Swaps the entries `a` and `b` in one step; both must exist. What was
     /// at `b` is then at `a`, where it can be checked before anything of it
     /// is lost, and swapped back if it is not what was expected.
@@ -302,7 +284,7 @@ impl DirFd {
         }
         #[cfg(target_os = "macos")]
         {
-            self.renameatx(a, b, nix::libc::RENAME_SWAP)
+            self.renameatx(a, self, b, nix::libc::RENAME_SWAP)
         }
         #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         {
@@ -313,13 +295,20 @@ impl DirFd {
 
     /// macOS's `renameatx_np` (not compiled by the test suite, which runs on Linux).
     #[cfg(target_os = "macos")]
-    fn renameatx(&self, from: &str, to: &str, flags: nix::libc::c_uint) -> nix::Result<()> {
+    fn renameatx(
+        &self,
+        from: &str,
+        dir: &DirFd,
+        to: &str,
+        flags: nix::libc::c_uint,
+    ) -> nix::Result<()> {
         use std::ffi::CString;
         let from = CString::new(from).map_err(|_| Errno::EINVAL)?;
         let to = CString::new(to).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: two valid NUL-terminated names and descriptors owned by self.
+        // SAFETY: two valid NUL-terminated names and descriptors owned by
+        // self and dir, alive for the call.
         let r = unsafe {
-            nix::libc::renameatx_np(self.raw(), from.as_ptr(), self.raw(), to.as_ptr(), flags)
+            nix::libc::renameatx_np(self.raw(), from.as_ptr(), dir.raw(), to.as_ptr(), flags)
         };
         Errno::result(r).map(drop)
     }
