@@ -743,9 +743,11 @@ pub fn session_vars(
     let mut problems = Vec::new();
     let mut s = String::from(
         "# Session variables of a hearth generation: source it from a shell profile.\n\
-         # Only source this once (the same guard as Home Manager's).\n\
-         if [ -n \"${__HM_SESS_VARS_SOURCED:-}\" ]; then return; fi\n\
-         export __HM_SESS_VARS_SOURCED=1\n\n",
+         # Only source this once. The guard is hearth's own: Home Manager's\n\
+         # (__HM_SESS_VARS_SOURCED), inherited from a parent shell or set by a\n\
+         # Home Manager of another user, must not hide hearth's variables.\n\
+         if [ -n \"${__HEARTH_SESS_VARS_SOURCED:-}\" ]; then return; fi\n\
+         export __HEARTH_SESS_VARS_SOURCED=1\n\n",
     );
     for (name, value) in vars {
         if !is_shell_name(name) {

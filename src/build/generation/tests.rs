@@ -341,9 +341,11 @@ fn session_vars_text() {
     assert_eq!(
         text,
         "# Session variables of a hearth generation: source it from a shell profile.
-# Only source this once (the same guard as Home Manager's).
-if [ -n \"${__HM_SESS_VARS_SOURCED:-}\" ]; then return; fi
-export __HM_SESS_VARS_SOURCED=1
+# Only source this once. The guard is hearth's own: Home Manager's
+# (__HM_SESS_VARS_SOURCED), inherited from a parent shell or set by a
+# Home Manager of another user, must not hide hearth's variables.
+if [ -n \"${__HEARTH_SESS_VARS_SOURCED:-}\" ]; then return; fi
+export __HEARTH_SESS_VARS_SOURCED=1
 
 export EDITOR=\"vim\"
 export N=\"3\"
@@ -419,4 +421,32 @@ fn every_problem_message() {
         problems: problems.to_vec(),
     };
     insta::assert_snapshot!(err.to_string());
+}
+
+/// The script in a real shell: Home Manager's guard, inherited, does not
+/// hide hearth's variables; sourced twice, the path is prepended once.
+#[test]
+fn session_vars_have_their_own_guard() {
+    let mut vars = IndexMap::new();
+    vars.insert("HEARTH_TEST_EDITOR".to_string(), serde_json::json!("vim"));
+    let text = session_vars(&vars, &["/opt/hearth-test".into()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("hearth-sessvars-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("hm-session-vars.sh");
+    std::fs::write(&script, text).unwrap();
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            ". {0}; . {0}; echo \"$HEARTH_TEST_EDITOR|$PATH\"",
+            script.display()
+        ))
+        .env("__HM_SESS_VARS_SOURCED", "1")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "vim|/opt/hearth-test:/usr/bin:/bin"
+    );
 }
