@@ -47,23 +47,8 @@ impl Canary {
     }
 }
 
-/// Runs hearth, killing it and failing the test when it does not finish
-/// in time (a FIFO opened for reading would block it forever).
 fn hearth_within(home: &TestHome, args: &[&str], limit: Duration) -> (Run, Duration) {
-    let start = Instant::now();
-    let mut child = home.spawn(args);
-    while child.try_wait().expect("wait for hearth").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("hearth {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let took = start.elapsed();
-    (
-        Run::from_output(child.wait_with_output().expect("collect hearth output")),
-        took,
-    )
+    run_within(home.command(args), limit)
 }
 
 fn activate(home: &TestHome, gen: &Path, extra: &[&str]) -> Run {

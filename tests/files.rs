@@ -9,7 +9,7 @@ use crate::common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use nix::sys::stat::Mode;
@@ -74,38 +74,8 @@ fn activate(home: &TestHome, gen: &Path) -> Run {
     home.hearth(["activate", path_str(gen)])
 }
 
-/// Runs hearth, killing it and failing the test when it does not finish in
-/// time (a FIFO opened for reading would block it forever).
 fn hearth_within(home: &TestHome, args: &[&str], secs: u64) -> Run {
-    let mut child = home.spawn(args);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().expect("wait for hearth").is_none() {
-        if Instant::now() > deadline {
-            child.kill().expect("kill hearth");
-            let run = Run::from_output(child.wait_with_output().unwrap());
-            panic!("hearth {args:?} did not finish within {secs} s:\n{run}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Run::from_output(child.wait_with_output().unwrap())
-}
-
-/// Text for an insta snapshot: the home as `~HOME`, store hashes and the
-/// user running the tests replaced.
-fn redacted(home: &TestHome, text: &str) -> String {
-    let user = current_user();
-    redact(
-        text,
-        &[
-            (path_str(home.path()), "~HOME"),
-            (
-                &format!("hearth-generation-{user}"),
-                "hearth-generation-USER",
-            ),
-            (&format!("{user:?}"), "\"USER\""),
-            (&format!("for user {user} "), "for user USER "),
-        ],
-    )
+    home.hearth_within(args, Duration::from_secs(secs))
 }
 
 fn mkfifo(home: &TestHome, rel: &str) {
@@ -226,7 +196,7 @@ fn every_conflict_is_reported_in_one_run_and_nothing_changes() {
         );
     }
     assert!(!run.stderr.contains("~/free"), "{run}");
-    insta::assert_snapshot!("conflict_report", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("conflict_report", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -475,7 +445,7 @@ fn force_on_a_non_empty_directory_without_backup_is_a_conflict() {
 
     run.assert_code(3);
     assert_same(&before, &home.snapshot());
-    insta::assert_snapshot!("force_on_directory", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("force_on_directory", home.redact_user(&run.stderr));
 }
 
 // ---------------------------------------------------------------------------
@@ -555,7 +525,7 @@ fn user_changed_orphans_are_kept_and_reported_without_failing() {
         .file("link", "the user's own\n")
         .copy("copy", "edited\n", 0o644);
     assert_same(&want.snapshot(), &home.snapshot());
-    insta::assert_snapshot!("kept_note", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("kept_note", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -670,7 +640,7 @@ fn a_directory_of_targets_holding_a_user_file_does_not_become_a_file() {
 
     run.assert_code(3);
     assert_same(&before, &full_snapshot(&home));
-    insta::assert_snapshot!("conflict_dir_with_user_file", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("conflict_dir_with_user_file", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -840,7 +810,7 @@ fn reactivation_over_user_changes_is_a_conflict_and_keeps_them() {
 
     run.assert_code(3);
     assert_same(&before, &full_snapshot(&home));
-    insta::assert_snapshot!("modified_conflict", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("modified_conflict", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -864,7 +834,7 @@ fn status_reports_drift() {
     let run = home.hearth(["status"]);
 
     run.assert_code(6);
-    insta::assert_snapshot!("status_drift", redacted(&home, &run.stdout));
+    insta::assert_snapshot!("status_drift", home.redact_user(&run.stdout));
 }
 
 // ---------------------------------------------------------------------------
@@ -1008,7 +978,7 @@ fn plan_text_shows_each_action() {
     let run = home.hearth(["plan", path_str(&gens[1])]);
 
     run.assert_ok();
-    insta::assert_snapshot!("plan_text", redacted(&home, &run.stdout));
+    insta::assert_snapshot!("plan_text", home.redact_user(&run.stdout));
 }
 
 #[test]
@@ -1039,7 +1009,7 @@ fn check_accepts_a_good_generation() {
     let run = home.hearth(["check", path_str(&gen)]);
 
     run.assert_ok();
-    insta::assert_snapshot!("check_good", redacted(&home, &run.stdout));
+    insta::assert_snapshot!("check_good", home.redact_user(&run.stdout));
 }
 
 // ---------------------------------------------------------------------------
@@ -1091,7 +1061,7 @@ fn malformed_manifests_are_rejected_naming_the_json_path() {
     for ((name, _), gen) in cases.iter().zip(&gens) {
         let run = home.hearth(["check", path_str(gen)]);
         run.assert_code(2);
-        insta::assert_snapshot!(*name, redacted(&home, &run.stderr));
+        insta::assert_snapshot!(*name, home.redact_user(&run.stderr));
     }
 }
 
@@ -1157,7 +1127,7 @@ fn invalid_entries_are_rejected_naming_the_entry_and_the_fix() {
     for ((name, _), gen) in cases.iter().zip(&gens) {
         let run = home.hearth(["check", path_str(gen)]);
         run.assert_code(2);
-        insta::assert_snapshot!(*name, redacted(&home, &run.stderr));
+        insta::assert_snapshot!(*name, home.redact_user(&run.stderr));
     }
 }
 
@@ -1169,7 +1139,7 @@ fn check_of_a_directory_without_a_manifest_says_what_a_generation_is() {
     let run = home.hearth(["check", path_str(&dir)]);
 
     run.assert_code(2);
-    insta::assert_snapshot!("bad_not_a_generation", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("bad_not_a_generation", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -1200,7 +1170,7 @@ fn activate_refuses_a_generation_for_another_user() {
 
     run.assert_code(2);
     assert_untouched(&before, &full_snapshot(&home));
-    insta::assert_snapshot!("wrong_user", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("wrong_user", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -1215,7 +1185,7 @@ fn activate_refuses_a_generation_for_another_home() {
     run.assert_code(2);
     assert_untouched(&before, &full_snapshot(&home));
     let text = run.stderr.replace(path_str(other.path()), "~OTHER");
-    insta::assert_snapshot!("wrong_home", redacted(&home, &text));
+    insta::assert_snapshot!("wrong_home", home.redact_user(&text));
 }
 
 #[test]
@@ -1229,7 +1199,7 @@ fn activate_rejects_a_bad_backup_ext() {
 
     run.assert_code(2);
     assert_untouched(&before, &full_snapshot(&home));
-    insta::assert_snapshot!("bad_backup_ext_flag", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("bad_backup_ext_flag", home.redact_user(&run.stderr));
 }
 
 // ---------------------------------------------------------------------------
@@ -1246,7 +1216,7 @@ fn rollback_from_the_first_generation_says_there_is_nothing_to_go_back_to() {
 
     run.assert_code(2);
     assert_untouched(&before, &full_snapshot(&home));
-    insta::assert_snapshot!("rollback_oldest", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("rollback_oldest", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -1258,7 +1228,7 @@ fn rollback_on_a_fresh_home_says_nothing_was_activated() {
 
     run.assert_code(2);
     assert_untouched(&before, &full_snapshot(&home));
-    insta::assert_snapshot!("rollback_nothing", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("rollback_nothing", home.redact_user(&run.stderr));
 }
 
 #[test]
@@ -1272,7 +1242,7 @@ fn rollback_to_an_unknown_generation_says_where_to_look() {
 
     run.assert_code(2);
     assert_untouched(&before, &full_snapshot(&home));
-    insta::assert_snapshot!("rollback_unknown", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("rollback_unknown", home.redact_user(&run.stderr));
 }
 
 // ---------------------------------------------------------------------------

@@ -30,20 +30,8 @@ fn new_home() -> TestHome {
     TestHome::new()
 }
 
-/// Runs hearth, killing it and failing the test when it does not finish
-/// within [`LIMIT`] (a FIFO opened for reading blocks it forever).
 fn hearth_within(home: &TestHome, args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = home.spawn(args);
-    while child.try_wait().expect("wait for hearth").is_none() {
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("hearth {args:?} did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Run::from_output(child.wait_with_output().expect("collect hearth output"))
+    home.hearth_within(args, LIMIT)
 }
 
 /// What can be put where hearth expects a regular file.

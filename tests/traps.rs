@@ -40,7 +40,7 @@ const LIMIT: Duration = Duration::from_secs(30);
     unsafe_code,
     reason = "pre_exec is unsafe: what runs between fork and exec must be async-signal-safe"
 )]
-fn run_within(mut cmd: Command, limit: Duration, max_fds: Option<u64>) -> (Run, Duration) {
+fn run_limited(mut cmd: Command, limit: Duration, max_fds: Option<u64>) -> (Run, Duration) {
     if let Some(n) = max_fds {
         // SAFETY: only setrlimit, async-signal-safe, runs in the child
         // between fork and exec.
@@ -51,52 +51,17 @@ fn run_within(mut cmd: Command, limit: Duration, max_fds: Option<u64>) -> (Run, 
             });
         }
     }
-    let start = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hearth");
-    while child.try_wait().expect("wait for hearth").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("collect hearth output");
-            panic!(
-                "hearth did not finish within {limit:?}:\n{}",
-                Run::from_output(out)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let took = start.elapsed();
-    (
-        Run::from_output(child.wait_with_output().expect("collect hearth output")),
-        took,
-    )
+    common::run_within(cmd, limit)
 }
 
 fn hearth_within(home: &TestHome, args: &[&str]) -> Run {
-    run_within(home.command(args), LIMIT, None).0
+    home.hearth_within(args, LIMIT)
 }
 
 fn activate(home: &TestHome, gen: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["activate", path_str(gen)];
     args.extend_from_slice(extra);
     hearth_within(home, &args)
-}
-
-fn redacted(home: &TestHome, text: &str) -> String {
-    let user = current_user();
-    redact(
-        text,
-        &[
-            (path_str(home.path()), "~HOME"),
-            (
-                &format!("hearth-generation-{user}"),
-                "hearth-generation-USER",
-            ),
-        ],
-    )
 }
 
 /// A sparse file of `size` bytes at `rel` (no data blocks: made in an
@@ -261,7 +226,7 @@ fn activate_for(u: &TestUser, gen: &Path, extra: &[&str]) -> Run {
         .env_remove("XDG_STATE_HOME")
         .current_dir("/")
         .stdin(Stdio::null());
-    run_within(cmd, LIMIT, None).0
+    run_limited(cmd, LIMIT, None).0
 }
 
 #[test]
@@ -422,7 +387,7 @@ fn deep_run(home: &TestHome, gen: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["activate", path_str(gen)];
     args.extend_from_slice(extra);
     // Far fewer descriptors than levels: a walk holding one per level fails.
-    run_within(home.command(&args), LIMIT, Some(64)).0
+    run_limited(home.command(&args), LIMIT, Some(64)).0
 }
 
 #[test]
@@ -567,7 +532,7 @@ fn names_and_link_targets_from_the_home_are_printed_escaped() {
     let status = hearth_within(&home, &["status"]);
     status.assert_code(6);
     assert!(!has_raw_control(&status.stdout), "{:?}", status.stdout);
-    insta::assert_snapshot!("escaped_status", redacted(&home, &status.stdout));
+    insta::assert_snapshot!("escaped_status", home.redact_user(&status.stdout));
     let json = hearth_within(&home, &["status", "--json"]);
     json.assert_code(6);
     let v = json.json();
@@ -579,12 +544,12 @@ fn names_and_link_targets_from_the_home_are_printed_escaped() {
     assert!(!has_raw_control(&plan.stderr), "{:?}", plan.stderr);
     insta::assert_snapshot!(
         "escaped_plan",
-        redacted(&home, &format!("{}{}", plan.stdout, plan.stderr))
+        home.redact_user(&format!("{}{}", plan.stdout, plan.stderr))
     );
     let run = activate(&home, &gen, &[]);
     run.assert_code(3);
     assert!(!has_raw_control(&run.stderr), "{:?}", run.stderr);
-    insta::assert_snapshot!("escaped_conflicts", redacted(&home, &run.stderr));
+    insta::assert_snapshot!("escaped_conflicts", home.redact_user(&run.stderr));
 
     // --json carries the exact target, escaped by JSON.
     let run = activate(&home, &gen, &["--json"]);
@@ -611,5 +576,5 @@ fn a_file_name_with_control_characters_in_the_way_is_printed_escaped() {
     let run = activate(&home, &gen, &[]);
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(!has_raw_control(&all), "{all:?}");
-    insta::assert_snapshot!("escaped_name", redacted(&home, &all));
+    insta::assert_snapshot!("escaped_name", home.redact_user(&all));
 }

@@ -187,11 +187,7 @@ pub fn new_txid() -> String {
 }
 
 fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
-    let name = format!(".hearth-{txid}-{n}.{tag}");
-    match path.parent() {
-        Some(p) => p.with_suffix(&format!("/{name}")),
-        None => RelPath::parse(&name).unwrap_or_else(|_| path.clone()),
-    }
+    sibling_of(path, &format!(".hearth-{txid}-{n}.{tag}"))
 }
 
 impl Journal {
@@ -1023,18 +1019,19 @@ where
         // `tmp` now holds the new entry, never put in place.
         d.unlink(t).map_err(at("remove", tmp_rel))?;
     }
-    let want_size = match want {
-        Desired::Copy { size, .. } => *size,
-        Desired::Symlink { .. } => 0,
+    // What hearth put at `n`: exactly what was wanted, or, for a copy, the
+    // empty or zero-filled file a power cut can leave of one (read no
+    // further than its size, or 1 MiB for an older journal without it).
+    let mine = |n: &str| {
+        holds(d, n, want)
+            || matches!(want, Desired::Copy { size, .. } if damaged(d, n, (*size).max(1 << 20)))
     };
-    let mine = holds(d, name, want)
-        || (matches!(want, Desired::Copy { .. }) && damaged(d, name, want_size.max(1 << 20)));
-    if mine {
+    if mine(name) {
         match prev {
             Prev::Missing => {
                 // Moved aside and checked, so that only hearth's entry goes.
                 d.rename_noreplace(name, t).map_err(at("remove", path))?;
-                if holds(d, t, want) || damaged(d, t, want_size.max(1 << 20)) {
+                if mine(t) {
                     d.unlink(t).map_err(at("remove", tmp_rel))?;
                 } else {
                     let _ = d.rename_noreplace(t, name);
@@ -1044,7 +1041,7 @@ where
             Prev::Symlink { target } => {
                 d.symlink(target, t).map_err(at("restore", path))?;
                 d.exchange(t, name).map_err(at("restore", path))?;
-                if holds(d, t, want) || damaged(d, t, want_size.max(1 << 20)) {
+                if mine(t) {
                     d.unlink(t).map_err(at("remove", tmp_rel))?;
                 } else {
                     let _ = d.exchange(t, name);
@@ -1055,7 +1052,7 @@ where
             Prev::File => {
                 if d.exists(s) {
                     d.exchange(s, name).map_err(at("restore", path))?;
-                    if holds(d, s, want) || damaged(d, s, want_size.max(1 << 20)) {
+                    if mine(s) {
                         d.unlink(s).map_err(at("remove", stash_rel))?;
                     } else {
                         let _ = d.exchange(s, name);

@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -102,6 +103,30 @@ impl TestHome {
     }
 
     /// `redact` with this home's path shown as `~HOME`.
+    /// `redact`, and the user running the tests shown as `USER` (in
+    /// generation names, quoted, and in "for user NAME").
+    pub fn redact_user(&self, text: &str) -> String {
+        let user = current_user();
+        redact(
+            text,
+            &[
+                (path_str(&self.path), "~HOME"),
+                (
+                    &format!("hearth-generation-{user}"),
+                    "hearth-generation-USER",
+                ),
+                (&format!("{user:?}"), "\"USER\""),
+                (&format!("for user {user} "), "for user USER "),
+            ],
+        )
+    }
+
+    /// hearth run in this home, killed (failing the test) when it does not
+    /// finish within `limit`: a FIFO opened for reading would block it forever.
+    pub fn hearth_within(&self, args: &[&str], limit: Duration) -> Run {
+        run_within(self.command(args), limit).0
+    }
+
     pub fn redact(&self, text: &str) -> String {
         redact(text, &[(path_str(&self.path), "~HOME")])
     }
@@ -216,4 +241,31 @@ impl fmt::Debug for Run {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
+}
+
+/// Runs `cmd` with its output collected, killing it and failing the test
+/// when it does not finish within `limit`. Returns the run and its time.
+pub fn run_within(mut cmd: Command, limit: Duration) -> (Run, Duration) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hearth");
+    while child.try_wait().expect("wait for hearth").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect hearth output");
+            panic!(
+                "hearth did not finish within {limit:?}:\n{}",
+                Run::from_output(out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = start.elapsed();
+    (
+        Run::from_output(child.wait_with_output().expect("collect hearth output")),
+        took,
+    )
 }
