@@ -155,7 +155,11 @@ pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<
             // (replace hearth's own, force on an empty one) and the conflict
             // message; moved aside, it only needs listing if hearth made it.
             let list = wanted.is_some() && (!move_aside || old.dirs.contains(&p));
-            let mut found = inspect_retrying(home, dir, &p, &hash, list)?;
+            // Where a link is expected (wanted or recorded), one readlinkat
+            // tells both that it is a link and where it points.
+            let expect_link = wanted.is_some_and(|f| f.kind == FileType::Symlink)
+                || matches!(recorded, Some(Recorded::Symlink { .. }));
+            let mut found = inspect_retrying(home, dir, &p, &hash, list, expect_link)?;
             if let Seen::Symlink { target, dangling } = &mut found {
                 // A stat through the link costs a syscall per file; only a
                 // link that is neither wanted nor hearth's own gets reported.
@@ -190,10 +194,11 @@ fn inspect_retrying(
     rel: &RelPath,
     hash: &HashIf,
     list: bool,
+    expect_link: bool,
 ) -> Result<Seen, Error> {
     let mut tries = 1;
     loop {
-        match inspect_at(home, dir, rel, hash, list) {
+        match inspect_at(home, dir, rel, hash, list, expect_link) {
             Err(_) if tries < 3 => tries += 1,
             result => return result,
         }
@@ -207,17 +212,34 @@ fn inspect_at(
     rel: &RelPath,
     hash: &HashIf,
     list: bool,
+    expect_link: bool,
 ) -> Result<Seen, Error> {
+    use nix::errno::Errno;
     use nix::sys::stat::SFlag;
     let path = || rel.in_home(home);
-    let err = |e: nix::errno::Errno| Error::Inspect {
+    let err = |e: Errno| Error::Inspect {
         path: path(),
         source: e.into(),
     };
     let name = rel.file_name();
+    if expect_link {
+        // readlinkat fails with EINVAL on anything but a link: a home of
+        // links is confirmed with one syscall per path (the no-op's cost).
+        match dir.read_link(name) {
+            Ok(target) => {
+                return Ok(Seen::Symlink {
+                    target,
+                    dangling: false,
+                })
+            }
+            Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(Seen::Missing),
+            Err(Errno::EINVAL) => {}
+            Err(e) => return Err(err(e)),
+        }
+    }
     let st = match dir.stat(name, false) {
         Ok(st) => st,
-        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => return Ok(Seen::Missing),
+        Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(Seen::Missing),
         Err(e) => return Err(err(e)),
     };
     let kind = dirfd::file_kind(&st);
