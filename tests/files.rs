@@ -1266,3 +1266,30 @@ fn a_target_at_hearths_state_dir_is_refused() {
     assert_untouched(&before, &full_snapshot(&home));
     insta::assert_snapshot!(home.redact(&run.stderr));
 }
+
+/// Above or below the state directory is refused as at it: compared as
+/// paths, component by component (`.local/stateX` is not above it).
+#[test]
+fn a_target_above_or_inside_hearths_state_dir_is_refused() {
+    let home = new_home();
+    for target in [".local/state", ".local/state/hearth/gcroots/x", ".local"] {
+        let gens = build_generations(&[home
+            .gen()
+            .text("a", "a\n")
+            .file(FileSpec::text(target, "x\n").copy())]);
+        let before = full_snapshot(&home);
+        let run = home.hearth(["activate", path_str(&gens[0])]);
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("hearth's state directory"),
+            "{target}: {}",
+            run.stderr
+        );
+        assert_untouched(&before, &full_snapshot(&home));
+    }
+    let gens = build_generations(&[home
+        .gen()
+        .file(FileSpec::text(".local/stateX", "x\n").copy())
+        .file(FileSpec::text(".local/state/hearthX", "x\n").copy())]);
+    activate(&home, &gens[0]).assert_ok();
+}

@@ -16,7 +16,7 @@ use crate::home::observe;
 use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
 use crate::home::roots;
 use crate::home::state::{self, Applied, Data, GenRecord, State};
-use crate::manifest::{self, After, Generation};
+use crate::manifest::{self, After, Generation, RelPath};
 use crate::sys::nixtools;
 
 #[derive(Debug, thiserror::Error)]
@@ -189,9 +189,19 @@ fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
         let Ok(rel) = place.strip_prefix(&ctx.home) else {
             continue;
         };
+        // As a RelPath, the check per target is a string comparison;
+        // Path::starts_with splits both into components every time.
+        let as_rel = rel.to_str().and_then(|r| RelPath::parse(r).ok());
+        let clashes = |t: &RelPath| {
+            if let Some(r) = &as_rel {
+                t == r || t.is_below(r) || r.is_below(t)
+            } else {
+                let t = Path::new(t.as_str());
+                t.starts_with(rel) || rel.starts_with(t)
+            }
+        };
         for (index, f) in g.files.iter().enumerate() {
-            let t = Path::new(f.target.as_str());
-            if t.starts_with(rel) || rel.starts_with(t) {
+            if clashes(&f.target) {
                 return Err(Error::ReservedTarget {
                     gen: gen.to_path_buf(),
                     index,
