@@ -3,7 +3,9 @@
 //! modules evaluate it, and the platform modules over stand-ins of the
 //! NixOS / nix-darwin options they set. Checks the DAG order and its cycle
 //! error, XDG defaults, target normalization and the spec handed to
-//! `hearth build-generation`.
+//! `hearth build-generation`; on the platform side the units and target,
+//! homes.json, the timeout, the assertions for undeclared users, the session
+//! variables in real shells, and the README's examples, evaluated as written.
 //!
 //! Needs nixpkgs' lib: `HEARTH_NIXPKGS` (a nixpkgs or nixpkgs.lib checkout,
 //! or its lib directory), else `<nixpkgs>` from `NIX_PATH`. Without either,
@@ -534,27 +536,35 @@ fn options_doc_is_current() {
         "docs/options.md is out of date: run scripts/options-doc.sh"
     );
 }
-
 // ---------------------------------------------------------------------------
 // The platform modules, over stand-ins of the NixOS / nix-darwin options
 
-/// `nix-instantiate --eval --strict --json tests/nix/os.nix -A attr`.
-fn eval_os(nixpkgs: &str, platform: &str, attr: &str) -> Value {
+/// `nix-instantiate --eval --strict --json tests/nix/os.nix -A attr` with
+/// extra arguments: the JSON value, or the error output.
+fn try_eval_os(nixpkgs: &str, platform: &str, args: &[&str], attr: &str) -> Result<Value, String> {
     let out = Command::new("nix-instantiate")
         .current_dir(root())
         .args(["--eval", "--strict", "--json", "tests/nix/os.nix"])
         .args([
             "--arg", "nixpkgs", nixpkgs, "--argstr", "platform", platform,
         ])
+        .args(args)
         .args(["-A", attr])
         .output()
         .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn eval_os_with(nixpkgs: &str, platform: &str, args: &[&str], attr: &str) -> Value {
+    try_eval_os(nixpkgs, platform, args, attr).unwrap_or_else(|e| panic!("evaluation failed:\n{e}"))
+}
+
+fn eval_os(nixpkgs: &str, platform: &str, attr: &str) -> Value {
+    eval_os_with(nixpkgs, platform, &[], attr)
 }
 
 /// `nix-build tests/nix/os.nix -A attr` with extra arguments: the store path.
@@ -583,42 +593,101 @@ fn build_os(nixpkgs: &str, platform: &str, args: &[&str], attr: &str) -> String 
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-fn sh(script: &str, envs: &[(&str, &str)]) -> std::process::Output {
-    Command::new("/bin/sh")
-        .args(["-c", script])
+/// Runs `program args` with only PATH and `envs` in its environment.
+fn run_clean(program: &str, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    Command::new(program)
+        .args(args)
         .env_clear()
         .env("PATH", "/bin:/usr/bin")
         .envs(envs.iter().copied())
         .output()
-        .expect("run /bin/sh")
+        .unwrap_or_else(|e| panic!("run {program}: {e}"))
+}
+
+fn sh(script: &str, envs: &[(&str, &str)]) -> std::process::Output {
+    run_clean("/bin/sh", &["-c", script], envs)
 }
 
 #[test]
-fn nixos_module_units_packages_and_dry_activate() {
+fn nixos_module_target_units_and_no_activation_script() {
     let n = nixpkgs_or_skip!();
     let gens = eval_os(&n, "nixos", "generations");
     let alice = gens["alice"].as_str().unwrap();
+
+    // No activation script: they are deprecated, and not run at all with
+    // system.nixos-init.enable.
+    assert_eq!(eval_os(&n, "nixos", "activationScripts"), json!({}));
+
+    // The target switch-to-configuration stops and starts again on every
+    // switch, pulled in at boot.
+    assert_eq!(
+        eval_os(&n, "nixos", "targets"),
+        json!({ "hearth": {
+            "description": "hearth: the homes of all users",
+            "wantedBy": ["multi-user.target"],
+            "unitConfig": { "X-StopOnReconfiguration": true },
+        }})
+    );
+
     let units = eval_os(&n, "nixos", "units");
     assert_eq!(
         units.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["hearth-alice", "hearth-bob"]
     );
     let unit = &units["hearth-alice"];
-    assert_eq!(unit["User"], "alice");
-    assert_eq!(unit["Type"], "oneshot");
-    assert_eq!(unit["RemainAfterExit"], true);
-    assert_eq!(unit["RequiresMountsFor"], "/home/alice");
-    assert_eq!(unit["wantedBy"], json!(["multi-user.target"]));
-    assert_eq!(unit["before"], json!(["systemd-user-sessions.service"]));
+    assert_eq!(unit["wantedBy"], json!(["hearth.target"]));
+    assert_eq!(unit["partOf"], json!(["hearth.target"]));
+    assert_eq!(
+        unit["before"],
+        json!(["hearth.target", "systemd-user-sessions.service"])
+    );
     assert!(unit["after"]
         .as_array()
         .unwrap()
         .contains(&json!("nix-daemon.socket")));
-    assert_eq!(unit["restartTriggers"], json!([alice]));
-    assert!(unit["ExecStart"]
+    assert_eq!(
+        unit["unitConfig"],
+        json!({ "RequiresMountsFor": "/home/alice" })
+    );
+    let service = &unit["serviceConfig"];
+    assert_eq!(service["User"], "alice");
+    assert_eq!(service["Type"], "oneshot");
+    assert_eq!(service["RemainAfterExit"], true);
+    assert_eq!(service["TimeoutStartSec"], 300);
+    assert_eq!(
+        service["ExecStart"].as_str().unwrap(),
+        format!("/nix/store/00000000000000000000000000000000-hearth/bin/hearth activate {alice}")
+    );
+
+    // The user's environment, never root's; PATH as NixOS renders it: nix,
+    // then what NixOS gives every unit, systemd once.
+    let env = unit["environment"].as_object().unwrap();
+    assert_eq!(
+        env.keys().collect::<Vec<_>>(),
+        ["HOME", "LOGNAME", "PATH", "USER"]
+    );
+    assert_eq!(
+        (&env["HOME"], &env["USER"], &env["LOGNAME"]),
+        (&json!("/home/alice"), &json!("alice"), &json!("alice"))
+    );
+    let bins: Vec<&str> = env["PATH"]
         .as_str()
         .unwrap()
-        .ends_with(&format!("/bin/hearth activate {alice}")));
+        .split(':')
+        .filter(|d| d.ends_with("/bin"))
+        .map(|d| d.trim_end_matches("/bin").split_once('-').unwrap().1)
+        .collect();
+    assert_eq!(
+        bins,
+        [
+            "nix",
+            "coreutils",
+            "findutils",
+            "gnugrep",
+            "gnused",
+            "systemd"
+        ]
+    );
 
     // Packages: the environment goes to users.users, not into the manifest.
     assert_eq!(
@@ -627,43 +696,175 @@ fn nixos_module_units_packages_and_dry_activate() {
     );
     assert_eq!(eval_os(&n, "nixos", "bobPackages"), json!([]));
     assert_eq!(eval_os(&n, "nixos", "alicePackagesInManifest"), Value::Null);
-
-    // The activation script: every unit on the restart list on a switch,
-    // the plans on dry-activate, nothing otherwise (at boot).
-    let script = eval_os(&n, "nixos", "activationScripts.hearth");
-    assert_eq!(script["supportsDryActivation"], true);
-    let text = script["text"].as_str().unwrap();
-    let run = tempdir("activation");
-    let list = run.join("restart-list");
-    let text = text
-        .replace("/run/nixos/activation-restart-list", list.to_str().unwrap())
-        .replace("mkdir -p /run/nixos", ":");
-    let out = sh(&text, &[("NIXOS_ACTION", "switch")]);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        std::fs::read_to_string(&list).unwrap(),
-        "hearth-alice.service\nhearth-bob.service\n"
-    );
-    std::fs::remove_file(&list).unwrap();
-    let out = sh(&text, &[]);
-    assert!(out.status.success() && !list.exists(), "{out:?}");
-    let dry = text.replace("/bin/runuser", "/bin/runuser-not-here");
-    let out = sh(&dry, &[("NIXOS_ACTION", "dry-activate")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    assert!(
-        stdout.contains("hearth: what activating the home of alice would do:"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("hearth: what activating the home of bob would do:"),
-        "{stdout}"
-    );
-    assert!(!list.exists());
+    assert_eq!(eval_os(&n, "nixos", "failedAssertions"), json!([]));
 }
 
-/// Login shells source the session variables script of their user's
-/// generation, built by the real binary.
+/// /etc/hearth/homes.json, what `hearth plan --system` reads, on both
+/// platforms.
+#[test]
+fn homes_json_lists_every_home() {
+    let n = nixpkgs_or_skip!();
+    for (platform, dir) in [("nixos", "/home"), ("darwin", "/Users")] {
+        let gens = eval_os(&n, platform, "generations");
+        let text = eval_os_with(
+            &n,
+            platform,
+            &["--arg", "extra", "{ hearth.activationTimeout = 42; }"],
+            "homesJson",
+        );
+        let homes: Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
+        assert_eq!(
+            homes,
+            json!({ "version": 1, "homes": [
+                { "user": "alice", "home": format!("{dir}/alice"), "generation": gens["alice"], "timeout": 42 },
+                { "user": "bob", "home": format!("{dir}/bob"), "generation": gens["bob"], "timeout": 42 },
+            ]}),
+            "{platform}"
+        );
+    }
+}
+
+/// hearth.activationTimeout: the unit's start timeout on NixOS, and
+/// `activate-users --timeout` on nix-darwin, where the old
+/// hearth.darwin.activationTimeout still works, with a warning.
+#[test]
+fn activation_timeout_on_both_platforms() {
+    let n = nixpkgs_or_skip!();
+    let set = ["--arg", "extra", "{ hearth.activationTimeout = 42; }"];
+    assert_eq!(
+        eval_os_with(
+            &n,
+            "nixos",
+            &set,
+            "units.hearth-bob.serviceConfig.TimeoutStartSec"
+        ),
+        42
+    );
+    let script = |args: &[&str]| -> String {
+        eval_os_with(&n, "darwin", args, "activationScripts.postActivation.text")
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(script(&[]).contains(" --timeout 300;"), "{}", script(&[]));
+    assert!(script(&set).contains(" --timeout 42;"), "{}", script(&set));
+    let old = [
+        "--arg",
+        "extra",
+        "{ hearth.darwin.activationTimeout = 43; }",
+    ];
+    assert!(script(&old).contains(" --timeout 43;"), "{}", script(&old));
+    assert_eq!(
+        eval_os_with(&n, "darwin", &old, "config.warnings"),
+        json!(["The option `hearth.darwin.activationTimeout' defined in `<unknown-file>' has been renamed to `hearth.activationTimeout'."])
+    );
+}
+
+/// A home whose user is not declared, or has no usable home directory, gets
+/// one assertion from hearth that says what to set; evaluating the
+/// assertions does not fail first.
+#[test]
+fn undeclared_users_get_one_assertion_each() {
+    let n = nixpkgs_or_skip!();
+    let cases = [
+        // bob only exists through hearth's users.users.bob.packages.
+        ("nixos", "{ alice.isNormalUser = true; }"),
+        // A system user's home defaults to /var/empty.
+        (
+            "nixos",
+            r#"{ alice = { isSystemUser = true; group = "alice"; }; bob.isNormalUser = true; }"#,
+        ),
+        // nix-darwin's home defaults to null.
+        ("darwin", r#"{ alice.home = "/Users/alice"; }"#),
+    ];
+    let mut messages = Vec::new();
+    for (platform, users) in cases {
+        let failed = eval_os_with(&n, platform, &["--arg", "users", users], "failedAssertions");
+        let failed: Vec<String> = serde_json::from_value(failed).unwrap();
+        assert_eq!(failed.len(), 1, "{platform} {users}: {failed:?}");
+        messages.push(format!("{platform} {users}:\n  {}", failed[0]));
+    }
+    insta::assert_snapshot!("undeclared_users", messages.join("\n"));
+}
+
+/// Extracts the README's examples marked as evaluated (a Nix flake each)
+/// and evaluates them as written, with stand-ins of the flake's inputs: no
+/// failed assertion, each home's generation instantiates, and `lib.hm`
+/// steps are there.
+#[test]
+fn readme_examples_evaluate() {
+    let n = nixpkgs_or_skip!();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let marker = "<!-- evaluated by tests/nix_modules.rs -->";
+    let blocks: Vec<String> = readme
+        .split(marker)
+        .skip(1)
+        .map(|rest| {
+            let body = rest
+                .trim_start()
+                .strip_prefix("```nix\n")
+                .expect("the marker is followed by a ```nix fence");
+            body[..body.find("\n```").expect("a closing fence")].to_owned()
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2, "a NixOS and a nix-darwin example");
+
+    let mut configurations = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        // The files the examples refer to, as a user would have them.
+        let dir = tempdir(&format!("readme-{i}"));
+        std::fs::create_dir_all(dir.join("alice")).unwrap();
+        std::fs::create_dir_all(dir.join("bob")).unwrap();
+        std::fs::write(dir.join("flake.nix"), block).unwrap();
+        std::fs::write(dir.join("configuration.nix"), "{ }\n").unwrap();
+        std::fs::write(dir.join("alice/gitconfig"), "[user]\n").unwrap();
+        std::fs::write(
+            dir.join("bob/home.nix"),
+            "{ home.file.\".bobrc\".text = \"bob\\n\"; }\n",
+        )
+        .unwrap();
+        let flake = dir.join("flake.nix");
+        let v = eval_os_with(
+            &n,
+            "nixos",
+            &["--arg", "flake", flake.to_str().unwrap()],
+            "readme",
+        );
+        for (kind, systems) in v.as_object().unwrap() {
+            for (name, system) in systems.as_object().unwrap() {
+                let what = format!("README {kind}.{name}");
+                assert_eq!(system["failedAssertions"], json!([]), "{what}");
+                assert_eq!(system["warnings"], json!([]), "{what}");
+                for (user, drv) in system["generations"].as_object().unwrap() {
+                    assert!(
+                        drv.as_str()
+                            .unwrap()
+                            .ends_with(&format!("-hearth-generation-{user}.drv")),
+                        "{what}: {drv}"
+                    );
+                }
+                assert!(
+                    system["activation"]["alice"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!("hello")),
+                    "{what}: {system}"
+                );
+                configurations.push(kind.clone());
+            }
+        }
+    }
+    assert_eq!(
+        configurations,
+        ["nixosConfigurations", "darwinConfigurations"]
+    );
+}
+
+/// The session variables script of each user's generation, built by the
+/// real binary, reaches that user's login shells: bash and zsh through
+/// set-environment (environment.extraInit), fish through its own snippet
+/// (programs.fish.shellInit). Another user's variables are not applied, and
+/// Home Manager's inherited guard does not hide hearth's.
 #[test]
 fn session_variables_reach_the_users_shells() {
     let n = nixpkgs_or_skip!();
@@ -671,30 +872,165 @@ fn session_variables_reach_the_users_shells() {
     let args = ["--arg", "hearthBin", bin];
     let generation = build_os(&n, "nixos", &args, "generation");
     assert!(Path::new(&generation).join("hm-session-vars.sh").exists());
+    let text = |attr: &str| -> String {
+        serde_json::from_value(eval_os_with(&n, "nixos", &args, attr)).unwrap()
+    };
+    let dir = tempdir("session");
+    let init = dir.join("set-environment");
+    std::fs::write(&init, text("extraInit")).unwrap();
+    assert!(text("extraInit").contains(&generation));
 
-    let out = Command::new("nix-instantiate")
-        .current_dir(root())
-        .args(["--eval", "--strict", "--json", "tests/nix/os.nix"])
-        .args(["--arg", "nixpkgs", &n, "--argstr", "platform", "nixos"])
-        .args(args)
-        .args(["-A", "extraInit"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let home = dir.to_str().unwrap();
+    let env = |user: &'static str| -> Vec<(&str, &str)> {
+        if user.is_empty() {
+            vec![("HOME", home)]
+        } else {
+            vec![("HOME", home), ("USER", user)]
+        }
+    };
+    let probe_sh = format!(". {}; echo \"EDITOR=${{EDITOR-unset}}\"", init.display());
+    let expect = [
+        ("alice", "EDITOR=vim\n"),
+        ("bob", "EDITOR=unset\n"),
+        ("", "EDITOR=unset\n"),
+    ];
+
+    let mut shells: Vec<(String, Vec<&str>, &str)> =
+        vec![("/bin/bash".to_owned(), vec!["--norc", "-c"], &probe_sh)];
+    for (shell, flags, probe) in [("zsh", vec!["-f", "-c"], probe_sh.as_str())] {
+        if let Some(path) = which(shell) {
+            shells.push((path, flags, probe));
+        } else {
+            let msg = format!("skipped: {shell} is not installed (apt-get install {shell})");
+            println!("{msg}");
+            eprintln!("{msg}");
+        }
+    }
+    for (shell, flags, probe) in &shells {
+        for (user, want) in expect {
+            let mut a = flags.clone();
+            a.push(probe);
+            let out = run_clean(shell, &a, &env(user));
+            assert!(out.status.success(), "{shell} as {user:?}: {out:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                want,
+                "{shell} as {user:?}: {out:?}"
+            );
+        }
+        // Home Manager's guard, inherited, hides nothing of hearth's.
+        let mut a = flags.clone();
+        a.push(probe);
+        let mut e = env("alice");
+        e.push(("__HM_SESS_VARS_SOURCED", "1"));
+        let out = run_clean(shell, &a, &e);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "EDITOR=vim\n",
+            "{shell}: {out:?}"
+        );
+        // hearth's own guard, inherited from a parent shell: nothing again.
+        let mut e = env("alice");
+        e.push(("__HEARTH_SESS_VARS_SOURCED", "1"));
+        let out = run_clean(shell, &a, &e);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "EDITOR=unset\n",
+            "{shell}: {out:?}"
+        );
+    }
+
+    // Run by fish (translated by babelfish, where FISH_VERSION is set), the
+    // sh part does nothing: fish's own snippet applies the variables.
+    let out = run_clean(
+        "/bin/bash",
+        &["--norc", "-c", &probe_sh],
+        &[("HOME", home), ("USER", "alice"), ("FISH_VERSION", "3.7.0")],
     );
-    let init: String = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(init.contains(&generation), "{init}");
-    let probe = format!("{init}\necho \"EDITOR=${{EDITOR-unset}}\"");
-    let alice = sh(&probe, &[("USER", "alice")]);
-    assert!(alice.status.success(), "{alice:?}");
-    assert_eq!(String::from_utf8_lossy(&alice.stdout), "EDITOR=vim\n");
-    let bob = sh(&probe, &[("USER", "bob")]);
-    assert_eq!(String::from_utf8_lossy(&bob.stdout), "EDITOR=unset\n");
-    let nobody = sh(&probe, &[]);
-    assert_eq!(String::from_utf8_lossy(&nobody.stdout), "EDITOR=unset\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "EDITOR=unset\n",
+        "{out:?}"
+    );
+}
+
+/// fish takes `$USER` from the uid it runs as, so its snippet is tried as a
+/// real throwaway user with a home of its own in the configuration, and as
+/// another user (nobody), who gets nothing.
+#[test]
+fn session_variables_reach_fish() {
+    let n = nixpkgs_or_skip!();
+    let Some(fish) = which("fish") else {
+        let msg = "skipped: fish is not installed (apt-get install fish)";
+        println!("{msg}");
+        eprintln!("{msg}");
+        return;
+    };
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: needs root to run fish as a throwaway user");
+        eprintln!("skipped: needs root to run fish as a throwaway user");
+        return;
+    }
+    let user = crate::common::users::TestUser::create("hthfish", "nix-modules-fish");
+    let extra = format!(
+        r#"{{ users.users.{u}.isNormalUser = true; hearth.users.{u}.home.sessionVariables = {{ EDITOR = "fish-vim"; ONE = "a b=c"; }}; }}"#,
+        u = user.name
+    );
+    let bin = env!("CARGO_BIN_EXE_hearth");
+    let args = ["--arg", "hearthBin", bin, "--arg", "extra", &extra];
+    let attr = format!("config.hearth.users.{}.home.generation", user.name);
+    build_os(&n, "nixos", &args, &attr);
+    let init: String =
+        serde_json::from_value(eval_os_with(&n, "nixos", &args, "fishInit")).unwrap();
+    let dir = tempdir("fish");
+    let open = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(&dir, open).unwrap();
+    let file = dir.join("config.fish");
+    std::fs::write(&file, init).unwrap();
+    let probe = format!(
+        "source {}; set -q EDITOR; and echo EDITOR=$EDITOR ONE=$ONE; or echo EDITOR=unset; set -q __hearth_kv; and echo leaked; true",
+        file.display()
+    );
+    let home = dir.to_str().unwrap();
+    let as_uid = |uid: &str, envs: &[(&str, &str)]| -> String {
+        let args = [
+            "--reuid",
+            uid,
+            "--regid",
+            uid,
+            "--clear-groups",
+            fish.as_str(),
+            "--no-config",
+            "-c",
+            probe.as_str(),
+        ];
+        let mut e = vec![("HOME", home)];
+        e.extend_from_slice(envs);
+        let out = run_clean("/usr/bin/setpriv", &args, &e);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let uid = user.uid.to_string();
+    assert_eq!(as_uid(&uid, &[]), "EDITOR=fish-vim ONE=a b=c\n");
+    // Home Manager's inherited guard hides nothing; hearth's own, inherited
+    // (or set through fenv), means the variables are there already.
+    assert_eq!(
+        as_uid(&uid, &[("__HM_SESS_VARS_SOURCED", "1")]),
+        "EDITOR=fish-vim ONE=a b=c\n"
+    );
+    assert_eq!(
+        as_uid(&uid, &[("__HEARTH_SESS_VARS_SOURCED", "1")]),
+        "EDITOR=unset\n"
+    );
+    // Another user, even with USER set to this one: nothing.
+    assert_eq!(as_uid("65534", &[("USER", &user.name)]), "EDITOR=unset\n");
+}
+
+fn which(program: &str) -> Option<String> {
+    ["/usr/bin", "/bin", "/usr/local/bin"]
+        .into_iter()
+        .map(|d| format!("{d}/{program}"))
+        .find(|p| Path::new(p).exists())
 }
 
 /// nix-darwin: all users are activated by one `hearth activate-users` run
@@ -708,20 +1044,13 @@ fn darwin_activation_goes_on_after_a_failure_and_names_it() {
     let stand_in = "#!/bin/sh\necho \"hearth $*\"\ncase \"$*\" in *' bob='*) echo 'hearth: the activation failed for 1 of 2: bob' >&2; exit 1;; esac\n";
     let args = ["--argstr", "hearthScript", stand_in];
     build_os(&n, "darwin", &args, "hearthPackage");
-    let out = Command::new("nix-instantiate")
-        .current_dir(root())
-        .args(["--eval", "--strict", "--json", "tests/nix/os.nix"])
-        .args(["--arg", "nixpkgs", &n, "--argstr", "platform", "darwin"])
-        .args(args)
-        .args(["-A", "activationScripts.postActivation.text"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text: String = serde_json::from_slice(&out.stdout).unwrap();
+    let text: String = serde_json::from_value(eval_os_with(
+        &n,
+        "darwin",
+        &args,
+        "activationScripts.postActivation.text",
+    ))
+    .unwrap();
     let script = format!("set -e\n{text}\necho the rest of the activation\n");
     let out = sh(&script, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -734,6 +1063,7 @@ fn darwin_activation_goes_on_after_a_failure_and_names_it() {
         "{stdout}"
     );
     assert!(lines[0].contains(" bob=/nix/store/"), "{stdout}");
+    assert!(lines[0].ends_with(" --timeout 300"), "{stdout}");
     assert_eq!(lines[1], "the rest of the activation");
     assert!(
         stderr.ends_with("hearth: the activation of some homes failed (see the summary above)\n"),

@@ -1,5 +1,6 @@
 # NixOS VM tests of the whole flow: nixos-rebuild-style switches, conflicts,
-# backups, rollback, boot with /home on its own file system.
+# backups, rollback, boot with /home on its own file system, the start
+# timeout, and system.nixos-init (no activation scripts).
 #
 #   nix build .#checks.x86_64-linux.vm-switch      (or vm-conflict, vm-boot)
 #   nix-build -A checks.vm-switch                   (without flakes)
@@ -15,4 +16,6 @@ in
   vm-switch = test ./switch.nix;
   vm-conflict = test ./conflict.nix;
   vm-boot = test ./boot.nix;
+  vm-timeout = test ./timeout.nix;
+  vm-nixos-init = test ./nixos-init.nix;
 }

@@ -1,7 +1,8 @@
 # Two users. A switch to a new configuration removes orphans, runs onChange
 # and updates the packages; switching back to the previous system generation
-# rolls the homes back; a switch repairs drift even when nothing changed;
-# dry-activate prints the plans; session variables reach bash, zsh and fish.
+# rolls the homes back; a switch repairs drift even when nothing changed
+# (hearth.target, no activation script); `hearth plan --system` prints the
+# plans as root; session variables reach bash, zsh and fish.
 { hearthModule }:
 { lib, ... }:
 {
@@ -44,6 +45,7 @@
     { nodes, ... }:
     let
       first = nodes.machine.system.build.toplevel;
+      hearth = "${nodes.machine.hearth.package}/bin/hearth";
     in
     ''
       def switch(to):
@@ -52,7 +54,12 @@
       second = "${first}/specialisation/second"
 
       machine.wait_for_unit("multi-user.target")
-      machine.succeed("systemctl is-active hearth-alice.service hearth-bob.service")
+      machine.succeed("systemctl is-active hearth.target hearth-alice.service hearth-bob.service")
+      # hearth defines no activation script (deprecated, no warning).
+      machine.fail("grep -q hearth /run/current-system/activate")
+      machine.succeed("test \"$(systemctl show -p User --value hearth-alice.service)\" = alice")
+      machine.succeed("systemctl show -p PartOf hearth-alice.service | grep -q hearth.target")
+      machine.succeed("test -e /etc/hearth/homes.json")
 
       with subtest("first generation"):
           machine.succeed("test \"$(cat /home/alice/.vimrc)\" = 'set number'")
@@ -88,10 +95,12 @@
           switch(second)
           machine.succeed("test \"$(cat /home/bob/.bobrc)\" = bob")
 
-      with subtest("dry-activate prints each user's plan"):
-          out = machine.succeed(f"${first}/bin/switch-to-configuration dry-activate 2>&1")
-          assert "hearth: what activating the home of alice would do" in out, out
-          assert "hearth: what activating the home of bob would do" in out, out
+      with subtest("hearth plan --system: each user's plan, as root"):
+          out = machine.succeed(f"${hearth} plan --system ${first} 2>&1")
+          assert "alice" in out, out
+          assert "bob" in out, out
+          out = machine.succeed("${hearth} plan --system /run/current-system 2>&1")
+          assert "alice" in out, out
           machine.fail("test -e /home/alice/.orphan")
 
       with subtest("rollback: the previous system generation restores the homes"):

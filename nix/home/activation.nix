@@ -99,7 +99,7 @@ in
       internal = true;
       readOnly = true;
       description = ''
-        The steps of `home.activation` in the order they run:
+        The steps of {option}`home.activation` in the order they run:
         `{ name; after = "check" | "files"; text; }`.
       '';
     };

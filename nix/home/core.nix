@@ -13,7 +13,7 @@
       example = "alice";
       description = ''
         The user whose home this is. The platform modules default it to
-        `users.users.<name>.name`.
+        {option}`users.users.<name>.name`.
       '';
     };
 
@@ -22,7 +22,7 @@
       example = "/home/alice";
       description = ''
         The absolute path of the home. The platform modules default it to
-        `users.users.<name>.home`.
+        {option}`users.users.<name>.home`.
       '';
     };
 
@@ -110,7 +110,7 @@
       description = ''
         Whether `hearth activate` installs the packages environment as the
         user's profile. The platform modules set it to false: they put the
-        environment into `users.users.<name>.packages` instead, and the
+        environment into {option}`users.users.<name>.packages` instead, and the
         manifest's `packages` is null.
       '';
     };

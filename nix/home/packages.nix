@@ -80,7 +80,7 @@ in
       readOnly = true;
       description = ''
         The packages environment built by `hearth build-env` from
-        `home.packages`, or null when there are none.
+        {option}`home.packages`, or null when there are none.
       '';
     };
 

@@ -54,7 +54,7 @@ let
       '';
       description = ''
         Files under `xdg.${k.dir}` (by default `~/${k.default}`); each is a
-        `home.file` entry with the same options, its target relative to that
+        {option}`home.file` entry with the same options, its target relative to that
         directory.
       '';
     };

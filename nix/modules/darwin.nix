@@ -1,8 +1,10 @@
 # hearth on nix-darwin: after the system is activated (as root), runs
 # `hearth activate-users NAME=GEN...` once for all configured users; hearth
-# drops to each user, in a process of its own, before touching the home. One
-# user's failure does not stop the others; hearth prints a summary naming
-# each user, and darwin-rebuild then fails if any user failed.
+# drops to each user, in a process of its own with the user's clean
+# environment, before touching the home, and ends a user's activation at
+# `hearth.activationTimeout`. One user's failure does not stop the others;
+# hearth prints a summary naming each user, and darwin-rebuild then fails if
+# any user failed.
 {
   config,
   lib,
@@ -16,27 +18,40 @@ let
   pair = _name: h: lib.escapeShellArg "${h.home.username}=${h.home.generation}";
 in
 {
-  imports = [ ./shared.nix ];
-
-  options.hearth.darwin.activationTimeout = lib.mkOption {
-    type = lib.types.ints.positive;
-    default = 300;
-    example = 900;
-    description = ''
-      Seconds one user's activation may take (`hearth activate-users
-      --timeout`). At the limit hearth kills that user's activation and every
-      process it started, reports it, and goes on with the next user; the
-      next activation of that home reverts or completes the switch that was
-      cut short. The default is the 5 minutes systemd gives a NixOS unit.
-    '';
-  };
+  imports = [
+    ./shared.nix
+    # One timeout option for both platforms.
+    (lib.mkRenamedOptionModule
+      [
+        "hearth"
+        "darwin"
+        "activationTimeout"
+      ]
+      [
+        "hearth"
+        "activationTimeout"
+      ]
+    )
+  ];
 
   config = lib.mkIf (cfg.users != { }) {
+    # nix-darwin's users.users.<name>.home defaults to null, and a user
+    # hearth knows nothing else about may not even exist: its home is what
+    # must be declared.
+    hearth.internal.userProblem =
+      name: user:
+      if user.home == null then
+        "users.users.${name}.home is not set; set users.users.${name}.home = \"/Users/${name}\"; (and declare the user, e.g. in users.knownUsers, if nix-darwin should create it)"
+      else if user.home == "/var/empty" then
+        "the home directory of ${name} is /var/empty; set users.users.${name}.home = \"/Users/${name}\";"
+      else
+        null;
+
     # The exit status is set when the whole activation script ends, so that
     # the rest of it still runs; the failure is repeated there.
     system.activationScripts.postActivation.text = lib.mkAfter ''
       echo "hearth: activating the homes of ${lib.concatStringsSep ", " (lib.attrNames cfg.users)}" >&2
-      if ! ${hearthExe} activate-users ${lib.concatStringsSep " " (lib.mapAttrsToList pair cfg.users)} --timeout ${toString cfg.darwin.activationTimeout}; then
+      if ! ${hearthExe} activate-users ${lib.concatStringsSep " " (lib.mapAttrsToList pair cfg.users)} --timeout ${toString cfg.activationTimeout}; then
         trap 'echo "hearth: the activation of some homes failed (see the summary above)" >&2; exit 1' EXIT
       fi
     '';

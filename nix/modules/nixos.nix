@@ -1,11 +1,10 @@
 # hearth on NixOS: one oneshot unit per user, `hearth-<user>.service`, that
-# applies the user's generation as that user, at boot and on every switch;
-# `nixos-rebuild dry-activate` prints each user's plan. Never runs hearth as
-# root.
+# applies the user's generation as that user, at boot and on every switch.
+# Never runs hearth as root, and defines no activation script (deprecated in
+# nixpkgs, and not run at all with `system.nixos-init.enable`).
 {
   config,
   lib,
-  pkgs,
   ...
 }:
 let
@@ -17,8 +16,14 @@ let
 
   unit = name: h: {
     description = "hearth: the home of ${h.home.username}";
-    wantedBy = [ "multi-user.target" ];
-    before = [ "systemd-user-sessions.service" ];
+    wantedBy = [ "hearth.target" ];
+    # Stopped with the target, so that starting the target starts it again.
+    partOf = [ "hearth.target" ];
+    # Homes are in place before anyone logs in.
+    before = [
+      "hearth.target"
+      "systemd-user-sessions.service"
+    ];
     wants = [ "nix-daemon.socket" ];
     # tmpfiles may create the home on a /home mounted late in the boot.
     after = [
@@ -27,25 +32,20 @@ let
     ];
     unitConfig.RequiresMountsFor = h.home.homeDirectory;
 
-    # The unit changes with the generation, and switch-to-configuration
-    # restarts it then; the activation script below also restarts it on
-    # switches that did not change it, to repair drift.
-    restartTriggers = [ h.home.generation ];
+    # ExecStart names the generation: a new generation is a changed unit,
+    # which switch-to-configuration restarts (after the switch, not before).
     restartIfChanged = true;
     stopIfChanged = false;
 
-    # nix-env / nix-store for the GC roots; the rest for hooks and steps.
-    path = [
-      config.nix.package
-      pkgs.coreutils
-      pkgs.findutils
-      pkgs.gnugrep
-      pkgs.gnused
-      config.systemd.package
-    ];
+    # nix-env / nix-store for the GC roots. NixOS adds coreutils, findutils,
+    # gnugrep, gnused and systemd to every unit's path, for hooks and steps.
+    path = [ config.nix.package ];
+    # The user's own environment, never root's: hearth adds XDG_RUNTIME_DIR
+    # and DBUS_SESSION_BUS_ADDRESS itself when the user's manager runs.
     environment = {
       HOME = h.home.homeDirectory;
       USER = h.home.username;
+      LOGNAME = h.home.username;
     };
 
     serviceConfig = {
@@ -54,43 +54,39 @@ let
       User = h.home.username;
       ExecStart = "${hearthExe} activate ${h.home.generation}";
       SyslogIdentifier = unitName name;
+      # A oneshot has no start timeout by default: a hanging step would
+      # block the switch, and at boot every login (user sessions wait).
+      TimeoutStartSec = cfg.activationTimeout;
     };
   };
-
-  # Runs on every activation: on a switch, puts every hearth unit on the list
-  # of units switch-to-configuration restarts (so each home is checked and
-  # repaired even when its generation is unchanged; a failure is reported as
-  # a failed unit with hearth's summary); on dry-activate, prints the plans.
-  activationScript = ''
-    case "''${NIXOS_ACTION-}" in
-    dry-activate)
-    ${lib.concatStrings (
-      lib.mapAttrsToList (name: h: ''
-        echo "hearth: what activating the home of ${name} would do:"
-        ${pkgs.util-linux}/bin/runuser -u ${lib.escapeShellArg h.home.username} -- \
-          ${pkgs.coreutils}/bin/env HOME=${lib.escapeShellArg h.home.homeDirectory} \
-          ${hearthExe} plan ${h.home.generation} || true
-      '') cfg.users
-    )}  ;;
-    switch | test)
-      mkdir -p /run/nixos
-    ${lib.concatStrings (
-      lib.mapAttrsToList (name: _: ''
-        echo ${lib.escapeShellArg "${unitName name}.service"} >> /run/nixos/activation-restart-list
-      '') cfg.users
-    )}  ;;
-    esac
-  '';
 in
 {
   imports = [ ./shared.nix ];
 
   config = lib.mkIf (cfg.users != { }) {
-    systemd.services = lib.mapAttrs' (name: h: lib.nameValuePair (unitName name) (unit name h)) cfg.users;
+    hearth.internal.userProblem =
+      name: user:
+      if !(user.isNormalUser || user.isSystemUser) then
+        "the user ${name} is not declared; set users.users.${name}.isNormalUser = true; (or users.users.${name}.isSystemUser = true; with users.users.${name}.group and users.users.${name}.home)"
+      else if user.home == "/var/empty" then
+        "the home directory of ${name} is /var/empty (the default of a system user); set users.users.${name}.home (e.g. \"/var/lib/${name}\") and users.users.${name}.createHome = true;"
+      else
+        null;
 
-    system.activationScripts.hearth = {
-      supportsDryActivation = true;
-      text = activationScript;
+    # Every switch re-applies every home, changed or not, to repair drift:
+    # switch-to-configuration(-ng) stops the active targets that set
+    # X-StopOnReconfiguration before it activates the new system (PartOf
+    # takes the hearth units down with it: a oneshot's stop does nothing)
+    # and starts every active target again afterwards, which starts each
+    # hearth unit once more. This needs no activation script, so it works
+    # with system.nixos-init.enable too. At boot, multi-user.target pulls the
+    # target in.
+    systemd.targets.hearth = {
+      description = "hearth: the homes of all users";
+      wantedBy = [ "multi-user.target" ];
+      unitConfig.X-StopOnReconfiguration = true;
     };
+
+    systemd.services = lib.mapAttrs' (name: h: lib.nameValuePair (unitName name) (unit name h)) cfg.users;
   };
 }
