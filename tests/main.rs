@@ -28,6 +28,7 @@ mod formats;
 mod harness;
 mod inputs;
 mod nix_modules;
+mod nix_real;
 mod output;
 mod power;
 mod races;

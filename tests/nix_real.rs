@@ -1,0 +1,383 @@
+//! hearth's NixOS module checked against the REAL NixOS module files
+//! (users-groups, assertions, activation-script, restrict-activation-scripts,
+//! shells-environment, etc, and NixOS's unit rendering), through
+//! tests/nix/real-nixos.nix: no warning, the `hearth.target` contract of
+//! issue 9, unit files that `systemd-analyze verify` accepts, hearth's own
+//! assertion for a user NixOS does not give a home, and each unit's
+//! `ExecStart`, run as a real user with the unit's environment, applying that
+//! user's home.
+//!
+//! Needs `HEARTH_NIXOS` (a directory mirroring nixpkgs' `nixos/`) and
+//! `HEARTH_NIXPKGS` (nixpkgs' lib); DEVELOPERS.md says where they come from.
+//! Without them each test prints a `skipped: …` line and passes.
+//! `HEARTH_NIXOS_MODULE` points the tests at another checkout's
+//! nixos-module/ (e.g. a worktree under review).
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The arguments of tests/nix/real-nixos.nix, or None (said loudly) when an
+/// input is missing.
+fn inputs() -> Option<Vec<String>> {
+    let dir = |var: &str| {
+        std::env::var_os(var)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    };
+    let (Some(nixos), Some(lib)) = (dir("HEARTH_NIXOS"), dir("HEARTH_NIXPKGS")) else {
+        let skip = "skipped: the real NixOS modules are not here \
+                    (set HEARTH_NIXOS and HEARTH_NIXPKGS, see DEVELOPERS.md)";
+        println!("{skip}");
+        eprintln!("{skip}");
+        return None;
+    };
+    let canon = |p: PathBuf| {
+        p.canonicalize()
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .display()
+            .to_string()
+    };
+    let mut args = vec![
+        "--arg".to_owned(),
+        "nixpkgs-lib".to_owned(),
+        canon(lib),
+        "--arg".to_owned(),
+        "nixos".to_owned(),
+        canon(nixos),
+    ];
+    if let Some(module) = dir("HEARTH_NIXOS_MODULE") {
+        args.extend(["--arg".to_owned(), "hearthModule".to_owned(), canon(module)]);
+    }
+    Some(args)
+}
+
+macro_rules! inputs_or_skip {
+    () => {
+        match inputs() {
+            Some(a) => a,
+            None => return,
+        }
+    };
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn hearth_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hearth")
+}
+
+/// `nix-instantiate --eval --strict --json tests/nix/real-nixos.nix -A attr`:
+/// the value, or Nix's error output.
+fn eval(args: &[String], extra: &[&str], attr: &str) -> Result<Value, String> {
+    let out = Command::new("nix-instantiate")
+        .current_dir(root())
+        .args(["--eval", "--strict", "--json", "tests/nix/real-nixos.nix"])
+        .args(args)
+        .args(extra)
+        .args(["-A", attr])
+        .output()
+        .expect("run nix-instantiate");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn eval_ok(args: &[String], extra: &[&str], attr: &str) -> Value {
+    eval(args, extra, attr).unwrap_or_else(|e| panic!("evaluation of {attr} failed:\n{e}"))
+}
+
+/// Builds the hearth package (the real binary) and every generation.
+fn build(args: &[String], extra: &[&str]) {
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args(["--no-out-link", "--option", "substituters", ""])
+        .arg("tests/nix/real-nixos.nix")
+        .args(args)
+        .args(extra)
+        .args(["--arg", "hearthBin", hearth_bin(), "-A", "build"])
+        .output()
+        .expect("run nix-build");
+    assert!(
+        out.status.success(),
+        "nix-build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn units(v: &Value) -> BTreeMap<String, String> {
+    serde_json::from_value(v.clone()).expect("unit name -> text")
+}
+
+/// The values of `key=` in a unit file's text, in order.
+fn values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
+    let prefix = format!("{key}=");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .collect()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("nix_real-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The real modules evaluate hearth's without an unknown option, a failed
+/// assertion or a warning (NixOS warns about every activation script not on
+/// its list: hearth must have none).
+#[test]
+fn evaluates_with_the_real_modules_without_warnings() {
+    let args = inputs_or_skip!();
+    assert_eq!(
+        eval_ok(&args, &[], "failedAssertions"),
+        Value::Array(vec![])
+    );
+    assert_eq!(eval_ok(&args, &[], "warnings"), Value::Array(vec![]));
+    if eval_ok(&args, &[], "hasRestrictActivationScripts") != Value::Bool(true) {
+        println!("note: HEARTH_NIXOS has no restrict-activation-scripts.nix");
+    }
+    assert_eq!(
+        eval_ok(&args, &[], "hearthActivationScripts"),
+        Value::Array(vec![])
+    );
+}
+
+/// Issue 9's contract, as NixOS renders it: a `hearth.target` that
+/// switch-to-configuration stops and starts again on every switch, wanted
+/// by multi-user.target; one unit per user, part of it, with a start
+/// timeout; the homes published in /etc/hearth/homes.json.
+#[test]
+fn units_follow_the_target_contract() {
+    let args = inputs_or_skip!();
+    let units = units(&eval_ok(&args, &[], "units"));
+    let wanted = eval_ok(&args, &[], "wantedBy");
+    assert_eq!(
+        units.keys().collect::<Vec<_>>(),
+        [
+            "hearth-alice.service",
+            "hearth-bob.service",
+            "hearth.target"
+        ]
+    );
+    let target = &units["hearth.target"];
+    assert_eq!(values(target, "X-StopOnReconfiguration"), ["true"]);
+    assert!(
+        wanted["hearth.target"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::String("multi-user.target".into())),
+        "{wanted}"
+    );
+    for user in ["alice", "bob"] {
+        let unit = &units[&format!("hearth-{user}.service")];
+        assert_eq!(values(unit, "User"), [user], "{unit}");
+        assert_eq!(values(unit, "PartOf"), ["hearth.target"], "{unit}");
+        assert_eq!(values(unit, "WantedBy"), ["hearth.target"], "{unit}");
+        assert_eq!(values(unit, "TimeoutStartSec"), ["300"], "{unit}");
+        let before = values(unit, "Before").join(" ");
+        assert!(before.contains("hearth.target"), "{unit}");
+        assert!(before.contains("systemd-user-sessions.service"), "{unit}");
+    }
+    let homes: Value = serde_json::from_str(
+        eval_ok(&args, &[], "homesJson")
+            .as_str()
+            .expect("environment.etc.\"hearth/homes.json\" is set"),
+    )
+    .unwrap();
+    let gens = eval_ok(&args, &[], "generations");
+    assert_eq!(homes["version"], 1);
+    let listed: Vec<(&str, &str, &str, u64)> = homes["homes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["user"].as_str().unwrap(),
+                h["home"].as_str().unwrap(),
+                h["generation"].as_str().unwrap(),
+                h["timeout"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("alice", "/home/alice", gens["alice"].as_str().unwrap(), 300),
+            ("bob", "/home/bob", gens["bob"].as_str().unwrap(), 300),
+        ]
+    );
+}
+
+/// `systemd-analyze verify` (this machine's systemd) accepts the rendered
+/// units: it exits 0 and prints nothing (it reports a key it cannot parse on
+/// stderr and still exits 0). The store paths in `ExecStart` are built, since
+/// verify checks that the command exists.
+#[test]
+fn rendered_units_pass_systemd_analyze_verify() {
+    let args = inputs_or_skip!();
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: no systemd-analyze on this machine");
+        return;
+    }
+    let bin = ["--arg", "hearthBin", hearth_bin()];
+    build(&args, &[]);
+    let units = units(&eval_ok(&args, &bin, "units"));
+    let dir = tempdir("verify");
+    let mut paths = vec![];
+    for (name, text) in &units {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
+    let verify = |paths: &[PathBuf]| {
+        Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .args(paths)
+            .output()
+            .expect("run systemd-analyze")
+    };
+    let out = verify(&paths);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.is_empty(), "{said}");
+
+    // The check can fail: a key systemd cannot parse is reported.
+    let broken = dir.join("hearth-broken.service");
+    let text = units["hearth-alice.service"].replace("Type=oneshot", "Type=oneshott");
+    std::fs::write(&broken, text).unwrap();
+    let out = verify(&[broken]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("oneshott"),
+        "{out:?}"
+    );
+}
+
+/// A home for a user NixOS gives no home (not in users.users, or a system
+/// user, whose home is /var/empty) gets one assertion from hearth that
+/// names `hearth.users.NAME`.
+#[test]
+fn a_user_without_a_home_gets_hearths_assertion() {
+    let args = inputs_or_skip!();
+    let cases = [
+        ("carol", "{ hearth.users.carol = { }; }"),
+        (
+            "daemon",
+            r#"{
+              users.users.daemon = { isSystemUser = true; group = "daemon"; };
+              users.groups.daemon = { };
+              hearth.users.daemon = { };
+            }"#,
+        ),
+    ];
+    for (name, module) in cases {
+        let failed = eval(&args, &["--arg", "extraModule", module], "failedAssertions")
+            .unwrap_or_else(|e| panic!("{name}: evaluation failed instead of an assertion:\n{e}"));
+        let hearths: Vec<&str> = failed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|m| m.contains(&format!("hearth.users.{name}")))
+            .collect();
+        assert_eq!(hearths.len(), 1, "{name}: {failed}");
+    }
+}
+
+/// Each unit's `ExecStart`, run as its (real, throwaway) user with exactly
+/// the unit's `Environment=`, applies that user's home: the file is linked,
+/// the step ran.
+#[test]
+fn each_units_command_activates_its_users_home() {
+    struct Real;
+    let args = inputs_or_skip!();
+    needs_root!();
+    let users: Vec<common::users::TestUserOf<Real>> = (0..2)
+        .map(|_| {
+            let u = common::users::TestUserOf::<Real>::create("hrl", "nix-real-homes");
+            for rel in ["", ".local", ".local/state"] {
+                std::os::unix::fs::lchown(u.home.join(rel), Some(u.uid), Some(u.gid)).unwrap();
+            }
+            // The user's GC-roots directory, as the Nix daemon of a NixOS
+            // system makes it for each of its users (this machine has no
+            // daemon; the directory goes with the user on drop).
+            let roots = Path::new("/nix/var/nix/gcroots/per-user").join(&u.name);
+            std::fs::create_dir_all(&roots).unwrap();
+            std::os::unix::fs::lchown(&roots, Some(u.uid), Some(u.gid)).unwrap();
+            u
+        })
+        .collect();
+    let mut set = String::from("{ ");
+    for u in &users {
+        writeln!(set, "{} = \"{}\";", u.name, u.home.display()).unwrap();
+    }
+    set.push('}');
+    // The unit's PATH gets this machine's nix-store and nix-env, as a real
+    // system's has its Nix.
+    let which = Command::new("sh")
+        .args(["-c", "command -v nix-store"])
+        .output()
+        .unwrap();
+    let nix_store = String::from_utf8(which.stdout).unwrap();
+    let host_nix = Path::new(nix_store.trim())
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let extra = ["--arg", "users", &set, "--argstr", "hostNix", &host_nix];
+    build(&args, &extra);
+    let with_bin = [&extra[..], &["--arg", "hearthBin", hearth_bin()]].concat();
+    let units = units(&eval_ok(&args, &with_bin, "units"));
+
+    for u in &users {
+        let unit = &units[&format!("hearth-{}.service", u.name)];
+        let command: Vec<&str> = values(unit, "ExecStart")[0].split(' ').collect();
+        // setpriv drops to the user as systemd's User= does (its group, no
+        // supplementary groups of root's).
+        let mut cmd = Command::new("/usr/bin/setpriv");
+        cmd.args(["--reuid", &u.uid.to_string(), "--regid", &u.gid.to_string()])
+            .args(["--init-groups", "--"])
+            .args(&command)
+            .env_clear();
+        for env in values(unit, "Environment") {
+            let pair: String = serde_json::from_str(env).expect("a JSON-quoted K=V");
+            let (k, v) = pair.split_once('=').unwrap();
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run the unit's ExecStart");
+        assert!(
+            out.status.success(),
+            "{}: {}\n{}",
+            u.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rc = u.home.join(".config/hearth-check/rc");
+        assert_eq!(
+            std::fs::read_to_string(&rc).unwrap(),
+            format!("hello {}\n", u.name)
+        );
+        assert_eq!(
+            std::fs::read_to_string(u.home.join(".hearth-check-greeted")).unwrap(),
+            format!("greeted {}\n", u.name)
+        );
+    }
+}
