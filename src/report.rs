@@ -15,6 +15,7 @@ use crate::home::plan::{
     Action, Conflict, ConflictKind, Desired, Kept, Plan, Prev, Recorded, Seen, Why,
 };
 use crate::home::state::{Applied, GenRecord};
+use crate::home::units;
 use crate::manifest::RelPath;
 
 /// Writes `text` to stdout. A reader that went away (a closed pipe) or a
@@ -386,6 +387,9 @@ pub struct Output {
     hooks: Vec<Value>,
     warnings: Vec<Value>,
     recovered: Vec<Value>,
+    /// Text that follows what the caller prints last (a dry run's units
+    /// line comes after its plan).
+    after: Vec<String>,
 }
 
 impl Output {
@@ -401,6 +405,7 @@ impl Output {
             hooks: Vec::new(),
             warnings: Vec::new(),
             recovered: Vec::new(),
+            after: Vec::new(),
         }
     }
 
@@ -463,6 +468,17 @@ impl Output {
                 err(&format!("hearth: {text}\n"));
                 if self.json {
                     self.warnings.push(text.into());
+                }
+            }
+            Event::Units(o) => {
+                if self.json {
+                    self.doc.insert("units".into(), units_json(o));
+                } else if let Some(text) = units_text(o) {
+                    if o.dry_run {
+                        self.after.push(text);
+                    } else {
+                        out(&text);
+                    }
                 }
             }
             Event::Hook(ran) => {
@@ -556,6 +572,9 @@ impl Output {
     /// exit status, and what was collected.
     pub fn finish(mut self, outcome: &str, code: ExitCode) {
         if !self.json {
+            for text in &self.after {
+                out(text);
+            }
             return;
         }
         self.doc.insert("outcome".into(), outcome.into());
@@ -572,6 +591,56 @@ impl Output {
         });
         out(&format!("{text}\n"));
     }
+}
+
+/// The summary of what was done to the user's systemd units ("user units:
+/// started b.service; restarted a.service; stopped c.service"), or nothing
+/// when nothing was (a manager that does not run is said only in JSON).
+pub fn units_text(o: &units::Outcome) -> Option<String> {
+    let d = &o.done;
+    let (start, restart, stop) = if o.dry_run {
+        ("would start", "would restart", "would stop")
+    } else {
+        ("started", "restarted", "stopped")
+    };
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|u| escape(u).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    for (verb, v) in [(start, &d.start), (restart, &d.restart), (stop, &d.stop)] {
+        if !v.is_empty() {
+            parts.push(format!("{verb} {}", list(v)));
+        }
+    }
+    if !d.kept.is_empty() {
+        parts.push(format!(
+            "left {} running (X-RestartIfChanged=false)",
+            list(&d.kept)
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!("user units: {}\n", parts.join("; ")))
+}
+
+/// The `units` field (docs/json.md).
+pub fn units_json(o: &units::Outcome) -> Value {
+    let d = &o.done;
+    json!({
+        "skipped": o.skipped,
+        "reload": d.reload,
+        "start": d.start,
+        "restart": d.restart,
+        "stop": d.stop,
+        "kept": d.kept,
+        "failed": o.failed.iter().map(|f| json!({
+            "action": f.action, "unit": f.unit, "error": f.error,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// The JSON `outcome` of an activation error.

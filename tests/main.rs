@@ -37,6 +37,7 @@ mod root_attacks;
 mod root_env;
 mod transaction;
 mod traps;
+mod user_units;
 
 use std::fs;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! One activation, as its phases: prepare (load, lock, recover), plan
 //! (check steps, observe, plan), transact (journal, apply, GC root and
-//! packages, see `roots`), commit (record, clean up) and hooks. Also the
+//! packages, see `roots`), commit (record, clean up), hooks, and the
+//! user's systemd units (see `units`). Also the
 //! commands that read or prune the generation history.
 //! Never prints: what happens is handed to the edge's `Sink` as `Event`s,
 //! and what came of it is returned (`Summary`, `Error`) for `report`.
@@ -16,8 +17,10 @@ use crate::home::observe;
 use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
 use crate::home::roots;
 use crate::home::state::{self, Applied, Data, GenRecord, State};
+use crate::home::units;
 use crate::manifest::{self, After, Generation, RelPath};
 use crate::sys::nixtools;
+use crate::sys::systemctl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -237,6 +240,9 @@ pub enum Event<'a> {
     /// A journal whose write was cut short (so the home was not touched)
     /// was discarded.
     TornJournal { journal: &'a Path },
+    /// What was done (or, in a dry run, would be done) to the user's
+    /// systemd units; the last event of an activation that applied.
+    Units(&'a units::Outcome),
 }
 
 /// Where events go: a callback from the edge.
@@ -378,6 +384,7 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
     let mut run = prepare(ctx, req, sink)?;
     let planned = plan_phase(ctx, req, &run, sink)?;
     if req.dry_run {
+        units_phase(ctx, run.old_gen.as_deref(), &run.gen, true, sink);
         return Ok(Summary {
             number: None,
             plan: planned.plan,
@@ -392,6 +399,9 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         plan: &planned.plan,
     });
     let hooked = run_hooks(ctx, &run, &mut tx, cleaned, sink);
+    // Even after a failed hook: the unit files on disk are the new ones,
+    // and the next activation of this generation would see no change.
+    units_phase(ctx, run.old_gen.as_deref(), &run.gen, false, sink);
     let Planned { plan, seen } = planned;
     // Dropping these maps of every path costs a few percent of a no-op run
     // at 10,000 files; the process ends right after.
@@ -769,6 +779,145 @@ fn run_hooks(
         }
     }
     failure
+}
+
+/// Phase 6: the user's systemd units, after the files and the hooks: when
+/// the user's manager runs, reload it and stop, restart or start the units
+/// whose files the switch removed, changed or added (decided in `units`).
+/// Never fails the activation: a `systemctl` failure is a warning.
+fn units_phase(ctx: &Context, old: Option<&Path>, new: &Generation, dry_run: bool, sink: Sink) {
+    let outcome = user_units(ctx, old, new, dry_run, sink);
+    sink(Event::Units(&outcome));
+}
+
+fn user_units(
+    ctx: &Context,
+    old: Option<&Path>,
+    new: &Generation,
+    dry_run: bool,
+    sink: Sink,
+) -> units::Outcome {
+    let mut o = units::Outcome {
+        dry_run,
+        ..units::Outcome::default()
+    };
+    let manager = match systemctl::Manager::reach() {
+        Ok(m) => m,
+        Err(e) => {
+            o.skipped = Some(e.to_string());
+            return o;
+        }
+    };
+    if old.is_some_and(|p| same_path(p, &new.path)) {
+        return o;
+    }
+    let old_gen = old.and_then(|p| match Generation::load_with(p, false) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            warn(
+                sink,
+                &format!("user units are compared as if there were no previous generation: {e}"),
+            );
+            None
+        }
+    });
+    // What the manager reads; without an answer, the XDG default.
+    let unit_path = manager.unit_path().unwrap_or_default();
+    let unit_path: Vec<&Path> = unit_path.iter().map(PathBuf::as_path).collect();
+    let xdg_config = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
+    let dirs = units::unit_dirs(&ctx.home, &unit_path, xdg_config.as_deref());
+    let new_entries = unit_entries(new);
+    let old_entries = old_gen.as_ref().map(unit_entries).unwrap_or_default();
+    let store = nixtools::store_dir();
+    let changes = units::changes(&dirs, &old_entries, &new_entries, &|a, b| {
+        observe::same_store_content(a, b, &store)
+    });
+    let query = changes.to_query();
+    let states = match manager.active(&query) {
+        Ok(s) => s,
+        Err(e) => {
+            warn(sink, &format!("user units: {e}"));
+            return o;
+        }
+    };
+    let active: HashSet<&str> = query
+        .iter()
+        .zip(states)
+        .filter(|(_, a)| *a)
+        .map(|(u, _)| u.as_str())
+        .collect();
+    let sources = units::unit_sources(&dirs, &new_entries);
+    let may_restart = |u: &str| {
+        units::source_of(&sources, u)
+            .and_then(read_unit)
+            .is_none_or(|text| units::restart_if_changed(&text))
+    };
+    let decision = units::decide(&changes, &|u| active.contains(u), &may_restart);
+    if dry_run {
+        o.done = decision;
+        return o;
+    }
+    o.done.reload = decision.reload;
+    o.done.kept = decision.kept;
+    if decision.reload {
+        if let Err(e) = manager.daemon_reload() {
+            warn(sink, &format!("user units: {e}"));
+            o.done.reload = false;
+            o.failed.push(units::Failure {
+                action: "daemon-reload",
+                unit: String::new(),
+                error: e.said,
+            });
+        }
+    }
+    let steps = [
+        ("stop", decision.stop),
+        ("restart", decision.restart),
+        ("start", decision.start),
+    ];
+    for (action, list) in steps {
+        for unit in list {
+            match manager.act(action, &unit) {
+                Ok(()) => match action {
+                    "stop" => o.done.stop.push(unit),
+                    "restart" => o.done.restart.push(unit),
+                    _ => o.done.start.push(unit),
+                },
+                Err(e) => {
+                    warn(sink, &format!("user unit {unit}: {e}"));
+                    o.failed.push(units::Failure {
+                        action,
+                        unit,
+                        error: e.said,
+                    });
+                }
+            }
+        }
+    }
+    o
+}
+
+fn unit_entries(g: &Generation) -> Vec<units::Entry<'_>> {
+    g.files
+        .iter()
+        .map(|f| units::Entry {
+            target: &f.target,
+            source: &f.source,
+        })
+        .collect()
+}
+
+/// A unit file's text, for its `X-RestartIfChanged`; a unit file is small,
+/// and one that is not readable (or huge) is read as not saying it.
+fn read_unit(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
 }
 
 /// Records that only `rest` is still owed, before the hook ahead of them

@@ -3,6 +3,9 @@
 //! handed, as soon as the program ends, to the `shown` callback the edge
 //! passed in, which decides where it goes (stdout in text mode, stderr and
 //! the JSON document with `--json`).
+//! Each program also gets the user's runtime directory and session bus when
+//! they are not set (see `sys::systemctl::runtime_env`), so that
+//! `systemctl --user` works from a step run by root mode or a system unit.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -66,7 +69,11 @@ pub fn run(
         .old
         .map(|p| p.as_os_str().to_owned())
         .unwrap_or_default();
-    let out = duct::cmd!(program)
+    let mut cmd = duct::cmd!(program);
+    for (k, v) in crate::sys::systemctl::runtime_env() {
+        cmd = cmd.env(k, v);
+    }
+    let out = cmd
         .env("HOME", env.home)
         .env("HEARTH_DRY_RUN", if env.dry_run { "1" } else { "0" })
         .env("HEARTH_OLD_GENERATION", old)

@@ -1,7 +1,8 @@
 //! One activation of one home, in pipeline order: `observe` looks at the
 //! home, `plan` decides (pure), `journal` records the changes before `apply`
 //! makes them, `state` records the generation, `roots` keeps the GC roots and
-//! the packages profile, `hooks` runs the generation's programs; `activate`
+//! the packages profile, `hooks` runs the generation's programs, `units`
+//! decides what to do to the user's systemd units; `activate`
 //! drives these phases and the commands that read or prune the history. The
 //! files hearth keeps (`state.json`, the journal) have versioned formats of
 //! their own, defined in `state` and `journal`.
@@ -14,3 +15,4 @@ pub mod observe;
 pub mod plan;
 pub mod roots;
 pub mod state;
+pub mod units;

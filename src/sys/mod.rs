@@ -1,8 +1,10 @@
 //! The system underneath an activation: directories held open for
 //! descriptor-relative I/O, the Nix tools (store, profiles, GC roots), fault
-//! injection for tests, and a fast hash for path maps.
+//! injection for tests, a fast hash for path maps, and the user's systemd
+//! manager (`systemctl --user`, the runtime directory).
 
 pub mod dirfd;
 pub mod fault;
 pub mod fxhash;
 pub mod nixtools;
+pub mod systemctl;
