@@ -158,6 +158,19 @@ enum Command {
 }
 
 impl Command {
+    /// For a command that activates (or plans) one home: whether it is a
+    /// dry run. Its failure ends with `report::last_line`.
+    fn activation(&self) -> Option<bool> {
+        match self {
+            Command::Activate { dry_run, .. } | Command::ActivateAsUser { dry_run, .. } => {
+                Some(*dry_run)
+            }
+            Command::Rollback { .. } => Some(false),
+            Command::Plan { .. } => Some(true),
+            _ => None,
+        }
+    }
+
     /// The command's name in JSON documents, and whether `--json` was given.
     fn json(&self) -> (&'static str, bool) {
         match self {
@@ -202,11 +215,23 @@ fn main() -> std::process::ExitCode {
         };
     }
     let (name, json) = cli.command.json();
+    let activation = cli.command.activation();
     let mut out = report::Output::new(name, json);
     let (outcome, code) = match run(cli, &mut out) {
         Ok(done) => done,
         Err(e) => {
             out.error(&e);
+            // Last on stderr, after the full report: all a reader of only
+            // the last lines sees (systemd's 10 in `nixos-rebuild switch`).
+            if let Some(dry_run) = activation {
+                // The process is the home's user by now (root mode's child
+                // has dropped to it).
+                let user =
+                    root::whoami().unwrap_or_else(|_| format!("uid {}", nix::unistd::getuid()));
+                if let Some(line) = report::last_line(&user, &e, dry_run) {
+                    report::err(&line);
+                }
+            }
             (report::error_outcome(&e), e.exit_code())
         }
     };

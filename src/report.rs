@@ -588,6 +588,71 @@ pub fn error_outcome(e: &ActivateError) -> &'static str {
     }
 }
 
+/// The last line on stderr of an activation that failed, the one a reader
+/// of only the last lines (systemd shows a failed unit's last 10 in
+/// `nixos-rebuild switch`) needs: whose home, what failed, how many paths,
+/// and whether the home changed. The full report is above it. A plan
+/// (`dry_run`) gets one only for conflicts, where activation would stop;
+/// refused input gets none.
+pub fn last_line(user: &str, e: &ActivateError, dry_run: bool) -> Option<String> {
+    use crate::home::hooks::Error as HookError;
+    let paths = |n: usize, verb: &str| {
+        if n == 1 {
+            format!("1 path {verb}")
+        } else {
+            format!("{n} paths {}", if verb == "is" { "are" } else { verb })
+        }
+    };
+    let hook = |h: &HookError| match h {
+        HookError::Failed { what, name, .. } | HookError::Spawn { what, name, .. } => {
+            format!("{what} {:?}", escape(name))
+        }
+    };
+    let unchanged = "the home was not changed";
+    let what = match e {
+        ActivateError::Conflicts { plan, .. } if dry_run => format!(
+            "activation would stop here: {} in the way (listed above); it would change nothing",
+            paths(plan.conflicts.len(), "is")
+        ),
+        _ if dry_run => return None,
+        // Refused input (a manifest, an argument, the wrong user or home)
+        // is a message of a line or a few, and the same as `hearth check`
+        // gives; nothing was attempted.
+        e if e.exit_code() == ExitCode::InvalidInput => return None,
+        ActivateError::Conflicts { plan, .. } => format!(
+            "not activated: {} in the way (listed above); {unchanged}",
+            paths(plan.conflicts.len(), "is")
+        ),
+        ActivateError::ChangedMeanwhile { .. } => "not activated: a path changed while hearth applied (above); every change was reverted, the home is as before, with that change".to_string(),
+        ActivateError::Reverted { .. } => {
+            "not activated: applying failed (above); every change was reverted, the home is as before".to_string()
+        }
+        ActivateError::RevertFailed { problems, .. } => format!(
+            "not activated: applying failed, and the revert failed for {} (above); the home is partly changed, and the next hearth run retries the revert",
+            if problems.len() == 1 { "1 path".to_string() } else { format!("{} paths", problems.len()) }
+        ),
+        ActivateError::CheckStep(h) => {
+            format!("not activated: the {} failed (above); {unchanged}", hook(h))
+        }
+        ActivateError::Hook { number, cause, .. } => format!(
+            "activated generation {number}, but the {} failed (above); the steps and hooks after it did not run",
+            hook(cause)
+        ),
+        ActivateError::State(crate::home::state::Error::LockTimeout { .. }) => format!(
+            "not activated: another hearth run on this home did not finish in time (above); {unchanged}"
+        ),
+        ActivateError::State(_) => {
+            format!("not activated: hearth's state could not be used (above); {unchanged}")
+        }
+        ActivateError::Observe(_) => {
+            format!("not activated: the home could not be read (above); {unchanged}")
+        }
+        ActivateError::Nix(_) => format!("not activated: a Nix tool failed (above); {unchanged}"),
+        _ => format!("not activated: it failed (above); {unchanged}"),
+    };
+    Some(format!("hearth: {}: {what}\n", escape(user)))
+}
+
 /// `hearth check`'s line.
 pub fn check_text(path: &Path, g: &crate::manifest::Generation) -> String {
     let plural = |n: usize| if n == 1 { "" } else { "s" };

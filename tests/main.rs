@@ -34,6 +34,7 @@ mod races;
 mod root;
 mod root_attacks;
 mod root_env;
+mod system_plan;
 mod transaction;
 mod traps;
 
