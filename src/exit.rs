@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     Success,
-    /// I/O, Nix, state; also root mode's `activate-users` when a user failed.
+    /// I/O, Nix, state; also root mode's `activate-users` when a user
+    /// failed, and `plan --system` when a user's plan could not be made.
     Error,
     InvalidInput,
     /// Conflicts, or a path changed while hearth applied (reverted).
@@ -73,7 +74,8 @@ impl ExitCode {
             ExitCode::Success => "success",
             ExitCode::Error => {
                 "other error (I/O, Nix, state); nothing changed unless the message says otherwise. \
-                 `activate-users`: some user's activation failed"
+                 `activate-users`: some user's activation failed; `plan --system`: some user's plan \
+                 could not be made"
             }
             ExitCode::InvalidInput => "invalid input: manifest, arguments, wrong user or home",
             ExitCode::Conflicts => {

@@ -13,6 +13,9 @@
 //! - `sys/`: the system underneath (descriptor-relative I/O, the Nix tools,
 //!   fault injection for tests).
 //!
+//! `system` reads the homes a NixOS or nix-darwin system publishes
+//! (`hearth plan --system`).
+//!
 //! `exit` is the one exit-status type; `manifest` is the contract between
 //! the Nix side and the activator; `report` renders everything a person or a
 //! program reads; `main.rs` is the command line.
@@ -24,3 +27,4 @@ pub mod manifest;
 pub mod report;
 pub mod root;
 pub mod sys;
+pub mod system;

@@ -3,7 +3,7 @@
 //! the outcome to an `exit::ExitCode`. Prints nothing itself: every byte
 //! goes through `report`, which ends output quietly at a closed pipe.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -12,7 +12,7 @@ use hearth::build::{buildenv, generation};
 use hearth::exit::ExitCode;
 use hearth::home::activate::{Context, Error, Expire, Request};
 use hearth::home::state;
-use hearth::{home, root};
+use hearth::{home, root, system};
 use hearth::{manifest, report};
 
 /// Declarative per-user environments: applies a generation to a home, safely.
@@ -93,8 +93,18 @@ enum Command {
         backup_ext: Option<String>,
     },
     /// Show what `activate` would do, without changing anything.
+    ///
+    /// With --system PATH: every home of a built NixOS or nix-darwin system
+    /// (PATH is its toplevel, such as ./result of `nixos-rebuild build`, or
+    /// its etc/hearth/homes.json), each user's plan computed as that user,
+    /// as root mode runs it (needs root unless every home is the caller's).
+    /// Exit status 0 when every plan was computed, conflicts or not.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["generation", "system"])))]
     Plan {
-        generation: PathBuf,
+        generation: Option<PathBuf>,
+        /// A system toplevel, or its etc/hearth/homes.json.
+        #[arg(long, value_name = "PATH", conflicts_with = "backup_ext")]
+        system: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         #[arg(long, value_name = "EXT")]
@@ -158,6 +168,19 @@ enum Command {
 }
 
 impl Command {
+    /// For a command that activates (or plans) one home: whether it is a
+    /// dry run. Its failure ends with `report::last_line`.
+    fn activation(&self) -> Option<bool> {
+        match self {
+            Command::Activate { dry_run, .. } | Command::ActivateAsUser { dry_run, .. } => {
+                Some(*dry_run)
+            }
+            Command::Rollback { .. } => Some(false),
+            Command::Plan { system: None, .. } => Some(true),
+            _ => None,
+        }
+    }
+
     /// The command's name in JSON documents, and whether `--json` was given.
     fn json(&self) -> (&'static str, bool) {
         match self {
@@ -202,11 +225,23 @@ fn main() -> std::process::ExitCode {
         };
     }
     let (name, json) = cli.command.json();
+    let activation = cli.command.activation();
     let mut out = report::Output::new(name, json);
     let (outcome, code) = match run(cli, &mut out) {
         Ok(done) => done,
         Err(e) => {
             out.error(&e);
+            // Last on stderr, after the full report: all a reader of only
+            // the last lines sees (systemd's 10 in `nixos-rebuild switch`).
+            if let Some(dry_run) = activation {
+                // The process is the home's user by now (root mode's child
+                // has dropped to it).
+                let user =
+                    root::whoami().unwrap_or_else(|_| format!("uid {}", nix::unistd::getuid()));
+                if let Some(line) = report::last_line(&user, &e, dry_run) {
+                    report::err(&line);
+                }
+            }
             (report::error_outcome(&e), e.exit_code())
         }
     };
@@ -324,9 +359,20 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             out,
         ),
         Command::Plan {
-            generation,
+            system: Some(system),
+            json,
+            ..
+        } => Ok(plan_system(&system, timeout, json, out)),
+        Command::Plan {
+            generation: None, ..
+        } => Err(Error::InvalidArg(
+            "give a generation or --system PATH".into(),
+        )),
+        Command::Plan {
+            generation: Some(generation),
             json,
             backup_ext,
+            ..
         } => activate(
             timeout,
             &Request {
@@ -481,6 +527,53 @@ fn activate_users(
     } else {
         ("failed", ExitCode::Error)
     })
+}
+
+/// `plan --system PATH`: every home of a built system, in the file's
+/// order, each planned as its user by root mode (privilege drop, an
+/// environment built from nothing, the home's timeout); one user's failure
+/// does not stop the others. Without root, only a system whose every home
+/// is the caller's (root mode then runs it as the caller, in the same
+/// clean environment).
+fn plan_system(path: &Path, lock_timeout: Duration, json: bool, out: &mut report::Output) -> Done {
+    let sys = match system::load(path) {
+        Ok(sys) => sys,
+        Err(e) => return out.refuse_system(&e),
+    };
+    if !root::is_root() {
+        let me = match root::whoami() {
+            Ok(me) => me,
+            Err(e) => return out.refuse(&e),
+        };
+        if let Some(other) = sys.homes.iter().find(|h| h.user != me) {
+            return out.refuse(&root::Error::NotRootSystem {
+                file: sys.file.clone(),
+                name: other.user.clone(),
+                me,
+            });
+        }
+    }
+    let mut outcomes = Vec::with_capacity(sys.homes.len());
+    for h in &sys.homes {
+        out.text(&report::system_heading(h));
+        let opts = root::Options {
+            lock_timeout,
+            dry_run: true,
+            json,
+            backup_ext: None,
+            timeout: h.timeout,
+            setenv: Vec::new(),
+        };
+        outcomes.push(root::activate_user(&h.user, &h.generation, &opts));
+    }
+    report::err(&report::system_summary(&sys.file, &outcomes));
+    out.set("system", sys.file.to_string_lossy().into_owned());
+    out.set("homes", report::system_homes_json(&sys.homes, &outcomes));
+    if outcomes.iter().all(|o| report::system_outcome(o).1) {
+        ("planned", ExitCode::Success)
+    } else {
+        ("failed", ExitCode::Error)
+    }
 }
 
 fn activate(timeout: Duration, req: &Request, out: &mut report::Output) -> Result<Done, Error> {

@@ -534,6 +534,21 @@ impl Output {
         (outcome, code)
     }
 
+    /// `plan --system`: a homes.json that cannot be used. Escaped like a
+    /// root-mode refusal.
+    pub fn refuse_system(&mut self, e: &crate::system::Error) -> (&'static str, ExitCode) {
+        let text = crate::root::escape_lines(&format!("error: {e}"));
+        err(&text);
+        self.set("error", text.trim_end().to_string());
+        let code = e.exit_code();
+        let outcome = if code == ExitCode::InvalidInput {
+            "refused"
+        } else {
+            "failed"
+        };
+        (outcome, code)
+    }
+
     /// `activate --user NAME` as root: the user's activation ran in a child,
     /// whose output root mode has shown. With `--json` the child's document
     /// is the document, when it printed one; otherwise this process makes
@@ -655,6 +670,194 @@ pub fn error_outcome(e: &ActivateError) -> &'static str {
         e if e.exit_code() == ExitCode::InvalidInput => "refused",
         _ => "failed",
     }
+}
+
+/// The last line on stderr of an activation that failed, the one a reader
+/// of only the last lines (systemd shows a failed unit's last 10 in
+/// `nixos-rebuild switch`) needs: whose home, what failed, how many paths,
+/// and whether the home changed. The full report is above it. A plan
+/// (`dry_run`) gets one only for conflicts, where activation would stop;
+/// refused input gets none.
+pub fn last_line(user: &str, e: &ActivateError, dry_run: bool) -> Option<String> {
+    use crate::home::hooks::Error as HookError;
+    let paths = |n: usize, verb: &str| {
+        if n == 1 {
+            format!("1 path {verb}")
+        } else {
+            format!("{n} paths {}", if verb == "is" { "are" } else { verb })
+        }
+    };
+    let hook = |h: &HookError| match h {
+        HookError::Failed { what, name, .. } | HookError::Spawn { what, name, .. } => {
+            format!("{what} {:?}", escape(name))
+        }
+    };
+    let unchanged = "the home was not changed";
+    let what = match e {
+        ActivateError::Conflicts { plan, .. } if dry_run => format!(
+            "activation would stop here: {} in the way (listed above); it would change nothing",
+            paths(plan.conflicts.len(), "is")
+        ),
+        _ if dry_run => return None,
+        // Refused input (a manifest, an argument, the wrong user or home)
+        // is a message of a line or a few, and the same as `hearth check`
+        // gives; nothing was attempted.
+        e if e.exit_code() == ExitCode::InvalidInput => return None,
+        ActivateError::Conflicts { plan, .. } => format!(
+            "not activated: {} in the way (listed above); {unchanged}",
+            paths(plan.conflicts.len(), "is")
+        ),
+        ActivateError::ChangedMeanwhile { .. } => "not activated: a path changed while hearth applied (above); every change was reverted, the home is as before, with that change".to_string(),
+        ActivateError::Reverted { .. } => {
+            "not activated: applying failed (above); every change was reverted, the home is as before".to_string()
+        }
+        ActivateError::RevertFailed { problems, .. } => format!(
+            "not activated: applying failed, and the revert failed for {} (above); the home is partly changed, and the next hearth run retries the revert",
+            if problems.len() == 1 { "1 path".to_string() } else { format!("{} paths", problems.len()) }
+        ),
+        ActivateError::CheckStep(h) => {
+            format!("not activated: the {} failed (above); {unchanged}", hook(h))
+        }
+        ActivateError::Hook { number, cause, .. } => format!(
+            "activated generation {number}, but the {} failed (above); the steps and hooks after it did not run",
+            hook(cause)
+        ),
+        ActivateError::State(crate::home::state::Error::LockTimeout { .. }) => format!(
+            "not activated: another hearth run on this home did not finish in time (above); {unchanged}"
+        ),
+        ActivateError::State(_) => {
+            format!("not activated: hearth's state could not be used (above); {unchanged}")
+        }
+        ActivateError::Observe(_) => {
+            format!("not activated: the home could not be read (above); {unchanged}")
+        }
+        ActivateError::Nix(_) => format!("not activated: a Nix tool failed (above); {unchanged}"),
+        _ => format!("not activated: it failed (above); {unchanged}"),
+    };
+    Some(format!("hearth: {}: {what}\n", escape(user)))
+}
+
+/// `plan --system`: the heading above a user's plan.
+pub fn system_heading(h: &crate::system::Home) -> String {
+    format!(
+        "== {} ({}): {} ==\n",
+        escape(&h.user),
+        escape_path(&h.home),
+        escape_path(&h.generation)
+    )
+}
+
+/// What `plan --system` came to for one user, and whether a plan was
+/// computed (conflicts included: they are what the plan shows).
+pub fn system_outcome(o: &crate::root::Outcome) -> (&'static str, bool) {
+    match o.code {
+        _ if o.timed_out.is_some() => ("timed-out", false),
+        ExitCode::Success => ("planned", true),
+        ExitCode::Conflicts => ("conflicts", true),
+        ExitCode::InvalidInput => ("refused", false),
+        _ => ("failed", false),
+    }
+}
+
+/// `plan --system`'s summary, after every user: one line per user, then
+/// whose activation would stop and whose plan could not be made.
+pub fn system_summary(file: &Path, outcomes: &[crate::root::Outcome]) -> String {
+    let names: Vec<String> = outcomes
+        .iter()
+        .map(|o| escape(&o.name).into_owned())
+        .collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    let mut text = format!(
+        "hearth: plans for the {} user{} of {}:\n",
+        outcomes.len(),
+        if outcomes.len() == 1 { "" } else { "s" },
+        escape_path(file)
+    );
+    let mut stops = Vec::new();
+    let mut failed = Vec::new();
+    for (o, name) in outcomes.iter().zip(&names) {
+        let what = match system_outcome(o) {
+            ("planned", _) => "planned".to_string(),
+            ("conflicts", _) => {
+                stops.push(name.as_str());
+                "planned: paths are in the way (above); activation would stop there".to_string()
+            }
+            _ => {
+                failed.push(name.as_str());
+                let why = match (o.timed_out, o.code) {
+                    (Some(t), _) => format!("timed out after {} s, killed", t.as_secs()),
+                    (None, ExitCode::HookFailed) => "a check step failed (above)".into(),
+                    (None, ExitCode::InvalidInput) => "refused (above)".into(),
+                    (None, ExitCode::Killed(_)) => "killed".into(),
+                    (None, _) => "failed (above)".into(),
+                };
+                format!("no plan: {why} (exit {})", o.code.code())
+            }
+        };
+        let _ = writeln!(text, "  {name:<width$}  {what}");
+    }
+    if failed.is_empty() {
+        text.push_str("hearth: every plan was computed");
+    } else {
+        let _ = write!(
+            text,
+            "hearth: no plan for {} of {}: {}",
+            failed.len(),
+            outcomes.len(),
+            failed.join(", ")
+        );
+    }
+    if stops.is_empty() {
+        text.push_str(if failed.is_empty() {
+            "; nothing is in the way\n"
+        } else {
+            "\n"
+        });
+    } else {
+        let _ = writeln!(
+            text,
+            "; activation would stop for {} (paths in the way)",
+            stops.join(", ")
+        );
+    }
+    text
+}
+
+/// `plan --system --json`: one entry per user, with the plan as
+/// `plan --json` gives it (the user's own document), or null when there
+/// is none.
+pub fn system_homes_json(
+    homes: &[crate::system::Home],
+    outcomes: &[crate::root::Outcome],
+) -> Value {
+    homes
+        .iter()
+        .zip(outcomes)
+        .map(|(h, o)| {
+            let plan = o
+                .json
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                .filter(|v| v.get("version").is_some());
+            let error = match &plan {
+                Some(doc) => doc.get("error").cloned().unwrap_or(Value::Null),
+                None => Value::String(match o.timed_out {
+                    Some(t) => format!("timed out after {} s, killed", t.as_secs()),
+                    None => o.code.outcome(true).to_string(),
+                }),
+            };
+            json!({
+                "user": h.user,
+                "home": path_json(&h.home),
+                "generation": path_json(&h.generation),
+                "timeout": h.timeout.as_secs(),
+                "outcome": system_outcome(o).0,
+                "exit": i32::from(o.code),
+                "error": error,
+                "plan": plan,
+            })
+        })
+        .collect()
 }
 
 /// `hearth check`'s line.

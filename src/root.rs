@@ -45,6 +45,12 @@ pub enum Error {
     Lookup { name: String, message: String },
     #[error("--user {name}: only root can activate another user's home (hearth runs as {me})\nhint: run `hearth activate GEN` as {name}, or run this command as root")]
     NotRoot { name: String, me: String },
+    #[error("{file} holds the home of {name}: only root can plan another user's home (hearth runs as {me})\nhint: run it as root: sudo hearth plan --system PATH")]
+    NotRootSystem {
+        file: PathBuf,
+        name: String,
+        me: String,
+    },
     #[error("{name}: hearth does not drop to root (uid 0) for another account\nhint: activate root's own home as root with `hearth activate GEN`")]
     RootTarget { name: String },
     #[error("{gen}: cannot resolve the generation: {source}\nhint: pass the store path of a built generation; nothing was changed")]
@@ -108,6 +114,7 @@ impl Error {
             | Error::TimedOut { .. } => ExitCode::Error,
             Error::NoSuchUser { .. }
             | Error::NotRoot { .. }
+            | Error::NotRootSystem { .. }
             | Error::RootTarget { .. }
             | Error::Resolve { .. }
             | Error::NotInStore { .. }

@@ -105,6 +105,8 @@ fn redacted(home: &TestHome, gen: Option<&Path>, text: &str) -> String {
         format!("hearth-generation-{user}"),
         "hearth-generation-USER".to_owned(),
     ));
+    // The last line of a failed activation names the user.
+    subs.push((format!("hearth: {user}: "), "hearth: USER: ".to_owned()));
     let subs: Vec<(&str, &str)> = subs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     redact(text, &subs)
 }

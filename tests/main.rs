@@ -35,6 +35,7 @@ mod races;
 mod root;
 mod root_attacks;
 mod root_env;
+mod system_plan;
 mod transaction;
 mod traps;
 mod user_units;

@@ -117,6 +117,8 @@ impl TestHome {
                 ),
                 (&format!("{user:?}"), "\"USER\""),
                 (&format!("for user {user} "), "for user USER "),
+                // The last line of a failed activation names the user.
+                (&format!("hearth: {user}: "), "hearth: USER: "),
             ],
         )
     }
@@ -127,8 +129,17 @@ impl TestHome {
         run_within(self.command(args), limit).0
     }
 
+    /// `redact` with this home's path shown as `~HOME`, and the user named
+    /// by the last line of a failed activation as `USER`.
     pub fn redact(&self, text: &str) -> String {
-        redact(text, &[(path_str(&self.path), "~HOME")])
+        let last_line = format!("hearth: {}: ", current_user());
+        redact(
+            text,
+            &[
+                (path_str(&self.path), "~HOME"),
+                (&last_line, "hearth: USER: "),
+            ],
+        )
     }
 }
 
