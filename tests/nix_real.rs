@@ -12,6 +12,16 @@
 //! Without them each test prints a `skipped: …` line and passes.
 //! `HEARTH_NIXOS_MODULE` points the tests at another checkout's
 //! nixos-module/ (e.g. a worktree under review).
+//!
+//! The `darwin_*` tests do the same for hearth's nix-darwin module against
+//! the real nix-darwin modules (activation-scripts, users, etc, checks,
+//! environment, system-path, fish, ...) through tests/nix/real-darwin.nix:
+//! no warning, hearth's step last in the `activate` script nix-darwin
+//! renders, the homes in /etc/hearth/homes.json, hearth's assertion for a
+//! user without a home, and the rendered `activate` script (its
+//! machine-independent part) run as root activating real users' homes.
+//! They need `HEARTH_DARWIN` (a nix-darwin checkout) and `HEARTH_NIXPKGS`;
+//! `HEARTH_DARWIN_MODULE` points them at another checkout's darwin-module/.
 
 use crate::common;
 
@@ -66,6 +76,9 @@ macro_rules! inputs_or_skip {
     };
 }
 
+const NIXOS: &str = "tests/nix/real-nixos.nix";
+const DARWIN: &str = "tests/nix/real-darwin.nix";
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -77,9 +90,14 @@ fn hearth_bin() -> &'static str {
 /// `nix-instantiate --eval --strict --json tests/nix/real-nixos.nix -A attr`:
 /// the value, or Nix's error output.
 fn eval(args: &[String], extra: &[&str], attr: &str) -> Result<Value, String> {
+    eval_file(NIXOS, args, extra, attr)
+}
+
+/// `nix-instantiate --eval --strict --json FILE -A attr`.
+fn eval_file(file: &str, args: &[String], extra: &[&str], attr: &str) -> Result<Value, String> {
     let out = Command::new("nix-instantiate")
         .current_dir(root())
-        .args(["--eval", "--strict", "--json", "tests/nix/real-nixos.nix"])
+        .args(["--eval", "--strict", "--json", file])
         .args(args)
         .args(extra)
         .args(["-A", attr])
@@ -98,10 +116,15 @@ fn eval_ok(args: &[String], extra: &[&str], attr: &str) -> Value {
 
 /// Builds the hearth package (the real binary) and every generation.
 fn build(args: &[String], extra: &[&str]) {
+    build_file(NIXOS, args, extra);
+}
+
+/// `nix-build FILE -A build` with the real hearth binary.
+fn build_file(file: &str, args: &[String], extra: &[&str]) {
     let out = Command::new("nix-build")
         .current_dir(root())
         .args(["--no-out-link", "--option", "substituters", ""])
-        .arg("tests/nix/real-nixos.nix")
+        .arg(file)
         .args(args)
         .args(extra)
         .args(["--arg", "hearthBin", hearth_bin(), "-A", "build"])
@@ -380,4 +403,312 @@ fn each_units_command_activates_its_users_home() {
             format!("greeted {}\n", u.name)
         );
     }
+}
+
+/// The arguments of tests/nix/real-darwin.nix, or None (said loudly) when an
+/// input is missing.
+fn darwin_inputs() -> Option<Vec<String>> {
+    let dir = |var: &str| {
+        std::env::var_os(var)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    };
+    let (Some(darwin), Some(lib)) = (dir("HEARTH_DARWIN"), dir("HEARTH_NIXPKGS")) else {
+        let skip = "skipped: the real nix-darwin modules are not here \
+                    (set HEARTH_DARWIN and HEARTH_NIXPKGS, see DEVELOPERS.md)";
+        println!("{skip}");
+        eprintln!("{skip}");
+        return None;
+    };
+    let canon = |p: PathBuf| {
+        p.canonicalize()
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .display()
+            .to_string()
+    };
+    let mut args = vec![
+        "--arg".to_owned(),
+        "nixpkgs-lib".to_owned(),
+        canon(lib),
+        "--arg".to_owned(),
+        "darwin".to_owned(),
+        canon(darwin),
+    ];
+    if let Some(module) = dir("HEARTH_DARWIN_MODULE") {
+        args.extend(["--arg".to_owned(), "hearthModule".to_owned(), canon(module)]);
+    }
+    Some(args)
+}
+
+macro_rules! darwin_inputs_or_skip {
+    () => {
+        match darwin_inputs() {
+            Some(a) => a,
+            None => return,
+        }
+    };
+}
+
+fn darwin_eval_ok(args: &[String], extra: &[&str], attr: &str) -> Value {
+    eval_file(DARWIN, args, extra, attr)
+        .unwrap_or_else(|e| panic!("evaluation of {attr} failed:\n{e}"))
+}
+
+fn darwin_text(args: &[String], extra: &[&str], attr: &str) -> String {
+    match darwin_eval_ok(args, extra, attr) {
+        Value::String(s) => s,
+        v => panic!("{attr} is not a string: {v}"),
+    }
+}
+
+/// The byte offset of `needle` in `text`, or a failure naming it.
+fn offset(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} is not in:\n{text}"))
+}
+
+/// The real nix-darwin modules evaluate hearth's without an unknown option,
+/// a failed assertion or a warning.
+#[test]
+fn darwin_evaluates_with_the_real_modules_without_warnings() {
+    let args = darwin_inputs_or_skip!();
+    assert_eq!(
+        darwin_eval_ok(&args, &[], "failedAssertions"),
+        Value::Array(vec![])
+    );
+    assert_eq!(darwin_eval_ok(&args, &[], "warnings"), Value::Array(vec![]));
+}
+
+/// In the `activate` script nix-darwin renders, hearth's step is one
+/// `hearth activate-users` for both users with the timeout, after the
+/// checks, the creation of the users nix-darwin manages, /etc, and the
+/// configuration's own postActivation, and before the script ends.
+#[test]
+fn darwin_activate_runs_hearth_after_the_other_steps() {
+    let args = darwin_inputs_or_skip!();
+    let own = [
+        "--arg",
+        "extraModule",
+        r#"{ system.activationScripts.postActivation.text = "echo the-configurations-own"; }"#,
+    ];
+    let activate = darwin_text(&args, &own, "activate");
+    let gens = darwin_eval_ok(&args, &own, "generations");
+    let hearth = format!(
+        "/bin/hearth activate-users 'alice={}' 'bob={}' --timeout 300;",
+        gens["alice"].as_str().unwrap(),
+        gens["bob"].as_str().unwrap()
+    );
+    let at = offset(&activate, &hearth);
+    assert_eq!(activate.matches("activate-users").count(), 1, "{activate}");
+    for before in [
+        // system/checks.nix, users/default.nix (alice is a known user),
+        // system/etc.nix, the configuration's postActivation
+        "checkActivation",
+        "creating user alice",
+        "setting up /etc",
+        "echo the-configurations-own",
+    ] {
+        assert!(
+            offset(&activate, before) < at,
+            "{before:?} after hearth:\n{activate}"
+        );
+    }
+    let end = offset(
+        &activate,
+        "ln -sfn \"$(readlink -f \"$systemConfig\")\" /run/current-system",
+    );
+    assert!(at < end, "{activate}");
+}
+
+/// /etc/hearth/homes.json per issue 9's contract, and each user's session
+/// variables in nix-darwin's set-environment (bash, zsh) and
+/// /etc/fish/config.fish.
+#[test]
+fn darwin_publishes_the_homes_and_their_session_variables() {
+    let args = darwin_inputs_or_skip!();
+    let gens = darwin_eval_ok(&args, &[], "generations");
+    let homes: Value = serde_json::from_str(&darwin_text(&args, &[], "homesJson")).unwrap();
+    assert_eq!(
+        homes,
+        serde_json::json!({
+            "version": 1,
+            "homes": [
+                { "user": "alice", "home": "/Users/alice", "generation": gens["alice"], "timeout": 300 },
+                { "user": "bob", "home": "/Users/bob", "generation": gens["bob"], "timeout": 300 },
+            ]
+        })
+    );
+    let set_env = darwin_text(&args, &[], "setEnvironment");
+    let fish = darwin_text(&args, &[], "fishConfig");
+    for user in ["alice", "bob"] {
+        let vars = format!("{}/hm-session-vars.sh", gens[user].as_str().unwrap());
+        assert!(
+            set_env.contains(&format!("__hearth_vars={vars}")),
+            "{set_env}"
+        );
+        assert!(
+            fish.contains(&format!("set __hearth_vars {vars}")),
+            "{fish}"
+        );
+    }
+    // After nix-darwin's own default EDITOR, so that a home's wins.
+    assert!(offset(&set_env, "export EDITOR=") < offset(&set_env, "__hearth_vars"));
+}
+
+/// A home for a user nix-darwin gives no home (not declared, a known user
+/// with the default null home, which nix-darwin creates with /var/empty, or
+/// /var/empty itself) gets hearth's one assertion naming
+/// `hearth.users.NAME`. nix-darwin itself says nothing about any of them:
+/// the failed assertions are hearth's alone.
+#[test]
+fn darwin_a_user_without_a_home_gets_hearths_assertion() {
+    let args = darwin_inputs_or_skip!();
+    let cases = [
+        ("carol", "{ hearth.users.carol = { }; }"),
+        (
+            "dave",
+            r#"{ users.knownUsers = [ "dave" ]; users.users.dave.uid = 700; hearth.users.dave = { }; }"#,
+        ),
+        (
+            "erin",
+            r#"{ users.users.erin.home = "/var/empty"; hearth.users.erin = { }; }"#,
+        ),
+    ];
+    for (name, module) in cases {
+        let failed = eval_file(
+            DARWIN,
+            &args,
+            &["--arg", "extraModule", module],
+            "failedAssertions",
+        )
+        .unwrap_or_else(|e| panic!("{name}: evaluation failed instead of an assertion:\n{e}"));
+        let failed = failed.as_array().unwrap();
+        assert_eq!(failed.len(), 1, "{name}: {failed:?}");
+        let message = failed[0].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("hearth.users.{name}: "))
+                && message.contains(&format!("users.users.{name}.home = \"/Users/{name}\"")),
+            "{name}: {message}"
+        );
+    }
+}
+
+/// The `activate` script nix-darwin renders, with every fragment but
+/// postActivation emptied (they call dscl, launchctl, ... and rewrite /etc)
+/// and cut before it points /run/current-system at the system, run as root
+/// the way darwin-rebuild runs it (its `#!/usr/bin/env -i bash` line: an
+/// empty environment, `set -e`): each home is activated as its user; a
+/// first user whose activation fails does not stop the second, the rest of
+/// the script still runs, and the script then ends with status 1.
+#[test]
+fn darwin_activate_activates_each_home_as_its_user() {
+    struct RealDarwin;
+    let args = darwin_inputs_or_skip!();
+    needs_root!();
+    let mut users: Vec<common::users::TestUserOf<RealDarwin>> = (0..2)
+        .map(|_| {
+            let u = common::users::TestUserOf::<RealDarwin>::create("hrd", "nix-real-darwin");
+            for rel in ["", ".local", ".local/state"] {
+                std::os::unix::fs::lchown(u.home.join(rel), Some(u.uid), Some(u.gid)).unwrap();
+            }
+            // The user's GC-roots directory, as the Nix daemon makes it
+            // (this machine has no daemon; it goes with the user on drop).
+            let roots = Path::new("/nix/var/nix/gcroots/per-user").join(&u.name);
+            std::fs::create_dir_all(&roots).unwrap();
+            std::os::unix::fs::lchown(&roots, Some(u.uid), Some(u.gid)).unwrap();
+            u
+        })
+        .collect();
+    // hearth activates them in the order of their names.
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    let dir = tempdir("darwin-activate");
+    let after = dir.join("after-hearth");
+    let mut set = String::from("{ ");
+    for u in &users {
+        writeln!(set, "{} = \"{}\";", u.name, u.home.display()).unwrap();
+    }
+    set.push('}');
+    let module = format!(
+        "{{ lib, ... }}: {{ system.activationScripts.postActivation.text = \
+         lib.mkOrder 2000 \"echo done > {}\"; }}",
+        after.display()
+    );
+    let extra = [
+        "--arg",
+        "users",
+        &set,
+        "--arg",
+        "knownUsers",
+        "[ ]",
+        "--arg",
+        "extraModule",
+        &module,
+    ];
+    build_file(DARWIN, &args, &extra);
+    let with_bin = [&extra[..], &["--arg", "hearthBin", hearth_bin()]].concat();
+    let head = darwin_text(&args, &with_bin, "activateHead");
+    assert!(head.starts_with("#!/usr/bin/env -i /bin/bash\n"), "{head}");
+    let script = dir.join("activate");
+    std::fs::write(&script, &head).unwrap();
+    // What macOS makes of that line (it splits it at spaces; Linux would
+    // pass `-i /bin/bash` to env as one argument).
+    let activate = || {
+        let _ = std::fs::remove_file(&after);
+        Command::new("/usr/bin/env")
+            .args(["-i", "/bin/bash"])
+            .arg(&script)
+            .output()
+            .expect("run activate")
+    };
+    let rc = |u: &common::users::TestUserOf<RealDarwin>| u.home.join(".config/hearth-check/rc");
+    let activated = |u: &common::users::TestUserOf<RealDarwin>| {
+        assert_eq!(
+            std::fs::read_to_string(rc(u)).unwrap(),
+            format!("hello {}\n", u.name)
+        );
+        let greeted = u.home.join(".hearth-check-greeted");
+        assert_eq!(
+            std::fs::read_to_string(&greeted).unwrap(),
+            format!("greeted {}\n", u.name)
+        );
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&greeted).unwrap());
+        assert_eq!(owner, u.uid, "{}: the step ran as uid {owner}", u.name);
+    };
+
+    // A file of the first user's own is in the way: its activation fails.
+    let (first, second) = (&users[0], &users[1]);
+    std::fs::create_dir_all(rc(first).parent().unwrap()).unwrap();
+    std::fs::write(rc(first), "mine\n").unwrap();
+    for rel in [".config", ".config/hearth-check", ".config/hearth-check/rc"] {
+        std::os::unix::fs::lchown(first.home.join(rel), Some(first.uid), Some(first.gid)).unwrap();
+    }
+    let out = activate();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("hearth: the activation of some homes failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("[{}] error:", first.name)),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(rc(first)).unwrap(), "mine\n");
+    activated(second);
+    assert_eq!(
+        std::fs::read_to_string(&after).unwrap(),
+        "done\n",
+        "{stderr}"
+    );
+
+    // Out of the way: both homes, status 0.
+    std::fs::remove_file(rc(first)).unwrap();
+    let out = activate();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("failed"), "{stderr}");
+    for u in &users {
+        activated(u);
+    }
+    assert_eq!(std::fs::read_to_string(&after).unwrap(), "done\n");
 }
