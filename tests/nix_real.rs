@@ -553,6 +553,8 @@ fn darwin_publishes_the_homes_and_their_session_variables() {
     }
     // After nix-darwin's own default EDITOR, so that a home's wins.
     assert!(offset(&set_env, "export EDITOR=") < offset(&set_env, "__hearth_vars"));
+    // After nix-darwin's own NIX_PROFILES, which a home's variable may expand.
+    assert!(offset(&set_env, "NIX_PROFILES=") < offset(&set_env, "__hearth_vars"));
 }
 
 /// A home for a user nix-darwin gives no home (not declared, a known user

@@ -263,7 +263,9 @@ in
       packages = lib.mkIf (userProblem name == null && h.home.path != null) [ h.home.path ];
     }) cfg.users;
 
-    environment.extraInit = sessionInit;
+    # After the platform's own variables (nix-darwin exports NIX_PROFILES
+    # and friends in extraInit too): a home's variables may expand them.
+    environment.extraInit = lib.mkAfter sessionInit;
     programs.fish.shellInit = fishInit;
 
     environment.etc."hearth/homes.json".text = builtins.toJSON homesJson;
