@@ -12,5 +12,6 @@
     ./home/session.nix
     ./home/activation.nix
     ./home/generation.nix
+    ./home/compat.nix
   ];
 }

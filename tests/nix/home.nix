@@ -38,6 +38,23 @@ let
               ];
             };
         hearth.system = if hearthBin == null then "x86_64-linux" else builtins.currentSystem;
+        # Without pkgs, the builds that need `ln` or `chmod` take this
+        # machine's (the tests run with the sandbox off, as the hearth
+        # binary above already assumes).
+        hearth.coreutils =
+          if hearthBin == null then
+            null
+          else
+            derivation {
+              name = "host-coreutils";
+              system = builtins.currentSystem;
+              builder = "/bin/sh";
+              PATH = "/bin:/usr/bin";
+              args = [
+                "-ec"
+                ''mkdir -p "$out/bin"; for t in ln chmod; do ln -s "$(command -v $t)" "$out/bin/$t"; done''
+              ];
+            };
       }
     ] ++ (if builtins.isList module then module else [ module ]);
   };

@@ -1,0 +1,480 @@
+//! Home Manager's core options and `lib.hm`, in hearth's home module
+//! (nix/home-module.nix): each evaluated with nixpkgs' lib as the platform
+//! modules evaluate it, and the ones that change what lands in a home built
+//! with the real `hearth` and activated into a throwaway home.
+//!
+//! Needs nixpkgs' lib: `HEARTH_NIXPKGS` (a nixpkgs or nixpkgs.lib checkout,
+//! or its lib directory), else `<nixpkgs>` from `NIX_PATH`. Without either,
+//! each test prints "skipped: no nixpkgs" and passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::common;
+
+const SKIP: &str = "skipped: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH)";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `nixpkgs` argument of tests/nix/home.nix, or None without one.
+fn nixpkgs() -> Option<String> {
+    if let Some(dir) = std::env::var_os("HEARTH_NIXPKGS").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        let dir = dir
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("HEARTH_NIXPKGS={}: {e}", dir.display()));
+        return Some(dir.display().to_string());
+    }
+    let found = Command::new("nix-instantiate")
+        .args(["--find-file", "nixpkgs"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    found.then(|| "<nixpkgs>".to_owned())
+}
+
+macro_rules! nixpkgs_or_skip {
+    () => {
+        match nixpkgs() {
+            Some(n) => n,
+            None => {
+                println!("{SKIP}");
+                eprintln!("{SKIP}");
+                return;
+            }
+        }
+    };
+}
+
+/// `tests/nix/home.nix` evaluated with `module` (Nix source): the JSON of
+/// `attr`, or Nix's error output.
+fn eval(n: &str, module: &str, attr: &str) -> Result<Value, String> {
+    let out = Command::new("nix-instantiate")
+        .current_dir(root())
+        .args(["--eval", "--strict", "--json", "tests/nix/home.nix"])
+        .args(["--arg", "nixpkgs", n, "--arg", "module", module, "-A", attr])
+        .output()
+        .expect("run nix-instantiate");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn eval_ok(n: &str, module: &str, attr: &str) -> Value {
+    eval(n, module, attr).unwrap_or_else(|e| panic!("evaluation failed:\n{e}"))
+}
+
+/// The generation of `module` for the current user and `home`, built with
+/// the hearth binary under test.
+fn build(n: &str, home: &common::TestHome, module: &str) -> PathBuf {
+    common::nix_available();
+    let user = common::current_user();
+    let owner = format!(
+        r#"{{ lib, ... }}: {{
+          home.username = lib.mkForce "{user}";
+          home.homeDirectory = lib.mkForce "{}";
+        }}"#,
+        home.path().display()
+    );
+    let modules = format!("[ ({owner}) ({module}) ]");
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args(["--no-out-link", "--option", "substituters", ""])
+        .arg("tests/nix/home.nix")
+        .args(["--arg", "nixpkgs", n, "--arg", "module", &modules])
+        .args([
+            "--arg",
+            "hearthBin",
+            env!("CARGO_BIN_EXE_hearth"),
+            "-A",
+            "build",
+        ])
+        .output()
+        .expect("run nix-build");
+    assert!(
+        out.status.success(),
+        "nix-build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// `sh -c script` with a clean environment but HOME: its stdout.
+fn sh(shell: &str, args: &[&str], home: &Path) -> String {
+    let out = Command::new(shell)
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("run a shell");
+    assert!(
+        out.status.success(),
+        "{shell} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `nix-build tests/nix/home.nix -A attr` with the hearth under test, for
+/// the generation's `/home/alice`: the store path.
+fn build_attr(n: &str, module: &str, attr: &str) -> PathBuf {
+    common::nix_available();
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args(["--no-out-link", "--option", "substituters", ""])
+        .arg("tests/nix/home.nix")
+        .args(["--arg", "nixpkgs", n, "--arg", "module", module])
+        .args([
+            "--arg",
+            "hearthBin",
+            env!("CARGO_BIN_EXE_hearth"),
+            "-A",
+            attr,
+        ])
+        .output()
+        .expect("run nix-build");
+    assert!(
+        out.status.success(),
+        "nix-build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A fresh directory for files a test writes (sources given as paths).
+fn tempdir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("nix_home-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// ---------------------------------------------------------------------------
+// home.*: the options real configurations set first
+
+/// What nearly every Home Manager configuration starts with evaluates, and
+/// the options with no effect in hearth change nothing in the spec.
+#[test]
+fn home_manager_preamble_is_accepted_and_changes_nothing() {
+    let n = nixpkgs_or_skip!();
+    let preamble = r#"{ lib, ... }: {
+      home.stateVersion = "24.05";
+      home.enableNixpkgsReleaseCheck = false;
+      home.uid = 1000;
+      programs.home-manager.enable = true;
+      programs.home-manager.path = "$HOME/src/home-manager";
+      news.display = "silent";
+      home.file.".x".text = "x";
+    }"#;
+    let plain = r#"{ ... }: { home.file.".x".text = "x"; }"#;
+    assert_eq!(eval_ok(&n, preamble, "spec"), eval_ok(&n, plain, "spec"));
+    assert_eq!(eval_ok(&n, preamble, "config.home.uid"), json!(1000));
+    // Unset, it is null: hearth has no defaults that depend on it.
+    assert_eq!(eval_ok(&n, plain, "config.home.stateVersion"), Value::Null);
+    // A release name, as Home Manager's; anything else is a type error.
+    let err = eval(
+        &n,
+        r#"{ home.stateVersion = "latest"; }"#,
+        "config.home.stateVersion",
+    )
+    .expect_err("not a release");
+    assert!(err.contains("home.stateVersion"), "{err}");
+}
+
+#[test]
+fn home_directory_and_xdg_dirs_take_paths_and_trailing_slashes() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{ lib, ... }: {
+      home.homeDirectory = lib.mkForce "/home/alice//";
+      xdg.enable = true;
+      xdg.configHome = /home/alice/cfg;
+      xdg.configFile."git/config".text = "[user]\n";
+    }"#;
+    assert_eq!(eval_ok(&n, module, "spec.home"), json!("/home/alice"));
+    assert_eq!(
+        eval_ok(&n, module, "targets"),
+        json!(["cfg/git/config"]),
+        "a path value for xdg.configHome is its string"
+    );
+    let vars = eval_ok(&n, module, "spec.sessionVariables");
+    assert_eq!(vars["XDG_CONFIG_HOME"], json!("/home/alice/cfg"));
+    assert_eq!(vars["XDG_BIN_HOME"], json!("/home/alice/.local/bin"));
+    assert_eq!(
+        eval_ok(
+            &n,
+            r#"{ lib, ... }: { home.homeDirectory = lib.mkForce "/"; }"#,
+            "spec.home"
+        ),
+        json!("/")
+    );
+}
+
+/// null is left out, booleans are "true"/"false" (Home Manager's, not
+/// Nix's toString), numbers and paths are strings.
+#[test]
+fn session_variables_as_home_manager_writes_them() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{ lib, ... }: {
+      home.sessionVariables = {
+        EDITOR = "vim";
+        LESSHISTFILE = null;
+        NIXOS_OZONE_WL = true;
+        MOZ_X11 = false;
+        JOBS = 4;
+        NOTES = /home/alice/notes;
+      };
+    }"#;
+    assert_eq!(
+        eval_ok(&n, module, "spec.sessionVariables"),
+        json!({
+            "EDITOR": "vim",
+            "NIXOS_OZONE_WL": "true",
+            "MOZ_X11": "false",
+            "JOBS": "4",
+            "NOTES": "/home/alice/notes",
+        })
+    );
+}
+
+#[test]
+fn search_variables_prepend_and_path_is_session_path() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{ lib, ... }: {
+      home.sessionPath = [ "$HOME/bin" ];
+      home.sessionSearchVariables = {
+        PATH = [ "$HOME/go/bin" ];
+        MANPATH = [ "$HOME/.local/share/man" "/opt/man" ];
+        INFOPATH = [ "/opt/info" ];
+      };
+      home.sessionVariables.INFOPATH = "/usr/share/info";
+      xdg.enable = true;
+      xdg.localBinInPath = true;
+    }"#;
+    let spec = eval_ok(&n, module, "spec");
+    // As in Home Manager: the whole of sessionPath (binHome last in it,
+    // mkAfter) is one definition of sessionSearchVariables.PATH, merged
+    // with the user's.
+    assert_eq!(
+        spec["sessionPath"],
+        json!(["$HOME/bin", "/home/alice/.local/bin", "$HOME/go/bin"])
+    );
+    assert_eq!(
+        spec["sessionVariables"]["MANPATH"],
+        json!("$HOME/.local/share/man:/opt/man${MANPATH:+:}$MANPATH")
+    );
+    assert_eq!(
+        spec["sessionVariables"]["INFOPATH"],
+        json!("/opt/info:/usr/share/info")
+    );
+    // localBinInPath does nothing without xdg.enable, as in Home Manager.
+    let off = "{ xdg.localBinInPath = true; }";
+    assert_eq!(eval_ok(&n, off, "spec.sessionPath"), json!([]));
+}
+
+#[test]
+fn generic_linux_sets_the_session_search_paths() {
+    let n = nixpkgs_or_skip!();
+    let vars = eval_ok(
+        &n,
+        "{ targets.genericLinux.enable = true; }",
+        "spec.sessionVariables",
+    );
+    let profile = "/home/alice/.local/state/nix/profiles/hearth-packages";
+    let data = vars["XDG_DATA_DIRS"].as_str().unwrap();
+    assert!(
+        data.starts_with(&format!(
+            "${{NIX_STATE_DIR:-/nix/var/nix}}/profiles/default/share:{profile}/share:"
+        )),
+        "{data}"
+    );
+    assert!(data.ends_with(":/usr/share:/var/lib/snapd/desktop${XDG_DATA_DIRS:+:$XDG_DATA_DIRS}"));
+    assert!(vars["XCURSOR_PATH"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{profile}/share/icons:")));
+    assert!(vars["TERMINFO_DIRS"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{profile}/share/terminfo")));
+    assert_eq!(
+        eval_ok(&n, "{ }", "spec.sessionVariables"),
+        json!({}),
+        "off by default"
+    );
+}
+
+/// A recursive directory given as a path and an explicit file on one of
+/// its files: Home Manager's three resolutions.
+#[test]
+fn file_overlap_resolution() {
+    let n = nixpkgs_or_skip!();
+    let dir = tempdir("overlap");
+    common::write_file(&dir, "nvim/init.lua", "-- from the directory\n");
+    common::write_file(&dir, "nvim/lua/plugins.lua", "return {}\n");
+    let module = |mode: &str| {
+        format!(
+            r#"{{ lib, ... }}: {{
+              home.fileOverlapResolution = "{mode}";
+              xdg.configFile."nvim" = {{ source = {}/nvim; recursive = true; }};
+              xdg.configFile."nvim/init.lua".text = "-- explicit\n";
+              xdg.configFile."nvim/extra.lua".text = "-- not in the directory\n";
+            }}"#,
+            dir.display()
+        )
+    };
+    let targets = |mode: &str| -> Vec<(String, bool)> {
+        let files = eval_ok(&n, &module(mode), "spec.files");
+        files
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["target"].as_str().unwrap().to_owned(),
+                    f["recursive"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let own = |t: &str, r: bool| (t.to_owned(), r);
+    // ignore: the directory's file wins; the explicit one is dropped.
+    assert_eq!(
+        targets("ignore"),
+        vec![
+            own(".config/nvim", true),
+            own(".config/nvim/extra.lua", false)
+        ]
+    );
+    // override: the directory is linked file by file, without init.lua.
+    assert_eq!(
+        targets("override"),
+        vec![
+            own(".config/nvim/extra.lua", false),
+            own(".config/nvim/init.lua", false),
+            own(".config/nvim/lua/plugins.lua", false),
+        ]
+    );
+    let files = eval_ok(&n, &module("override"), "spec.files");
+    assert!(
+        files[1]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("-hearth_init.lua"),
+        "the explicit text: {}",
+        files[1]
+    );
+    // error: one message naming both.
+    let failed = eval_ok(&n, &module("error"), "failedAssertions");
+    assert_eq!(
+        failed,
+        json!([".config/nvim/init.lua is the target of xdg.configFile.\"nvim/init.lua\" and a file of the recursive directory of xdg.configFile.nvim; remove one, or set home.fileOverlapResolution to \"ignore\" (the directory's file wins) or \"override\" (the other entry wins)"])
+    );
+}
+
+/// Built and activated: aliases and sessionVariablesExtra in
+/// hm-session-vars.sh, an out-of-store link, `ignorelinks` accepted, and
+/// extraProfileCommands run in the packages environment's build.
+#[test]
+fn session_script_and_out_of_store_links_activate() {
+    let n = nixpkgs_or_skip!();
+    let home = common::TestHome::new();
+    let outside = tempdir("outside");
+    common::write_file(&outside, "notes/todo", "water the plants\n");
+    let module = format!(
+        r#"{{ config, lib, ... }}: {{
+          home.stateVersion = "25.05";
+          home.shellAliases = {{ g = "git"; ll = "ls -l 'a b'"; }};
+          home.sessionVariablesExtra = ''
+            export FROM_EXTRA="$HOME/extra"
+          '';
+          home.sessionVariables = {{ EDITOR = "vim"; WAYLAND = true; GONE = null; }};
+          home.file."notes".source = config.lib.file.mkOutOfStoreSymlink "{}/notes";
+          home.file."later".source = config.lib.file.mkOutOfStoreSymlink "{}/not-yet";
+          home.file.".vimrc" = {{ text = "set number\n"; ignorelinks = true; }};
+        }}"#,
+        outside.display(),
+        outside.display()
+    );
+    let generation = build(&n, &home, &module);
+    let vars = generation.join("hm-session-vars.sh");
+    let vars = vars.to_str().unwrap();
+    let script = format!(". {vars}; echo \"$EDITOR|$WAYLAND|${{GONE-unset}}|$FROM_EXTRA\"");
+    assert_eq!(
+        sh("sh", &["-c", &script], home.path()),
+        format!("vim|true|unset|{}/extra\n", home.path().display())
+    );
+    // Aliases in interactive shells only.
+    assert_eq!(
+        sh(
+            "bash",
+            &["--norc", "-i", "-c", &format!(". {vars}; alias ll")],
+            home.path()
+        ),
+        "alias ll='ls -l '\\''a b'\\'''\n"
+    );
+    assert_eq!(
+        sh(
+            "sh",
+            &["-c", &format!(". {vars}; alias g || echo none")],
+            home.path()
+        ),
+        "none\n"
+    );
+
+    home.hearth(["activate", generation.to_str().unwrap()])
+        .assert_ok();
+    // ~/notes -> a store path -> the directory outside the store.
+    let link = common::read_link(home.path(), "notes");
+    assert!(link.starts_with("/nix/store/"), "{}", link.display());
+    assert_eq!(std::fs::read_link(&link).unwrap(), outside.join("notes"));
+    assert_eq!(
+        common::read_file(home.path(), "notes/todo"),
+        "water the plants\n"
+    );
+    // A target that does not exist yet is linked all the same.
+    let later = common::read_link(home.path(), "later");
+    assert_eq!(std::fs::read_link(&later).unwrap(), outside.join("not-yet"));
+    assert_eq!(common::read_file(home.path(), ".vimrc"), "set number\n");
+}
+
+/// Without pkgs (no coreutils), an option that needs them says so instead
+/// of failing inside a build.
+#[test]
+fn what_needs_coreutils_says_so_without_pkgs() {
+    let n = nixpkgs_or_skip!();
+    let err = eval(&n, r#"{ home.shellAliases.g = "git"; }"#, "generation")
+        .expect_err("no coreutils without pkgs");
+    assert!(
+        err.contains("sets home.shellAliases or home.sessionVariablesExtra, which need coreutils to build; evaluate the home with `pkgs`"),
+        "{err}"
+    );
+}
+
+/// extraProfileCommands run in the build of the packages environment, with
+/// `$out` the environment and its links already made.
+#[test]
+fn extra_profile_commands_run_in_the_environment() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{ lib, ... }: {
+      home.packages = [
+        (derivation {
+          name = "tool";
+          system = builtins.currentSystem;
+          builder = "/bin/sh";
+          args = [ "-c" "/bin/mkdir -p $out/bin && /bin/touch $out/bin/tool" ];
+        })
+      ];
+      home.extraProfileCommands = ''
+        if [ -e "$out/bin/tool" ]; then echo linked > "$out/marker"; fi
+      '';
+    }"#;
+    let env = build_attr(&n, module, "config.home.path");
+    assert_eq!(common::read_file(&env, "marker"), "linked\n");
+}
