@@ -478,3 +478,195 @@ fn extra_profile_commands_run_in_the_environment() {
     let env = build_attr(&n, module, "config.home.path");
     assert_eq!(common::read_file(&env, "marker"), "linked\n");
 }
+
+// ---------------------------------------------------------------------------
+// lib.hm beyond the DAG
+
+/// `value` (a Nix expression using `lib` and `config`), evaluated inside a
+/// home module.
+fn lib_value(n: &str, value: &str) -> Value {
+    let module = format!(
+        r"{{ lib, config, ... }}: {{
+          options.probe = lib.mkOption {{ type = lib.types.anything; }};
+          config.probe = {value};
+        }}"
+    );
+    eval_ok(n, &module, "config.probe")
+}
+
+#[test]
+fn lib_hm_strings_shell_and_booleans() {
+    let n = nixpkgs_or_skip!();
+    assert_eq!(
+        lib_value(
+            &n,
+            r#"[
+              (lib.hm.strings.storeFileName ".config/my file-1!.txt")
+              (lib.hm.strings.toSnakeCase "fooBarBaz")
+              (lib.hm.strings.toKebabCase "FooBar")
+              (lib.hm.strings.isCamelCase "fooBar")
+              (lib.hm.strings.isKebabCase "foo-bar")
+              (lib.hm.booleans.yesNo true)
+              (lib.hm.booleans.yesNo false)
+              (lib.hm.shell.exportAll { EDITOR = "vim"; GUI = true; GONE = null; JOBS = 4; })
+              (lib.hm.shell.prependToVar ":" "MANPATH" [ "/a" "/b" ])
+              (config.lib.shell.export "X" false)
+            ]"#
+        ),
+        json!([
+            "hm_.configmyfile1.txt",
+            "foo_bar_baz",
+            "foo-bar",
+            true,
+            true,
+            "yes",
+            "no",
+            "export EDITOR=\"vim\"\nexport GUI=\"true\"\nexport JOBS=\"4\"",
+            "/a:/b${MANPATH:+:}$MANPATH",
+            "export X=\"false\"",
+        ])
+    );
+}
+
+#[test]
+fn lib_hm_generators_write_hyprland_and_kdl() {
+    let n = nixpkgs_or_skip!();
+    let hypr = lib_value(
+        &n,
+        r#"lib.hm.generators.toHyprconf {
+          attrs = {
+            "$mod" = "SUPER";
+            bind = [ "$mod, Q, exec, kitty" "$mod, C, killactive" ];
+            general = { gaps_in = 5; border_size = 2; };
+            decoration.blur = { enabled = true; size = 3; };
+            monitor = ",preferred,auto,1";
+          };
+        }"#,
+    );
+    assert_eq!(
+        hypr,
+        json!(
+            "$mod=SUPER\n\
+             bind=$mod, Q, exec, kitty\nbind=$mod, C, killactive\n\
+             \n\
+             decoration {\n  blur {\n    enabled=true\n    size=3\n  }\n}\n\
+             \n\
+             general {\n  border_size=2\n  gaps_in=5\n}\n\
+             monitor=,preferred,auto,1\n"
+        )
+    );
+    let kdl = lib_value(
+        &n,
+        r#"lib.hm.generators.toKDL { } {
+          layout = { _props = { gaps = 8; }; focus-ring = { width = 2; off = null; }; };
+          keybinds = { _children = [ { bind = { _args = [ "Alt h" ]; MoveFocus = "Left"; }; } { bind = { _args = [ "Alt l" ]; MoveFocus = "Right"; }; } ]; };
+          spawn-at-startup = [ "waybar" "-c" "x\"y" ];
+          theme = "gruvbox";
+        }"#,
+    );
+    assert_eq!(
+        kdl,
+        json!(
+            "keybinds {\n\tbind \"Alt h\" {\n\t\tMoveFocus \"Left\"\n\t}\n\tbind \"Alt l\" {\n\t\tMoveFocus \"Right\"\n\t}\n}\n\
+             layout gaps=8 {\n\tfocus-ring {\n\t\toff null\n\t\twidth 2\n\t}\n}\n\
+             spawn-at-startup \"waybar\" \"-c\" \"x\\\"y\"\n\
+             theme \"gruvbox\"\n"
+        )
+    );
+}
+
+/// `GVariant` text as dconf reads it (what Home Manager's dconf settings hold).
+#[test]
+fn lib_hm_gvariant_text() {
+    let n = nixpkgs_or_skip!();
+    let g = "lib.hm.gvariant";
+    let text = lib_value(
+        &n,
+        &format!(
+            r#"with {g}; map toString [
+              (mkValue true) (mkValue 3) (mkValue "it's") (mkValue [ "a" "b" ])
+              (mkTuple [ "xkb" "us" ]) (mkUint32 300) (mkInt64 (-2)) (mkVariant "v")
+              (mkDictionaryEntry [ "k" 1 ]) (mkNothing "s") (mkJust 5)
+              (mkEmptyArray type.string)
+              (mkArray (type.tupleOf [ type.string type.string ]) [ (mkTuple [ "xkb" "de" ]) ])
+            ]"#
+        ),
+    );
+    assert_eq!(
+        text,
+        json!([
+            "true",
+            "3",
+            "'it\\'s'",
+            "@as ['a','b']",
+            "@(ss) ('xkb','us')",
+            "@u 300",
+            "@x -2",
+            "@v <'v'>",
+            "@{si} {'k',1}",
+            "@ms nothing",
+            "just 5",
+            "@as []",
+            "@a(ss) [@(ss) ('xkb','de')]",
+        ])
+    );
+}
+
+/// `dagOf` with submodule elements (`dagName` is the entry's name), plain
+/// values under mkBefore/mkAfter, and the other types of `lib.hm.types`.
+#[test]
+fn lib_hm_types() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{ lib, config, ... }: {
+      options.servers = lib.mkOption {
+        type = lib.hm.types.dagOf (lib.types.submodule ({ dagName, ... }: {
+          options.port = lib.mkOption { type = lib.types.int; };
+          options.label = lib.mkOption { type = lib.types.str; default = "server ${dagName}"; };
+        }));
+      };
+      options.steps = lib.mkOption { type = lib.hm.types.dagOf lib.types.lines; };
+      options.pick = lib.mkOption { type = lib.hm.types.selectorFunction; };
+      options.overlay = lib.mkOption { type = lib.hm.types.overlayFunction; };
+      options.font = lib.mkOption { type = lib.hm.types.fontType; };
+      options.layouts = lib.mkOption { type = lib.hm.types.gvariant; };
+      options.result = lib.mkOption { type = lib.types.anything; };
+      imports = [
+        { steps.greet = lib.mkAfter "echo last"; layouts = [ (lib.hm.gvariant.mkTuple [ "xkb" "de" ]) ]; }
+        { pick = p: [ p.b ]; overlay = final: prev: { y = prev.x + 1; }; }
+      ];
+      config = {
+        servers.web = lib.hm.dag.entryAfter [ "db" ] { port = 80; };
+        servers.db = { port = 5432; };
+        steps.greet = lib.mkBefore "echo first";
+        steps.after = lib.hm.dag.entryAfter [ "greet" ] "echo after";
+        pick = p: [ p.a ];
+        overlay = final: prev: { x = 1; };
+        font = { name = "DejaVu Sans"; size = 10; };
+        layouts = [ (lib.hm.gvariant.mkTuple [ "xkb" "us" ]) ];
+        result = {
+          servers = lib.mapAttrs (_: e: { inherit (e) after; inherit (e.data) port label; }) config.servers;
+          greet = config.steps.greet.data;
+          after = config.steps.after.after;
+          picked = config.pick { a = 1; b = 2; c = 3; };
+          overlaid = config.overlay { } { x = 1; };
+          font = config.font;
+          layouts = toString config.layouts;
+        };
+      };
+    }"#;
+    assert_eq!(
+        eval_ok(&n, module, "config.result"),
+        json!({
+            "servers": {
+                "web": { "after": ["db"], "port": 80, "label": "server web" },
+                "db": { "after": [], "port": 5432, "label": "server db" },
+            },
+            "greet": "echo first\necho last",
+            "after": ["greet"],
+            "picked": [2, 1],
+            "overlaid": { "x": 1, "y": 2 },
+            "font": { "package": null, "name": "DejaVu Sans", "size": 10 },
+            "layouts": "@a(ss) [@(ss) ('xkb','de'),@(ss) ('xkb','us')]",
+        })
+    );
+}

@@ -66,6 +66,19 @@
     '';
   };
 
+  # Home Manager's modules and configurations reach `lib.hm` through
+  # `config.lib` too.
+  config.lib = {
+    inherit (lib.hm)
+      dag
+      strings
+      shell
+      booleans
+      gvariant
+      generators
+      ;
+  };
+
   config.lib.file.mkOutOfStoreSymlink =
     path:
     let

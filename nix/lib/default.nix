@@ -6,13 +6,23 @@
 let
   dag = import ./dag.nix { inherit lib; };
   strings = import ./strings.nix { inherit lib; };
+  shell = import ./shell.nix { inherit lib; };
+  booleans = import ./booleans.nix;
+  gvariant = import ./gvariant.nix { inherit lib; };
+  generators = import ./generators.nix { inherit lib; };
+  types = import ./types.nix { inherit lib dag gvariant; };
 
   # What `lib.hm` holds, by Home Manager's names.
   hm = {
-    inherit dag strings;
-    types = {
-      inherit (dag.types) dagOf;
-    };
+    inherit
+      dag
+      strings
+      shell
+      booleans
+      gvariant
+      generators
+      types
+      ;
   };
 
   self = hm // {
