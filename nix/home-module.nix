@@ -13,5 +13,6 @@
     ./home/activation.nix
     ./home/generation.nix
     ./home/compat.nix
+    ./home/unsupported.nix
   ];
 }

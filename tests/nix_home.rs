@@ -670,3 +670,68 @@ fn lib_hm_types() {
         })
     );
 }
+
+// ---------------------------------------------------------------------------
+// Options hearth does not have
+
+/// Seven options hearth lacks, set in three files (Home Manager program and
+/// service modules, a Home Manager misc module, a misspelt core option):
+/// one error lists all seven, each with its file, and says what to do.
+#[test]
+fn unsupported_options_are_one_error_naming_each_and_its_file() {
+    let n = nixpkgs_or_skip!();
+    let dir = tempdir("unsupported");
+    common::write_file(
+        &dir,
+        "shell.nix",
+        r#"{ lib, ... }: {
+          programs.git = { enable = true; userName = "Alice"; };
+          programs.zsh.enable = lib.mkDefault true;
+        }"#,
+    );
+    common::write_file(
+        &dir,
+        "desktop.nix",
+        r#"{ pkgs, ... }: {
+          services.syncthing.enable = true;
+          gtk.theme.name = "Adwaita";
+          home.pointerCursor.size = 24;
+        }"#,
+    );
+    common::write_file(
+        &dir,
+        "home.nix",
+        r#"{ config, ... }: {
+          imports = [ ./shell.nix ./desktop.nix ];
+          home.stateVersion = "24.11";
+          home.sesionVariables.EDITOR = "vim";
+          # A configuration may still read what it set.
+          home.file.".gitname".text = if config.programs.git.enable then "git" else "";
+        }"#,
+    );
+    let module = dir.join("home.nix").display().to_string();
+    let failed = eval_ok(&n, &module, "failedAssertions");
+    let failed = failed.as_array().unwrap();
+    assert_eq!(failed.len(), 1, "one error: {failed:?}");
+    let message = failed[0]
+        .as_str()
+        .unwrap()
+        .replace(dir.to_str().unwrap(), "DIR");
+    insta::assert_snapshot!(message);
+    // Building says it as the platform modules do, before anything is built.
+    let err = eval(&n, &module, "generation").expect_err("not built");
+    assert!(
+        err.contains("hearth: the home of alice is not valid:")
+            && err.contains("7 options set here are not options of hearth's home module:"),
+        "{err}"
+    );
+    // Without them, the same home evaluates.
+    assert_eq!(
+        eval_ok(
+            &n,
+            r#"{ home.stateVersion = "24.11"; }"#,
+            "failedAssertions"
+        ),
+        json!([])
+    );
+}
