@@ -449,8 +449,9 @@ fn session_script_and_out_of_store_links_activate() {
 #[test]
 fn what_needs_coreutils_says_so_without_pkgs() {
     let n = nixpkgs_or_skip!();
-    let err = eval(&n, r#"{ home.shellAliases.g = "git"; }"#, "generation")
-        .expect_err("no coreutils without pkgs");
+    let module =
+        r#"{ lib, ... }: { hearth.coreutils = lib.mkForce null; home.shellAliases.g = "git"; }"#;
+    let err = eval(&n, module, "generation").expect_err("no coreutils without pkgs");
     assert!(
         err.contains("sets home.shellAliases or home.sessionVariablesExtra, which need coreutils to build; evaluate the home with `pkgs`"),
         "{err}"
@@ -734,4 +735,149 @@ fn unsupported_options_are_one_error_naming_each_and_its_file() {
         ),
         json!([])
     );
+}
+
+// ---------------------------------------------------------------------------
+// Realistic configurations (tests/nix/configs), unchanged
+
+fn config_path(name: &str) -> String {
+    root()
+        .join("tests/nix/configs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Every configuration evaluates with no failed assertion, to the spec its
+/// Home Manager meaning asks for.
+#[test]
+fn realistic_configurations_evaluate() {
+    let n = nixpkgs_or_skip!();
+    for name in ["minimal.nix", "workstation.nix", "generic-linux.nix"] {
+        let module = config_path(name);
+        assert_eq!(
+            eval_ok(&n, &module, "failedAssertions"),
+            json!([]),
+            "{name}"
+        );
+    }
+
+    let spec = eval_ok(&n, &config_path("workstation.nix"), "spec");
+    let vars = &spec["sessionVariables"];
+    assert_eq!(vars["VISUAL"], json!("nvim"));
+    assert_eq!(vars["MOZ_ENABLE_WAYLAND"], json!("true"));
+    assert_eq!(vars.get("LESSHISTFILE"), None);
+    assert_eq!(vars["CARGO_HOME"], json!("/home/alice/.local/share/cargo"));
+    assert_eq!(
+        spec["sessionPath"],
+        json!([
+            "$HOME/.cargo/bin",
+            "/home/alice/go/bin",
+            "/home/alice/.local/bin"
+        ])
+    );
+    let steps: Vec<(String, String)> = spec["activation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["after"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let files = |n: &str| (n.to_owned(), "files".to_owned());
+    assert_eq!(
+        steps,
+        vec![files("announce"), files("createDirs"), files("gitHooks")]
+    );
+
+    let spec = eval_ok(&n, &config_path("generic-linux.nix"), "spec");
+    assert_eq!(spec["home"], json!("/home/alice"));
+    assert_eq!(
+        spec["sessionVariables"]["MANPATH"],
+        json!("/home/alice/.local/share/man${MANPATH:+:}$MANPATH")
+    );
+    assert!(spec["sessionVariables"]["XDG_DATA_DIRS"]
+        .as_str()
+        .unwrap()
+        .contains(":/usr/share:"));
+    let zellij = eval_ok(
+        &n,
+        &config_path("generic-linux.nix"),
+        r#"config.home.file.".config/zellij/config.kdl".text"#,
+    );
+    assert_eq!(
+        zellij,
+        json!(
+            "default_layout \"compact\"\n\
+             keybinds clear-defaults=false {\n\tnormal {\n\t\tbind \"Alt h\" {\n\t\t\tMoveFocus \"Left\"\n\t\t}\n\t\tbind \"Alt l\" {\n\t\t\tMoveFocus \"Right\"\n\t\t}\n\t}\n}\n\
+             pane_frames false\n\
+             theme \"gruvbox-dark\"\n"
+        )
+    );
+}
+
+/// workstation.nix built with the real hearth and activated into a
+/// throwaway home: every file where Home Manager would put it, the
+/// out-of-store link, the steps in order, the session script.
+#[test]
+fn workstation_builds_and_activates() {
+    let n = nixpkgs_or_skip!();
+    let home = common::TestHome::new();
+    let generation = build(&n, &home, &config_path("workstation.nix"));
+    home.hearth(["activate", generation.to_str().unwrap()])
+        .assert_ok();
+
+    let h = home.path();
+    assert_eq!(
+        common::read_file(h, ".config/nvim/lua/plugins.lua"),
+        "return { \"tpope/vim-fugitive\" }\n"
+    );
+    // Recursive: the directory is real, its files are links.
+    assert!(!h.join(".config/nvim").is_symlink());
+    assert!(h.join(".config/nvim/init.lua").is_symlink());
+    assert!(common::read_file(h, ".config/git/config").contains("name = Alice Example"));
+    assert_eq!(
+        common::read_file(h, ".config/git/ignore"),
+        ".direnv/\nresult\n"
+    );
+    let glog = std::fs::metadata(h.join(".local/bin/glog")).unwrap();
+    assert_ne!(
+        std::os::unix::fs::PermissionsExt::mode(&glog.permissions()) & 0o111,
+        0
+    );
+    let notes = common::read_link(h, "notes");
+    assert_eq!(
+        std::fs::read_link(notes).unwrap(),
+        h.join("src/dotfiles/notes")
+    );
+    assert_eq!(
+        common::read_file(h, "activation.log"),
+        "announce\ncreateDirs\ngitHooks\n"
+    );
+    assert!(h.join(".local/share/cargo").is_dir());
+
+    let vars = generation.join("hm-session-vars.sh");
+    let script = format!(
+        ". {}; echo \"$EDITOR $VISUAL $MOZ_ENABLE_WAYLAND ${{LESSHISTFILE-unset}}\"; alias gs",
+        vars.display()
+    );
+    assert_eq!(
+        sh("bash", &["--norc", "-i", "-c", &script], h),
+        "nvim nvim true unset\nalias gs='git status --short'\n"
+    );
+
+    // A second activation of the same generation changes no file: only the
+    // steps run again (their log grows by the same three lines, then is put
+    // back for the comparison).
+    let before = home.snapshot();
+    home.hearth(["activate", generation.to_str().unwrap()])
+        .assert_ok();
+    let log = "announce\ncreateDirs\ngitHooks\n";
+    assert_eq!(common::read_file(h, "activation.log"), log.repeat(2));
+    std::fs::write(h.join("activation.log"), log).unwrap();
+    common::assert_same(&before, &home.snapshot());
+    home.hearth(["status"]).assert_ok();
 }
