@@ -12,5 +12,7 @@
     ./home/session.nix
     ./home/activation.nix
     ./home/generation.nix
+    ./home/compat.nix
+    ./home/unsupported.nix
   ];
 }

@@ -276,6 +276,9 @@ fn xdg_files_map_onto_home_file_targets() {
             "stateHome": "/home/alice/.local/state",
             "cacheHome": "/home/alice/.cache",
             "configFile": {}, "dataFile": {}, "stateFile": {}, "cacheFile": {},
+            "binHome": "/home/alice/.local/bin",
+            "localBinInPath": false,
+            "systemDirs": { "config": [], "data": [] },
         })
     );
 

@@ -18,11 +18,74 @@
     };
 
     home.homeDirectory = lib.mkOption {
-      type = lib.types.strMatching "/.*[^/]|/";
+      # A path value or a string, as Home Manager takes it; trailing slashes
+      # are dropped so that every target computed from it is the same.
+      type = lib.types.coercedTo lib.types.path toString (lib.types.strMatching "/.*");
+      apply =
+        p:
+        let
+          trimmed = builtins.match "(/.*[^/])/*" p;
+        in
+        if trimmed == null then "/" else builtins.head trimmed;
       example = "/home/alice";
       description = ''
-        The absolute path of the home. The platform modules default it to
+        The absolute path of the home (a string or a path; a trailing `/` is
+        dropped). The platform modules default it to
         {option}`users.users.<name>.home`.
+      '';
+    };
+
+    home.uid = lib.mkOption {
+      type = lib.types.nullOr lib.types.ints.unsigned;
+      default = null;
+      example = 1000;
+      description = ''
+        The user's numeric id, for configurations that use it (for example
+        to spell `/run/user/''${toString config.home.uid}`). hearth itself
+        never reads it: at activation it takes the id of the user it runs
+        as.
+      '';
+    };
+
+    home.stateVersion = lib.mkOption {
+      # Any release name, so that a configuration written for a newer Home
+      # Manager than this list would know still evaluates.
+      type = lib.types.nullOr (lib.types.strMatching "[0-9]{2}\\.(03|05|09|11)");
+      default = null;
+      example = "25.05";
+      description = ''
+        The Home Manager release whose defaults a configuration was written
+        against (`"18.09"` ... `"25.05"`, `"25.11"`, ...). Accepted so that a
+        Home Manager configuration evaluates unchanged; hearth has no
+        defaults that depend on it, so it changes nothing, and unlike Home
+        Manager it may be left unset.
+      '';
+    };
+
+    home.enableNixpkgsReleaseCheck = lib.mkOption {
+      type = lib.types.bool;
+      default = true;
+      description = ''
+        Accepted for Home Manager configurations; has no effect. Home
+        Manager warns when its release differs from nixpkgs'; hearth is not
+        tied to a nixpkgs release, so there is nothing to check.
+      '';
+    };
+
+    home.profileDirectory = lib.mkOption {
+      type = lib.types.str;
+      default =
+        if config.hearth.installPackages then
+          "${config.xdg.stateHome}/nix/profiles/hearth-packages"
+        else
+          "/etc/profiles/per-user/${config.home.username}";
+      defaultText = lib.literalMD ''
+        `/etc/profiles/per-user/<user>` under the NixOS and nix-darwin
+        modules, `$XDG_STATE_HOME/nix/profiles/hearth-packages` otherwise
+      '';
+      description = ''
+        The profile holding `home.packages` (its `bin`, `share`, ...), for
+        configurations that refer to it.
       '';
     };
 
@@ -101,6 +164,19 @@
       default = if pkgs == null then builtins.currentSystem else pkgs.stdenv.buildPlatform.system;
       defaultText = lib.literalExpression "pkgs.stdenv.buildPlatform.system";
       description = "The system the generation is built on.";
+    };
+
+    hearth.coreutils = lib.mkOption {
+      type = lib.types.nullOr lib.types.package;
+      internal = true;
+      default = if pkgs == null then null else pkgs.coreutils;
+      defaultText = lib.literalExpression "pkgs.coreutils or null without pkgs";
+      description = ''
+        The coreutils used by the few builds that need more than the hearth
+        binary and a shell: `config.lib.file.mkOutOfStoreSymlink` (`ln`) and
+        `home.sessionVariablesExtra` (`chmod`). `null` makes those an
+        evaluation error that says so.
+      '';
     };
 
     hearth.installPackages = lib.mkOption {

@@ -97,6 +97,19 @@ lib.types.attrsOf (
           '';
         };
 
+        ignorelinks = lib.mkOption {
+          type = lib.types.bool;
+          default = false;
+          description = ''
+            Accepted for Home Manager configurations (where it passes
+            `-ignorelinks` to `lndir` for a `recursive` source). hearth
+            always does what it asks: a symlink inside a recursive source is
+            linked to as it is (the target points at the link in the
+            source), never followed nor descended into, whatever this is
+            set to.
+          '';
+        };
+
         onChange = lib.mkOption {
           type = lib.types.lines;
           default = "";

@@ -1,4 +1,6 @@
-# home.file: the files of the home.
+# home.file: the files of the home; what wins when an explicit file and a
+# file of a recursive directory have the same target; and
+# `config.lib.file.mkOutOfStoreSymlink`.
 {
   config,
   lib,
@@ -35,4 +37,74 @@
       says otherwise).
     '';
   };
+
+  options.home.fileOverlapResolution = lib.mkOption {
+    type = lib.types.enum [
+      "ignore"
+      "error"
+      "override"
+    ];
+    default = "ignore";
+    description = ''
+      What happens when a file of a `recursive` directory and another
+      entry have the same target. `ignore` (Home Manager's default): the
+      directory's file wins and the other entry is dropped. `override`: the
+      other entry wins. `error`: the build fails naming both. hearth can only
+      look inside a directory given as a path value (`./dotfiles`) while
+      evaluating; for a directory that is built (a derivation), an overlap
+      is always a build error naming both entries.
+    '';
+  };
+
+  options.lib = lib.mkOption {
+    type = lib.types.attrsOf lib.types.attrs;
+    default = { };
+    description = ''
+      Functions for configurations, as Home Manager's `config.lib`:
+      `config.lib.file.mkOutOfStoreSymlink`, and `lib.hm`'s parts
+      (`config.lib.dag`, `config.lib.shell`, `config.lib.strings`, ...).
+    '';
+  };
+
+  # Home Manager's modules and configurations reach `lib.hm` through
+  # `config.lib` too.
+  config.lib = {
+    inherit (lib.hm)
+      dag
+      strings
+      shell
+      booleans
+      gvariant
+      generators
+      ;
+  };
+
+  config.lib.file.mkOutOfStoreSymlink =
+    path:
+    let
+      target = toString path;
+      coreutils =
+        if config.hearth.coreutils != null then
+          config.hearth.coreutils
+        else
+          throw "hearth: config.lib.file.mkOutOfStoreSymlink ${target}: needs coreutils to build the link; evaluate the home with `pkgs` (the platform modules pass it) or set hearth.coreutils";
+    in
+    # A store path that is a symlink to `target`, as Home Manager makes it:
+    # the home's link points into the store, and from there out of it, so
+    # that the target may change (or not exist yet) without a rebuild.
+    derivation {
+      name = lib.hm.strings.storeFileName (baseNameOf target);
+      inherit (config.hearth) system;
+      builder = config.hearth.shell;
+      # No `exec`: Nix 2.8 can kill a builder that ends this quickly when
+      # the shell is replaced by it (seen as "signal 9").
+      args = [
+        "-c"
+        ''"$coreutils/bin/ln" -s "$target" "$out"''
+      ];
+      inherit target;
+      coreutils = "${coreutils}";
+      preferLocalBuild = true;
+      allowSubstitutes = false;
+    };
 }

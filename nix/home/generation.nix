@@ -43,10 +43,82 @@ let
     else
       "${file.source}";
 
+  enabled = lib.filter (f: f.enable) (builtins.attrValues cfg.file);
+
+  # home.fileOverlapResolution: an entry whose target is a file of a
+  # recursive directory given as a path value (the only kind Nix can look
+  # into while evaluating). What is at `rel` in that directory: "regular",
+  # "symlink", "directory", or null.
+  kindIn =
+    dir: rel:
+    let
+      parent = dirOf "/${rel}";
+      entries = builtins.readDir (if parent == "/" then dir else dir + parent);
+    in
+    if builtins.pathExists (dir + "/${rel}") then entries.${baseNameOf rel} or null else null;
+
+  overlaps = lib.concatMap (
+    r:
+    let
+      prefix = "${relativeTarget r}/";
+    in
+    lib.concatMap (
+      e:
+      let
+        t = relativeTarget e;
+        rel = lib.removePrefix prefix t;
+        kind = kindIn r.source rel;
+      in
+      lib.optional (
+        e.definedBy != r.definedBy && lib.hasPrefix prefix t && kind != null && kind != "directory"
+      ) { inherit e r rel; }
+    ) enabled
+  ) (lib.filter (f: f.recursive && builtins.isPath f.source) enabled);
+
+  overlapResolution = cfg.fileOverlapResolution;
+
+  # Every file below a path-valued directory, relative to it (symlinks are
+  # files: never followed, as `hearth build-generation` walks them).
+  filesBelow =
+    dir: prefix:
+    lib.concatLists (
+      lib.mapAttrsToList (
+        name: kind:
+        if kind == "directory" then
+          filesBelow (dir + "/${name}") "${prefix}${name}/"
+        else
+          [ "${prefix}${name}" ]
+      ) (builtins.readDir dir)
+    );
+
+  # `override`: a recursive directory with an overlap becomes one entry per
+  # file, without the overlapped ones.
+  expand =
+    r:
+    let
+      mine = lib.filter (o: o.r.definedBy == r.definedBy) overlaps;
+      taken = map (o: o.rel) mine;
+      dir = storeSource r;
+    in
+    if mine == [ ] then
+      [ r ]
+    else
+      map (rel: r // {
+        target = "${relativeTarget r}/${rel}";
+        source = "${dir}/${rel}";
+        recursive = false;
+      }) (lib.filter (rel: !builtins.elem rel taken) (filesBelow r.source ""));
+
+  resolved =
+    if overlaps == [ ] || overlapResolution == "error" then
+      enabled
+    else if overlapResolution == "ignore" then
+      lib.filter (f: !lib.any (o: o.e.definedBy == f.definedBy) overlaps) enabled
+    else
+      lib.concatMap expand enabled;
+
   # In order of target, whatever the option names.
-  files = lib.sort (a: b: relativeTarget a < relativeTarget b) (
-    lib.filter (f: f.enable) (builtins.attrValues cfg.file)
-  );
+  files = lib.sort (a: b: relativeTarget a < relativeTarget b) resolved;
 
   fileSpec = file: {
     target = relativeTarget file;
@@ -72,9 +144,24 @@ let
     files = map fileSpec files;
     packages = if config.hearth.installPackages && cfg.path != null then "${cfg.path}" else null;
     activation = cfg.activationOrder;
-    sessionVariables = lib.mapAttrs (_: toString) cfg.sessionVariables;
-    inherit (cfg) sessionPath;
+    sessionVariables = cfg.sessionVariablesSpec;
+    sessionPath = cfg.sessionSearchVariables.PATH or [ ];
   };
+
+  # hm-session-vars.sh is written (read-only) by `hearth build-generation`;
+  # aliases and sessionVariablesExtra are appended to it afterwards.
+  extra = cfg.sessionScriptExtra;
+  coreutils =
+    if config.hearth.coreutils != null then
+      config.hearth.coreutils
+    else
+      throw "hearth: the home of ${cfg.username} sets home.shellAliases or home.sessionVariablesExtra, which need coreutils to build; evaluate the home with `pkgs` (the platform modules pass it) or set hearth.coreutils";
+  appendExtra = lib.optionalString (extra != "") ''
+    vars="$out/hm-session-vars.sh"
+    "$coreutils/bin/chmod" u+w "$vars"
+    printf '\n%s\n' "$sessionExtra" >> "$vars"
+    "$coreutils/bin/chmod" 0444 "$vars"
+  '';
 
   # Two entries with the same target: both named, before anything is built.
   duplicates =
@@ -109,7 +196,13 @@ in
     assertions = lib.mapAttrsToList (target: fs: {
       assertion = false;
       message = "${target} is the target of ${toString (builtins.length fs)} files: ${lib.concatMapStringsSep ", " (f: f.definedBy) fs}; remove all but one or give them other targets";
-    }) duplicates;
+    }) duplicates
+    ++ lib.optionals (overlapResolution == "error") (
+      map (o: {
+        assertion = false;
+        message = "${relativeTarget o.e} is the target of ${o.e.definedBy} and a file of the recursive directory of ${o.r.definedBy}; remove one, or set home.fileOverlapResolution to \"ignore\" (the directory's file wins) or \"override\" (the other entry wins)";
+      }) overlaps
+    );
 
     home.generationSpec = spec;
 
@@ -117,19 +210,34 @@ in
       if failed != [ ] then
         throw "hearth: the home of ${cfg.username} is not valid:\n- ${lib.concatStringsSep "\n- " failed}"
       else
-        derivation {
-          name = "hearth-generation-${cfg.username}";
+        derivation (
+          {
+            name = "hearth-generation-${cfg.username}";
           inherit (config.hearth) system;
           builder = config.hearth.shell;
           args = [
             "-c"
-            ''exec "$hearth" build-generation "$specPath" "$out"''
+            (
+              if extra == "" then
+                ''exec "$hearth" build-generation "$specPath" "$out"''
+              else
+                ''
+                  set -e
+                  "$hearth" build-generation "$specPath" "$out"
+                ''
+                + appendExtra
+            )
           ];
           inherit (spec) hearth;
           spec = builtins.toJSON spec;
           passAsFile = [ "spec" ];
           preferLocalBuild = true;
           allowSubstitutes = false;
-        };
+        }
+          // lib.optionalAttrs (extra != "") {
+            sessionExtra = extra;
+            coreutils = "${coreutils}";
+          }
+        );
   };
 }

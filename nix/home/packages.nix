@@ -74,6 +74,22 @@ in
       '';
     };
 
+    extraProfileCommands = lib.mkOption {
+      type = lib.types.lines;
+      default = "";
+      example = ''
+        if [ -d "$out/share/applications" ]; then
+          ''${pkgs.desktop-file-utils}/bin/update-desktop-database "$out/share/applications"
+        fi
+      '';
+      description = ''
+        Shell commands run when the packages environment is built, after
+        its links are made, with `$out` the environment (as in nixpkgs'
+        `buildEnv` `postBuild`). Only with {option}`home.packages` set: with
+        no packages there is no environment.
+      '';
+    };
+
     path = lib.mkOption {
       type = lib.types.nullOr lib.types.package;
       internal = true;
@@ -104,7 +120,16 @@ in
           builder = config.hearth.shell;
           args = [
             "-c"
-            ''exec "$hearth" build-env "$specPath" "$out"''
+            (
+              if cfg.extraProfileCommands == "" then
+                ''exec "$hearth" build-env "$specPath" "$out"''
+              else
+                ''
+                  set -e
+                  "$hearth" build-env "$specPath" "$out"
+                  ${cfg.extraProfileCommands}
+                ''
+            )
           ];
           hearth = "${config.hearth.package}/bin/hearth";
           spec = builtins.toJSON spec;

@@ -65,7 +65,8 @@ let
       k = kinds.${kind};
     in
     lib.mkOption {
-      type = lib.types.str;
+      # A path value or a string, as Home Manager takes it.
+      type = lib.types.coercedTo lib.types.path toString lib.types.str;
       default = "${home}/${k.default}";
       defaultText = lib.literalExpression ''"''${config.home.homeDirectory}/${k.default}"'';
       example = "/home/alice/.xdg/${kind}";
@@ -91,6 +92,7 @@ let
           force
           type
           mode
+          ignorelinks
           definedBy
           ;
         target = "${cfg.${kinds.${kind}.dir}}/${file.target}";
@@ -104,8 +106,8 @@ in
       default = false;
       description = ''
         Whether to export `XDG_CONFIG_HOME`, `XDG_DATA_HOME`,
-        `XDG_STATE_HOME` and `XDG_CACHE_HOME` as session variables, set to
-        the directories below. The `xdg.*File` options work either way.
+        `XDG_STATE_HOME`, `XDG_CACHE_HOME` and `XDG_BIN_HOME` as session
+        variables, set to the directories below. The `xdg.*File` options work either way.
       '';
     };
 
@@ -113,6 +115,49 @@ in
     dataHome = dirOption "data";
     stateHome = dirOption "state";
     cacheHome = dirOption "cache";
+
+    binHome = lib.mkOption {
+      type = lib.types.coercedTo lib.types.path toString lib.types.str;
+      default = "${home}/.local/bin";
+      defaultText = lib.literalExpression ''"''${config.home.homeDirectory}/.local/bin"'';
+      example = "/home/alice/bin";
+      description = ''
+        The directory of the user's own executables, exported as
+        {env}`XDG_BIN_HOME` when {option}`xdg.enable` is set.
+      '';
+    };
+
+    localBinInPath = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = ''
+        Whether to add {option}`xdg.binHome` to the end of
+        {option}`home.sessionPath` (only with {option}`xdg.enable`, as in
+        Home Manager).
+      '';
+    };
+
+    systemDirs = {
+      config = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ ];
+        example = [ "/etc/xdg" ];
+        description = ''
+          Directories put in front of {env}`XDG_CONFIG_DIRS` in the user's
+          login shells.
+        '';
+      };
+
+      data = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ ];
+        example = [ "/usr/share" ];
+        description = ''
+          Directories put in front of {env}`XDG_DATA_DIRS` in the user's
+          login shells.
+        '';
+      };
+    };
 
     configFile = fileOption "config";
     dataFile = fileOption "data";
@@ -123,8 +168,21 @@ in
   config = {
     home.file = lib.mkMerge (map toHomeFiles (builtins.attrNames kinds));
 
-    home.sessionVariables = lib.mkIf cfg.enable (
-      lib.mapAttrs' (_: k: lib.nameValuePair k.variable cfg.${k.dir}) kinds
-    );
+    home.sessionVariables = lib.mkMerge [
+      (lib.mkIf cfg.enable (
+        lib.mapAttrs' (_: k: lib.nameValuePair k.variable cfg.${k.dir}) kinds
+        // {
+          XDG_BIN_HOME = cfg.binHome;
+        }
+      ))
+      (lib.mkIf (cfg.systemDirs.config != [ ]) {
+        XDG_CONFIG_DIRS = "${lib.concatStringsSep ":" cfg.systemDirs.config}\${XDG_CONFIG_DIRS:+:$XDG_CONFIG_DIRS}";
+      })
+      (lib.mkIf (cfg.systemDirs.data != [ ]) {
+        XDG_DATA_DIRS = "${lib.concatStringsSep ":" cfg.systemDirs.data}\${XDG_DATA_DIRS:+:$XDG_DATA_DIRS}";
+      })
+    ];
+
+    home.sessionPath = lib.mkIf (cfg.enable && cfg.localBinInPath) (lib.mkAfter [ cfg.binHome ]);
   };
 }

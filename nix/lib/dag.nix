@@ -158,32 +158,67 @@ rec {
   # Compatibility with Home Manager's `dagTopoSort` name.
   dagTopoSort = topoSort;
 
-  # The option type of a DAG whose entries hold values of `elemType`. A plain
-  # value (not made with the entry* functions) is taken as entryAnywhere.
+  # The option type of a DAG whose entries hold values of `elemType`. A
+  # plain value (not made with the entry* functions) is taken as
+  # entryAnywhere. Several definitions of one entry merge as `elemType`
+  # merges. When `elemType` is a submodule, its modules get the entry's
+  # name as the `dagName` argument (`name` is "data" there).
   types.dagOf =
     elemType:
     let
-      entry = lib.types.submodule {
-        options = {
-          data = lib.mkOption {
-            type = elemType;
-            description = "The entry's value.";
+      isSubmodule = elemType.name == "submodule";
+      entry = lib.types.submodule (
+        { name, ... }:
+        {
+          options = {
+            data = lib.mkOption {
+              type = elemType;
+              description = "The entry's value.";
+            };
+            after = lib.mkOption {
+              type = lib.types.listOf lib.types.str;
+              default = [ ];
+              description = "Names of the entries this one must come after.";
+            };
+            before = lib.mkOption {
+              type = lib.types.listOf lib.types.str;
+              default = [ ];
+              description = "Names of the entries this one must come before.";
+            };
           };
-          after = lib.mkOption {
-            type = lib.types.listOf lib.types.str;
-            default = [ ];
-            description = "Names of the entries this one must come after.";
+          config = lib.mkIf isSubmodule { data._module.args.dagName = name; };
+        }
+      );
+      # A definition as an entry: entries as they are, plain values as
+      # entryAnywhere. A plain value under mkBefore/mkAfter/mkOrder keeps
+      # its priority among the other definitions of the same entry; the
+      # priority itself never reaches the submodule (which takes none).
+      asEntry =
+        d:
+        if isEntry d.value then
+          { inherit (d) file value; }
+        else
+          {
+            inherit (d) file;
+            value = entryAnywhere (if d ? priority then lib.mkOrder d.priority d.value else d.value);
           };
-          before = lib.mkOption {
-            type = lib.types.listOf lib.types.str;
-            default = [ ];
-            description = "Names of the entries this one must come before.";
-          };
-        };
+      entryType = lib.mkOptionType {
+        name = "dagEntryOf";
+        description = "DAG entry of ${lib.types.optionDescriptionPhrase (class: class == "noun") elemType}";
+        merge = loc: defs: entry.merge loc (map asEntry defs);
       };
+      attrs = lib.types.attrsOf entryType;
     in
-    lib.types.attrsOf (lib.types.coercedTo elemType entryAnywhere entry)
-    // {
+    lib.mkOptionType {
+      name = "dagOf";
       description = "DAG of ${lib.types.optionDescriptionPhrase (class: class == "noun") elemType}";
+      inherit (attrs) check merge emptyValue;
+      getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "<name>" ]);
+      inherit (elemType) getSubModules;
+      substSubModules = m: types.dagOf (elemType.substSubModules m);
+      functor = (lib.types.defaultFunctor "dagOf") // {
+        wrapped = elemType;
+      };
+      nestedTypes.elemType = elemType;
     };
 }

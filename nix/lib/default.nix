@@ -1,24 +1,42 @@
-# hearth's Nix library: `dag` (ordering of activation steps) and
-# `extendLib`, which adds it to a nixpkgs `lib` as `lib.hearth` and, for
-# Home Manager compatibility, as `lib.hm`. Needs nothing but `lib`.
+# hearth's Nix library: `dag` (ordering of activation steps), the parts of
+# Home Manager's `lib.hm` that configurations use, and `extendLib`, which
+# adds them to a nixpkgs `lib` as `lib.hearth` and, for Home Manager
+# compatibility, as `lib.hm`. Needs nothing but `lib`.
 { lib }:
 let
   dag = import ./dag.nix { inherit lib; };
-  self = {
-    inherit dag;
+  strings = import ./strings.nix { inherit lib; };
+  shell = import ./shell.nix { inherit lib; };
+  booleans = import ./booleans.nix;
+  gvariant = import ./gvariant.nix { inherit lib; };
+  generators = import ./generators.nix { inherit lib; };
+  types = import ./types.nix { inherit lib dag gvariant; };
 
-    # `lib` with `lib.hearth.dag` and `lib.hm.dag` / `lib.hm.types.dagOf`,
-    # given to home modules as their `lib` argument.
+  # What `lib.hm` holds, by Home Manager's names.
+  hm = {
+    inherit
+      dag
+      strings
+      shell
+      booleans
+      gvariant
+      generators
+      types
+      ;
+  };
+
+  self = hm // {
+    inherit hm;
+
+    # `lib` with `lib.hearth` and `lib.hm`, given to home modules as their
+    # `lib` argument.
     extendLib =
       lib:
       lib.extend (
         final: prev: {
           hearth = self;
-          hm = (prev.hm or { }) // {
-            inherit dag;
-            types = (prev.hm.types or { }) // {
-              inherit (dag.types) dagOf;
-            };
+          hm = (prev.hm or { }) // hm // {
+            types = (prev.hm.types or { }) // hm.types;
           };
         }
       );

@@ -16,8 +16,10 @@ let
     modules = [
       ../../nix/home-module.nix
       {
-        home.username = "alice";
-        home.homeDirectory = "/home/alice";
+        # Defaults, so that a configuration that sets its own (as Home
+        # Manager's do) merges with them.
+        home.username = lib.mkDefault "alice";
+        home.homeDirectory = lib.mkDefault "/home/alice";
         hearth.package =
           if hearthBin == null then
             # A store path, never built: these tests evaluate.
@@ -38,6 +40,19 @@ let
               ];
             };
         hearth.system = if hearthBin == null then "x86_64-linux" else builtins.currentSystem;
+        # Without pkgs, the builds that need `ln` or `chmod` take this
+        # machine's (the tests run with the sandbox off, as the hearth
+        # binary above already assumes). Only built when hearthBin is given.
+        hearth.coreutils = lib.mkDefault (derivation {
+          name = "host-coreutils";
+          system = builtins.currentSystem;
+          builder = "/bin/sh";
+          PATH = "/bin:/usr/bin";
+          args = [
+            "-ec"
+            ''mkdir -p "$out/bin"; for t in ln chmod; do ln -s "$(command -v $t)" "$out/bin/$t"; done''
+          ];
+        });
       }
     ] ++ (if builtins.isList module then module else [ module ]);
   };
