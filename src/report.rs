@@ -102,14 +102,39 @@ pub fn plan_text(generation: &Path, plan: &Plan) -> String {
             ),
             Action::Mkdir { path } => ("mkdir", home_path(path)),
             Action::Put {
-                path, want, why, ..
+                path,
+                want,
+                why,
+                prev,
             } => (
                 match why {
                     Why::Create => "create",
-                    Why::Replace => "replace",
+                    Why::Replace | Why::HomeManager | Why::Identical => "replace",
                     Why::Repair => "repair",
                 },
-                format!("{} {}", home_path(path), describe_want(want)),
+                format!(
+                    "{} {}{}",
+                    home_path(path),
+                    describe_want(want),
+                    match (why, prev) {
+                        (Why::HomeManager, Prev::Symlink { target }) => format!(
+                            " (Home Manager's link to {}: replaced, no backup needed)",
+                            escape_path(target)
+                        ),
+                        (Why::Identical, _) => {
+                            " (a regular file with the same content; nothing is lost)".into()
+                        }
+                        _ => String::new(),
+                    }
+                ),
+            ),
+            Action::UnlinkHomeManager { path, target } => (
+                "remove",
+                format!(
+                    "{} (Home Manager's link to {}: removed, no backup needed)",
+                    home_path(path),
+                    escape_path(target)
+                ),
             ),
         };
         *count.entry(verb).or_default() += 1;
@@ -122,6 +147,16 @@ pub fn plan_text(generation: &Path, plan: &Plan) -> String {
             home_path(&k.path),
             k.found.describe()
         ));
+    }
+    for p in &plan.adopted {
+        lines.push(format!(
+            "  {:<8} {} (already what the generation wants: adopted, nothing written)",
+            "adopt",
+            home_path(p)
+        ));
+    }
+    if !plan.adopted.is_empty() {
+        count.insert("adopt", plan.adopted.len());
     }
     let mut summary: Vec<String> = count.iter().map(|(v, n)| format!("{n} {v}")).collect();
     if !plan.kept.is_empty() {
@@ -315,6 +350,9 @@ fn action_json(a: &Action) -> Value {
             json!({"kind": "discard", "path": rel_json(path), "found": seen_json(found)})
         }
         Action::Mkdir { path } => json!({"kind": "mkdir", "path": rel_json(path)}),
+        Action::UnlinkHomeManager { path, target } => json!({
+            "kind": "remove-home-manager-link", "path": rel_json(path), "target": path_json(target),
+        }),
         Action::Put {
             path,
             want,
@@ -322,7 +360,13 @@ fn action_json(a: &Action) -> Value {
             why,
         } => json!({
             "kind": "put", "path": rel_json(path),
-            "why": match why { Why::Create => "create", Why::Replace => "replace", Why::Repair => "repair" },
+            "why": match why {
+                Why::Create => "create",
+                Why::Replace => "replace",
+                Why::Repair => "repair",
+                Why::HomeManager => "home-manager",
+                Why::Identical => "identical",
+            },
             "want": desired_json(want), "prev": prev_json(prev),
         }),
     }
@@ -361,6 +405,10 @@ pub fn plan_fields(doc: &mut Map<String, Value>, generation: &Path, plan: &Plan)
             .collect(),
     );
     doc.insert("unchanged".into(), plan.unchanged.into());
+    doc.insert(
+        "adopted".into(),
+        plan.adopted.iter().map(rel_json).collect(),
+    );
 }
 
 /// The plan's fields alone, as text (the planner's tests snapshot it).

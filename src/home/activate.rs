@@ -359,11 +359,18 @@ fn complete_committed(
 /// link target with the same file content is no change.
 fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
     let Action::Put {
-        path, want, prev, ..
+        path,
+        want,
+        prev,
+        why,
     } = action
     else {
         return false;
     };
+    if *why == plan::Why::Identical {
+        // A file with the source's very content, replaced by the link.
+        return false;
+    }
     match (prev, want) {
         (Prev::Symlink { target: old }, Desired::Symlink { target: new }) => {
             // The old target may be the user's choice (a FIFO, /dev/zero):
@@ -533,7 +540,13 @@ fn plan_phase(ctx: &Context, req: &Request, p: &Prepared, sink: Sink) -> Result<
         .map_err(|e| Error::CheckStep(Box::new(e)))?;
     }
 
-    let seen = observe::look(&ctx.home, old_owned, &gen.files, p.backup_ext.is_some())?;
+    let seen = observe::look(
+        &ctx.home,
+        old_owned,
+        &gen.files,
+        p.backup_ext.is_some(),
+        true,
+    )?;
     let mut plan = plan::compute(
         old_owned,
         &gen.files,
@@ -1154,7 +1167,7 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Applied>, Vec<Drift>)
     let Some(cur) = data.current else {
         return Ok((None, Vec::new()));
     };
-    let seen = observe::look(&ctx.home, &cur.owned, &[], false)?;
+    let seen = observe::look(&ctx.home, &cur.owned, &[], false, false)?;
     let mut drift = Vec::new();
     for (path, rec) in &cur.owned.entries {
         let s = seen.paths.get(path).unwrap_or(&Seen::Missing);

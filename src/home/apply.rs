@@ -282,6 +282,15 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                 expect: Expect::from_seen(found),
             }),
             Action::Mkdir { path } => Some(Op::Mkdir { path: path.clone() }),
+            // Home Manager's link goes as hearth's own links do: moved
+            // aside, checked to be that link, then deleted.
+            Action::UnlinkHomeManager { path, target } => Some(Op::Remove {
+                path: path.clone(),
+                was: Recorded::Symlink {
+                    target: target.clone(),
+                },
+                trash: sibling(&trash_beside(path), txid, n, "trash"),
+            }),
             Action::Put {
                 path, want, prev, ..
             } => Some(Op::Put {
@@ -291,7 +300,13 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                 tmp: sibling(path, txid, n, "tmp"),
                 stash: sibling(path, txid, n, "stash"),
                 was: match prev {
-                    Prev::File => old.entries.get(path).cloned(),
+                    // An identical file replaced by a link is checked
+                    // against what the plan saw, not hearth's record.
+                    Prev::File => plan
+                        .identical
+                        .get(path)
+                        .or_else(|| old.entries.get(path))
+                        .cloned(),
                     _ => None,
                 },
             }),

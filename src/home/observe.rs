@@ -38,8 +38,16 @@ pub enum Error {
 
 /// Inspects every target of `old` ∪ `new` and each of their parent directories.
 /// `move_aside`: what is in the way will be moved aside (a backup extension is
-/// set), so it need not be listed.
-pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<Observed, Error> {
+/// set), so it need not be listed. `home_manager`: also every path Home
+/// Manager's current generation links (for a plan; checking what hearth
+/// owns needs none of it).
+pub fn look(
+    home: &Path,
+    old: &Owned,
+    new: &[File],
+    move_aside: bool,
+    home_manager: bool,
+) -> Result<Observed, Error> {
     // Each path once, with its parents; a parent already present means
     // all of its own parents are too.
     // Sized for the common case (old and new mostly the same paths, a few
@@ -53,6 +61,13 @@ pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<
     old.entries.keys().for_each(&mut add);
     old.dirs.iter().for_each(&mut add);
     new.iter().map(|f| &f.target).for_each(&mut add);
+    let home_manager = if home_manager {
+        home_manager_paths(home)
+    } else {
+        Vec::new()
+    };
+    home_manager.iter().for_each(&mut add);
+    let hm_set: HashSet<&RelPath> = home_manager.iter().collect();
     // Each directory's entries are looked at through one descriptor of it,
     // outermost directories first: a lookup then walks one name, never a
     // path, so it is cheap and cannot be sent elsewhere by a symlink swapped
@@ -73,6 +88,7 @@ pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
     seen.paths.reserve(looked_at);
+    let store = crate::sys::nixtools::store_dir();
     // Sources first: their sizes say which files at targets can be copies
     // of them and so are worth reading.
     for f in new.iter().filter(|f| f.kind == FileType::Copy) {
@@ -165,8 +181,14 @@ pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<
             // Where a link is expected (wanted or recorded), one readlinkat
             // tells both that it is a link and where it points.
             let expect_link = wanted.is_some_and(|f| f.kind == FileType::Symlink)
-                || matches!(recorded, Some(Recorded::Symlink { .. }));
+                || matches!(recorded, Some(Recorded::Symlink { .. }))
+                || hm_set.contains(&p);
             let mut found = inspect_retrying(home, dir, &p, &hash, list, expect_link)?;
+            if let Some(f) = wanted.filter(|f| f.kind == FileType::Symlink) {
+                // A regular file where a link is wanted may hold exactly the
+                // link's content (Home Manager leaves such a file in place).
+                identical_to_link_source(home, dir, &p, f, &store, &mut found, &mut seen.sources)?;
+            }
             if let Seen::Symlink { target, dangling } = &mut found {
                 // A stat through the link costs a syscall per file; only a
                 // link that is neither wanted nor hearth's own gets reported.
@@ -188,7 +210,155 @@ pub fn look(home: &Path, old: &Owned, new: &[File], move_aside: bool) -> Result<
         }
     }
 
+    seen.home_manager = home_manager;
     Ok(seen)
+}
+
+/// Where Home Manager keeps the generation it last activated, relative to
+/// the home: its GC root, and its profile (older installations have only
+/// that one).
+const HOME_MANAGER_ROOTS: [&str; 2] = [
+    ".local/state/home-manager/gcroots/current-home",
+    ".local/state/nix/profiles/home-manager",
+];
+
+/// Past this many files, Home Manager's tree is not listed (its stale links
+/// then stay, as before adoption existed).
+const HOME_MANAGER_LIMIT: usize = 100_000;
+
+/// The paths Home Manager's current generation links into the home: every
+/// file and link in its `home-files` tree, which `linkGeneration` linked one
+/// by one. Empty when Home Manager has no generation here. Only the store
+/// is listed; what the roots in the home point at must be a generation in
+/// the store whose `home-files` is a `-home-manager-files` store path.
+fn home_manager_paths(home: &Path) -> Vec<RelPath> {
+    let store = crate::sys::nixtools::store_dir();
+    let mut trees: Vec<PathBuf> = Vec::new();
+    for root in HOME_MANAGER_ROOTS {
+        let Ok(generation) = std::fs::canonicalize(home.join(root)) else {
+            continue;
+        };
+        if !crate::home::plan::in_store(&generation, &store) {
+            continue;
+        }
+        let Ok(files) = std::fs::canonicalize(generation.join("home-files")) else {
+            continue;
+        };
+        let is_tree = files.parent() == Some(store.as_path())
+            && files
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("-home-manager-files"));
+        if is_tree && !trees.contains(&files) {
+            trees.push(files);
+        }
+    }
+    let mut out: Vec<RelPath> = Vec::new();
+    for tree in &trees {
+        if !list_store_tree(tree, "", LIST_DEPTH, &mut out) {
+            return Vec::new();
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Adds the files and links below `dir` (at `rel` in the tree) to `out`;
+/// false past the limits. A link is a leaf: never followed.
+fn list_store_tree(dir: &Path, rel: &str, levels: usize, out: &mut Vec<RelPath>) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            // Not a name hearth can manage.
+            continue;
+        };
+        let child = if rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if kind.is_dir() {
+            if levels <= 1 || !list_store_tree(&entry.path(), &child, levels - 1, out) {
+                return false;
+            }
+        } else if let Ok(p) = RelPath::parse(&child) {
+            out.push(p);
+            if out.len() > HOME_MANAGER_LIMIT {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// At a link target: when `found` is a regular file of the size of the
+/// link's source (a regular file in the store), hashes both, so that the
+/// plan can tell a file identical to the source (replaced by the link with
+/// nothing lost). The source is opened without following a link and
+/// without blocking; the file is read no further than that size.
+fn identical_to_link_source(
+    home: &Path,
+    dir: &DirFd,
+    rel: &RelPath,
+    f: &File,
+    store: &Path,
+    found: &mut Seen,
+    sources: &mut HashMap<PathBuf, SourceInfo>,
+) -> Result<(), Error> {
+    let Seen::File {
+        size,
+        sha256: sha256 @ None,
+        unreadable: false,
+        ..
+    } = found
+    else {
+        return Ok(());
+    };
+    let size = *size;
+    if !sources.contains_key(&f.source) {
+        if !crate::home::plan::in_store(&f.source, store) {
+            return Ok(());
+        }
+        let Some((file, meta)) = open_regular(&f.source) else {
+            return Ok(());
+        };
+        if meta.len() != size {
+            return Ok(());
+        }
+        let Ok(Some(h)) = sha256_up_to(file, Some(size)) else {
+            return Ok(());
+        };
+        sources.insert(
+            f.source.clone(),
+            SourceInfo {
+                sha256: h,
+                mode: meta.mode() & 0o7777,
+                size,
+            },
+        );
+    }
+    if sources.get(&f.source).is_none_or(|s| s.size != size) {
+        return Ok(());
+    }
+    match dir.open_file(rel.file_name()) {
+        // Not hearth's to read: it cannot be shown identical.
+        Err(e) if is_denied(&e) => {}
+        opened => {
+            *sha256 = opened
+                .and_then(|file| sha256_up_to(file, Some(size)))
+                .map_err(|source| Error::Inspect {
+                    path: rel.in_home(home),
+                    source,
+                })?;
+        }
+    }
+    Ok(())
 }
 
 /// `inspect_at`, tried again when it fails: an entry replaced between its
@@ -465,7 +635,10 @@ pub fn same_store_content(old: &Path, new: &Path, store: &Path) -> bool {
     if !(crate::home::plan::in_store(&a, store) && crate::home::plan::in_store(&b, store)) {
         return a == b;
     }
-    match (open_regular(&a), open_regular(&b)) {
+    match (
+        open_regular(&a).map(|(f, m)| (f, m.len())),
+        open_regular(&b).map(|(f, m)| (f, m.len())),
+    ) {
         (Some((fa, size_a)), Some((fb, size_b))) => {
             size_a == size_b
                 && matches!(
@@ -477,9 +650,9 @@ pub fn same_store_content(old: &Path, new: &Path, store: &Path) -> bool {
     }
 }
 
-/// A regular file at `path` and its size; `None` for anything else (a
+/// A regular file at `path` and what it is; `None` for anything else (a
 /// symlink at the last component is not followed, a FIFO not waited for).
-fn open_regular(path: &Path) -> Option<(std::fs::File, u64)> {
+fn open_regular(path: &Path) -> Option<(std::fs::File, std::fs::Metadata)> {
     use nix::fcntl::OFlag;
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
@@ -488,7 +661,7 @@ fn open_regular(path: &Path) -> Option<(std::fs::File, u64)> {
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
-    meta.is_file().then_some((file, meta.len()))
+    meta.is_file().then_some((file, meta))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -113,8 +113,15 @@ pub struct Observed {
     /// Every target of old ∪ new and every ancestor directory of them.
     /// A path behind a non-directory ancestor is recorded as `Missing`.
     pub paths: HashMap<RelPath, Seen>,
-    /// Content hash and mode of each copy source.
+    /// Content hash and mode of each copy source, and of each link
+    /// source whose target holds a regular file of its size (a file that
+    /// may be identical to it).
     pub sources: HashMap<PathBuf, SourceInfo>,
+    /// The paths Home Manager's current generation links into the home (read
+    /// from its GC root), each looked at: a link of Home Manager's there that
+    /// the new generation does not want would dangle once Home Manager's
+    /// generation is collected, so the plan removes it.
+    pub home_manager: Vec<RelPath>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,11 +197,18 @@ impl Desired {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Why {
     Create,
     Replace,
     Repair,
+    /// What is there is a link Home Manager made (into its
+    /// `-home-manager-files`): it carries nothing of the user's.
+    HomeManager,
+    /// What is there is a regular file with exactly the content of the
+    /// link's source (as Home Manager leaves an identical file it skipped):
+    /// nothing is lost when the link takes its place.
+    Identical,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -230,6 +244,13 @@ pub enum Action {
         prev: Prev,
         why: Why,
     },
+    /// Remove a link Home Manager made (into its `-home-manager-files`)
+    /// that the new generation does not want: it would dangle once Home
+    /// Manager's generation is collected.
+    UnlinkHomeManager {
+        path: RelPath,
+        target: PathBuf,
+    },
 }
 
 impl Action {
@@ -240,7 +261,8 @@ impl Action {
             | Action::Backup { path, .. }
             | Action::Discard { path, .. }
             | Action::Mkdir { path }
-            | Action::Put { path, .. } => path,
+            | Action::Put { path, .. }
+            | Action::UnlinkHomeManager { path, .. } => path,
         }
     }
 }
@@ -283,14 +305,24 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     pub kept: Vec<Kept>,
     pub unchanged: usize,
+    /// Targets hearth did not own that already hold exactly what the new
+    /// generation wants (what Home Manager or the user put there): taken
+    /// as hearth's own, nothing written.
+    pub adopted: Vec<RelPath>,
     /// What hearth will own once the plan is applied.
     #[serde(skip)]
     pub owned: Owned,
+    /// For each `Why::Identical` put: the file it replaces, as apply checks
+    /// it at the moment of the change (a file edited since the plan looked
+    /// is left alone).
+    #[serde(skip)]
+    pub identical: HashMap<RelPath, Recorded>,
 }
 
 impl Plan {
+    /// Nothing changes: not the home, and not what hearth owns in it.
     pub fn is_noop(&self) -> bool {
-        self.actions.is_empty()
+        self.actions.is_empty() && self.adopted.is_empty()
     }
 }
 
@@ -326,6 +358,62 @@ const STORE: &str = "/nix/store";
 /// inside it: `/nix/store/../../home/u/x` is the user's link to their file.
 fn is_store_link(seen: &Seen) -> bool {
     matches!(seen, Seen::Symlink { target, .. } if in_store(target, Path::new(STORE)))
+}
+
+/// The suffix of the store name of the tree Home Manager links a home's
+/// files into; its own cleanup recognises its links by the same pattern
+/// (`<store>/*-home-manager-files/*`).
+const HOME_MANAGER_FILES: &str = "-home-manager-files";
+
+/// Whether a link target points inside Home Manager's files tree: such a
+/// link is Home Manager's, made by its `linkGeneration`, and carries no user
+/// data. The tree itself (no path below it) is not a file Home Manager links.
+pub fn is_home_manager_link(target: &Path) -> bool {
+    let Some(t) = normalize(target) else {
+        return false;
+    };
+    let Ok(rest) = t.strip_prefix(STORE) else {
+        return false;
+    };
+    let mut parts = rest.components();
+    parts.next().is_some_and(|c| {
+        c.as_os_str()
+            .to_string_lossy()
+            .ends_with(HOME_MANAGER_FILES)
+    }) && parts.next().is_some()
+}
+
+/// The target of a link Home Manager made, if that is what was seen.
+fn home_manager_target(seen: &Seen) -> Option<&PathBuf> {
+    match seen {
+        Seen::Symlink { target, .. } if is_home_manager_link(target) => Some(target),
+        _ => None,
+    }
+}
+
+/// A regular file at a link target whose content is exactly the link's
+/// source, and whose executable bit agrees with it: replacing it with the
+/// link loses nothing. Returns what apply checks the file against.
+fn identical_to_source(f: &File, s: &Seen, seen: &Observed) -> Option<Recorded> {
+    let Seen::File {
+        size,
+        mode,
+        sha256: Some(h),
+        unreadable: false,
+    } = s
+    else {
+        return None;
+    };
+    let src = seen.sources.get(&f.source)?;
+    (f.kind == FileType::Symlink
+        && src.sha256 == *h
+        && src.size == *size
+        && (mode & 0o111 == 0) == (src.mode & 0o111 == 0))
+        .then(|| Recorded::Copy {
+            sha256: h.clone(),
+            mode: mode & 0o7777,
+            size: Some(*size),
+        })
 }
 
 /// `path` with `.`, `..` and repeated slashes resolved lexically, as the
@@ -395,12 +483,40 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
                 was: rec.clone(),
             });
             gone.insert(path.clone());
-        } else if !needed_set.contains(path) {
-            // A needed directory position is reported as a conflict below.
+        } else if needed_set.contains(path) {
+            // A needed directory position: decided with the directories below.
+        } else if let Some(target) = home_manager_target(s) {
+            // Home Manager linked it again since (it was switched to): its
+            // link, which nothing wants, not a change of the user's.
+            removals.push(Action::UnlinkHomeManager {
+                path: path.clone(),
+                target: target.clone(),
+            });
+            gone.insert(path.clone());
+        } else {
             plan.kept.push(Kept {
                 path: path.clone(),
                 found: s.clone(),
             });
+        }
+    }
+
+    // Home Manager's links that nothing wants any more (a path hearth
+    // recorded is decided above; a needed directory position below).
+    for p in &seen.home_manager {
+        if new_targets.contains(p)
+            || old.entries.contains_key(p)
+            || needed_set.contains(p)
+            || gone.contains(p)
+        {
+            continue;
+        }
+        if let Some(target) = home_manager_target(seen.get(p)) {
+            removals.push(Action::UnlinkHomeManager {
+                path: p.clone(),
+                target: target.clone(),
+            });
+            gone.insert(p.clone());
         }
     }
 
@@ -424,6 +540,17 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
                 dirs.insert(d.clone());
             }
             _ if gone.contains(d) => {
+                fixes.push(Action::Mkdir { path: d.clone() });
+                dirs.insert(d.clone());
+            }
+            // Home Manager's link to a whole directory where the new
+            // generation needs a directory of its own.
+            Seen::Symlink { target, .. } if is_home_manager_link(target) => {
+                removals.push(Action::UnlinkHomeManager {
+                    path: d.clone(),
+                    target: target.clone(),
+                });
+                gone.insert(d.clone());
                 fixes.push(Action::Mkdir { path: d.clone() });
                 dirs.insert(d.clone());
             }
@@ -489,7 +616,11 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
         let rec = want.record();
         let owned = old.entries.get(t).is_some_and(|r| s.matches(r));
         if seen_is(s, &want) {
-            plan.unchanged += 1;
+            if old.entries.contains_key(t) {
+                plan.unchanged += 1;
+            } else {
+                plan.adopted.push(t.clone());
+            }
         } else if *s == Seen::Missing {
             let why = if old.entries.contains_key(t) {
                 Why::Repair
@@ -497,6 +628,11 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
                 Why::Create
             };
             puts.push(put(t, want, Prev::Missing, why));
+        } else if let Some(target) = home_manager_target(s).filter(|_| !owned) {
+            let prev = Prev::Symlink {
+                target: target.clone(),
+            };
+            puts.push(put(t, want, prev, Why::HomeManager));
         } else if owned || (old.entries.contains_key(t) && is_store_link(s)) {
             let prev = match s {
                 Seen::Symlink { target, .. } => Prev::Symlink {
@@ -506,6 +642,9 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             };
             let why = if owned { Why::Replace } else { Why::Repair };
             puts.push(put(t, want, prev, why));
+        } else if let Some(was) = identical_to_source(f, s, seen) {
+            plan.identical.insert(t.clone(), was);
+            puts.push(put(t, want, Prev::File, Why::Identical));
         } else if is_hearth_dir(t, s, old, &gone, seen) {
             removals.push(Action::RemoveDir {
                 path: t.clone(),
@@ -563,6 +702,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
     plan.actions.extend(puts);
     plan.owned.dirs = dirs;
     plan.conflicts.sort_by(|a, b| a.path.cmp(&b.path));
+    plan.adopted.sort();
     plan.kept.sort_by(|a, b| a.path.cmp(&b.path));
     plan
 }

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{
-    assign_backup_names, compute, desired, Action, ConflictKind, Desired, File, FileType, HashMap,
-    HashSet, Observed, Options, Owned, Plan, Prev, Recorded, RelPath, Seen, SourceInfo,
+    assign_backup_names, compute, desired, is_home_manager_link, Action, ConflictKind, Desired,
+    File, FileType, HashMap, HashSet, Observed, Options, Owned, Plan, Prev, Recorded, RelPath,
+    Seen, SourceInfo,
 };
 
 /// The order `apply` relies on: removals (deepest first), then parent
@@ -27,7 +28,7 @@ pub fn assert_phases(plan: &Plan) -> Result<(), String> {
         })
         .collect();
     let phase = |a: &Action| match a {
-        Action::Remove { .. } | Action::RemoveDir { .. } => 0,
+        Action::Remove { .. } | Action::RemoveDir { .. } | Action::UnlinkHomeManager { .. } => 0,
         Action::Mkdir { .. } => 1,
         Action::Backup { path, .. } if mkdirs.contains(path) => 1,
         Action::Backup { .. } | Action::Discard { .. } | Action::Put { .. } => 2,
@@ -83,6 +84,22 @@ pub const S3: &str = "/nix/store/s3";
 pub const OTHER: &str = "/nix/store/other";
 pub const FOREIGN: &str = "/home/alice/elsewhere";
 pub const GONE: &str = "/home/alice/gone";
+/// Home Manager's files tree; its generation links every path of the model.
+pub const HM: &str = "/nix/store/hm-home-manager-files";
+
+/// A link Home Manager's activation made at `path`.
+pub fn hm_link(path: &RelPath) -> Node {
+    Node::Link(format!("{HM}/{path}").into())
+}
+
+/// Whether a file of this content and mode is identical to a link's
+/// source: the same content, and the executable bit as the source has it.
+fn identical_to(f: &File, sha: &str, mode: u32) -> bool {
+    let src = source_info(&f.source);
+    f.kind == FileType::Symlink
+        && src.sha256 == sha
+        && (mode & 0o111 == 0) == (src.mode & 0o111 == 0)
+}
 
 pub fn is_dangling(t: &Path) -> bool {
     t == Path::new(S3) || t == Path::new(GONE)
@@ -150,11 +167,17 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
         .keys()
         .chain(old.dirs.iter())
         .chain(new.iter().map(|f| &f.target));
-    for t in targets {
+    // Home Manager's generation links every path (its GC root is there in
+    // every model home).
+    let home_manager: Vec<RelPath> = all_paths();
+    for t in targets.chain(home_manager.iter()) {
         wanted.extend(t.ancestors());
         wanted.insert(t.clone());
     }
-    let mut seen = Observed::default();
+    let mut seen = Observed {
+        home_manager,
+        ..Observed::default()
+    };
     for path in wanted {
         let new_entry = new.iter().find(|f| f.target == path);
         let s = if dirs_up_to(fs, &path) {
@@ -166,12 +189,12 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
                 Some(Node::File { sha, mode }) => {
                     // As observe: hashed only at a size the copy can have.
                     let size = sha.len() as u64;
-                    let want_hash = new_entry.is_some_and(|f| {
-                        f.kind == FileType::Copy && source_info(&f.source).size == size
-                    }) || matches!(
-                        old.entries.get(&path),
-                        Some(Recorded::Copy { size: s, .. }) if s.is_none_or(|s| s == size)
-                    );
+                    // A link's source too, for a file that may be identical.
+                    let want_hash = new_entry.is_some_and(|f| source_info(&f.source).size == size)
+                        || matches!(
+                            old.entries.get(&path),
+                            Some(Recorded::Copy { size: s, .. }) if s.is_none_or(|s| s == size)
+                        );
                     Seen::File {
                         size,
                         mode: *mode,
@@ -192,9 +215,19 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
         };
         seen.paths.insert(path, s);
     }
-    for f in new.iter().filter(|f| f.kind == FileType::Copy) {
-        seen.sources
-            .insert(f.source.clone(), source_info(&f.source));
+    for f in new {
+        let at = seen.paths.get(&f.target);
+        let hashed_file = matches!(
+            at,
+            Some(Seen::File {
+                sha256: Some(_),
+                ..
+            })
+        );
+        if f.kind == FileType::Copy || hashed_file {
+            seen.sources
+                .insert(f.source.clone(), source_info(&f.source));
+        }
     }
     seen
 }
@@ -239,6 +272,10 @@ pub fn simulate(case: &Case, plan: &Plan, fs0: &Fs) -> Result<Fs, String> {
     let mut moved: Vec<(RelPath, RelPath)> = Vec::new();
     let mut discarded: Vec<RelPath> = Vec::new();
     let mut repaired: Vec<RelPath> = Vec::new();
+    // Home Manager's links removed, and files identical to their link's
+    // source replaced by the link: nothing of the user's in either.
+    let mut unlinked: Vec<RelPath> = Vec::new();
+    let mut identical: Vec<RelPath> = Vec::new();
     for a in &plan.actions {
         let path = a.path();
         if !dirs_up_to(&fs, path) {
@@ -296,6 +333,16 @@ pub fn simulate(case: &Case, plan: &Plan, fs0: &Fs) -> Result<Fs, String> {
                 remove_tree(&mut fs, path);
                 discarded.push(path.clone());
             }
+            Action::UnlinkHomeManager { path, target } => {
+                if !is_home_manager_link(target)
+                    || fs.get(path) != Some(&Node::Link(target.clone()))
+                    || new.contains_key(path)
+                {
+                    return Err(format!("{a:?}: not Home Manager's unwanted link"));
+                }
+                fs.remove(path);
+                unlinked.push(path.clone());
+            }
             Action::Mkdir { path } => {
                 if fs.contains_key(path) {
                     return Err(format!("{a:?}: already exists: {:?}", fs[path]));
@@ -318,11 +365,17 @@ pub fn simulate(case: &Case, plan: &Plan, fs0: &Fs) -> Result<Fs, String> {
                     Prev::Symlink { target } => {
                         now == Some(&Node::Link(target.clone()))
                             && (rec.map(node_of).as_ref() == now
-                                || (rec.is_some() && target.starts_with("/nix/store/")))
+                                || (rec.is_some() && target.starts_with("/nix/store/"))
+                                || is_home_manager_link(target))
                     }
-                    Prev::File => {
-                        matches!(now, Some(Node::File { .. })) && rec.map(node_of).as_ref() == now
-                    }
+                    Prev::File => match now {
+                        Some(Node::File { sha, mode }) if identical_to(f, sha, *mode) => {
+                            identical.push(path.clone());
+                            true
+                        }
+                        Some(Node::File { .. }) => rec.map(node_of).as_ref() == now,
+                        _ => false,
+                    },
                 };
                 if !ok {
                     return Err(format!("{a:?}: replaces {now:?}"));
@@ -341,7 +394,7 @@ pub fn simulate(case: &Case, plan: &Plan, fs0: &Fs) -> Result<Fs, String> {
     for (path, node) in fs0 {
         let owned = case.old.entries.get(path).map(node_of).as_ref() == Some(node)
             || (*node == Node::Dir && case.old.dirs.contains(path));
-        if owned || repaired.contains(path) {
+        if owned || repaired.contains(path) || unlinked.contains(path) || identical.contains(path) {
             continue;
         }
         if discarded.iter().any(|d| d == path || path.is_below(d)) {
@@ -429,8 +482,26 @@ pub fn check_plan(case: &Case, fs0: &Fs) -> Result<bool, String> {
     }
 
     let fs = simulate(case, &plan, fs0)?;
+    // What is adopted already holds exactly what the generation wants.
+    for t in &plan.adopted {
+        let f = case.new.iter().find(|f| f.target == *t);
+        let want = f
+            .and_then(|f| desired(f, &case.seen))
+            .map(|d| desired_node(&d));
+        if want.is_none() || fs0.get(t) != want.as_ref() || case.old.entries.contains_key(t) {
+            return Err(format!("{t} adopted but not already as wanted"));
+        }
+    }
     if !plan.conflicts.is_empty() {
         return Ok(true);
+    }
+    // No link of Home Manager's that observe saw is left where it was.
+    for (path, node) in &fs {
+        if let Node::Link(t) = node {
+            if is_home_manager_link(t) && fs0.get(path) == Some(node) && dirs_up_to(fs0, path) {
+                return Err(format!("Home Manager's link {path} left in place"));
+            }
+        }
     }
 
     // The home now holds the new generation ...
@@ -602,7 +673,10 @@ impl Scenario {
                 4 => Node::Link(GONE.into()),
                 5 => Node::Dir,
                 6 => Node::Special,
-                7 => Node::Link([S1, S2][(what / 9 % 2) as usize].into()),
+                7 => match what / 9 % 3 {
+                    2 => hm_link(&path),
+                    n => Node::Link([S1, S2][n as usize].into()),
+                },
                 _ => Node::File {
                     sha: ["h1", "h2"][(what / 9 % 2) as usize].into(),
                     mode: [0o444, 0o555, 0o644][(what / 18 % 3) as usize],

@@ -222,9 +222,12 @@ fn acts(plan: &Plan) -> Vec<String> {
                     Why::Create => "create",
                     Why::Replace => "replace",
                     Why::Repair => "repair",
+                    Why::HomeManager => "take-hm",
+                    Why::Identical => "identical",
                 };
                 format!("{verb} {path}")
             }
+            Action::UnlinkHomeManager { path, .. } => format!("unlink-hm {path}"),
         })
         .collect()
 }
@@ -424,7 +427,8 @@ fn a_matching_link_hearth_did_not_create_is_adopted() {
         .want(link(".vimrc", VIMRC))
         .disk(".vimrc", sym(VIMRC));
     let plan = check("same link already there", &case, &[], &[]);
-    assert_eq!(plan.unchanged, 1);
+    assert_eq!(plan.unchanged, 0);
+    assert_eq!(plan.adopted, [p(".vimrc")]);
     assert!(plan.owned.entries.contains_key(&p(".vimrc")));
 }
 
@@ -1350,7 +1354,8 @@ fn copies() {
     for (name, case, actions, conflicts) in &rows {
         let plan = check(name, case, actions, conflicts);
         if actions.is_empty() && conflicts.is_empty() {
-            assert_eq!(plan.unchanged, 1, "{name}");
+            // Hearth's own, or adopted (it did not create it).
+            assert_eq!(plan.unchanged + plan.adopted.len(), 1, "{name}");
         }
     }
     let plan = rows[1].1.plan();
@@ -1829,4 +1834,206 @@ fn names_and_targets_from_the_home_are_escaped_in_reports() {
         json["conflicts"][0]["found"]["target"],
         format!("/home/alice/{evil}")
     );
+}
+
+// ---------------------------------------------------------------------------
+// Moving a home from Home Manager: what its activation left is adopted.
+
+const HM: &str = "/nix/store/hhhh-home-manager-files";
+
+fn hm(rel: &str) -> String {
+    format!("{HM}/{rel}")
+}
+
+/// A regular file whose content was hashed (a link's source is the same size).
+fn same_as(sha: &str, mode: u32) -> Seen {
+    hashed(sha, mode)
+}
+
+#[test]
+fn home_manager_links_are_recognised_by_their_store_name() {
+    let yes = [
+        "/nix/store/hhhh-home-manager-files/.vimrc",
+        "/nix/store/hhhh-home-manager-files/.config/git/config",
+        "/nix/store/./hhhh-home-manager-files/a",
+        "/nix/store/zz/../hhhh-home-manager-files/a",
+    ];
+    for t in yes {
+        assert!(is_home_manager_link(Path::new(t)), "{t}");
+    }
+    let no = [
+        // The tree itself is not a file Home Manager links.
+        "/nix/store/hhhh-home-manager-files",
+        // Its generation, its packages, a user's own file.
+        "/nix/store/hhhh-home-manager-generation/home-files/.vimrc",
+        "/nix/store/hhhh-home-manager-path/bin/vim",
+        "/nix/store/hhhh-home-manager-files-extra/a",
+        "/home/alice/hhhh-home-manager-files/a",
+        // Leaves the store by `..`.
+        "/nix/store/hhhh-home-manager-files/../../../home/alice/x",
+        // Relative: never a store link.
+        "hhhh-home-manager-files/a",
+        "/nix/store/aaaa-vimrc",
+    ];
+    for t in no {
+        assert!(!is_home_manager_link(Path::new(t)), "{t}");
+    }
+}
+
+/// A home as Home Manager's activation leaves it, and what hearth wants there.
+fn home_manager_home() -> Case {
+    let mut case = Case::new()
+        .want(link(".vimrc", VIMRC))
+        .want(link(".config/git/config", GITCONFIG))
+        .want(link(".inputrc", VIMRC2))
+        .want(copy(".ssh/config", SSH, Some(0o600)))
+        .want(link(".profile", SSH2))
+        .want(link(".zshrc", NVIM))
+        .source(SSH, "5511", 0o444)
+        .source(SSH2, "p", 0o444)
+        .source(NVIM, "z", 0o444)
+        // Home Manager's links: replaced, no backup, no conflict.
+        .disk(".vimrc", sym(&hm(".vimrc")))
+        .disk(".config", a_dir())
+        .disk(".config/git", a_dir())
+        .disk(".config/git/config", sym(&hm(".config/git/config")))
+        // Already exactly what is wanted: adopted, nothing written.
+        .disk(".inputrc", sym(VIMRC2))
+        .disk(".ssh", a_dir())
+        .disk(".ssh/config", hashed("5511", 0o600))
+        // A regular file with the link source's content (Home Manager
+        // skipped it as identical): the link replaces it, nothing lost.
+        .disk(".profile", same_as("p", 0o644))
+        // The user's own file: still in the way.
+        .disk(".zshrc", same_as("mine", 0o644))
+        // Home Manager's link that nothing wants now, and its link that the
+        // user replaced with their own file.
+        .disk(".old", sym(&hm(".old")))
+        .disk(".mine", file(3));
+    case.seen.home_manager = vec![p(".old"), p(".mine"), p(".vimrc")];
+    case
+}
+
+#[test]
+fn adopting_a_home_manager_home() {
+    let case = home_manager_home();
+    let plan = check(
+        "adoption",
+        &case,
+        &[
+            "unlink-hm .old",
+            "take-hm .vimrc",
+            "take-hm .config/git/config",
+            "identical .profile",
+        ],
+        &["in-the-way .zshrc"],
+    );
+    assert_eq!(plan.adopted, [p(".inputrc"), p(".ssh/config")]);
+    assert_eq!(plan.unchanged, 0);
+    assert_eq!(
+        the_put(&plan, ".vimrc").1,
+        Prev::Symlink {
+            target: hm(".vimrc").into()
+        }
+    );
+    assert_eq!(the_put(&plan, ".profile").1, Prev::File);
+    assert_eq!(
+        plan.identical.get(&p(".profile")),
+        Some(&Recorded::Copy {
+            sha256: "p".into(),
+            mode: 0o644,
+            size: Some(42),
+        })
+    );
+    // Adopted targets are hearth's own from now on.
+    for t in [".inputrc", ".ssh/config", ".vimrc", ".profile"] {
+        assert!(plan.owned.entries.contains_key(&p(t)), "{t}");
+    }
+    insta::assert_snapshot!("adoption", crate::report::plan_text(gen(), &plan));
+    insta::assert_snapshot!("adoption_json", crate::report::plan_json(gen(), &plan));
+
+    // With a backup extension only the user's file is moved aside.
+    let plan = home_manager_home().backup("bak").plan_named(&[]);
+    assert_eq!(
+        acts(&plan),
+        [
+            "unlink-hm .old",
+            "take-hm .vimrc",
+            "take-hm .config/git/config",
+            "identical .profile",
+            "backup .zshrc -> .zshrc.bak",
+            "create .zshrc",
+        ]
+    );
+}
+
+#[test]
+fn only_identical_content_is_adopted() {
+    // Differing content, a differing executable bit, an unreadable file, a
+    // file hashed against nothing: each is the user's, in the way.
+    let base = || {
+        Case::new()
+            .want(link(".a", VIMRC))
+            .source(VIMRC, "v", 0o444)
+    };
+    let cases = [
+        ("other content", same_as("w", 0o644)),
+        ("executable, source is not", same_as("v", 0o755)),
+        (
+            "unreadable",
+            Seen::File {
+                size: 42,
+                mode: 0o600,
+                sha256: None,
+                unreadable: true,
+            },
+        ),
+        ("not hashed", file(42)),
+        ("a link elsewhere", sym(VIMRC2)),
+        (
+            "a link into Home Manager's generation",
+            sym("/nix/store/hhhh-home-manager-generation/home-files/.a"),
+        ),
+    ];
+    for (name, seen) in cases {
+        check(name, &base().disk(".a", seen), &[], &["in-the-way .a"]);
+    }
+    // An executable file is identical to an executable source.
+    let exec = Case::new()
+        .want(link(".a", VIMRC))
+        .source(VIMRC, "v", 0o555)
+        .disk(".a", same_as("v", 0o700));
+    check("both executable", &exec, &["identical .a"], &[]);
+}
+
+#[test]
+fn home_manager_links_nothing_wants_go_and_others_stay() {
+    let mut case = Case::new()
+        .want(link(".config/nvim/init.lua", INIT))
+        // A whole directory linked by Home Manager where a directory is needed.
+        .disk(".config", a_dir())
+        .disk(".config/nvim", sym(&hm(".config/nvim")))
+        // The user's own link at a path Home Manager once had.
+        .disk(".user", sym("/home/alice/dotfiles/user"))
+        // A link into another store path.
+        .disk(".store", sym(VIMRC))
+        .disk(".gone", Seen::Missing)
+        .disk(".dang", dangling(&hm(".dang")));
+    case.seen.home_manager = vec![p(".user"), p(".store"), p(".gone"), p(".dang")];
+    check(
+        "stale links",
+        &case,
+        &[
+            "unlink-hm .config/nvim",
+            "unlink-hm .dang",
+            "mkdir .config/nvim",
+            "create .config/nvim/init.lua",
+        ],
+        &[],
+    );
+    // At a path hearth recorded (Home Manager was switched to again since):
+    // still Home Manager's link, gone, not kept as the user's change.
+    let owned = Case::new().was_link(".x", VIMRC).disk(".x", sym(&hm(".x")));
+    let plan = check("recorded", &owned, &["unlink-hm .x"], &[]);
+    assert!(kept(&plan).is_empty());
 }
