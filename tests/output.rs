@@ -4,10 +4,8 @@
 //! document on stdout, with `version`, whatever happened (docs/json.md).
 
 use crate::common;
-use std::os::unix::process::ExitStatusExt;
 
 use std::fs;
-use std::io::Read;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -26,29 +24,7 @@ fn new_home() -> TestHome {
 /// exit status and stderr. Output long enough to need more than the pipe's
 /// buffer is what makes an unguarded print fail with EPIPE.
 fn piped_into_closed_reader(home: &TestHome, args: &[&str]) -> (i32, String) {
-    let mut child = home
-        .command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hearth");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 1];
-    let _ = stdout.read(&mut first);
-    drop(stdout);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap();
-    (code, stderr)
+    common::with_stdout_closed_early(home.command(args))
 }
 
 /// stdout holds exactly one JSON document, an object with `version` 1, a

@@ -9,9 +9,8 @@ use crate::common;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -486,29 +485,12 @@ fn a_closed_pipe_does_not_stop_the_plans() {
             .collect::<Vec<_>>(),
     );
     let sys = System::new(&[(&users[0], &gens[0], 300), (&users[1], &gens[1], 300)]);
-    let mut child = hearth_cmd(["plan".as_ref(), "--system".as_ref(), sys.dir.as_os_str()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 1];
-    let _ = stdout.read(&mut first);
-    drop(stdout);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "signal {:?}; stderr:\n{stderr}",
-        status.signal()
-    );
+    let (code, stderr) = common::with_stdout_closed_early(hearth_cmd([
+        "plan".as_ref(),
+        "--system".as_ref(),
+        sys.dir.as_os_str(),
+    ]));
+    assert_eq!(code, 0, "stderr:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     for u in &users {
         assert!(

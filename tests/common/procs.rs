@@ -3,7 +3,9 @@
 //! the home, or cut the power, at exactly that moment.
 
 use std::fs;
-use std::process::Child;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Whether the process is stopped (state `T` in /proc/PID/stat).
@@ -33,4 +35,33 @@ pub fn stopped_or_exited(child: &mut Child) -> bool {
         );
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Runs `cmd` with its stdout read for one byte and then closed, as
+/// `cmd | head -c 1` does, waits for it, and returns its exit status (a
+/// signal as a shell shows it, 128 + N) and its stderr. Output longer than
+/// the pipe's buffer is what makes an unguarded print fail with EPIPE.
+pub fn with_stdout_closed_early(mut cmd: Command) -> (i32, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    let _ = stdout.read(&mut first);
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap();
+    (code, stderr)
 }
