@@ -26,17 +26,6 @@ impl TestUser {
         u
     }
 
-    fn chown_home(&self, uid: u32, gid: u32) {
-        for rel in ["", ".local", ".local/state"] {
-            std::os::unix::fs::lchown(self.home.join(rel), Some(uid), Some(gid)).unwrap();
-        }
-        fs::set_permissions(&self.home, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-
-    fn gen(&self) -> GenSpec {
-        GenSpec::new(&self.home).user(&self.name)
-    }
-
     /// Every path in the home (the home included), by lstat, belongs to the
     /// user: nothing was made with root's privileges.
     #[track_caller]

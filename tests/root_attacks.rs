@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::users::fresh;
 use common::{assert_same, Run, Snapshot};
-use common::{build_generation, build_generations, path_str, redact, snapshot, FileSpec, GenSpec};
+use common::{build_generation, build_generations, path_str, redact, snapshot, FileSpec};
 use sha2::{Digest, Sha256};
 
 /// This module's throwaway users, with its own `new`, `gen`, ... (see
@@ -58,10 +58,6 @@ impl TestUser {
 
     fn give_home(&self) {
         self.give_home_except(&[]);
-    }
-
-    fn gen(&self) -> GenSpec {
-        GenSpec::new(&self.home).user(&self.name)
     }
 
     /// Inodes of the paths in the home (by lstat) that are not the user's.

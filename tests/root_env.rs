@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{build_generations, path_str, redact, GenSpec, Run};
+use common::{build_generations, path_str, redact, Run};
 
 /// This module's throwaway users, with its own `new`, `gen`, ... (see
 /// `common::users::TestUserOf`).
@@ -34,10 +34,6 @@ impl TestUser {
         }
         fs::set_permissions(&u.home, fs::Permissions::from_mode(0o755)).unwrap();
         u
-    }
-
-    fn gen(&self) -> GenSpec {
-        GenSpec::new(&self.home).user(&self.name)
     }
 
     fn pair(&self, gen: &Path) -> String {

@@ -29,17 +29,6 @@ impl TestUser {
         u
     }
 
-    fn chown_home(&self, uid: u32, gid: u32) {
-        for rel in ["", ".local", ".local/state"] {
-            std::os::unix::fs::lchown(self.home.join(rel), Some(uid), Some(gid)).unwrap();
-        }
-        fs::set_permissions(&self.home, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-
-    fn gen(&self) -> GenSpec {
-        GenSpec::new(&self.home).user(&self.name)
-    }
-
     /// A file of the user's own at `rel`, in a directory only the user can
     /// enter.
     fn private_file(&self, rel: &str, content: &str) {

@@ -30,10 +30,6 @@ impl TestUser {
         fs::set_permissions(&u.home, fs::Permissions::from_mode(0o755)).unwrap();
         u
     }
-
-    fn gen(&self) -> GenSpec {
-        GenSpec::new(&self.home).user(&self.name)
-    }
 }
 
 const UNITS: &str = ".config/systemd/user";

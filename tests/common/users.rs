@@ -73,6 +73,20 @@ pub fn fresh(prefix: &str, kind: &str) -> (String, PathBuf) {
 }
 
 impl<M> TestUserOf<M> {
+    /// A generation for this user's home.
+    pub fn gen(&self) -> super::GenSpec {
+        super::GenSpec::new(&self.home).user(&self.name)
+    }
+
+    /// Hands the home (and the parents of hearth's state in it) to
+    /// `uid:gid`, mode 0755.
+    pub fn chown_home(&self, uid: u32, gid: u32) {
+        for rel in ["", ".local", ".local/state"] {
+            std::os::unix::fs::lchown(self.home.join(rel), Some(uid), Some(gid)).unwrap();
+        }
+        fs::set_permissions(&self.home, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     /// The account `<prefix>…` with its home (0755, still root's: the caller
     /// hands it over) under the target's tmp dir `kind`.
     pub fn create(prefix: &str, kind: &str) -> Self {
