@@ -29,48 +29,10 @@ let
   lib = import ./lib.nix nixpkgs;
   inherit (lib) mkOption types;
 
-  run =
-    name: script:
-    derivation {
-      inherit name;
-      system = builtins.currentSystem;
-      builder = "/bin/sh";
-      PATH = "/bin:/usr/bin";
-      args = [
-        "-ec"
-        script
-      ];
-    };
-  tool = name: run name ''mkdir -p "$out/bin"'';
+  fake = import ./stubs.nix;
+  inherit (fake) run tool;
 
-  hearth =
-    if hearthBin == null && hearthScript == null then
-      "/nix/store/00000000000000000000000000000000-hearth"
-    else
-      derivation {
-        name = "hearth";
-        system = builtins.currentSystem;
-        builder = "/bin/sh";
-        PATH = "/bin:/usr/bin";
-        args = [
-          "-ec"
-          ''
-            mkdir -p "$out/bin"
-            if [ -n "$bin" ]; then cp "$bin" "$out/bin/hearth"; else cp "$scriptPath" "$out/bin/hearth"; fi
-            chmod 0555 "$out/bin/hearth"
-          ''
-        ];
-        bin =
-          if hearthBin == null then
-            ""
-          else
-            builtins.path {
-              path = hearthBin;
-              name = "hearth-bin";
-            };
-        script = if hearthScript == null then "" else hearthScript;
-        passAsFile = [ "script" ];
-      };
+  hearth = fake.hearthPackage { inherit hearthBin hearthScript; };
 
   pkgs = {
     inherit hearth;

@@ -59,19 +59,8 @@ let
 
   module = rel: darwin + "/modules/${rel}";
 
-  run =
-    name: script:
-    derivation {
-      inherit name;
-      system = builtins.currentSystem;
-      builder = "/bin/sh";
-      PATH = "/bin:/usr/bin";
-      args = [
-        "-ec"
-        script
-      ];
-    };
-  tool = name: run name ''mkdir -p "$out/bin"'';
+  fake = import ./stubs.nix;
+  inherit (fake) run tool;
   shell =
     name: path:
     (tool name)
@@ -209,28 +198,7 @@ let
     ] (_: { });
   };
 
-  hearthPackage =
-    if hearthBin == null then
-      "/nix/store/00000000000000000000000000000000-hearth"
-    else
-      derivation {
-        name = "hearth";
-        system = builtins.currentSystem;
-        builder = "/bin/sh";
-        PATH = "/bin:/usr/bin";
-        args = [
-          "-ec"
-          ''
-            mkdir -p "$out/bin"
-            cp "$bin" "$out/bin/hearth"
-            chmod 0555 "$out/bin/hearth"
-          ''
-        ];
-        bin = builtins.path {
-          path = hearthBin;
-          name = "hearth-bin";
-        };
-      };
+  hearthPackage = fake.hearthPackage { inherit hearthBin; };
 
   # The configuration a nix-darwin user writes: users declared with their
   # home (the known ones with a uid, so that nix-darwin creates them).

@@ -53,19 +53,8 @@ let
   nixosDir = nixos + "/nixos";
   module = rel: nixosDir + "/modules/${rel}";
 
-  run =
-    name: script:
-    derivation {
-      inherit name;
-      system = builtins.currentSystem;
-      builder = "/bin/sh";
-      PATH = "/bin:/usr/bin";
-      args = [
-        "-ec"
-        script
-      ];
-    };
-  tool = name: run name ''mkdir -p "$out/bin"'';
+  fake = import ./stubs.nix;
+  inherit (fake) run tool;
   shell =
     name: path:
     (tool name)
@@ -359,28 +348,7 @@ let
 
   restrict = module "system/activation/restrict-activation-scripts.nix";
 
-  hearthPackage =
-    if hearthBin == null then
-      "/nix/store/00000000000000000000000000000000-hearth"
-    else
-      derivation {
-        name = "hearth";
-        system = builtins.currentSystem;
-        builder = "/bin/sh";
-        PATH = "/bin:/usr/bin";
-        args = [
-          "-ec"
-          ''
-            mkdir -p "$out/bin"
-            cp "$bin" "$out/bin/hearth"
-            chmod 0555 "$out/bin/hearth"
-          ''
-        ];
-        bin = builtins.path {
-          path = hearthBin;
-          name = "hearth-bin";
-        };
-      };
+  hearthPackage = fake.hearthPackage { inherit hearthBin; };
 
   homes = {
     hearth.package = hearthPackage;
