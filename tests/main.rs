@@ -27,6 +27,7 @@ mod files;
 mod formats;
 mod harness;
 mod inputs;
+mod nix_activation;
 mod nix_home;
 mod nix_modules;
 mod nix_real;
