@@ -4,7 +4,8 @@
 //! `lib.hm.dag.topoSort` and are written out here), the cut into hearth's
 //! check and files phases at `linkGeneration`, priorities on entries, the
 //! environment Home Manager's steps expect (built into real generations and
-//! activated into throwaway homes).
+//! activated into throwaway homes), and `hm-session-vars.sh` in the
+//! packages environment.
 //!
 //! Needs nixpkgs' lib: `HEARTH_NIXPKGS` (a nixpkgs or nixpkgs.lib checkout,
 //! or its lib directory), else `<nixpkgs>` from `NIX_PATH`. Without either,
@@ -662,4 +663,74 @@ fn posix_steps_get_the_same_helpers() {
         log_lines(&home),
         [format!("old=unset new={gs} dry=unset"), "x".to_owned()]
     );
+}
+
+// ---------------------------------------------------------------------------
+// hm-session-vars.sh in the packages environment
+
+/// The packages environment holds `etc/profile.d/hm-session-vars.sh`, the
+/// same file as the generation's (extras included), where Home Manager
+/// users' shell files source it: the profile standalone,
+/// /etc/profiles/per-user/$USER on NixOS and nix-darwin.
+#[test]
+fn session_vars_are_in_the_packages_environment() {
+    let n = nixpkgs_or_skip!();
+    let home = common::TestHome::new();
+    let module = r#"{ lib, ... }: {
+      home.packages = [
+        (derivation {
+          name = "tool-1.0";
+          system = builtins.currentSystem;
+          builder = "/bin/sh";
+          PATH = "/bin:/usr/bin";
+          args = [ "-c" "mkdir -p $out/bin; printf '#!/bin/sh\\necho tool\\n' > $out/bin/tool" ];
+        })
+      ];
+      home.sessionVariables = { EDITOR = "vim"; GREETING = "hello $USER"; };
+      home.sessionPath = [ "$HOME/bin" ];
+      home.sessionVariablesExtra = "export EXTRA=yes";
+    }"#;
+    let g = build(&n, &home, module);
+    let manifest: Value = serde_json::from_str(&common::read_file(&g, "manifest.json")).unwrap();
+    let env = PathBuf::from(manifest["packages"].as_str().expect("an environment"));
+    let in_env = env.join("etc/profile.d/hm-session-vars.sh");
+    assert_eq!(
+        std::fs::read_to_string(&in_env).unwrap(),
+        common::read_file(&g, "hm-session-vars.sh")
+    );
+    assert!(std::fs::read_to_string(&in_env)
+        .unwrap()
+        .contains("export EXTRA=yes"));
+
+    home.hearth(["activate", common::path_str(&g)]).assert_ok();
+    let profile = home.join(".local/state/nix/profiles/hearth-packages");
+    let script = format!(
+        ". {}/etc/profile.d/hm-session-vars.sh; echo \"$EDITOR|$GREETING|$EXTRA|$PATH\"",
+        profile.display()
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("USER", "alice")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "vim|hello alice|yes|{}/bin:/usr/bin:/bin\n",
+            home.path().display()
+        )
+    );
+
+    // No packages, no environment: the file is only in the generation.
+    let bare = build(&n, &home, "{ home.sessionVariables.EDITOR = \"vim\"; }");
+    let manifest: Value = serde_json::from_str(&common::read_file(&bare, "manifest.json")).unwrap();
+    assert_eq!(manifest["packages"], Value::Null);
 }
