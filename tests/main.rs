@@ -28,6 +28,7 @@ mod formats;
 mod harness;
 mod inputs;
 mod migrate;
+mod nix_activation;
 mod nix_home;
 mod nix_modules;
 mod nix_real;

@@ -787,10 +787,16 @@ fn realistic_configurations_evaluate() {
             )
         })
         .collect();
-    let files = |n: &str| (n.to_owned(), "files".to_owned());
+    // As Home Manager sorts them: announce and createDirs (after
+    // writeBoundary) before linkGeneration, so in the check phase.
+    let phase = |n: &str, p: &str| (n.to_owned(), p.to_owned());
     assert_eq!(
         steps,
-        vec![files("announce"), files("createDirs"), files("gitHooks")]
+        vec![
+            phase("announce", "check"),
+            phase("createDirs", "check"),
+            phase("gitHooks", "files")
+        ]
     );
 
     let spec = eval_ok(&n, &config_path("generic-linux.nix"), "spec");

@@ -136,16 +136,19 @@ const STEPS_B: &str = r#"{ lib, ... }: {
 #[test]
 fn activation_order_is_deterministic_and_phased() {
     let n = nixpkgs_or_skip!();
-    // `between` must come after hmStyle: the constraint wins over names.
+    // Home Manager's order for this DAG (`files` being `linkGeneration`):
+    // checkLinkTargets writeBoundary hmStyle between zeta alpha prepare
+    // checkDisk checkFilesChanged installPackages linkGeneration
+    // onFilesChange reloadSystemd. Every step is sorted before
+    // linkGeneration, so all run in the check phase, in that order;
+    // `between` comes after hmStyle: the constraint wins over names.
     let expected = pairs(&[
-        // Must come before `files`: the check phase, in dependency order.
+        ("hmStyle", "check"),
+        ("between", "check"),
+        ("zeta", "check"),
+        ("alpha", "check"),
         ("prepare", "check"),
         ("checkDisk", "check"),
-        // Everything else runs after the files; unordered steps by name.
-        ("hmStyle", "files"),
-        ("between", "files"),
-        ("zeta", "files"),
-        ("alpha", "files"),
     ]);
     let got = steps(&eval_ok(
         &n,
@@ -164,9 +167,14 @@ fn activation_order_is_deterministic_and_phased() {
 
     // Each step keeps its text.
     let v = eval_ok(&n, STEPS_A, "activation");
+    let check_disk = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "checkDisk");
     assert_eq!(
-        v[0],
-        json!({ "name": "checkDisk", "after": "check", "text": "df" })
+        check_disk,
+        Some(&json!({ "name": "checkDisk", "after": "check", "text": "df" }))
     );
 }
 

@@ -41,8 +41,70 @@ let
       outputs = if i == 0 then lib.genAttrs (lib.unique (outs ++ extra p)) (outPath p) else { };
     }) outs;
 
+  # hm-session-vars.sh where Home Manager users' shell files look for it:
+  # `etc/profile.d/` of the packages environment, i.e.
+  # ~/.nix-profile/etc/profile.d/ standalone and
+  # /etc/profiles/per-user/$USER/etc/profile.d/ on NixOS and nix-darwin. The
+  # same file as the generation's (the same builder writes it), built apart
+  # because the generation refers to the environment.
+  coreutils =
+    if config.hearth.coreutils != null then
+      config.hearth.coreutils
+    else
+      throw "hearth: the home of ${cfg.username} sets home.packages, whose environment holds etc/profile.d/hm-session-vars.sh, which needs coreutils to build; evaluate the home with `pkgs` (the platform modules pass it) or set hearth.coreutils";
+  sessionExtra = cfg.sessionScriptExtra;
+  sessionVariablesPackage = derivation (
+    {
+      name = "hm-session-vars.sh";
+      inherit (config.hearth) system;
+      builder = config.hearth.shell;
+      args = [
+        "-c"
+        (
+          ''
+            set -e
+            "$hearth" build-generation "$specPath" "$NIX_BUILD_TOP/vars"
+            "$coreutils/bin/mkdir" -p "$out/etc/profile.d"
+            vars="$out/etc/profile.d/hm-session-vars.sh"
+            "$coreutils/bin/cp" "$NIX_BUILD_TOP/vars/hm-session-vars.sh" "$vars"
+          ''
+          + lib.optionalString (sessionExtra != "") ''
+            "$coreutils/bin/chmod" u+w "$vars"
+            printf '\n%s\n' "$sessionExtra" >> "$vars"
+          ''
+          + ''
+            "$coreutils/bin/chmod" 0444 "$vars"
+          ''
+        )
+      ];
+      hearth = "${config.hearth.package}/bin/hearth";
+      coreutils = "${coreutils}";
+      # Only what the session script is made of.
+      spec = builtins.toJSON {
+        user = cfg.username;
+        home = cfg.homeDirectory;
+        inherit (config.hearth) shell;
+        sessionVariables = cfg.sessionVariablesSpec;
+        sessionPath = cfg.sessionSearchVariables.PATH or [ ];
+      };
+      passAsFile = [ "spec" ];
+      preferLocalBuild = true;
+      allowSubstitutes = false;
+    }
+    // lib.optionalAttrs (sessionExtra != "") { inherit sessionExtra; }
+  );
+
   spec = {
-    paths = lib.concatMap entriesOf cfg.packages;
+    paths =
+      lib.concatMap entriesOf cfg.packages
+      ++ [
+        {
+          path = "${sessionVariablesPackage}";
+          priority = 5;
+          name = "hm-session-vars.sh";
+          outputs = { };
+        }
+      ];
     inherit (cfg) extraOutputsToInstall;
     pathsToLink = [ "/" ];
   };
@@ -96,7 +158,22 @@ in
       readOnly = true;
       description = ''
         The packages environment built by `hearth build-env` from
-        {option}`home.packages`, or null when there are none.
+        {option}`home.packages` and `etc/profile.d/hm-session-vars.sh`, or
+        null when there are no packages.
+      '';
+    };
+
+    sessionVariablesPackage = lib.mkOption {
+      type = lib.types.package;
+      internal = true;
+      readOnly = true;
+      description = ''
+        The package holding `etc/profile.d/hm-session-vars.sh`, as in Home
+        Manager; part of the packages environment ({option}`home.packages`
+        set), so that shell files that source
+        `~/.nix-profile/etc/profile.d/hm-session-vars.sh` or
+        `/etc/profiles/per-user/$USER/etc/profile.d/hm-session-vars.sh` find
+        it.
       '';
     };
 
@@ -109,6 +186,7 @@ in
   };
 
   config.home = {
+    inherit sessionVariablesPackage;
     packagesSpec = spec;
     path =
       if cfg.packages == [ ] then

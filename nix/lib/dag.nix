@@ -1,8 +1,10 @@
 # Directed acyclic graphs of named entries, for ordering steps such as
 # home.activation. The same interface as Home Manager's `lib.hm.dag`, so that
 # `lib.hm.dag.entryAfter [ "writeBoundary" ] "..."` keeps working.
-# The sort is deterministic (ties are broken by name) and never guesses:
-# a cycle is an error naming every entry in it.
+# The sort is deterministic and orders entries exactly as Home Manager's
+# does (its tie-break is nixpkgs' `lib.toposort` over the entries in order of
+# name), so that steps written for it run in the same order; a cycle is an
+# error naming every entry in it.
 { lib }:
 let
   inherit (builtins)
@@ -93,27 +95,42 @@ rec {
   # has a cycle, `{ cycle = [ a b ... ]; }` where a comes before b, ..., and the
   # last before a again; the cycle starts at its smallest name.
   #
-  # Kahn's algorithm: at each step the smallest name (lexicographically) whose
-  # predecessors have all been placed comes next, so the order depends only on
-  # the graph, never on the order of definitions.
+  # The order is the one Home Manager computes for the same DAG: nixpkgs'
+  # `lib.toposort` over the entries in order of name, with "a before b" when b
+  # names a in `after` or a names b in `before`. Entries that are not ordered
+  # with each other do not come out in order of name (the search starts from
+  # the first name and walks back through its predecessors), and matching it
+  # is the point: Home Manager's steps depend on where its anchors land.
+  # Cycles are found first (Kahn's algorithm), because `lib.toposort` does not
+  # see an entry that names itself and reports a cycle as a path.
   topoSort =
     dag:
     let
       preds = predecessors dag;
+      names = attrNames dag;
+      # Kahn's algorithm, only to find out whether there is a cycle.
       go =
-        placed: done: remaining:
+        done: remaining:
         let
           ready = filter (n: lib.all (p: done ? ${p}) preds.${n}) remaining;
-          next = head ready;
         in
         if remaining == [ ] then
-          { result = map (name: { inherit name; inherit (dag.${name}) data; }) placed; }
+          null
         else if ready == [ ] then
-          { cycle = findCycle preds remaining; }
+          findCycle preds remaining
         else
-          go (placed ++ [ next ]) (done // { ${next} = true; }) (filter (n: n != next) remaining);
+          go (done // lib.genAttrs ready (_: true)) (filter (n: !elem n ready) remaining);
+      cycle = go { } names;
+      nodes = map (name: {
+        inherit name;
+        preds = lib.genAttrs preds.${name} (_: true);
+      }) names;
+      sorted = lib.toposort (a: b: b.preds ? ${a.name}) nodes;
     in
-    go [ ] { } (attrNames dag);
+    if cycle != null then
+      { inherit cycle; }
+    else
+      { result = map (n: { inherit (n) name; inherit (dag.${n.name}) data; }) sorted.result; };
 
   # Given the predecessors of every node and a non-empty set of nodes that all
   # have a predecessor in the set, walks backwards (always to the smallest

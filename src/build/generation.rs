@@ -674,19 +674,33 @@ pub fn script(shell: &Path, what: &str, text: &str) -> String {
     s
 }
 
+// POSIX, because the shell may be /bin/sh (a home evaluated without pkgs);
+// with pkgs it is bash, which Home Manager's step text needs anyway.
+// `oldGenPath` stays unset on a first activation, as in Home Manager, where
+// steps test it with `[[ -v oldGenPath ]]`.
 const PREAMBLE: &str = r#"set -eu
 if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi
+cd "$HOME"
+newGenPath="${HEARTH_NEW_GENERATION:-}"
+if [ -n "${HEARTH_OLD_GENERATION:-}" ]; then oldGenPath="$HEARTH_OLD_GENERATION"; else unset oldGenPath; fi
 if [ "${HEARTH_DRY_RUN:-0}" = 1 ]; then
-  DRY_RUN_CMD=echo; DRY_RUN_NULL=/dev/stdout
+  DRY_RUN=1; DRY_RUN_CMD=echo; DRY_RUN_NULL=/dev/stdout
 else
-  DRY_RUN_CMD=; DRY_RUN_NULL=/dev/null
+  unset DRY_RUN; DRY_RUN_CMD=; DRY_RUN_NULL=/dev/null
 fi
-VERBOSE_ARG=; VERBOSE_ECHO=true
+if [ -n "${VERBOSE+x}" ]; then
+  VERBOSE_ARG=--verbose; VERBOSE_ECHO=echo; VERBOSE_RUN=
+else
+  VERBOSE_ARG=; VERBOSE_ECHO=true; VERBOSE_RUN=true
+fi
 run() {
-  case "${1:-}" in --quiet|--silence) shift ;; esac
-  if [ "${HEARTH_DRY_RUN:-0}" = 1 ]; then echo "$@"; else "$@"; fi
+  case "${1:-}" in
+    --quiet) shift; if [ -n "${DRY_RUN+x}" ]; then echo "$@"; else "$@" > /dev/null; fi ;;
+    --silence) shift; if [ -n "${DRY_RUN+x}" ]; then echo "$@"; else "$@" > /dev/null 2>&1; fi ;;
+    *) if [ -n "${DRY_RUN+x}" ]; then echo "$@"; else "$@"; fi ;;
+  esac
 }
-verboseEcho() { :; }
+verboseEcho() { if [ -n "${VERBOSE+x}" ]; then echo "$*"; fi; }
 noteEcho() { echo "$*"; }
 warnEcho() { echo "warning: $*" >&2; }
 errorEcho() { echo "$*" >&2; }

@@ -40,7 +40,7 @@ let
               ];
             };
         hearth.system = if hearthBin == null then "x86_64-linux" else builtins.currentSystem;
-        # Without pkgs, the builds that need `ln` or `chmod` take this
+        # Without pkgs, the builds that need `ln`, `chmod`, `mkdir` or `cp` take this
         # machine's (the tests run with the sandbox off, as the hearth
         # binary above already assumes). Only built when hearthBin is given.
         hearth.coreutils = lib.mkDefault (derivation {
@@ -50,7 +50,7 @@ let
           PATH = "/bin:/usr/bin";
           args = [
             "-ec"
-            ''mkdir -p "$out/bin"; for t in ln chmod; do ln -s "$(command -v $t)" "$out/bin/$t"; done''
+            ''mkdir -p "$out/bin"; for t in ln chmod mkdir cp; do ln -s "$(command -v $t)" "$out/bin/$t"; done''
           ];
         });
       }
