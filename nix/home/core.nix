@@ -173,9 +173,10 @@
       defaultText = lib.literalExpression "pkgs.coreutils or null without pkgs";
       description = ''
         The coreutils used by the few builds that need more than the hearth
-        binary and a shell: `config.lib.file.mkOutOfStoreSymlink` (`ln`) and
-        `home.sessionVariablesExtra` (`chmod`). `null` makes those an
-        evaluation error that says so.
+        binary and a shell: `config.lib.file.mkOutOfStoreSymlink` (`ln`),
+        {option}`home.sessionVariablesExtra` (`chmod`) and the session
+        variables script in the packages environment (`mkdir`, `cp`). `null`
+        makes those an evaluation error that says so.
       '';
     };
 
