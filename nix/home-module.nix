@@ -12,6 +12,8 @@
     ./home/session.nix
     ./home/activation.nix
     ./home/generation.nix
+    ./home/language.nix
+    ./home/build.nix
     ./home/compat.nix
     ./home/unsupported.nix
   ];

@@ -72,6 +72,11 @@ fn eval_ok(n: &str, module: &str, attr: &str) -> Value {
 /// The generation of `module` for the current user and `home`, built with
 /// the hearth binary under test.
 fn build(n: &str, home: &common::TestHome, module: &str) -> PathBuf {
+    try_build(n, home, module).unwrap_or_else(|e| panic!("nix-build failed:\n{e}"))
+}
+
+/// As `build`: the generation, or nix-build's error output.
+fn try_build(n: &str, home: &common::TestHome, module: &str) -> Result<PathBuf, String> {
     common::nix_available();
     let user = common::current_user();
     let owner = format!(
@@ -96,12 +101,11 @@ fn build(n: &str, home: &common::TestHome, module: &str) -> PathBuf {
         ])
         .output()
         .expect("run nix-build");
-    assert!(
-        out.status.success(),
-        "nix-build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    if out.status.success() {
+        Ok(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 /// `sh -c script` with a clean environment but HOME: its stdout.
@@ -478,6 +482,265 @@ fn extra_profile_commands_run_in_the_environment() {
     }"#;
     let env = build_attr(&n, module, "config.home.path");
     assert_eq!(common::read_file(&env, "marker"), "linked\n");
+}
+
+// ---------------------------------------------------------------------------
+// The rest of Home Manager's home-environment: locale, keyboard, what a
+// configuration adds to its generation
+
+/// Every category of home.language is its LANG / LC_* session variable, as
+/// in Home Manager, written to hm-session-vars.sh; the unset ones are left
+/// out.
+#[test]
+fn language_sets_lang_and_lc_variables() {
+    let n = nixpkgs_or_skip!();
+    let all = r#"{
+      home.language = {
+        base = "en_US.UTF-8";
+        ctype = "C.UTF-8";
+        numeric = "de_DE.UTF-8";
+        time = "en_GB.UTF-8";
+        collate = "C";
+        monetary = "de_CH.UTF-8";
+        messages = "en_US.UTF-8";
+        paper = "en_GB.UTF-8";
+        name = "fr_FR.UTF-8";
+        address = "fr_FR.UTF-8";
+        telephone = "nl_NL.UTF-8";
+        measurement = "sv_SE.UTF-8";
+      };
+    }"#;
+    assert_eq!(
+        eval_ok(&n, all, "spec.sessionVariables"),
+        json!({
+            "LANG": "en_US.UTF-8",
+            "LC_CTYPE": "C.UTF-8",
+            "LC_NUMERIC": "de_DE.UTF-8",
+            "LC_TIME": "en_GB.UTF-8",
+            "LC_COLLATE": "C",
+            "LC_MONETARY": "de_CH.UTF-8",
+            "LC_MESSAGES": "en_US.UTF-8",
+            "LC_PAPER": "en_GB.UTF-8",
+            "LC_NAME": "fr_FR.UTF-8",
+            "LC_ADDRESS": "fr_FR.UTF-8",
+            "LC_TELEPHONE": "nl_NL.UTF-8",
+            "LC_MEASUREMENT": "sv_SE.UTF-8",
+        })
+    );
+    let some = r#"{
+      home.language = { base = "en_US.UTF-8"; time = "de_DE.UTF-8"; };
+      home.sessionVariables.EDITOR = "vim";
+    }"#;
+    assert_eq!(
+        eval_ok(&n, some, "spec.sessionVariables"),
+        json!({ "EDITOR": "vim", "LANG": "en_US.UTF-8", "LC_TIME": "de_DE.UTF-8" })
+    );
+    assert_eq!(
+        eval_ok(&n, some, "config.home.language.numeric"),
+        Value::Null
+    );
+    // Built: in the generation's hm-session-vars.sh.
+    let home = common::TestHome::new();
+    let vars = build(&n, &home, some).join("hm-session-vars.sh");
+    let script = format!(
+        ". {}; echo \"$LANG|$LC_TIME|${{LC_NUMERIC-unset}}\"",
+        vars.display()
+    );
+    assert_eq!(
+        sh("sh", &["-c", &script], home.path()),
+        "en_US.UTF-8|de_DE.UTF-8|unset\n"
+    );
+    // The same variable set both ways, differently: the module system's
+    // conflict, naming the option (as in Home Manager).
+    let both = r#"{
+      home.language.base = "en_US.UTF-8";
+      home.sessionVariables.LANG = "de_DE.UTF-8";
+    }"#;
+    let err = eval(&n, both, "spec.sessionVariables").expect_err("two values for LANG");
+    assert!(err.contains("home.sessionVariables.LANG"), "{err}");
+}
+
+/// home.keyboard and home.preferXdgDirectories are kept for configurations
+/// that read them, and change nothing hearth builds.
+#[test]
+fn keyboard_and_prefer_xdg_directories_read_back_and_change_nothing() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{
+      home.keyboard = { layout = "us,de"; variant = "colemak,"; options = [ "grp:caps_toggle" ]; };
+      home.preferXdgDirectories = true;
+      home.file.".x".text = "x";
+    }"#;
+    let plain = r#"{ home.file.".x".text = "x"; }"#;
+    assert_eq!(eval_ok(&n, module, "spec"), eval_ok(&n, plain, "spec"));
+    assert_eq!(
+        eval_ok(&n, module, "config.home.keyboard"),
+        json!({
+            "layout": "us,de",
+            "model": null,
+            "options": ["grp:caps_toggle"],
+            "variant": "colemak,",
+        })
+    );
+    assert_eq!(
+        eval_ok(&n, module, "config.home.preferXdgDirectories"),
+        json!(true)
+    );
+    // Unset, as in Home Manager since 21.11: null, and not preferred.
+    assert_eq!(eval_ok(&n, plain, "config.home.keyboard"), Value::Null);
+    assert_eq!(
+        eval_ok(&n, plain, "config.home.preferXdgDirectories"),
+        json!(false)
+    );
+}
+
+/// A configuration that sets every one of these options evaluates, each
+/// value reads back, and home.activationPackage is the generation.
+#[test]
+fn home_environment_options_all_set_evaluate() {
+    let n = nixpkgs_or_skip!();
+    let module = r#"{ lib, ... }:
+      let
+        pkg = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; };
+      in {
+        home.stateVersion = "25.05";
+        home.language.base = "en_US.UTF-8";
+        home.keyboard.layout = "us";
+        home.preferXdgDirectories = true;
+        home.extraDependencies = [ (pkg "kept") ];
+        home.checks = [ (pkg "check") ];
+        home.extraBuilderCommands = "echo hi > $out/hi";
+        home.emptyActivationPath = false;
+        home.extraActivationPath = [ (pkg "tool") ];
+        home.activationGenerateGcRoot = false;
+        home.activation.hello = lib.hm.dag.entryAfter [ "writeBoundary" ] "tool";
+      }"#;
+    assert_eq!(eval_ok(&n, module, "failedAssertions"), json!([]));
+    let read = |attr: &str| eval_ok(&n, module, &format!("config.home.{attr}"));
+    assert_eq!(read("emptyActivationPath"), json!(false));
+    assert_eq!(read("activationGenerateGcRoot"), json!(false));
+    assert_eq!(read("extraBuilderCommands"), json!("echo hi > $out/hi"));
+    let kept = read("extraDependencies");
+    assert!(kept[0].as_str().unwrap().ends_with("-kept"), "{kept}");
+    assert_eq!(
+        read("activationPackage.drvPath"),
+        eval_ok(&n, module, "generation")
+    );
+    // Defaults: Home Manager's for a current state version.
+    let plain = "{ }";
+    assert_eq!(
+        eval_ok(&n, plain, "config.home.emptyActivationPath"),
+        json!(true)
+    );
+    assert_eq!(
+        eval_ok(&n, plain, "config.home.activationGenerateGcRoot"),
+        json!(true)
+    );
+    // extraDependencies take store paths only, as Home Manager's.
+    let err = eval(
+        &n,
+        r#"{ home.extraDependencies = [ "/etc/passwd" ]; }"#,
+        "config.home.extraDependencies",
+    )
+    .expect_err("not in the store");
+    assert!(err.contains("home.extraDependencies"), "{err}");
+}
+
+/// Built with the real hearth and activated: extraDependencies are in the
+/// generation's closure, checks are inputs of its build but not in its
+/// closure (and a failing one fails it), extraBuilderCommands ran in its
+/// build with coreutils on PATH, and extraActivationPath is on the PATH of
+/// steps and onChange hooks.
+#[test]
+fn generation_extras_build_and_activate() {
+    let n = nixpkgs_or_skip!();
+    let home = common::TestHome::new();
+    let module = |check: &str| {
+        format!(
+            r#"{{ lib, ... }}:
+          let
+            mk = name: script: derivation {{
+              inherit name;
+              system = builtins.currentSystem;
+              builder = "/bin/sh";
+              args = [ "-c" script ];
+            }};
+          in {{
+            home.extraDependencies = [ (mk "hearth-test-kept" "echo kept > $out") ];
+            home.checks = [ (mk "hearth-test-check" "{check}") ];
+            home.extraBuilderCommands = ''
+              command -v chmod > "$out/builder-marker"
+            '';
+            home.extraActivationPath = [
+              (mk "hearth-test-tool" ''
+                /bin/mkdir -p $out/bin
+                printf '#!/bin/sh\necho "tool ran: $1"\n' > $out/bin/hearth-test-tool
+                /bin/chmod +x $out/bin/hearth-test-tool
+              '')
+            ];
+            home.activation.useTool = lib.hm.dag.entryAfter [ "writeBoundary" ] ''
+              hearth-test-tool step > "$HOME/step.log"
+            '';
+            home.file.".x" = {{
+              text = "x";
+              onChange = ''hearth-test-tool hook > "$HOME/hook.log"'';
+            }};
+          }}"#
+        )
+    };
+
+    let err = try_build(&n, &home, &module("exit 1")).expect_err("a failing check");
+    assert!(err.contains("hearth-test-check"), "{err}");
+
+    let generation = build(&n, &home, &module("echo passed > $out"));
+    let refs = |path: &Path| -> Vec<String> {
+        let out = Command::new("nix-store")
+            .args(["-q", "--references"])
+            .arg(path)
+            .output()
+            .expect("run nix-store");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let held = refs(&generation);
+    let has = |paths: &[String], suffix: &str| paths.iter().any(|p| p.ends_with(suffix));
+    assert!(has(&held, "-hearth-test-kept"), "{held:?}");
+    assert!(!has(&held, "-hearth-test-check"), "{held:?}");
+    assert!(has(&held, "-hearth-test-tool"), "{held:?}");
+    let kept = common::read_file(&generation, "extra-dependencies");
+    assert!(kept.trim_end().ends_with("-hearth-test-kept"), "{kept}");
+    // The check is an input of the generation's derivation.
+    let drv = Command::new("nix-store")
+        .args(["-q", "--deriver"])
+        .arg(&generation)
+        .output()
+        .expect("run nix-store");
+    let drv = PathBuf::from(String::from_utf8(drv.stdout).unwrap().trim());
+    assert!(has(&refs(&drv), "-hearth-test-check.drv"));
+
+    let marker = common::read_file(&generation, "builder-marker");
+    assert!(
+        marker.starts_with("/nix/store/") && marker.trim_end().ends_with("/bin/chmod"),
+        "{marker}"
+    );
+
+    home.hearth(["activate", generation.to_str().unwrap()])
+        .assert_ok();
+    assert_eq!(
+        common::read_file(home.path(), "step.log"),
+        "tool ran: step\n"
+    );
+    assert_eq!(
+        common::read_file(home.path(), "hook.log"),
+        "tool ran: hook\n"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-# Options of Home Manager that only its own command line, news feed or
-# platform tweaks use. hearth accepts them so that a Home Manager
-# configuration evaluates unchanged; each says what it does here (mostly
-# nothing). `targets.genericLinux` does the part that is about the session.
+# Options of Home Manager that only its own command line, news feed,
+# program modules or platform tweaks use. hearth accepts them so that a
+# Home Manager configuration evaluates unchanged; each says what it does
+# here (mostly nothing). `targets.genericLinux` does the part that is about the session.
 {
   config,
   lib,
@@ -57,6 +57,16 @@ in
         internal = true;
         description = "Home Manager's rendered news; accepted and ignored.";
       };
+    };
+
+    home.preferXdgDirectories = lib.mkEnableOption "" // {
+      description = ''
+        Whether programs should keep their files in the XDG base
+        directories ({option}`xdg.configHome`, ...) where they can. Accepted
+        for Home Manager configurations, and readable by your own files;
+        has no effect in hearth: Home Manager's program modules choose
+        their files' places by it, and hearth has no program modules.
+      '';
     };
 
     targets.genericLinux.enable = lib.mkEnableOption "" // {

@@ -132,8 +132,19 @@ let
       ;
     # "600" and "0600" alike: the manifest wants four digits.
     mode = if file.mode != null && builtins.stringLength file.mode == 3 then "0${file.mode}" else file.mode;
-    onChange = if file.onChange == "" then null else file.onChange;
+    onChange = if file.onChange == "" then null else withPath file.onChange;
   };
+
+  # home.extraActivationPath: in front of PATH in every step and hook.
+  withPath =
+    text:
+    if cfg.extraActivationPath == [ ] then
+      text
+    else
+      ''
+        export PATH=${lib.escapeShellArg (lib.makeBinPath cfg.extraActivationPath)}"''${PATH:+:}$PATH"
+      ''
+      + text;
 
   spec = {
     user = cfg.username;
@@ -143,7 +154,7 @@ let
     hearth = "${config.hearth.package}/bin/hearth";
     files = map fileSpec files;
     packages = if config.hearth.installPackages && cfg.path != null then "${cfg.path}" else null;
-    activation = cfg.activationOrder;
+    activation = map (s: s // { text = withPath s.text; }) cfg.activationOrder;
     sessionVariables = cfg.sessionVariablesSpec;
     sessionPath = cfg.sessionSearchVariables.PATH or [ ];
   };
@@ -162,6 +173,17 @@ let
     printf '\n%s\n' "$sessionExtra" >> "$vars"
     "$coreutils/bin/chmod" 0444 "$vars"
   '';
+
+  # What runs after `hearth build-generation`, in the same build: the
+  # session script's extras, home.extraDependencies written into the
+  # generation (so that they are in its closure), home.extraBuilderCommands.
+  # printf is the shell's own: it needs no coreutils.
+  afterBuild =
+    appendExtra
+    + lib.optionalString (cfg.extraDependencies != [ ]) ''
+      printf '%s\n' $extraDependencies > "$out/extra-dependencies"
+    ''
+    + cfg.extraBuilderCommands;
 
   # Two entries with the same target: both named, before anything is built.
   duplicates =
@@ -218,14 +240,14 @@ in
           args = [
             "-c"
             (
-              if extra == "" then
+              if afterBuild == "" then
                 ''exec "$hearth" build-generation "$specPath" "$out"''
               else
                 ''
                   set -e
                   "$hearth" build-generation "$specPath" "$out"
                 ''
-                + appendExtra
+                + afterBuild
             )
           ];
           inherit (spec) hearth;
@@ -237,6 +259,12 @@ in
           // lib.optionalAttrs (extra != "") {
             sessionExtra = extra;
             coreutils = "${coreutils}";
+          }
+          // lib.optionalAttrs (cfg.extraDependencies != [ ]) { inherit (cfg) extraDependencies; }
+          # Inputs of the build, never written into it: not in the closure.
+          // lib.optionalAttrs (cfg.checks != [ ]) { passedChecks = cfg.checks; }
+          // lib.optionalAttrs (cfg.extraBuilderCommands != "" && config.hearth.coreutils != null) {
+            PATH = "${config.hearth.coreutils}/bin";
           }
         );
   };
