@@ -11,80 +11,13 @@
 //! or its lib directory), else `<nixpkgs>` from `NIX_PATH`. Without either,
 //! each test prints "skipped: no nixpkgs" and passes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
 
 use crate::common;
-
-const SKIP: &str = "skipped: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH)";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The `nixpkgs` argument of tests/nix/*.nix, or None without one.
-fn nixpkgs() -> Option<String> {
-    if let Some(dir) = std::env::var_os("HEARTH_NIXPKGS").filter(|d| !d.is_empty()) {
-        let dir = PathBuf::from(dir);
-        let dir = dir
-            .canonicalize()
-            .unwrap_or_else(|e| panic!("HEARTH_NIXPKGS={}: {e}", dir.display()));
-        return Some(dir.display().to_string());
-    }
-    let found = Command::new("nix-instantiate")
-        .args(["--find-file", "nixpkgs"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    found.then(|| "<nixpkgs>".to_owned())
-}
-
-macro_rules! nixpkgs_or_skip {
-    () => {
-        match nixpkgs() {
-            Some(n) => n,
-            None => {
-                println!("{SKIP}");
-                eprintln!("{SKIP}");
-                return;
-            }
-        }
-    };
-}
-
-fn instantiate(args: &[&str]) -> Result<Value, String> {
-    let out = Command::new("nix-instantiate")
-        .current_dir(root())
-        .args(["--eval", "--strict", "--json"])
-        .args(args)
-        .output()
-        .expect("run nix-instantiate");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate prints JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// tests/nix/home.nix evaluated with `module`: the JSON of `attr`.
-fn eval(n: &str, module: &str, attr: &str) -> Result<Value, String> {
-    instantiate(&[
-        "tests/nix/home.nix",
-        "--arg",
-        "nixpkgs",
-        n,
-        "--arg",
-        "module",
-        module,
-        "-A",
-        attr,
-    ])
-}
-
-fn eval_ok(n: &str, module: &str, attr: &str) -> Value {
-    eval(n, module, attr).unwrap_or_else(|e| panic!("evaluation failed:\n{e}"))
-}
+use crate::common::nix_eval::{eval_home as eval, eval_home_ok as eval_ok, instantiate, root};
 
 /// (name, phase) of each step of home.activation, in order.
 fn phases(v: &Value) -> Vec<(String, String)> {

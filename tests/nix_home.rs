@@ -13,61 +13,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use crate::common;
-
-const SKIP: &str = "skipped: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH)";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The `nixpkgs` argument of tests/nix/home.nix, or None without one.
-fn nixpkgs() -> Option<String> {
-    if let Some(dir) = std::env::var_os("HEARTH_NIXPKGS").filter(|d| !d.is_empty()) {
-        let dir = PathBuf::from(dir);
-        let dir = dir
-            .canonicalize()
-            .unwrap_or_else(|e| panic!("HEARTH_NIXPKGS={}: {e}", dir.display()));
-        return Some(dir.display().to_string());
-    }
-    let found = Command::new("nix-instantiate")
-        .args(["--find-file", "nixpkgs"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    found.then(|| "<nixpkgs>".to_owned())
-}
-
-macro_rules! nixpkgs_or_skip {
-    () => {
-        match nixpkgs() {
-            Some(n) => n,
-            None => {
-                println!("{SKIP}");
-                eprintln!("{SKIP}");
-                return;
-            }
-        }
-    };
-}
-
-/// `tests/nix/home.nix` evaluated with `module` (Nix source): the JSON of
-/// `attr`, or Nix's error output.
-fn eval(n: &str, module: &str, attr: &str) -> Result<Value, String> {
-    let out = Command::new("nix-instantiate")
-        .current_dir(root())
-        .args(["--eval", "--strict", "--json", "tests/nix/home.nix"])
-        .args(["--arg", "nixpkgs", n, "--arg", "module", module, "-A", attr])
-        .output()
-        .expect("run nix-instantiate");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate prints JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn eval_ok(n: &str, module: &str, attr: &str) -> Value {
-    eval(n, module, attr).unwrap_or_else(|e| panic!("evaluation failed:\n{e}"))
-}
+use crate::common::nix_eval::{eval_home as eval, eval_home_ok as eval_ok, root};
 
 /// The generation of `module` for the current user and `home`, built with
 /// the hearth binary under test.
@@ -149,15 +95,6 @@ fn build_attr(n: &str, module: &str, attr: &str) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// A fresh directory for files a test writes (sources given as paths).
-fn tempdir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("nix_home-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 // ---------------------------------------------------------------------------
@@ -319,7 +256,7 @@ fn generic_linux_sets_the_session_search_paths() {
 #[test]
 fn file_overlap_resolution() {
     let n = nixpkgs_or_skip!();
-    let dir = tempdir("overlap");
+    let dir = crate::common::nix_eval::tempdir("nix_home", "overlap");
     common::write_file(&dir, "nvim/init.lua", "-- from the directory\n");
     common::write_file(&dir, "nvim/lua/plugins.lua", "return {}\n");
     let module = |mode: &str| {
@@ -389,7 +326,7 @@ fn file_overlap_resolution() {
 fn session_script_and_out_of_store_links_activate() {
     let n = nixpkgs_or_skip!();
     let home = common::TestHome::new();
-    let outside = tempdir("outside");
+    let outside = crate::common::nix_eval::tempdir("nix_home", "outside");
     common::write_file(&outside, "notes/todo", "water the plants\n");
     let module = format!(
         r#"{{ config, lib, ... }}: {{
@@ -944,7 +881,7 @@ fn lib_hm_types() {
 #[test]
 fn unsupported_options_are_one_error_naming_each_and_its_file() {
     let n = nixpkgs_or_skip!();
-    let dir = tempdir("unsupported");
+    let dir = crate::common::nix_eval::tempdir("nix_home", "unsupported");
     common::write_file(
         &dir,
         "shell.nix",

@@ -11,81 +11,11 @@
 //! or its lib directory), else `<nixpkgs>` from `NIX_PATH`. Without either,
 //! each test says "skipped: no nixpkgs" and passes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use crate::common::nix_eval::{error_line, eval_home, eval_home_ok as eval_ok, root};
 use serde_json::{json, Value};
-
-const SKIP: &str = "skipped: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH)";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The `nixpkgs` argument of tests/nix/*.nix, as a Nix expression, or None
-/// when there is no nixpkgs to evaluate with.
-fn nixpkgs() -> Option<String> {
-    if let Some(dir) = std::env::var_os("HEARTH_NIXPKGS").filter(|d| !d.is_empty()) {
-        let dir = PathBuf::from(dir);
-        let dir = dir
-            .canonicalize()
-            .unwrap_or_else(|e| panic!("HEARTH_NIXPKGS={}: {e}", dir.display()));
-        return Some(dir.display().to_string());
-    }
-    let found = Command::new("nix-instantiate")
-        .args(["--find-file", "nixpkgs"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    found.then(|| "<nixpkgs>".to_owned())
-}
-
-/// Returns the nixpkgs expression, or prints the skip notice and returns
-/// from the calling test.
-macro_rules! nixpkgs_or_skip {
-    () => {
-        match nixpkgs() {
-            Some(n) => n,
-            None => {
-                println!("{SKIP}");
-                eprintln!("{SKIP}");
-                return;
-            }
-        }
-    };
-}
-
-/// `nix-instantiate --eval --strict --json tests/nix/home.nix -A attr` with
-/// `module` (Nix source of a module, or of a list of modules): the JSON
-/// value, or the error output.
-fn eval_home(nixpkgs: &str, module: &str, attr: &str) -> Result<Value, String> {
-    let out = Command::new("nix-instantiate")
-        .current_dir(root())
-        .args(["--eval", "--strict", "--json", "tests/nix/home.nix"])
-        .args(["--arg", "nixpkgs", nixpkgs])
-        .args(["--arg", "module", module])
-        .args(["-A", attr])
-        .output()
-        .expect("run nix-instantiate (is Nix installed?)");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate prints JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn eval_ok(nixpkgs: &str, module: &str, attr: &str) -> Value {
-    eval_home(nixpkgs, module, attr).unwrap_or_else(|e| panic!("evaluation failed:\n{e}"))
-}
-
-/// The line of Nix's error output holding `needle`, without the `error: `
-/// prefix and indentation (Nix versions differ in what surrounds it).
-fn error_line(stderr: &str, needle: &str) -> String {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{stderr}"));
-    line.trim().trim_start_matches("error: ").to_owned()
-}
 
 fn eval_err(nixpkgs: &str, module: &str, attr: &str, needle: &str) -> String {
     match eval_home(nixpkgs, module, attr) {
@@ -823,7 +753,7 @@ fn readme_examples_evaluate() {
     let mut configurations = Vec::new();
     for (i, block) in blocks.iter().enumerate() {
         // The files the examples refer to, as a user would have them.
-        let dir = tempdir(&format!("readme-{i}"));
+        let dir = crate::common::nix_eval::tempdir("nix_modules", &format!("readme-{i}"));
         std::fs::create_dir_all(dir.join("alice")).unwrap();
         std::fs::create_dir_all(dir.join("bob")).unwrap();
         std::fs::write(dir.join("flake.nix"), block).unwrap();
@@ -886,7 +816,7 @@ fn session_variables_reach_the_users_shells() {
     let text = |attr: &str| -> String {
         serde_json::from_value(eval_os_with(&n, "nixos", &args, attr)).unwrap()
     };
-    let dir = tempdir("session");
+    let dir = crate::common::nix_eval::tempdir("nix_modules", "session");
     let init = dir.join("set-environment");
     std::fs::write(&init, text("extraInit")).unwrap();
     assert!(text("extraInit").contains(&generation));
@@ -993,7 +923,7 @@ fn session_variables_reach_fish() {
     build_os(&n, "nixos", &args, &attr);
     let init: String =
         serde_json::from_value(eval_os_with(&n, "nixos", &args, "fishInit")).unwrap();
-    let dir = tempdir("fish");
+    let dir = crate::common::nix_eval::tempdir("nix_modules", "fish");
     let open = std::os::unix::fs::PermissionsExt::from_mode(0o777);
     std::fs::set_permissions(&dir, open).unwrap();
     let file = dir.join("config.fish");
@@ -1084,13 +1014,4 @@ fn darwin_activation_goes_on_after_a_failure_and_names_it() {
         stderr.contains("hearth: the activation failed for 1 of 2: bob"),
         "{stderr}"
     );
-}
-
-/// A fresh directory under the target dir, for files a test writes.
-fn tempdir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("nix_modules-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

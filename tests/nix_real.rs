@@ -30,6 +30,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::nix_eval::root;
 use serde_json::Value;
 
 /// The arguments of tests/nix/real-nixos.nix, or None (said loudly) when an
@@ -78,10 +79,6 @@ macro_rules! inputs_or_skip {
 
 const NIXOS: &str = "tests/nix/real-nixos.nix";
 const DARWIN: &str = "tests/nix/real-darwin.nix";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn hearth_bin() -> &'static str {
     env!("CARGO_BIN_EXE_hearth")
@@ -147,14 +144,6 @@ fn values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
     text.lines()
         .filter_map(|l| l.strip_prefix(prefix.as_str()))
         .collect()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("nix_real-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The real modules evaluate hearth's without an unknown option, a failed
@@ -261,7 +250,7 @@ fn rendered_units_pass_systemd_analyze_verify() {
     let bin = ["--arg", "hearthBin", hearth_bin()];
     build(&args, &[]);
     let units = units(&eval_ok(&args, &bin, "units"));
-    let dir = tempdir("verify");
+    let dir = crate::common::nix_eval::tempdir("nix_real", "verify");
     let mut paths = vec![];
     for (name, text) in &units {
         let path = dir.join(name);
@@ -623,7 +612,7 @@ fn darwin_activate_activates_each_home_as_its_user() {
         .collect();
     // hearth activates them in the order of their names.
     users.sort_by(|a, b| a.name.cmp(&b.name));
-    let dir = tempdir("darwin-activate");
+    let dir = crate::common::nix_eval::tempdir("nix_real", "darwin-activate");
     let after = dir.join("after-hearth");
     let mut set = String::from("{ ");
     for u in &users {

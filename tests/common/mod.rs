@@ -11,6 +11,8 @@
 pub mod users;
 
 mod fs;
+#[macro_use]
+pub mod nix_eval;
 mod generations;
 mod homes;
 mod procs;
