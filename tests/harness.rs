@@ -337,3 +337,18 @@ fn runs_the_binary_in_the_home() {
     let run = Run::from_output(child.wait_with_output().unwrap());
     assert!(run.code < 128, "killed by a signal:\n{run}");
 }
+
+/// The accounts the harness makes are told apart from every other account
+/// (`root_attacks` compares the accounts files while other tests add theirs).
+#[test]
+fn test_accounts_are_recognized_and_nothing_else() {
+    use crate::common::users::is_test_account;
+    for name in ["hth123x0", "hthfish77x12", "hsp9x3", "hrd1x1"] {
+        assert!(is_test_account(name), "{name}");
+    }
+    for name in [
+        "root", "nixbld1", "h", "hth", "hth12", "hthx1", "h1x2", "hth1x", "alice",
+    ] {
+        assert!(!is_test_account(name), "{name}");
+    }
+}

@@ -152,11 +152,8 @@ impl Drop for Canary {
 /// and other test processes add and remove meanwhile.
 fn accounts_hash(file: &str) -> String {
     let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("read {file}: {e}"));
-    let is_test_account = |line: &str| {
-        let name = line.split(':').next().unwrap_or_default();
-        (name.starts_with("hth") || name.starts_with("hta"))
-            && name[3..].chars().all(|c| c.is_ascii_digit() || c == 'x')
-    };
+    let is_test_account =
+        |line: &str| common::users::is_test_account(line.split(':').next().unwrap_or_default());
     let kept: Vec<&str> = text.lines().filter(|l| !is_test_account(l)).collect();
     format!("{:x}", Sha256::digest(kept.join("\n")))
 }

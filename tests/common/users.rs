@@ -56,6 +56,25 @@ pub fn retry(program: &str, args: &[&OsStr]) {
     panic!("{program} {args:?} kept failing: {last}");
 }
 
+/// Whether `name` is one of the throwaway accounts `fresh` names (in this
+/// or another test process): `h<letters><pid>x<n>`. Tests that compare the
+/// accounts files leave these lines out, since other tests add and remove
+/// them meanwhile.
+pub fn is_test_account(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('h') else {
+        return false;
+    };
+    let digits = rest.trim_start_matches(|c: char| c.is_ascii_lowercase());
+    let Some((pid, n)) = digits.split_once('x') else {
+        return false;
+    };
+    digits.len() < rest.len()
+        && !pid.is_empty()
+        && !n.is_empty()
+        && pid.chars().all(|c| c.is_ascii_digit())
+        && n.chars().all(|c| c.is_ascii_digit())
+}
+
 /// A fresh name `<prefix><pid>x<n>` and an empty place for it under the
 /// target's tmp dir `kind`.
 pub fn fresh(prefix: &str, kind: &str) -> (String, PathBuf) {
@@ -90,6 +109,14 @@ impl<M> TestUserOf<M> {
     /// The account `<prefix>…` with its home (0755, still root's: the caller
     /// hands it over) under the target's tmp dir `kind`.
     pub fn create(prefix: &str, kind: &str) -> Self {
+        // So that `is_test_account` knows it, whoever compares the
+        // accounts files meanwhile.
+        assert!(
+            prefix.len() > 1
+                && prefix.starts_with('h')
+                && prefix.chars().all(|c| c.is_ascii_lowercase()),
+            "test account prefixes are h and one or more lowercase letters: {prefix}"
+        );
         let (name, home) = fresh(prefix, kind);
         fs::create_dir_all(home.join(".local/state")).unwrap();
         retry(
