@@ -30,6 +30,7 @@ mod inputs;
 mod migrate;
 mod nix_activation;
 mod nix_home;
+mod nix_lib;
 mod nix_modules;
 mod nix_real;
 mod output;

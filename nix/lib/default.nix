@@ -11,6 +11,14 @@ let
   gvariant = import ./gvariant.nix { inherit lib; };
   generators = import ./generators.nix { inherit lib; };
   types = import ./types.nix { inherit lib dag gvariant; };
+  assertions = import ./assertions.nix { inherit lib; };
+  darwin = import ./darwin.nix { inherit lib; };
+  deprecations = import ./deprecations.nix { inherit lib strings; };
+  git = import ./git.nix { inherit lib; };
+  zsh = import ./zsh.nix { inherit lib shell; };
+  nushell = import ./nushell.nix { inherit lib; };
+  mcp = import ./mcp.nix { inherit lib; };
+  maintainers = import ./maintainers.nix;
 
   # What `lib.hm` holds, by Home Manager's names.
   hm = {
@@ -22,6 +30,14 @@ let
       gvariant
       generators
       types
+      assertions
+      darwin
+      deprecations
+      git
+      zsh
+      nushell
+      mcp
+      maintainers
       ;
   };
 
