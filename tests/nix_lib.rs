@@ -9,45 +9,11 @@
 //! or its lib directory), else `<nixpkgs>` from `NIX_PATH`. Without either,
 //! each test prints "skipped: no nixpkgs" and passes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use crate::common::nix_eval::root;
 use serde_json::{json, Value};
-
-const SKIP: &str = "skipped: no nixpkgs (set HEARTH_NIXPKGS or NIX_PATH)";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The `nixpkgs` argument of tests/nix/home.nix, or None without one.
-fn nixpkgs() -> Option<String> {
-    if let Some(dir) = std::env::var_os("HEARTH_NIXPKGS").filter(|d| !d.is_empty()) {
-        let dir = PathBuf::from(dir);
-        let dir = dir
-            .canonicalize()
-            .unwrap_or_else(|e| panic!("HEARTH_NIXPKGS={}: {e}", dir.display()));
-        return Some(dir.display().to_string());
-    }
-    let found = Command::new("nix-instantiate")
-        .args(["--find-file", "nixpkgs"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    found.then(|| "<nixpkgs>".to_owned())
-}
-
-macro_rules! nixpkgs_or_skip {
-    () => {
-        match nixpkgs() {
-            Some(n) => n,
-            None => {
-                println!("{SKIP}");
-                eprintln!("{SKIP}");
-                return;
-            }
-        }
-    };
-}
 
 /// What evaluating `attr` of the home module with `modules` gave: its JSON
 /// (or None when the evaluation failed) and Nix's stderr, where warnings and
