@@ -112,6 +112,7 @@ fn home_manager_preamble_is_accepted_and_changes_nothing() {
       programs.home-manager.enable = true;
       programs.home-manager.path = "$HOME/src/home-manager";
       news.display = "silent";
+      meta.maintainers = [ { name = "Alice"; github = "alice"; } ];
       home.file.".x".text = "x";
     }"#;
     let plain = r#"{ ... }: { home.file.".x".text = "x"; }"#;

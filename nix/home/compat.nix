@@ -13,6 +13,18 @@ let
 in
 {
   options = {
+    # Modules written for Home Manager (in dotfiles repositories too) name
+    # their maintainers; nixpkgs' lib declares no such option itself.
+    meta.maintainers = lib.mkOption {
+      type = lib.types.listOf lib.types.raw;
+      default = [ ];
+      example = lib.literalExpression "[ lib.maintainers.alice ]";
+      description = ''
+        Who maintains a module, as modules written for Home Manager say it.
+        Accepted so that they evaluate; hearth does nothing with it.
+      '';
+    };
+
     programs.home-manager = {
       enable = lib.mkEnableOption "" // {
         description = ''
