@@ -43,16 +43,10 @@ let
         # Without pkgs, the builds that need `ln`, `chmod`, `mkdir` or `cp` take this
         # machine's (the tests run with the sandbox off, as the hearth
         # binary above already assumes). Only built when hearthBin is given.
-        hearth.coreutils = lib.mkDefault (derivation {
-          name = "host-coreutils";
-          system = builtins.currentSystem;
-          builder = "/bin/sh";
-          PATH = "/bin:/usr/bin";
-          args = [
-            "-ec"
+        hearth.coreutils = lib.mkDefault (
+          (import ./stubs.nix).run "host-coreutils"
             ''mkdir -p "$out/bin"; for t in ln chmod mkdir cp; do ln -s "$(command -v $t)" "$out/bin/$t"; done''
-          ];
-        });
+        );
       }
     ] ++ (if builtins.isList module then module else [ module ]);
   };

@@ -60,36 +60,13 @@ let
   module = rel: darwin + "/modules/${rel}";
 
   fake = import ./stubs.nix;
-  inherit (fake) run tool;
-  shell =
-    name: path:
-    (tool name)
-    // {
-      shellPath = path;
-      pname = name;
-    };
-
-  # A writeText whose text stays readable in the evaluation (`.text`).
-  writeText =
-    name: text:
-    (derivation {
-      inherit name text;
-      system = builtins.currentSystem;
-      builder = "/bin/sh";
-      PATH = "/bin:/usr/bin";
-      passAsFile = [ "text" ];
-      args = [
-        "-ec"
-        ''cp "$textPath" "$out"''
-      ];
-    })
-    // {
-      inherit text;
-    };
-
-  runCommand =
-    name: _env: script:
-    run name script;
+  inherit (fake)
+    run
+    tool
+    shell
+    writeText
+    runCommand
+    ;
 
   pkgs = rec {
     runtimeShell = "/bin/sh";

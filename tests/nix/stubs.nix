@@ -1,6 +1,7 @@
-# Small real derivations the Nix test drivers (os.nix, real-nixos.nix,
-# real-darwin.nix, home.nix) build instead of nixpkgs': every builder is
-# /bin/sh, so they build on any machine with Nix and no binary cache.
+# Small real derivations, and the few nixpkgs builders around them, that the
+# Nix test drivers (os.nix, real-nixos.nix, real-darwin.nix, home.nix)
+# build instead of nixpkgs': every builder is /bin/sh, so they build on any
+# machine with Nix and no binary cache.
 rec {
   # A derivation made by a shell script.
   run =
@@ -18,6 +19,37 @@ rec {
 
   # A package with an empty bin/: stands in for a tool a module names.
   tool = name: run name ''mkdir -p "$out/bin"'';
+
+  # A shell package, as `users.users.<name>.shell` takes one.
+  shell =
+    name: path:
+    (tool name)
+    // {
+      shellPath = path;
+      pname = name;
+    };
+
+  # A writeText whose text stays readable in the evaluation (`.text`).
+  writeText =
+    name: text:
+    (derivation {
+      inherit name text;
+      system = builtins.currentSystem;
+      builder = "/bin/sh";
+      PATH = "/bin:/usr/bin";
+      passAsFile = [ "text" ];
+      args = [
+        "-ec"
+        ''cp "$textPath" "$out"''
+      ];
+    })
+    // {
+      inherit text;
+    };
+
+  runCommand =
+    name: _env: script:
+    run name script;
 
   # The hearth package: a store path never built when neither is given
   # (evaluation only), else bin/hearth is `hearthBin` (the real binary, a
