@@ -1101,6 +1101,20 @@ mod tests {
         assert_eq!(escape_lines("a\x1b[Kb\nc\rd\n"), "a\\u{1b}[Kb\nc\\rd\n");
     }
 
+    /// `sh -c script` in a process group of its own with piped output, as
+    /// root mode starts a user's child.
+    fn sh_in_own_group(script: &str) -> Child {
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// A process the child leaves behind holding its stdout (here in a
     /// session of its own, so that even the group kill misses it) must not
     /// keep root reading: once the child has exited, the pipes are given up
@@ -1108,18 +1122,10 @@ mod tests {
     #[test]
     fn a_grandchild_holding_the_pipe_does_not_hold_the_supervisor() {
         let pidfile = std::env::temp_dir().join(format!("hearth-drain-{}", std::process::id()));
-        let child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!(
-                "setsid sh -c 'echo $$ > {}; exec sleep 60' & echo started",
-                pidfile.display()
-            ))
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = sh_in_own_group(&format!(
+            "setsid sh -c 'echo $$ > {}; exec sleep 60' & echo started",
+            pidfile.display()
+        ));
         let start = Instant::now();
         let (ended, _) = supervise(child, "[t] ", Duration::from_secs(60), false).unwrap();
         let took = start.elapsed();
@@ -1140,18 +1146,10 @@ mod tests {
     #[test]
     fn a_stopped_child_is_killed_at_the_timeout() {
         let pidfile = std::env::temp_dir().join(format!("hearth-stop-{}", std::process::id()));
-        let child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!(
-                "sleep 60 & echo $! > {}; kill -STOP $$; wait",
-                pidfile.display()
-            ))
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = sh_in_own_group(&format!(
+            "sleep 60 & echo $! > {}; kill -STOP $$; wait",
+            pidfile.display()
+        ));
         let start = Instant::now();
         let (ended, _) = supervise(child, "[t] ", Duration::from_secs(1), false).unwrap();
         let took = start.elapsed();
