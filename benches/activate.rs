@@ -1194,10 +1194,11 @@ fn wipe(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
 }
 
-/// The home holds exactly `files` as links (no stray temporaries, no missing
-/// link) in exactly `dirs`, and a sample of the links points where it should.
-fn verify(home: &Path, files: &Files, dirs: &BTreeSet<String>, sources: &Path) -> Result<()> {
-    let (mut links, mut others, mut ndirs) = (0, Vec::new(), 0);
+/// Everything below `home`: how many entries are of the `wanted` type,
+/// which others there are (neither that nor a directory), and how many
+/// directories.
+fn census(home: &Path, wanted: fn(&fs::FileType) -> bool) -> Result<(usize, Vec<PathBuf>, usize)> {
+    let (mut count, mut others, mut ndirs) = (0, Vec::new(), 0);
     let mut stack = vec![home.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in fs::read_dir(&d)? {
@@ -1206,13 +1207,20 @@ fn verify(home: &Path, files: &Files, dirs: &BTreeSet<String>, sources: &Path) -
             if ft.is_dir() {
                 ndirs += 1;
                 stack.push(e.path());
-            } else if ft.is_symlink() {
-                links += 1;
+            } else if wanted(&ft) {
+                count += 1;
             } else {
                 others.push(e.path());
             }
         }
     }
+    Ok((count, others, ndirs))
+}
+
+/// The home holds exactly `files` as links (no stray temporaries, no missing
+/// link) in exactly `dirs`, and a sample of the links points where it should.
+fn verify(home: &Path, files: &Files, dirs: &BTreeSet<String>, sources: &Path) -> Result<()> {
+    let (links, others, ndirs) = census(home, fs::FileType::is_symlink)?;
     if links != files.len() || !others.is_empty() || ndirs != dirs.len() {
         return Err(format!(
             "{}: {links} links, {ndirs} directories and {} other files ({:?}); expected {} links and {} directories",
@@ -1243,22 +1251,7 @@ fn verify_copies(
     dirs: &BTreeSet<String>,
     contents: &[Vec<u8>],
 ) -> Result<()> {
-    let (mut regular, mut others, mut ndirs) = (0, Vec::new(), 0);
-    let mut stack = vec![home.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d)? {
-            let e = e?;
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                ndirs += 1;
-                stack.push(e.path());
-            } else if ft.is_file() {
-                regular += 1;
-            } else {
-                others.push(e.path());
-            }
-        }
-    }
+    let (regular, others, ndirs) = census(home, fs::FileType::is_file)?;
     if regular != files.len() || !others.is_empty() || ndirs != dirs.len() {
         return Err(format!(
             "{}: {regular} regular files, {ndirs} directories and {} other files ({:?}); expected {} regular files and {} directories",
