@@ -9,7 +9,7 @@ let
   shell = import ./shell.nix { inherit lib; };
   booleans = import ./booleans.nix;
   gvariant = import ./gvariant.nix { inherit lib; };
-  generators = import ./generators.nix { inherit lib; };
+  generators = import ./generators { inherit lib dag; };
   types = import ./types.nix { inherit lib dag gvariant; };
   assertions = import ./assertions.nix { inherit lib; };
   darwin = import ./darwin.nix { inherit lib; };
