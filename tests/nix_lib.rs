@@ -1,7 +1,8 @@
 //! `lib.hm` beyond the DAG and the formats (nix/lib): `assertions`,
 //! `darwin`, `deprecations`, `git`, `zsh`, `nushell`, `mcp`,
-//! `maintainers`, called from a home module as a configuration or a module
-//! from a dotfiles repository calls them. The expected values are Home
+//! `maintainers`, and the generators beyond Hyprland's and KDL (SCFG and
+//! the DAG-ordered formats), called from a home module as a configuration
+//! or a module from a dotfiles repository calls them. The expected values are Home
 //! Manager's for the same calls; where hearth words a message its own way,
 //! the test says so.
 //!
@@ -23,6 +24,9 @@ fn eval(n: &str, modules: &str, attr: &str) -> (Option<Value>, String) {
         .current_dir(root())
         // Read-write: the mcp wrapper test stores its script (builtins.toFile).
         .args(["--eval", "--read-write-mode", "--strict", "--json"])
+        // The generators' formats are built during evaluation; there is no
+        // binary cache to ask for them.
+        .args(["--option", "substituters", ""])
         .arg("tests/nix/home.nix")
         .args(["--arg", "nixpkgs", n, "--arg", "module", modules])
         .args(["-A", attr])
@@ -539,4 +543,409 @@ fn state_version_option_defaults() {
         deferred(r#"{ programs.ex.settings.FOO = "mine"; }"#),
         json!({ "shouldWarn": false, "effectiveDefault": { "FOO": "legacy" }, "settings": { "FOO": "mine" } })
     );
+}
+
+/// `lib.hm.generators` has every name Home Manager's has.
+#[test]
+fn generators_has_every_home_manager_name() {
+    let n = nixpkgs_or_skip!();
+    assert_eq!(
+        lib_value(&n, "builtins.attrNames lib.hm.generators"),
+        json!([
+            "hasDAGEntryWithOrdering",
+            "isDAGEntryWithOrdering",
+            "mkDAGOrderedFormat",
+            "mkDAGOrderedIniFormat",
+            "mkDAGOrderedJsonFormat",
+            "mkDAGOrderedKeyValueFormat",
+            "mkDAGOrderedTomlFormat",
+            "mkDAGOrderedYamlFormat",
+            "sortDAGEntries",
+            "toDAGOrderedAttrs",
+            "toDAGOrderedINI",
+            "toDAGOrderedKeyValue",
+            "toDAGOrderedText",
+            "toHyprconf",
+            "toKDL",
+            "toSCFG",
+        ])
+    );
+}
+
+/// Which values count as ordered entries, and the order of a set holding
+/// some: Home Manager's topological order, with plain values beside the
+/// entries, an entry naming a missing one, and one naming itself (no
+/// effect in Home Manager's sort, none here).
+#[test]
+fn generators_sort_dag_entries() {
+    let n = nixpkgs_or_skip!();
+    let got = lib_value(
+        &n,
+        r#"let g = lib.hm.generators; d = lib.hm.dag; in {
+          isOrdered = map g.isDAGEntryWithOrdering [
+            (d.entryAfter [ "a" ] 1)
+            (d.entryBefore [ "a" ] 1)
+            (d.entryAnywhere 1)
+            { data = 1; after = [ "x" ]; before = [ ]; extra = true; }
+            "plain"
+            { after = [ "x" ]; }
+          ];
+          hasOrdered = map g.hasDAGEntryWithOrdering [
+            { a = 1; b = d.entryAnywhere 2; }
+            { a = 1; b = d.entryAfter [ "a" ] 2; }
+            { }
+          ];
+          simple = g.sortDAGEntries { } { after = d.entryAfter [ "before" ] "2"; before = "1"; };
+          chain = g.sortDAGEntries { } {
+            a = d.entryAnywhere "1";
+            b = d.entryAfter [ "a" "c" ] "2";
+            c = d.entryBefore [ "d" ] "3";
+            d = d.entryBefore [ "e" ] "4";
+            e = "5";
+            f = { data = "6"; after = [ ]; before = [ "a" ]; };
+          };
+          anchors = g.sortDAGEntries { } {
+            writeBoundary = d.entryAnywhere "w";
+            z1 = d.entryAfter [ "writeBoundary" ] "z1";
+            a1 = d.entryBefore [ "writeBoundary" ] "a1";
+            m = "m";
+            b = d.entryBetween [ "z1" ] [ "a1" ] "b";
+            self = d.entryAfter [ "self" ] "s";
+          };
+          plain = g.toDAGOrderedAttrs { } { z = 1; a = { data = 2; after = [ ]; before = [ ]; }; m = [ 3 ]; };
+          ordered = g.toDAGOrderedAttrs { } {
+            z = d.entryBefore [ "a" ] 1;
+            a = 2;
+            shape = { data.keep = true; after = [ ]; before = [ ]; };
+            m = d.entryAfter [ "missing" ] 3;
+          };
+        }"#,
+    );
+    let pairs = |list: &[(&str, Value)]| {
+        Value::Array(
+            list.iter()
+                .map(|(name, value)| json!({ "name": name, "value": value }))
+                .collect(),
+        )
+    };
+    let shape = |data: Value| json!({ "after": [], "before": [], "data": data });
+    assert_eq!(
+        got["isOrdered"],
+        json!([true, true, false, true, false, false])
+    );
+    assert_eq!(got["hasOrdered"], json!([false, true, false]));
+    assert_eq!(
+        got["simple"],
+        pairs(&[("before", json!("1")), ("after", json!("2"))])
+    );
+    assert_eq!(
+        got["chain"],
+        pairs(&[
+            ("f", json!("6")),
+            ("a", json!("1")),
+            ("c", json!("3")),
+            ("b", json!("2")),
+            ("d", json!("4")),
+            ("e", json!("5")),
+        ])
+    );
+    assert_eq!(
+        got["anchors"],
+        pairs(&[
+            ("a1", json!("a1")),
+            ("b", json!("b")),
+            ("m", json!("m")),
+            ("self", json!("s")),
+            ("writeBoundary", json!("w")),
+            ("z1", json!("z1")),
+        ])
+    );
+    // Without an ordered entry: in order of name, values as they are (an
+    // entry without constraints too).
+    assert_eq!(
+        got["plain"],
+        pairs(&[("a", shape(json!(2))), ("m", json!([3])), ("z", json!(1))])
+    );
+    // With one: an unordered entry-shaped set is a value, not an entry.
+    assert_eq!(
+        got["ordered"],
+        pairs(&[
+            ("z", json!(1)),
+            ("a", json!(2)),
+            ("m", json!(3)),
+            ("shape", shape(json!({ "keep": true }))),
+        ])
+    );
+}
+
+/// `toDAGOrderedText`: nested sets ordered at every depth, lists, paths
+/// and derivations given to `renderValue`.
+#[test]
+fn generators_dag_ordered_text() {
+    let n = nixpkgs_or_skip!();
+    let got = lib_value(
+        &n,
+        r#"let d = lib.hm.dag; in lib.hm.generators.toDAGOrderedText {
+          renderValue = v:
+            if builtins.isPath v then "path:${baseNameOf v}"
+            else if builtins.isString v then v
+            else builtins.toJSON v;
+          renderList = vs: "(" + lib.concatStringsSep " " vs + ")";
+          renderAttrs = es: "{" + lib.concatMapStringsSep ";" (e: "${e.name}=${e.value}") es + "}";
+        } {
+          zeta = d.entryBefore [ "alpha" ] [ 1 "two" { y = 1; x = d.entryBefore [ "y" ] true; } ];
+          alpha = { inner = null; };
+          p = ./Cargo.toml;
+          drv = { type = "derivation"; outPath = "/nix/store/x"; name = "x"; };
+        }"#,
+    );
+    assert_eq!(
+        got,
+        json!(
+            "{zeta=(1 two {x=true;y=1});alpha={inner=null};drv=\"/nix/store/x\";p=path:Cargo.toml}"
+        )
+    );
+}
+
+/// `toDAGOrderedKeyValue` and `toDAGOrderedINI` with their options:
+/// indent, `mkKeyValue`, lists as repeated keys or through `listToValue`,
+/// section names, ordered sections holding ordered keys.
+#[test]
+fn generators_dag_ordered_key_value_and_ini() {
+    let n = nixpkgs_or_skip!();
+    let got = lib_value(
+        &n,
+        r#"let g = lib.hm.generators; d = lib.hm.dag; in {
+          kv = g.toDAGOrderedKeyValue { } {
+            zz = "1"; aa = d.entryAfter [ "zz" ] "2"; mm = d.entryBefore [ "zz" ] true; num = 3;
+          };
+          kvPlain = g.toDAGOrderedKeyValue { indent = "  "; } { b = 1; a = "x"; };
+          kvDup = g.toDAGOrderedKeyValue {
+            listsAsDuplicateKeys = true;
+            mkKeyValue = lib.generators.mkKeyValueDefault { } " = ";
+          } { server = d.entryAfter [ "port" ] [ "a.example" "b.example" ]; port = 22; };
+          kvListToValue = g.toDAGOrderedKeyValue { listToValue = lib.concatMapStringsSep "," toString; } {
+            b = [ 1 2 ]; a = d.entryAfter [ "b" ] [ "x" ];
+          };
+          ini = g.toDAGOrderedINI { } {
+            aa = d.entryAfter [ "zz" ] { bb = d.entryAfter [ "cc" ] "2"; cc = "1"; };
+            zz = { value = "ask"; };
+          };
+          iniPlain = g.toDAGOrderedINI { mkSectionName = n: "sec ${n}"; } { "b[1]" = { x = 1; }; a = { y = false; }; };
+          iniEscape = g.toDAGOrderedINI { } { "b[1]" = { x = 1; }; };
+          iniDup = g.toDAGOrderedINI { listsAsDuplicateKeys = true; } {
+            General = { Include = [ "a" "b" ]; Name = d.entryBefore [ "Include" ] "me"; };
+            Extra = d.entryBefore [ "General" ] { };
+          };
+        }"#,
+    );
+    assert_eq!(
+        got,
+        json!({
+            "kv": "mm=true\nzz=1\naa=2\nnum=3\n",
+            "kvPlain": "  a=x\n  b=1\n",
+            "kvDup": "port = 22\nserver = a.example\nserver = b.example\n",
+            "kvListToValue": "b=1,2\na=x\n",
+            "ini": "[zz]\nvalue=ask\n\n[aa]\ncc=1\nbb=2\n",
+            "iniPlain": "[sec a]\ny=false\n\n[sec b[1]]\nx=1\n",
+            "iniEscape": "[b\\[1\\]]\nx=1\n",
+            "iniDup": "[Extra]\n\n[General]\nName=me\nInclude=a\nInclude=b\n",
+        })
+    );
+}
+
+/// `toSCFG`: Home Manager's own example, quoting and escaping, every kind
+/// of literal, and the directives left out (`params = [ null ]`,
+/// `children = [ ]`) or kept (`params = null`, `params = [ ]`).
+#[test]
+fn generators_to_scfg() {
+    let n = nixpkgs_or_skip!();
+    let got = lib_value(
+        &n,
+        r#"let g = lib.hm.generators; in {
+          empty = g.toSCFG { } [ ];
+          example = g.toSCFG { } [
+            { name = "dir"; children = [ {
+                name = "blk1"; params = [ "p1" ''"p2"'' ];
+                children = [
+                  { name = "sub1"; params = [ "arg11" "arg12" ]; }
+                  { name = "sub2"; params = [ "arg21" "arg22" ]; }
+                  { name = "sub3"; params = [ "arg31" "arg32" ];
+                    children = [ { name = "sub sub1"; } { name = "sub-sub2"; params = [ "arg321" "arg322" ]; } ]; }
+                ];
+              } ]; }
+          ];
+          literals = g.toSCFG { } [
+            { name = "listen"; params = [ 8080 true false 1.5 "" "a b" "tab\there" "q'uote" "back\\slash" "{" "nl\nx" "cr\rx" ]; }
+            { name = "nullParams"; params = null; }
+            { name = "unset"; params = [ null ]; children = [ ]; }
+            { name = "bare"; }
+            { name = "emptyChildren"; children = [ ]; }
+            { name = "nullChildren"; children = null; params = [ "x" ]; }
+            { name = "emptyParams"; params = [ ]; }
+            { name = 42; }
+          ];
+        }"#,
+    );
+    assert_eq!(
+        got,
+        json!({
+            "empty": "",
+            "example": "dir {\n\tblk1 p1 \"\\\"p2\\\"\" {\n\t\tsub1 arg11 arg12\n\t\tsub2 arg21 arg22\n\t\tsub3 arg31 arg32 {\n\t\t\t\"sub sub1\"\n\t\t\tsub-sub2 arg321 arg322\n\t\t}\n\t}\n}\n",
+            "literals": "listen 8080 true false 1.500000 \"\" \"a b\" \"tab\\there\" \"q'uote\" \"back\\\\slash\" \"{\" \"nl\\nx\" \"cr\\rx\"\nnullParams\nbare\nnullChildren x\nemptyParams \n42\n",
+        })
+    );
+}
+
+/// The `mkDAGOrdered*Format`s built for real with tests/nix/stubs.nix's
+/// `formatsPkgs`: its jq and remarshal stand-ins copy their input, so the
+/// JSON, YAML and TOML files hold the ordered JSON text those tools are
+/// given (their own output is theirs to test); the INI and key-value files
+/// are the finished files. Also checked: the tool each build has, the
+/// `pkgs.formats` value each extends (its `type` kept) and the options
+/// handed to it.
+#[test]
+fn generators_dag_ordered_formats_build() {
+    let n = nixpkgs_or_skip!();
+    let got = lib_value(
+        &n,
+        r#"let
+          g = lib.hm.generators;
+          d = lib.hm.dag;
+          pkgs = (import ./tests/nix/stubs.nix).formatsPkgs;
+          data = {
+            ordered = {
+              after = d.entryAfter [ "before" "plainDagEntryShape" ] {
+                nested = { after = d.entryAfter [ "before" ] 2; before = 1; };
+              };
+              before = "ask";
+              plainDagEntryShape = { data.keep = true; after = [ ]; before = [ ]; };
+            };
+            list = [ { b = 1; a = d.entryAfter [ "b" ] [ null 1.5 ]; } "x" ];
+          };
+          json = g.mkDAGOrderedJsonFormat { inherit pkgs; };
+          yaml = g.mkDAGOrderedYamlFormat { inherit pkgs; };
+          toml = g.mkDAGOrderedTomlFormat { inherit pkgs; };
+          ini = g.mkDAGOrderedIniFormat { inherit pkgs; listsAsDuplicateKeys = true; };
+          kv = g.mkDAGOrderedKeyValueFormat { inherit pkgs; mkKeyValue = lib.generators.mkKeyValueDefault { } " "; };
+          custom = g.mkDAGOrderedFormat {
+            inherit pkgs;
+            format = pkgs.formats.json { };
+            generator = { cycleErrorMessage }: g.toDAGOrderedKeyValue { inherit cycleErrorMessage; };
+          };
+          build = f: name: v:
+            let drv = f.generate name v; in {
+              file = builtins.readFile drv;
+              inherit (drv) name;
+              tools = map (p: p.name) drv.nativeBuildInputs;
+            };
+        in {
+          json = build json "settings.json" data;
+          yaml = build yaml "config.yaml" data;
+          toml = build toml "config.toml" data;
+          ini = build ini "app.ini" {
+            aa = d.entryAfter [ "zz" ] { bb = d.entryAfter [ "cc" ] "2"; cc = "1"; list = [ 1 2 ]; };
+            zz = { value = "ask"; };
+          };
+          kv = build kv "kv.conf" { aa = d.entryAfter [ "zz" ] "2"; zz = "1"; };
+          custom = build custom "custom.conf" { b = d.entryBefore [ "a" ] 1; a = 2; };
+          types = map (f: f.type) [ json yaml toml ini kv ];
+          args = { ini = ini.args; kv = kv.args; json = json.args; };
+        }"#,
+    );
+    let ordered = "{\"list\":[{\"b\":1,\"a\":[null,1.5]},\"x\"],\"ordered\":{\"before\":\"ask\",\"plainDagEntryShape\":{\"after\":[],\"before\":[],\"data\":{\"keep\":true}},\"after\":{\"nested\":{\"before\":1,\"after\":2}}}}";
+    assert_eq!(
+        got,
+        json!({
+            "json": { "file": ordered, "name": "settings.json", "tools": ["jq"] },
+            "yaml": { "file": ordered, "name": "config.yaml", "tools": ["remarshal"] },
+            "toml": { "file": ordered, "name": "config.toml", "tools": ["remarshal"] },
+            "ini": {
+                "file": "[zz]\nvalue=ask\n\n[aa]\ncc=1\nbb=2\nlist=1\nlist=2\n",
+                "name": "app.ini",
+                "tools": [],
+            },
+            "kv": { "file": "zz 1\naa 2\n", "name": "kv.conf", "tools": [] },
+            "custom": { "file": "b=1\na=2\n", "name": "custom.conf", "tools": [] },
+            "types": ["json", "yaml", "toml", "ini", "keyValue"],
+            "args": {
+                "ini": { "atomsCoercedToLists": null, "listToValue": null, "listsAsDuplicateKeys": true },
+                "kv": { "listToValue": null, "listsAsDuplicateKeys": false },
+                "json": {},
+            },
+        })
+    );
+}
+
+/// The errors a configuration can get from the generators. A cycle names
+/// its entries, as Home Manager's does, after the same prefix (the
+/// caller's `cycleErrorMessage`, else Home Manager's default, or the
+/// file's name for a format); the rest of each message is hearth's
+/// wording (Home Manager aborts with the cycle as JSON, fails an
+/// assertion for both list options, and says "Cannot convert value of
+/// type set to SCFG literal.").
+#[test]
+fn generators_errors() {
+    let n = nixpkgs_or_skip!();
+    let cases = [
+        (
+            "sortDAGEntries",
+            r#"lib.hm.generators.sortDAGEntries { } {
+              a = lib.hm.dag.entryAfter [ "b" ] 1; b = lib.hm.dag.entryAfter [ "a" ] 2; c = 3;
+            }"#,
+        ),
+        (
+            "toDAGOrderedINI, a cycle inside a section",
+            r#"let d = lib.hm.dag; in lib.hm.generators.toDAGOrderedINI { } {
+              s = { x = d.entryAfter [ "z" ] 1; y = d.entryAfter [ "x" ] 2; z = d.entryAfter [ "y" ] 3; w = 0; };
+            }"#,
+        ),
+        (
+            "toDAGOrderedKeyValue with cycleErrorMessage",
+            r#"lib.hm.generators.toDAGOrderedKeyValue { cycleErrorMessage = "programs.foo.settings"; } {
+              a = lib.hm.dag.entryBefore [ "a" "b" ] 1; b = lib.hm.dag.entryBefore [ "a" ] 2;
+            }"#,
+        ),
+        (
+            "mkDAGOrderedJsonFormat",
+            r#"(lib.hm.generators.mkDAGOrderedJsonFormat {
+              pkgs = (import ./tests/nix/stubs.nix).formatsPkgs;
+            }).generate "settings.json" {
+              a.x = lib.hm.dag.entryAfter [ "y" ] 1; a.y = lib.hm.dag.entryAfter [ "x" ] 2;
+            }"#,
+        ),
+        (
+            "toDAGOrderedKeyValue, both list options",
+            r"lib.hm.generators.toDAGOrderedKeyValue { listsAsDuplicateKeys = true; listToValue = toString; } { a = 1; }",
+        ),
+        (
+            "toSCFG, a set as a parameter",
+            r#"lib.hm.generators.toSCFG { } [ { name = "a"; params = [ { } ]; } ]"#,
+        ),
+        (
+            "toSCFG, not a list",
+            r#"lib.hm.generators.toSCFG { } { "" = [ ]; }"#,
+        ),
+    ];
+    let mut report = Vec::new();
+    for (what, value) in cases {
+        let module = format!(
+            r"{{ lib, ... }}: {{
+              options.probe = lib.mkOption {{ type = lib.types.anything; }};
+              config.probe = {value};
+            }}"
+        );
+        let (got, stderr) = eval(&n, &module, "config.probe");
+        assert!(got.is_none(), "{what}: evaluated to {got:?}");
+        // Nix's message, without its hint about --show-trace.
+        let message = stderr
+            .lines()
+            .skip_while(|l| !l.starts_with("error:"))
+            .take_while(|l| !l.starts_with("(use '--show-trace'"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!message.is_empty(), "{what}: no error in:\n{stderr}");
+        report.push(format!("{what}:\n{message}\n"));
+    }
+    insta::assert_snapshot!(report.join("\n"));
 }

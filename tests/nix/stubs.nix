@@ -51,6 +51,82 @@ rec {
     name: _env: script:
     run name script;
 
+  # `runCommandLocal` as the DAG-ordered formats of lib.hm.generators call
+  # it: the attributes are the build's environment (so a test can read
+  # them back from the derivation), with the `bin` of every
+  # `nativeBuildInputs` on PATH.
+  runCommandLocal =
+    name: env: script:
+    derivation (
+      env
+      // {
+        inherit name;
+        system = builtins.currentSystem;
+        builder = "/bin/sh";
+        PATH = builtins.concatStringsSep ":" (
+          map (p: "${p}/bin") (env.nativeBuildInputs or [ ])
+          ++ [
+            "/bin"
+            "/usr/bin"
+          ]
+        );
+        args = [
+          "-ec"
+          script
+        ];
+      }
+    );
+
+  # A package whose bin/NAME is the shell script `text`.
+  script =
+    name: text:
+    run name ''
+      mkdir -p "$out/bin"
+      cat > "$out/bin/${name}" <<'EOF'
+      #!/bin/sh
+      ${text}
+      EOF
+      chmod +x "$out/bin/${name}"
+    '';
+
+  # Stand-ins for jq and remarshal (which cannot run here), called as the
+  # JSON, YAML and TOML formats call them: each copies its input unchanged,
+  # so the file built is the text the format handed to the tool.
+  jq = script "jq" ''cat "$2"'';
+  remarshal =
+    run "remarshal" ''
+      mkdir -p "$out/bin"
+      for t in json2yaml json2toml; do printf '#!/bin/sh\ncp "$1" "$2"\n' > "$out/bin/$t"; done
+      chmod +x "$out"/bin/*
+    '';
+
+  # `pkgs.formats`' json, yaml, toml, ini and keyValue: each remembers the
+  # options it was made with (`args`), and its `generate` writes the value
+  # as JSON (there is no serialiser here).
+  formats = builtins.listToAttrs (
+    map
+      (type: {
+        name = type;
+        value = args: {
+          inherit type args;
+          generate = name: value: writeText name (builtins.toJSON value);
+        };
+      })
+      [
+        "json"
+        "yaml"
+        "toml"
+        "ini"
+        "keyValue"
+      ]
+  );
+
+  # The `pkgs` that lib.hm.generators' mkDAGOrdered*Format take.
+  formatsPkgs = {
+    inherit runCommandLocal formats;
+    buildPackages = { inherit jq remarshal; };
+  };
+
   # The hearth package: a store path never built when neither is given
   # (evaluation only), else bin/hearth is `hearthBin` (the real binary, a
   # path outside the store) or `hearthScript` (a shell script's text
