@@ -1,0 +1,224 @@
+//! The Home Manager module bridge (nix/hm): Home Manager configurations
+//! using its program and service modules (tests/nix/hm-configs/) evaluated
+//! with Home Manager's own module collection, built into hearth generations
+//! with real nix-build, activated with the hearth binary into throwaway
+//! homes, and compared with the tree Home Manager's own `home-files` (built
+//! from the same evaluation with the same stub pkgs, tests/nix/hm-pkgs.nix)
+//! would link.
+//!
+//! Needs nixpkgs' lib (`HEARTH_NIXPKGS`) and a Home Manager checkout
+//! (`HEARTH_HOME_MANAGER`); without either each test prints a `skipped: …`
+//! line and passes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::common;
+use crate::common::nix_eval::{hm_pkgs_path, root};
+
+/// What nix-build made for one configuration.
+struct Built {
+    /// hearth's generation.
+    generation: PathBuf,
+    /// Home Manager's own `home-files` for the same configuration.
+    home_files: PathBuf,
+    /// The packages environment (`users.users.<name>.packages`).
+    packages: PathBuf,
+}
+
+/// The arguments of tests/nix/hm.nix for `config` (a file of
+/// tests/nix/hm-configs/, without `.nix`) in `home`, owned by the current
+/// user.
+fn args(n: &str, hm: &str, config: &str, home: &common::TestHome) -> Vec<String> {
+    [
+        "tests/nix/hm.nix",
+        "--arg",
+        "nixpkgs",
+        n,
+        "--arg",
+        "homeManager",
+        hm,
+        "--arg",
+        "configuration",
+        &format!("./tests/nix/hm-configs/{config}.nix"),
+        "--arg",
+        "pkgsPath",
+        common::path_str(&hm_pkgs_path(n)),
+        "--argstr",
+        "username",
+        &common::current_user(),
+        "--argstr",
+        "homeDirectory",
+        common::path_str(home.path()),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+fn build(n: &str, hm: &str, config: &str, home: &common::TestHome) -> Built {
+    common::nix_available();
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args(["--no-out-link", "--option", "substituters", ""])
+        .args(args(n, hm, config, home))
+        .args(["--arg", "hearthBin", env!("CARGO_BIN_EXE_hearth")])
+        .args(["-A", "generation", "-A", "homeFiles", "-A", "packages"])
+        .output()
+        .expect("run nix-build");
+    assert!(
+        out.status.success(),
+        "nix-build of {config} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let paths: Vec<PathBuf> = stdout.lines().map(PathBuf::from).collect();
+    assert_eq!(paths.len(), 3, "nix-build printed:\n{stdout}");
+    Built {
+        generation: paths[0].clone(),
+        home_files: paths[1].clone(),
+        packages: paths[2].clone(),
+    }
+}
+
+/// What is at a path of a tree, as the user sees it: a directory, a link
+/// to a path outside the generation (its target), or a file with its
+/// content and executable bit (a copy: a regular file in Home Manager's
+/// `home-files`, a link into the generation in hearth's home).
+fn describe(path: &Path, generation: Option<&Path>) -> String {
+    let meta = fs::symlink_metadata(path).unwrap();
+    if meta.is_dir() {
+        return "dir".to_owned();
+    }
+    let copy = |p: &Path| {
+        let data = fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+        let exec = fs::metadata(p).unwrap().permissions().mode() & 0o111 != 0;
+        format!("file sha256:{:x} exec={exec}", Sha256::digest(&data))
+    };
+    if meta.file_type().is_symlink() {
+        let target = fs::read_link(path).unwrap();
+        if generation.is_some_and(|g| target.starts_with(g)) {
+            copy(&target)
+        } else {
+            format!("link {}", target.display())
+        }
+    } else {
+        copy(path)
+    }
+}
+
+/// Every path below `dir` (relative), described; `skip` (relative) and
+/// what is below it left out.
+fn tree(dir: &Path, generation: Option<&Path>, skip: &[&str]) -> BTreeMap<String, String> {
+    fn walk(
+        base: &Path,
+        rel: &Path,
+        generation: Option<&Path>,
+        skip: &[&str],
+        out: &mut BTreeMap<String, String>,
+    ) {
+        let mut entries: Vec<_> = fs::read_dir(base.join(rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        entries.sort();
+        for name in entries {
+            let r = rel.join(&name);
+            let key = common::path_str(&r).to_owned();
+            if skip.contains(&key.as_str()) {
+                continue;
+            }
+            let abs = base.join(&r);
+            out.insert(key, describe(&abs, generation));
+            if fs::symlink_metadata(&abs).unwrap().is_dir() {
+                walk(base, &r, generation, skip, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, Path::new(""), generation, skip, &mut out);
+    out
+}
+
+/// The home after activation equals Home Manager's `home-files`.
+#[track_caller]
+fn assert_same_tree(home: &common::TestHome, built: &Built) {
+    let applied = tree(
+        home.path(),
+        Some(&built.generation),
+        &[".local/state/hearth"],
+    );
+    let expected = tree(&built.home_files, None, &[]);
+    if applied != expected {
+        let mut diff = String::new();
+        for (k, v) in &expected {
+            match applied.get(k) {
+                None => writeln!(diff, "missing  {k}: {v}").unwrap(),
+                Some(a) if a != v => {
+                    writeln!(diff, "differs  {k}: {a}, Home Manager: {v}").unwrap();
+                }
+                Some(_) => {}
+            }
+        }
+        for (k, v) in &applied {
+            if !expected.contains_key(k) {
+                writeln!(diff, "extra    {k}: {v}").unwrap();
+            }
+        }
+        panic!("the activated home is not Home Manager's home-files:\n{diff}");
+    }
+}
+
+/// One configuration end to end: evaluates, builds, activates into a
+/// throwaway home, matches Home Manager's `home-files`, puts `bins` and
+/// Home Manager's `hm-session-vars.sh` into the packages environment, and
+/// a second activation of the same generation changes nothing.
+fn check_config(config: &str, bins: &[&str]) {
+    let (n, hm) = home_manager_or_skip!();
+    let home = common::TestHome::new();
+    let built = build(&n, &hm, config, &home);
+    let gen = common::path_str(&built.generation);
+
+    home.hearth(["activate", gen]).assert_ok();
+    assert_same_tree(&home, &built);
+
+    for bin in bins {
+        let p = built.packages.join("bin").join(bin);
+        assert!(
+            p.exists(),
+            "{config}: no bin/{bin} in {}",
+            built.packages.display()
+        );
+    }
+    let vars = built.packages.join("etc/profile.d/hm-session-vars.sh");
+    let text = fs::read_to_string(&vars).unwrap_or_else(|e| panic!("{}: {e}", vars.display()));
+    assert!(
+        text.contains("__HM_SESS_VARS_SOURCED"),
+        "{config}: hm-session-vars.sh is not Home Manager's:\n{text}"
+    );
+
+    let before = home.snapshot();
+    home.hearth(["activate", gen]).assert_ok();
+    common::assert_same(&before, &home.snapshot());
+}
+
+macro_rules! configs {
+    ($($name:ident: [$($bin:literal),*],)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check_config(&stringify!($name).replace('_', "-"), &[$($bin),*]);
+            }
+        )*
+    };
+}
+
+configs! {
+    git: ["git"],
+}
