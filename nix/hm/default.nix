@@ -110,9 +110,13 @@ let
 
   files = lib.filterAttrs (_: f: f.enable) c.home.file;
 
+  # "./.zshrc" and "a//b" as Home Manager's home-files resolves them.
+  normalize =
+    target: lib.concatStringsSep "/" (lib.filter (c: c != "" && c != ".") (lib.splitString "/" target));
+
   fileOf = name: f: {
+    target = normalize f.target;
     inherit (f)
-      target
       executable
       recursive
       ignorelinks

@@ -17,14 +17,20 @@
 let
   system = builtins.currentSystem;
 
-  # A derivation built by a bash script, with `env` in its environment and
-  # the bin/ of `nativeBuildInputs` (and `buildInputs`) in front of the
-  # host's tools.
+  # A derivation built by a bash script (its `buildCommand`, as nixpkgs'
+  # runCommand), with `env` in its environment and the bin/ of
+  # `nativeBuildInputs` (and `buildInputs`) in front of the host's tools;
+  # `overrideAttrs` as nixpkgs' (on these attributes), and nixpkgs'
+  # `substituteInPlace` for its --replace forms.
   mkRun =
     name: env: script:
+    build name (env // { buildCommand = script; });
+
+  build =
+    name: attrs:
     let
-      inputs = (env.nativeBuildInputs or [ ]) ++ (env.buildInputs or [ ]);
-      clean = removeAttrs env [
+      inputs = (attrs.nativeBuildInputs or [ ]) ++ (attrs.buildInputs or [ ]);
+      clean = removeAttrs attrs [
         "nativeBuildInputs"
         "buildInputs"
         "meta"
@@ -38,18 +44,37 @@ let
           inherit name system;
           builder = "/bin/bash";
           PATH = lib.concatStringsSep ":" (map (p: "${p}/bin") inputs ++ [ "/bin:/usr/bin" ]);
+          # The last command a builtin: bash would otherwise exec a last
+          # external command, and Nix 2.8 can kill a builder replaced so
+          # quickly (seen as "signal 9"; see nix/home/files.nix).
           args = [
             "-ec"
-            script
+            ''
+              substituteInPlace() {
+                local file="$1"; shift
+                local text; text="$(cat "$file"; printf x)"; text="''${text%x}"
+                while [ "$#" -gt 0 ]; do
+                  case "$1" in
+                    --replace|--replace-quiet|--replace-fail|--replace-warn)
+                      text="''${text//"$2"/"$3"}"; shift 3 ;;
+                    *) echo "substituteInPlace (stub): $1" >&2; return 1 ;;
+                  esac
+                done
+                printf '%s' "$text" > "$file"
+              }
+              eval "$buildCommand"
+              :
+            ''
           ];
         }
       );
     in
     drv
     // {
-      meta = env.meta or { };
+      meta = attrs.meta or { };
+      overrideAttrs = f: build name (attrs // (if builtins.isFunction f then f attrs else f));
     }
-    // (env.passthru or { });
+    // (attrs.passthru or { });
 
   writeTextFile =
     {
@@ -157,13 +182,22 @@ let
     name:
     let
       bins = [ name ] ++ extraBins.${name} or [ ];
-      drv = mkRun name { inherit bins; } ''
-        mkdir -p "$out/bin"
-        for b in $bins; do
-          printf '#!/bin/sh\necho %s "$@"\n' "$b" > "$out/bin/$b"
-          chmod +x "$out/bin/$b"
-        done
-      '';
+      files = extraFiles.${name} or { };
+      drv = mkRun name { inherit bins; } (
+        ''
+          mkdir -p "$out/bin"
+          for b in $bins; do
+            printf '#!/bin/sh\necho %s "$@"\n' "$b" > "$out/bin/$b"
+            chmod +x "$out/bin/$b"
+          done
+        ''
+        + lib.concatStrings (
+          lib.mapAttrsToList (f: text: ''
+            mkdir -p "$(dirname "$out/${f}")"
+            printf '%s' ${lib.escapeShellArg text} > "$out/${f}"
+          '') files
+        )
+      );
     in
     drv
     // {
@@ -177,11 +211,17 @@ let
       passthru = { };
     };
 
+  # Files a module links from a package.
+  extraFiles = {
+    nix-direnv."share/nix-direnv/direnvrc" = "# nix-direnv (stub)\n";
+  };
+
   # Programs a module runs from a package other than its main one.
   extraBins = {
     desktop-file-utils = [ "update-desktop-database" ];
     shared-mime-info = [ "update-mime-database" ];
     openssh = [ "ssh-keygen" ];
+    dbus = [ "dbus-run-session" "dbus-daemon" ];
     gnupg = [ "gpg" "gpgconf" "gpg-agent" "gpg-connect-agent" ];
   };
 
@@ -361,6 +401,9 @@ let
     "zsh-syntax-highlighting"
     "glibcLocales"
     "desktop-file-utils"
+    "bashInteractive"
+    "nix-zsh-completions"
+    "dbus"
   ] package;
 in
 packages
@@ -385,6 +428,7 @@ packages
     isLinux = lib.hasSuffix "-linux" system;
     isDarwin = lib.hasSuffix "-darwin" system;
     shell = runtimeShell;
+    shellDryRun = "/bin/bash -n -O extglob";
   };
   buildPackages = packages // {
     inherit lndir;
@@ -419,6 +463,38 @@ packages
     };
 
   runCommand = mkRun;
+
+  # Neovim's wrapper: bin/nvim (and vi, vim when asked), no Lua rc of its
+  # own; the plugin helpers Home Manager's module calls, with no plugins.
+  wrapNeovimUnstable =
+    _neovim: args:
+    let
+      wrapped =
+        mkRun "neovim"
+          {
+            bins = [ "nvim" ] ++ lib.optional (args.viAlias or false) "vi" ++ lib.optional (args.vimAlias or false) "vim";
+          }
+          ''
+            mkdir -p "$out/bin"
+            for b in $bins; do
+              printf '#!/bin/sh\necho %s "$@"\n' "$b" > "$out/bin/$b"
+              chmod +x "$out/bin/$b"
+            done
+          ''
+        // {
+          luaRcContent = "";
+          overrideAttrs = _: wrapped;
+        };
+    in
+    wrapped;
+  neovimUtils = {
+    makeVimPackageInfo = _plugins: {
+      pluginPython3Packages = [ ];
+      runtimeDeps = [ ];
+      vimPackage = { };
+    };
+    packDir = _: mkRun "vim-pack-dir" { } ''mkdir -p "$out/pack/hm"'';
+  };
   runCommandLocal = mkRun;
   runCommandNoCC = mkRun;
 
