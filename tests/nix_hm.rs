@@ -252,3 +252,117 @@ configs! {
     dotfiles: [],
     shell_tools: ["bat", "eza", "zoxide", "htop"],
 }
+
+/// tests/nix/os.nix (NixOS or nix-darwin stand-ins) with
+/// `hearth.homeManager.source` set and alice's home `config` (a file of
+/// tests/nix/hm-configs/): the JSON of `attr`, or Nix's error output.
+fn eval_os(
+    n: &str,
+    hm: &str,
+    platform: &str,
+    config: &str,
+    attr: &str,
+) -> Result<serde_json::Value, String> {
+    let extra = format!(
+        r#"{{ lib, ... }}: {{
+          _module.args.pkgs = lib.mkForce (import ./tests/nix/hm-pkgs.nix {{ inherit lib; path = {path}; }});
+          hearth.package = "/nix/store/00000000000000000000000000000000-hearth";
+          hearth.homeManager.source = {hm};
+          # Home Manager's manual needs nixpkgs' docs tools (see hm.nix);
+          # bob's home (os.nix) is written without a stateVersion.
+          hearth.sharedModules = [ {{ home.stateVersion = lib.mkDefault "25.05"; manual.manpages.enable = false; }} ];
+          hearth.users.alice = ./tests/nix/hm-configs/{config}.nix;
+        }}"#,
+        path = common::path_str(&hm_pkgs_path(n)),
+    );
+    common::nix_eval::instantiate(&[
+        "tests/nix/os.nix",
+        "--arg",
+        "nixpkgs",
+        n,
+        "--argstr",
+        "platform",
+        platform,
+        "--arg",
+        "extra",
+        &extra,
+        "-A",
+        attr,
+    ])
+}
+
+/// On NixOS and nix-darwin, `hearth.homeManager.source` makes each home a
+/// Home Manager configuration: its packages environment is the user's
+/// packages, its generation is what the platform activates, and the
+/// session variables the system's shells read are Home Manager's.
+#[test]
+fn nixos_and_darwin_homes_go_through_the_bridge() {
+    let (n, hm) = home_manager_or_skip!();
+    for platform in ["nixos", "darwin"] {
+        let ok = |attr: &str| {
+            eval_os(&n, &hm, platform, "git", attr)
+                .unwrap_or_else(|e| panic!("{platform}: {attr}:\n{e}"))
+        };
+        assert_eq!(ok("failedAssertions"), serde_json::json!([]), "{platform}");
+        assert_eq!(
+            ok("alicePackages"),
+            serde_json::json!(["hearth-packages-alice"]),
+            "{platform}"
+        );
+        let init = ok("config.environment.extraInit");
+        assert!(
+            init.as_str()
+                .unwrap()
+                .contains("-hm-session-vars.sh/etc/profile.d/hm-session-vars.sh"),
+            "{platform}: the shells do not read Home Manager's hm-session-vars.sh:\n{init}"
+        );
+        let gen = ok("config.hearth.internal.homes.alice.home.generation.drvPath");
+        assert!(
+            gen.as_str()
+                .unwrap()
+                .ends_with("-hearth-generation-alice.drv"),
+            "{gen}"
+        );
+        let files = ok("config.hearth.internal.homes.alice.home.generationSpec.files");
+        let targets: Vec<&str> = files
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["target"].as_str().unwrap())
+            .collect();
+        assert!(
+            targets.contains(&".config/git/config"),
+            "{platform}: {targets:?}"
+        );
+    }
+}
+
+/// Home Manager's assertions are the home's, named for the user.
+#[test]
+fn home_managers_assertions_name_the_user() {
+    let (n, hm) = home_manager_or_skip!();
+    let failed = eval_os(&n, &hm, "nixos", "bad-targets", "failedAssertions").unwrap();
+    let text: Vec<String> = failed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m.as_str()
+                .unwrap()
+                .replace(common::path_str(root()), "<repo>")
+        })
+        .collect();
+    insta::assert_snapshot!(text.join("\n---\n"));
+}
+
+/// An option no Home Manager module declares: the error names the option
+/// and the file that sets it.
+#[test]
+fn unknown_options_name_the_option_and_file() {
+    let (n, hm) = home_manager_or_skip!();
+    let err = eval_os(&n, &hm, "nixos", "bad-option", "alicePackages").unwrap_err();
+    let line = common::nix_eval::error_line(&err, "programs.gitt");
+    let at = err.find(&line).unwrap();
+    let lines: Vec<&str> = err[at..].lines().take(2).map(str::trim).collect();
+    insta::assert_snapshot!(lines.join("\n").replace(common::path_str(root()), "<repo>"));
+}
