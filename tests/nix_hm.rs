@@ -164,11 +164,15 @@ fn tree(dir: &Path, generation: Option<&Path>, skip: &[&str]) -> BTreeMap<String
 /// The home after activation equals Home Manager's `home-files`.
 #[track_caller]
 fn assert_same_tree(home: &common::TestHome, built: &Built) {
-    let applied = tree(
-        home.path(),
-        Some(&built.generation),
-        &[".local/state/hearth"],
-    );
+    assert_same_tree_but(home, built, &[]);
+}
+
+/// `assert_same_tree`, with `also` (files the test made) left out.
+#[track_caller]
+fn assert_same_tree_but(home: &common::TestHome, built: &Built, also: &[&str]) {
+    let mut skip = vec![".local/state/hearth"];
+    skip.extend(also);
+    let applied = tree(home.path(), Some(&built.generation), &skip);
     let expected = tree(&built.home_files, None, &[]);
     if applied != expected {
         let mut diff = String::new();
@@ -365,4 +369,79 @@ fn unknown_options_name_the_option_and_file() {
     let at = err.find(&line).unwrap();
     let lines: Vec<&str> = err[at..].lines().take(2).map(str::trim).collect();
     insta::assert_snapshot!(lines.join("\n").replace(common::path_str(root()), "<repo>"));
+}
+
+/// Home Manager's own activation order for `config` (its `topoSort` of
+/// `home.activation`, anchors included).
+fn hm_order(n: &str, hm: &str, config: &str, home: &common::TestHome) -> Vec<String> {
+    let mut a = args(n, hm, config, home);
+    a.extend(["-A".to_owned(), "hmActivation".to_owned()]);
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    let v = common::nix_eval::instantiate(&refs).unwrap_or_else(|e| panic!("{e}"));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// What the steps and hooks logged, in Home Manager's terms: its order
+/// with the anchors hearth does itself left out and `onFilesChange` as the
+/// hooks it runs.
+fn expected_log(order: &[String], hooks: &[&str]) -> Vec<String> {
+    order
+        .iter()
+        .flat_map(|s| match s.as_str() {
+            "onFilesChange" => hooks.iter().map(|h| (*h).to_owned()).collect(),
+            "checkFilesChanged" | "checkLinkTargets" | "writeBoundary" | "installPackages"
+            | "linkGeneration" | "reloadSystemd" => Vec::new(),
+            // Steps of Home Manager's modules that these configurations
+            // do not log (none here).
+            other => vec![other.to_owned()],
+        })
+        .collect()
+}
+
+/// A home switched from one Home Manager configuration to another keeps
+/// what both have, removes what only the first had, adds the second's, and
+/// ends as Home Manager's home-files of the second; the steps and onChange
+/// hooks run in Home Manager's order each time.
+#[test]
+fn switching_between_configurations() {
+    let (n, hm) = home_manager_or_skip!();
+    let home = common::TestHome::new();
+    let a = build(&n, &hm, "switch-a", &home);
+    let b = build(&n, &hm, "switch-b", &home);
+    let order = home.join("order");
+
+    home.hearth(["activate", common::path_str(&a.generation)])
+        .assert_ok();
+    assert_same_tree_but(&home, &a, &["order"]);
+    assert_eq!(
+        common::read_file(home.path(), "order")
+            .lines()
+            .collect::<Vec<_>>(),
+        expected_log(
+            &hm_order(&n, &hm, "switch-a", &home),
+            &["onChange .inputrc"]
+        ),
+    );
+    let kept = fs::read_link(home.join(".config/git/ignore")).ok();
+    fs::remove_file(&order).unwrap();
+
+    home.hearth(["activate", common::path_str(&b.generation)])
+        .assert_ok();
+    assert_same_tree_but(&home, &b, &["order"]);
+    assert!(!home.join(".config/tmux").exists(), "tmux's files stay");
+    assert!(home.join(".zshrc").exists(), "zsh's files are missing");
+    assert_eq!(fs::read_link(home.join(".config/git/ignore")).ok(), kept);
+    assert_eq!(
+        common::read_file(home.path(), "order")
+            .lines()
+            .collect::<Vec<_>>(),
+        expected_log(
+            &hm_order(&n, &hm, "switch-b", &home),
+            &["onChange .inputrc"]
+        ),
+    );
 }
