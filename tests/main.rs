@@ -29,6 +29,7 @@ mod harness;
 mod inputs;
 mod migrate;
 mod nix_activation;
+mod nix_hm;
 mod nix_home;
 mod nix_lib;
 mod nix_modules;

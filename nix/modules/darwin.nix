@@ -50,8 +50,8 @@ in
     # The exit status is set when the whole activation script ends, so that
     # the rest of it still runs; the failure is repeated there.
     system.activationScripts.postActivation.text = lib.mkAfter ''
-      echo "hearth: activating the homes of ${lib.concatStringsSep ", " (lib.attrNames cfg.users)}" >&2
-      if ! ${hearthExe} activate-users ${lib.concatStringsSep " " (lib.mapAttrsToList pair cfg.users)} --timeout ${toString cfg.activationTimeout}; then
+      echo "hearth: activating the homes of ${lib.concatStringsSep ", " (lib.attrNames cfg.internal.homes)}" >&2
+      if ! ${hearthExe} activate-users ${lib.concatStringsSep " " (lib.mapAttrsToList pair cfg.internal.homes)} --timeout ${toString cfg.activationTimeout}; then
         trap 'echo "hearth: the activation of some homes failed (see the summary above)" >&2; exit 1' EXIT
       fi
     '';

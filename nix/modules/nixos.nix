@@ -87,6 +87,6 @@ in
       unitConfig.X-StopOnReconfiguration = true;
     };
 
-    systemd.services = lib.mapAttrs' (name: h: lib.nameValuePair (unitName name) (unit name h)) cfg.users;
+    systemd.services = lib.mapAttrs' (name: h: lib.nameValuePair (unitName name) (unit name h)) cfg.internal.homes;
   };
 }

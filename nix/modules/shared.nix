@@ -5,10 +5,50 @@
   config,
   lib,
   pkgs,
+  _class ? null,
   ...
 }:
 let
   cfg = config.hearth;
+
+  # With hearth.homeManager.source, each home is a Home Manager
+  # configuration evaluated by the bridge (nix/hm) with Home Manager's
+  # modules; `bridged` gives what the rest of this module reads of a home
+  # (home.*, assertions, warnings) from the bridge's result.
+  hmSource = cfg.homeManager.source;
+  bridge =
+    name: module:
+    let
+      user = config.users.users.${name};
+      b = import ../hm {
+        source = hmSource;
+        inherit pkgs lib;
+        modules = [
+          module
+          {
+            home.username = lib.mkDefault user.name;
+            home.homeDirectory = lib.mkDefault user.home;
+          }
+        ]
+        ++ cfg.sharedModules;
+        inherit (cfg) extraSpecialArgs;
+        osConfig = config;
+        osClass = _class;
+        hearthModules = [
+          {
+            home.backupFileExtension = lib.mkDefault cfg.backupFileExtension;
+            hearth.package = cfg.package;
+            hearth.installPackages = false;
+          }
+        ];
+      };
+    in
+    {
+      inherit (b.config) home;
+      inherit (b) assertions warnings;
+      sessionVariables = b.sessionVariables;
+    };
+  homeConfigs = if hmSource == null then cfg.users else lib.mapAttrs bridge cfg.users;
 
   hearthLib = import ../lib { inherit lib; };
 
@@ -51,7 +91,7 @@ let
   };
 
   # The homes whose user is declared; the others only get their assertion.
-  homes = lib.filterAttrs (name: _: userProblem name == null) cfg.users;
+  homes = lib.filterAttrs (name: _: userProblem name == null) homeConfigs;
 
   # Each user's session variables script, sourced by the login shells of
   # that user before any rc file of the user. bash and zsh run this from
@@ -112,7 +152,7 @@ let
       )
     );
 
-  sessionVarsOf = h: "${h.home.generation}/${sessionVarsFile}";
+  sessionVarsOf = h: h.sessionVariables or "${h.home.generation}/${sessionVarsFile}";
 
   # Where `hearth build-generation` puts the session variables script.
   sessionVarsFile = "hm-session-vars.sh";
@@ -139,8 +179,28 @@ in
       description = "The hearth package that builds and activates the homes.";
     };
 
+    homeManager.source = lib.mkOption {
+      type = lib.types.nullOr lib.types.path;
+      default = null;
+      example = lib.literalExpression "inputs.home-manager";
+      description = ''
+        A Home Manager checkout (a flake input, or a `fetchTarball` of
+        `nix-community/home-manager`). When set, every home of
+        {option}`hearth.users` is a Home Manager configuration, evaluated
+        with Home Manager's own modules (`programs.*`, `services.*`, ...,
+        with this system's `pkgs`, `osConfig`, {option}`hearth.sharedModules`
+        and {option}`hearth.extraSpecialArgs`), and hearth builds its
+        generation from the result: Home Manager's final `home.file`, its
+        `home.packages` as {option}`users.users.<name>.packages` (with Home
+        Manager's `hm-session-vars.sh`), and its `home.activation` steps
+        except those that link files, install packages and reload systemd
+        units, which hearth's activation does. Home Manager's activation
+        script is never run. `null`: homes use hearth's own home module.
+      '';
+    };
+
     users = lib.mkOption {
-      type = lib.types.attrsOf homeType;
+      type = lib.types.attrsOf (if hmSource == null then homeType else lib.types.deferredModule);
       default = { };
       example = lib.literalExpression ''
         {
@@ -215,6 +275,18 @@ in
       '';
     };
 
+    internal.homes = lib.mkOption {
+      type = lib.types.attrsOf lib.types.raw;
+      internal = true;
+      readOnly = true;
+      description = ''
+        The evaluated homes, by user name, as the platform modules read them
+        (`home.username`, `home.homeDirectory`, `home.generation`, ...):
+        {option}`hearth.users` itself, or with
+        {option}`hearth.homeManager.source` what the bridge made of each.
+      '';
+    };
+
     internal.userProblem = lib.mkOption {
       type = lib.types.functionTo (lib.types.functionTo (lib.types.nullOr lib.types.str));
       internal = true;
@@ -228,6 +300,8 @@ in
   };
 
   config = lib.mkIf (cfg.users != { }) {
+    hearth.internal.homes = homeConfigs;
+
     # One assertion for a home whose user is not usable, and then none of
     # that home's own: those would evaluate the home without a directory.
     assertions = lib.concatLists (
@@ -248,7 +322,7 @@ in
             inherit (a) assertion;
             message = "hearth.users.${name}: ${a.message}";
           }) h.assertions
-      ) cfg.users
+      ) homeConfigs
     );
 
     warnings = lib.concatLists (
@@ -261,7 +335,7 @@ in
     # whether it was declared.
     users.users = lib.mapAttrs (name: h: {
       packages = lib.mkIf (userProblem name == null && h.home.path != null) [ h.home.path ];
-    }) cfg.users;
+    }) homeConfigs;
 
     # After the platform's own variables (nix-darwin exports NIX_PROFILES
     # and friends in extraInit too): a home's variables may expand them.

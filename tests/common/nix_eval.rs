@@ -105,3 +105,75 @@ pub fn tempdir(module: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// What a test prints, and passes with, when there is no Home Manager.
+pub const SKIP_HM: &str = "skipped: no Home Manager (set HEARTH_HOME_MANAGER to a checkout)";
+
+/// `HEARTH_HOME_MANAGER`: a Home Manager checkout (the directory holding
+/// `modules/`), canonical, or None.
+pub fn home_manager() -> Option<String> {
+    let dir = std::env::var_os("HEARTH_HOME_MANAGER").filter(|d| !d.is_empty())?;
+    let dir = PathBuf::from(dir);
+    let dir = dir
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("HEARTH_HOME_MANAGER={}: {e}", dir.display()));
+    assert!(
+        dir.join("modules/modules.nix").is_file(),
+        "HEARTH_HOME_MANAGER={}: not a Home Manager checkout (no modules/modules.nix)",
+        dir.display()
+    );
+    Some(dir.display().to_string())
+}
+
+/// (nixpkgs, Home Manager) as Nix expressions, or prints the skip notice
+/// and returns from the calling test.
+macro_rules! home_manager_or_skip {
+    () => {{
+        let n = nixpkgs_or_skip!();
+        match $crate::common::nix_eval::home_manager() {
+            Some(hm) => (n, hm),
+            None => {
+                println!("{}", $crate::common::nix_eval::SKIP_HM);
+                eprintln!("{}", $crate::common::nix_eval::SKIP_HM);
+                return;
+            }
+        }
+    }};
+}
+
+/// The `pkgs.path` of tests/nix/hm-pkgs.nix: a directory (made once per
+/// test process) holding nixpkgs' `lib` and tests/nix/hm-pkgs-path/nixos,
+/// which is what Home Manager imports from nixpkgs' tree.
+pub fn hm_pkgs_path(nixpkgs: &str) -> PathBuf {
+    let checkout = if nixpkgs.starts_with('<') {
+        let out = Command::new("nix-instantiate")
+            .args(["--find-file", "nixpkgs"])
+            .output()
+            .expect("run nix-instantiate --find-file");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    } else {
+        PathBuf::from(nixpkgs)
+    };
+    let lib = if checkout.join("lib/default.nix").is_file() {
+        checkout.join("lib")
+    } else {
+        checkout
+    };
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hm-pkgs-path-{}", std::process::id()));
+    if !dir.exists() {
+        let tmp = dir.with_extension("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::os::unix::fs::symlink(&lib, tmp.join("lib")).unwrap();
+        std::os::unix::fs::symlink(
+            root().join("tests/nix/hm-pkgs-path/nixos"),
+            tmp.join("nixos"),
+        )
+        .unwrap();
+        // Another test of this process may have made it meanwhile.
+        let _ = std::fs::rename(&tmp, &dir);
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    dir
+}

@@ -1,0 +1,6 @@
+# A typo in an option name: the error names the option and this file.
+{ ... }:
+{
+  home.stateVersion = "25.05";
+  programs.gitt.enable = true;
+}

@@ -1,0 +1,20 @@
+# The second configuration of the switch (see switch-a.nix): git changed,
+# tmux gone, zsh added, .inputrc changed (its hook runs).
+{ lib, ... }:
+{
+  home.stateVersion = "25.05";
+  programs.git = {
+    enable = true;
+    settings.user.name = "Alice B.";
+  };
+  programs.zsh.enable = true;
+  home.file.".inputrc" = {
+    text = "set editing-mode vi\n";
+    onChange = ''echo "onChange .inputrc" >> "$HOME/order"'';
+  };
+  home.activation = {
+    prepare = lib.hm.dag.entryBefore [ "writeBoundary" ] ''echo prepare >> "$HOME/order"'';
+    stage = lib.hm.dag.entryAfter [ "writeBoundary" ] ''echo stage >> "$HOME/order"'';
+    report = lib.hm.dag.entryAfter [ "onFilesChange" ] ''echo report >> "$HOME/order"'';
+  };
+}
