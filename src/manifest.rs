@@ -23,6 +23,29 @@ impl RelPath {
     /// wrong with it: the per-target half of the one validation of targets
     /// (the other half, between targets, is [`clashes`]).
     pub fn parse(raw: &str) -> Result<RelPath, BadTarget> {
+        match Self::normal(raw)? {
+            Some(normal) => Ok(RelPath(normal)),
+            None => Ok(RelPath(raw.to_string())),
+        }
+    }
+
+    /// [`RelPath::parse`] of a string the caller gives up: a target Nix
+    /// wrote normalized keeps its allocation; a bad one comes back with
+    /// what is wrong.
+    pub fn parse_owned(raw: String) -> Result<RelPath, (BadTarget, String)> {
+        match Self::normal(&raw) {
+            Ok(Some(normal)) => Ok(RelPath(normal)),
+            Ok(None) => Ok(RelPath(raw)),
+            Err(why) => Err((why, raw)),
+        }
+    }
+
+    /// `raw` normalized, or None when it already is.
+    fn normal(raw: &str) -> Result<Option<String>, BadTarget> {
+        // Nix writes targets already normalized; take those as they are.
+        if is_normal(raw.as_bytes()) {
+            return Ok(None);
+        }
         if raw.is_empty() {
             return Err(BadTarget::Empty);
         }
@@ -31,13 +54,6 @@ impl RelPath {
         }
         if raw.starts_with('/') {
             return Err(BadTarget::Absolute);
-        }
-        // Nix writes targets already normalized; take those as they are.
-        if raw
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
-        {
-            return Ok(RelPath(raw.to_string()));
         }
         let mut parts = Vec::new();
         for part in raw.split('/') {
@@ -50,7 +66,7 @@ impl RelPath {
         if parts.is_empty() {
             return Err(BadTarget::TheHome);
         }
-        Ok(RelPath(parts.join("/")))
+        Ok(Some(parts.join("/")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -63,6 +79,12 @@ impl RelPath {
     }
 
     /// A parent of a normalized path is normalized too.
+    /// A path built from normalized parts (a parent and a name that has no
+    /// `/`) is normalized too.
+    pub(crate) fn from_normal(path: String) -> RelPath {
+        RelPath(path)
+    }
+
     pub(crate) fn from_parent(parent: &str) -> RelPath {
         RelPath(parent.to_string())
     }
@@ -121,6 +143,26 @@ impl RelPath {
     pub fn in_home(&self, home: &Path) -> PathBuf {
         home.join(&self.0)
     }
+}
+
+/// Whether a relative path is already normal: not empty, no NUL, no
+/// leading `/`, no empty, `.` or `..` part. One pass over its bytes: every
+/// activation checks every target, and Nix writes them normal.
+fn is_normal(raw: &[u8]) -> bool {
+    let mut start = 0;
+    for i in 0..=raw.len() {
+        let end = raw.get(i).copied();
+        if end == Some(0) {
+            return false;
+        }
+        if end.is_none() || end == Some(b'/') {
+            if matches!(raw.get(start..i), None | Some(b"" | b"." | b"..")) {
+                return false;
+            }
+            start = i + 1;
+        }
+    }
+    true
 }
 
 // Hashes like the `str` it wraps, so maps of paths can be asked with a `&str`.
@@ -285,12 +327,12 @@ impl Generation {
     pub fn load_with(gen: &Path, check_sources: bool) -> Result<Generation, Error> {
         let file = gen.join(MANIFEST_NAME);
         let text = utf8(read_manifest(&file)?, &file)?;
-        let manifest = parse(&text).map_err(|(json_path, message)| Error::Parse {
+        let mut manifest = parse(&text).map_err(|(json_path, message)| Error::Parse {
             file: file.clone(),
             json_path,
             message,
         })?;
-        let files = validate(&manifest, check_sources).map_err(|problems| Error::Invalid {
+        let files = validate(&mut manifest, check_sources).map_err(|problems| Error::Invalid {
             file: file.clone(),
             problems,
         })?;
@@ -473,7 +515,10 @@ pub fn parse_mode(raw: &str) -> Result<u32, BadMode> {
 
 /// Checks everything that can be checked without the home. Returns every
 /// problem at once, in manifest order.
-pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Problem>> {
+///
+/// The entries are moved out of `m.files` (left empty) into the validated
+/// files: each string is allocated once, when it is parsed.
+pub fn validate(m: &mut Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut push = |at, what| problems.push(Problem { at, what });
     if m.user.is_empty() {
@@ -498,42 +543,33 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Prob
     let mut files = Vec::with_capacity(m.files.len());
     // The index in `m.files` of each of `files`.
     let mut index = Vec::with_capacity(m.files.len());
-    for (i, entry) in m.files.iter().enumerate() {
+    for (i, entry) in std::mem::take(&mut m.files).into_iter().enumerate() {
         let at = |field| Field::File(i, field);
-        let target = match RelPath::parse(&entry.target) {
+        let FileEntry {
+            target,
+            source,
+            kind,
+            mode,
+            force,
+            on_change,
+        } = entry;
+        let target = match RelPath::parse_owned(target) {
             Ok(t) => t,
-            Err(why) => {
-                push(
-                    at(FileField::Target),
-                    What::Target {
-                        raw: entry.target.clone(),
-                        why,
-                    },
-                );
+            Err((why, raw)) => {
+                push(at(FileField::Target), What::Target { raw, why });
                 continue;
             }
         };
-        if !entry.source.is_absolute() {
-            push(
-                at(FileField::Source),
-                What::NotAbsolute(entry.source.clone()),
-            );
-        } else if (check_sources || entry.kind == FileType::Copy)
-            && std::fs::symlink_metadata(&entry.source).is_err()
+        if !source.is_absolute() {
+            push(at(FileField::Source), What::NotAbsolute(source.clone()));
+        } else if (check_sources || kind == FileType::Copy)
+            && std::fs::symlink_metadata(&source).is_err()
         {
-            push(
-                at(FileField::Source),
-                What::SourceMissing(entry.source.clone()),
-            );
-        } else if entry.kind == FileType::Copy
-            && !std::fs::metadata(&entry.source).is_ok_and(|m| m.is_file())
-        {
-            push(
-                at(FileField::Source),
-                What::CopyOfNonFile(entry.source.clone()),
-            );
+            push(at(FileField::Source), What::SourceMissing(source.clone()));
+        } else if kind == FileType::Copy && !std::fs::metadata(&source).is_ok_and(|m| m.is_file()) {
+            push(at(FileField::Source), What::CopyOfNonFile(source.clone()));
         }
-        let mode = match (&entry.mode, entry.kind) {
+        let mode = match (&mode, kind) {
             (None, _) => None,
             (Some(raw), FileType::Copy) => match parse_mode(raw) {
                 Ok(m) => Some(m),
@@ -547,7 +583,7 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Prob
                 None
             }
         };
-        if let Some(hook) = &entry.on_change {
+        if let Some(hook) = &on_change {
             if !hook.is_absolute() {
                 push(at(FileField::OnChange), What::NotAbsolute(hook.clone()));
             } else if let Some(p) = program_problem(hook) {
@@ -557,11 +593,11 @@ pub fn validate(m: &Manifest, check_sources: bool) -> Result<Vec<File>, Vec<Prob
         index.push(i);
         files.push(File {
             target,
-            source: entry.source.clone(),
-            kind: entry.kind,
+            source,
+            kind,
             mode,
-            force: entry.force,
-            on_change: entry.on_change.clone(),
+            force,
+            on_change,
         });
     }
 
@@ -710,7 +746,7 @@ mod tests {
         m.backup_extension = Some("a/b".into());
         m.files[2].mode = Some("0644".into());
         m.files[10].source = "relative".into();
-        let problems = validate(&m, false).unwrap_err();
+        let problems = validate(&mut m, false).unwrap_err();
         let rel = |s| RelPath::parse(s).unwrap();
         assert_eq!(
             problems,
@@ -775,7 +811,7 @@ mod tests {
 
     #[test]
     fn a_good_manifest_has_no_problems() {
-        let files = validate(&manifest(vec![entry("./a//b"), entry("a-b")]), false).unwrap();
+        let files = validate(&mut manifest(vec![entry("./a//b"), entry("a-b")]), false).unwrap();
         let targets: Vec<&str> = files.iter().map(|f| f.target.as_str()).collect();
         assert_eq!(targets, ["a/b", "a-b"]);
     }

@@ -187,7 +187,22 @@ pub fn new_txid() -> String {
 }
 
 fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
-    sibling_of(path, &format!(".hearth-{txid}-{n}.{tag}"))
+    use std::fmt::Write as _;
+    // Built by hand, not with format!: a switch names two of these per
+    // changed path.
+    let parent = path.parents_inner_first().next();
+    let mut s = String::with_capacity(parent.map_or(0, str::len) + txid.len() + tag.len() + 32);
+    if let Some(p) = parent {
+        s.push_str(p);
+        s.push('/');
+    }
+    s.push_str(".hearth-");
+    s.push_str(txid);
+    s.push('-');
+    let _ = write!(s, "{n}");
+    s.push('.');
+    s.push_str(tag);
+    RelPath::from_normal(s)
 }
 
 impl Journal {
@@ -734,8 +749,14 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: &Prev) -> Result<(), Error> {
 
 /// `path`'s sibling named `name`.
 fn sibling_of(path: &RelPath, name: &str) -> RelPath {
-    match path.parent() {
-        Some(p) => p.with_suffix(&format!("/{name}")),
+    match path.parents_inner_first().next() {
+        Some(p) => {
+            let mut s = String::with_capacity(p.len() + 1 + name.len());
+            s.push_str(p);
+            s.push('/');
+            s.push_str(name);
+            RelPath::from_normal(s)
+        }
         None => RelPath::parse(name).unwrap_or_else(|_| path.clone()),
     }
 }

@@ -369,6 +369,14 @@ const HOME_MANAGER_FILES: &str = "-home-manager-files";
 /// link is Home Manager's, made by its `linkGeneration`, and carries no user
 /// data. The tree itself (no path below it) is not a file Home Manager links.
 pub fn is_home_manager_link(target: &Path) -> bool {
+    // Nearly every link looked at is not Home Manager's: its tree's name
+    // is looked for before the path is normalized.
+    if target
+        .to_str()
+        .is_some_and(|s| !s.contains(HOME_MANAGER_FILES))
+    {
+        return false;
+    }
     let Some(t) = normalize(target) else {
         return false;
     };

@@ -140,8 +140,33 @@ impl DirFd {
         self.stat(name, false).map(|st| file_kind(&st))
     }
 
+    /// The target of the symlink `name` (EINVAL: not a symlink). Read into
+    /// a buffer on the stack: the result is allocated once, at its size
+    /// (every managed link of a home is read on every activation).
     pub fn read_link(&self, name: &str) -> nix::Result<PathBuf> {
-        nix::fcntl::readlinkat(Some(self.raw()), name).map(PathBuf::from)
+        use nix::NixPath;
+        use std::os::unix::ffi::OsStrExt;
+        // A link's target is at most PATH_MAX - 1 bytes on Linux (1023 on
+        // macOS): a full buffer can only be a truncated target. Left
+        // uninitialized: zeroing 4 KiB per link would cost more than the
+        // rest of the call.
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let len = name.with_nix_path(|c| {
+            // SAFETY: `c` is a NUL-terminated name alive for the call, the
+            // descriptor is owned by self, and readlinkat writes at most
+            // `buf.len()` bytes into `buf`.
+            unsafe {
+                nix::libc::readlinkat(self.raw(), c.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            }
+        })?;
+        let len = usize::try_from(Errno::result(len)?).map_err(|_| Errno::EINVAL)?;
+        if len >= buf.len() {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        // SAFETY: readlinkat wrote (initialized) the first `len` bytes, and
+        // `len` is below the buffer's length.
+        let target = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
+        Ok(PathBuf::from(std::ffi::OsStr::from_bytes(target)))
     }
 
     /// Opens a regular file for reading. Never follows a symlink, never
