@@ -356,6 +356,13 @@ fn build_flake(
     link: Option<&Path>,
 ) -> Result<PathBuf, Error> {
     let what = format!("{reference}#{name}");
+    // Locks the flake (writing flake.lock as `nix build` would), so that
+    // `builtins.getFlake` below, which never writes one, can read it.
+    let mut args: Vec<OsString> = FLAKES.iter().map(Into::into).collect();
+    args.extend(["flake".into(), "metadata".into(), "--json".into()]);
+    args.extend(flags.args(true));
+    args.push(reference.into());
+    run_nix("nix", &args, &what)?;
     // hearthConfigurations.NAME first; homeConfigurations.NAME only when
     // it is a hearth home (hearth.lib.homeConfiguration marks them).
     let expr = format!(
