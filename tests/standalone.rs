@@ -678,3 +678,138 @@ fn a_new_user_switches_through_the_nix_daemon() {
     let _ = fs::remove_dir_all(Path::new("/nix/var/nix/profiles/per-user").join(&user.name));
     let _ = fs::remove_dir_all(&scratch);
 }
+
+/// `hearth init` with its input on stdin (`None`: none given).
+fn init_with(home: &TestHome, args: &[&str], answer: Option<&str>) -> Run {
+    let mut child = home
+        .command(["init"].iter().chain(args))
+        .env("SHELL", "/bin/bash")
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("ZDOTDIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(a) = answer {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(a.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
+/// `hearth init` asks before it touches a shell file, appends only, once,
+/// and keeps a home.nix that exists.
+#[test]
+fn init_asks_appends_once_and_keeps_what_exists() {
+    let home = TestHome::new();
+    fs::write(home.join(".bash_profile"), "export MINE=1").unwrap();
+    let shell_files = |home: &TestHome| {
+        [
+            ".bash_profile",
+            ".profile",
+            ".zprofile",
+            ".config/fish/conf.d/hearth.fish",
+        ]
+        .iter()
+        .filter(|f| home.join(f).exists())
+        .map(|f| (*f, fs::read_to_string(home.join(f)).unwrap()))
+        .collect::<Vec<_>>()
+    };
+    let before = shell_files(&home);
+
+    // No answer (end of input) and "n" are no.
+    let run = init_with(&home, &[], None);
+    run.assert_ok();
+    assert_eq!(shell_files(&home), before);
+    let redactions = [(path_str(home.path()), "~HOME")];
+    // Without the zsh and fish lines, which depend on what is installed.
+    let text = redact(
+        &format!("--- stdout\n{}--- stderr\n{}", run.stdout, run.stderr),
+        &redactions,
+    );
+    let shown: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains(".zprofile") && !l.contains("fish"))
+        .collect();
+    insta::assert_snapshot!("init_declined", shown.join("\n"));
+    let file = home.join(".config/hearth/home.nix");
+    fs::write(&file, "# mine\n{ ... }: { }\n").unwrap();
+    init_with(&home, &[], Some("n\n")).assert_ok();
+    assert_eq!(shell_files(&home), before);
+
+    // "y": one line appended to bash's (the existing .bash_profile, so
+    // .profile is not created), a new .zprofile and fish file when those
+    // shells are installed; home.nix kept.
+    let run = init_with(&home, &[], Some("y\n"));
+    run.assert_ok();
+    assert_eq!(fs::read_to_string(&file).unwrap(), "# mine\n{ ... }: { }\n");
+    let bash = fs::read_to_string(home.join(".bash_profile")).unwrap();
+    assert!(bash.starts_with("export MINE=1\nif [ -r "), "{bash}");
+    assert_eq!(bash.lines().count(), 2);
+    assert!(!home.join(".profile").exists());
+    let redacted = redact(&run.stdout, &redactions);
+    let mut shown: Vec<&str> = redacted
+        .lines()
+        .filter(|l| !l.contains(".zprofile") && !l.contains("fish"))
+        .collect();
+    shown.sort_unstable();
+    insta::assert_snapshot!("init_agreed", shown.join("\n"));
+
+    // Again, with --yes: nothing more is added.
+    let after = shell_files(&home);
+    let run = init_with(&home, &["--yes"], None);
+    run.assert_ok();
+    assert_eq!(shell_files(&home), after);
+    assert!(
+        run.stdout.contains("already reads hearth's profile"),
+        "{run}"
+    );
+}
+
+/// `nix flake init -t hearth` copies templates/default: its files parse,
+/// and its home.nix evaluates as a home (with a stand-in for ripgrep).
+#[test]
+fn the_template_parses_and_its_home_evaluates() {
+    let dir = common::nix_eval::root().join("templates/default");
+    for f in ["flake.nix", "home.nix"] {
+        let out = Command::new("nix-instantiate")
+            .arg("--parse")
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let nixpkgs = nixpkgs_or_skip!();
+    let lib = nixpkgs_lib(&nixpkgs);
+    let expr = format!(
+        r#"let
+  lib = import {lib};
+  pkgs = import {pkgs} // {{ ripgrep = (import {stubs}).tool "ripgrep"; }};
+  home = import {conf} {{ inherit lib pkgs; modules = [ {home} ]; hearthPackage = "/nix/store/00000000000000000000000000000000-hearth"; }};
+in [ home.config.home.username (map (p: p.name) home.config.home.packages) ]"#,
+        lib = lib.display(),
+        pkgs = common::nix_eval::root()
+            .join("tests/nix/standalone-pkgs.nix")
+            .display(),
+        stubs = common::nix_eval::root()
+            .join("tests/nix/stubs.nix")
+            .display(),
+        conf = common::nix_eval::root()
+            .join("nix/standalone/configuration.nix")
+            .display(),
+        home = dir.join("home.nix").display(),
+    );
+    let value = common::nix_eval::instantiate(&["--expr", &expr]).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!(["alice", ["ripgrep", "hearth-profile-hook"]])
+    );
+}
