@@ -5,6 +5,11 @@
 # Manager's name) and `activate` (its script, which runs `hearth activate`
 # on it). Failed assertions stop the evaluation, every one listed;
 # warnings are shown.
+#
+# Home Manager's modules (the bridge, `hearth.homeManager.source`) are not
+# handled here yet: when the bridge lands, it is one more module in
+# `modules` (or an argument that adds it), so that `hearth switch` and this
+# function pass it through unchanged.
 {
   lib,
   # nixpkgs' package set, or null: then texts go through builtins.toFile
