@@ -28,7 +28,32 @@
     {
       # `hearth.lib.dag`: entryAfter, entryBefore, entryBetween, entryAnywhere,
       # topoSort (also `lib.hm.dag` inside home configurations).
-      lib = import ./nix/lib { inherit lib; };
+      lib = import ./nix/lib { inherit lib; } // {
+        # A standalone home for users who build with Nix themselves: the
+        # generation (`nix build .#hearthConfigurations.alice`), with
+        # `activate` (its script: `hearth activate` on it), `config` and
+        # `activationPackage`. `hearth switch --flake .#alice` builds and
+        # activates it; so does running its `activate`.
+        homeConfiguration =
+          {
+            pkgs,
+            modules ? [ ],
+            extraSpecialArgs ? { },
+          }:
+          import ./nix/standalone/configuration.nix {
+            inherit lib pkgs extraSpecialArgs;
+            modules = [
+              # Lazily: a module that sets hearth.package never builds this.
+              { hearth.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default; }
+            ] ++ modules;
+          };
+      };
+
+      # `nix flake init -t github:OWNER/hearth`: a flake with one standalone home.
+      templates.default = {
+        path = ./templates/default;
+        description = "A standalone hearth home (home.nix) with its flake";
+      };
 
       overlays.default = final: prev: { hearth = final.callPackage ./nix/package.nix { }; };
 

@@ -24,6 +24,14 @@ rustPlatform.buildRustPackage {
 
   cargoLock.lockFile = ../Cargo.lock;
 
+  # `hearth switch` evaluates a home.nix with these (nix/standalone.nix and
+  # the home module); it finds them beside its bin/. (So an edit of the Nix
+  # files rebuilds the package, though not through cargo's source.)
+  postInstall = ''
+    mkdir -p "$out/share/hearth"
+    cp -r ${./.} "$out/share/hearth/nix"
+  '';
+
   # The unit tests only: the integration tests (tests/) run nix-build and
   # need a Nix store, which the build sandbox does not give.
   cargoTestFlags = [ "--lib" ];

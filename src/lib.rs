@@ -14,7 +14,8 @@
 //!   fault injection for tests).
 //!
 //! `system` reads the homes a NixOS or nix-darwin system publishes
-//! (`hearth plan --system`).
+//! (`hearth plan --system`); `standalone` builds a home.nix or a flake's
+//! home with Nix (`hearth switch`, `build`, `init`).
 //!
 //! `exit` is the one exit-status type; `manifest` is the contract between
 //! the Nix side and the activator; `report` renders everything a person or a
@@ -26,5 +27,6 @@ pub mod home;
 pub mod manifest;
 pub mod report;
 pub mod root;
+pub mod standalone;
 pub mod sys;
 pub mod system;

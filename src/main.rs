@@ -12,7 +12,7 @@ use hearth::build::{buildenv, generation};
 use hearth::exit::ExitCode;
 use hearth::home::activate::{Context, Error, Expire, Request};
 use hearth::home::state;
-use hearth::{home, root, system};
+use hearth::{home, root, standalone, system};
 use hearth::{manifest, report};
 
 /// Declarative per-user environments: applies a generation to a home, safely.
@@ -26,8 +26,106 @@ struct Cli {
     command: Command,
 }
 
+/// Which home to build, and what Nix is given (`switch`, `build`).
+#[derive(clap::Args)]
+struct HomeArgs {
+    /// The home configuration (a module; default:
+    /// ~/.config/hearth/home.nix), built with `<nixpkgs>` (`NIX_PATH`, -I).
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "flake"
+    )]
+    file: Option<PathBuf>,
+    /// A flake's home: hearthConfigurations.NAME, or homeConfigurations.NAME
+    /// when it is a hearth home (NAME defaults to your user name, REF to .).
+    #[arg(long, value_name = "REF#NAME")]
+    flake: Option<String>,
+    /// Give Nix this setting (repeatable), as `nix-build --option`.
+    #[arg(long, num_args = 2, value_names = ["NAME", "VALUE"])]
+    option: Vec<String>,
+    /// Add to Nix's search path (repeatable), as `nix-build -I`, for
+    /// example -I nixpkgs=/path/to/nixpkgs.
+    #[arg(short = 'I', value_name = "PATH")]
+    include: Vec<String>,
+    /// Have Nix show where an evaluation error came from.
+    #[arg(long)]
+    show_trace: bool,
+}
+
+impl HomeArgs {
+    fn flags(&self) -> standalone::eval::NixFlags {
+        standalone::eval::NixFlags {
+            options: self
+                .option
+                .chunks(2)
+                .map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default()))
+                .collect(),
+            include: self.include.clone(),
+            show_trace: self.show_trace,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Build the home (home.nix or a flake's home) with Nix and activate it.
+    ///
+    /// Nix's own output shows as it builds; its evaluation errors are shown
+    /// as Nix prints them. The activation is `hearth activate`'s: plan,
+    /// status, generations and rollback work on what it applied.
+    Switch {
+        #[command(flatten)]
+        home: HomeArgs,
+        /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
+        /// instead of stopping; overrides home.backupFileExtension.
+        #[arg(short = 'b', long, value_name = "EXT")]
+        backup_ext: Option<String>,
+        /// Build, then show what the activation would do; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON document (docs/json.md), whatever the outcome.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the home with Nix and print its generation; activate nothing.
+    Build {
+        #[command(flatten)]
+        home: HomeArgs,
+        /// Where to link the generation from (as nix-build's `result`).
+        #[arg(
+            long,
+            value_name = "PATH",
+            default_value = "result",
+            conflicts_with = "no_out_link"
+        )]
+        out_link: PathBuf,
+        /// Make no link (the generation may then be garbage-collected).
+        #[arg(long)]
+        no_out_link: bool,
+    },
+    /// Write a starting home.nix and offer to make login shells read hearth's profile.
+    ///
+    /// The home.nix (default ~/.config/hearth/home.nix) is written only
+    /// where there is none. With --yes, or when you answer y, one line is
+    /// appended to the login profile of bash (`~/.bash_profile`,
+    /// `~/.bash_login` or `~/.profile`, the first that exists), zsh
+    /// (~/.zprofile) and fish (~/.config/fish/conf.d/hearth.fish), for the
+    /// shells installed: it sources the profile's etc/profile.d/hearth.sh,
+    /// which puts the home's packages on `PATH`, `MANPATH`, `XDG_DATA_DIRS`
+    /// and sets the session variables. Nothing of yours is overwritten.
+    Init {
+        /// Where to write home.nix.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Add the login shell line without asking.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Do not add it, and do not ask.
+        #[arg(long, conflicts_with = "yes")]
+        no_shell: bool,
+    },
     /// Apply a generation to $HOME: check everything, then change atomically.
     Activate {
         /// The generation: a directory holding manifest.json.
@@ -177,6 +275,7 @@ impl Command {
             }
             Command::Rollback { .. } => Some(false),
             Command::Plan { system: None, .. } => Some(true),
+            Command::Switch { dry_run, .. } => Some(*dry_run),
             _ => None,
         }
     }
@@ -194,6 +293,9 @@ impl Command {
             Command::RemoveGenerations { json, .. } => ("remove-generations", *json),
             Command::ExpireGenerations { json, .. } => ("expire-generations", *json),
             Command::ActivateUsers { .. } => ("activate-users", false),
+            Command::Switch { json, .. } => ("switch", *json),
+            Command::Build { .. } => ("build", false),
+            Command::Init { .. } => ("init", false),
             Command::Check { .. } => ("check", false),
             Command::BuildEnv { .. } => ("build-env", false),
             Command::BuildGeneration { .. } => ("build-generation", false),
@@ -258,6 +360,64 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
         Command::BuildEnv { .. } | Command::BuildGeneration { .. } => Err(Error::InvalidArg(
             "build commands are handled in main".into(),
         )),
+        Command::Switch {
+            home,
+            backup_ext,
+            dry_run,
+            json,
+        } => {
+            let ctx = context(timeout, out)?;
+            let built = match standalone_build(&home, &ctx, &standalone::eval::OutLink::Temporary) {
+                Ok(built) => built,
+                Err(e) => return Ok(out.refuse_standalone(&e)),
+            };
+            // `built` keeps the generation's out-link until the activation
+            // has made its own GC root.
+            activate_in(
+                &ctx,
+                &Request {
+                    generation: built.path.clone(),
+                    dry_run,
+                    json,
+                    backup_ext,
+                    as_number: None,
+                },
+                out,
+            )
+        }
+        Command::Build {
+            home,
+            out_link,
+            no_out_link,
+        } => {
+            let ctx = context(timeout, out)?;
+            let link = if no_out_link {
+                standalone::eval::OutLink::Nothing
+            } else {
+                standalone::eval::OutLink::At(out_link.clone())
+            };
+            match standalone_build(&home, &ctx, &link) {
+                Ok(built) => {
+                    out.text(&report::built_text(
+                        &built.path,
+                        (!no_out_link).then_some(out_link.as_path()),
+                    ));
+                    Ok(("built", ExitCode::Success))
+                }
+                Err(e) => Ok(out.refuse_standalone(&e)),
+            }
+        }
+        Command::Init {
+            file,
+            yes,
+            no_shell,
+        } => {
+            let ctx = context(timeout, out)?;
+            Ok(match init(file.as_deref(), yes, no_shell, &ctx, out) {
+                Ok(done) => done,
+                Err(e) => out.refuse_standalone(&e),
+            })
+        }
         Command::Check { generation } => {
             let g = manifest::Generation::load(&generation)?;
             out.text(&report::check_text(&generation, &g));
@@ -445,6 +605,47 @@ fn context(timeout: Duration, out: &mut report::Output) -> Result<Context, Error
         out.set("home", ctx.home.to_string_lossy().into_owned());
     }
     Ok(ctx)
+}
+
+/// `switch` and `build`: the home located and built for this user.
+fn standalone_build(
+    home: &HomeArgs,
+    ctx: &Context,
+    link: &standalone::eval::OutLink,
+) -> Result<standalone::eval::Built, standalone::Error> {
+    let source = standalone::eval::locate(
+        home.file.as_deref(),
+        home.flake.as_deref(),
+        &ctx.user,
+        &ctx.home,
+    )?;
+    standalone::eval::build(&source, &home.flags(), &ctx.user, &ctx.home, link)
+}
+
+/// `init`: home.nix, then the login shells' line if the user agrees.
+fn init(
+    file: Option<&Path>,
+    yes: bool,
+    no_shell: bool,
+    ctx: &Context,
+    out: &report::Output,
+) -> Result<Done, standalone::Error> {
+    use standalone::init;
+    let home_file = file.map_or_else(
+        || standalone::default_home_file(&ctx.home),
+        |f| std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf()),
+    );
+    let mut done = vec![init::write_home(&home_file, &ctx.user, &ctx.home)?];
+    let login = std::env::var("SHELL").ok();
+    let shells = init::shells(login.as_deref());
+    let agreed = !no_shell && (yes || init::ask(&report::init_question(&shells, &ctx.home))?);
+    if agreed {
+        for shell in shells {
+            done.push(init::add_hook(shell, &ctx.home)?);
+        }
+    }
+    out.text(&report::init_text(&done, &home_file, agreed));
+    Ok(("initialized", ExitCode::Success))
 }
 
 /// `--timeout` (the default when not given) and the `--setenv` pairs.

@@ -597,6 +597,21 @@ impl Output {
         (outcome, code)
     }
 
+    /// A standalone build (`switch`, `build`) or `init` that stopped: on
+    /// stderr, and in the document.
+    pub fn refuse_standalone(&mut self, e: &crate::standalone::Error) -> (&'static str, ExitCode) {
+        let text = standalone_error_text(e);
+        err(&text);
+        self.set("error", text.trim_end().to_string());
+        let code = e.exit_code();
+        let outcome = if code == ExitCode::InvalidInput {
+            "refused"
+        } else {
+            "failed"
+        };
+        (outcome, code)
+    }
+
     /// `activate --user NAME` as root: the user's activation ran in a child,
     /// whose output root mode has shown. With `--json` the child's document
     /// is the document, when it printed one; otherwise this process makes
@@ -1011,6 +1026,71 @@ pub fn error_text(e: &ActivateError) -> String {
         ActivateError::Conflicts { gen, plan } => conflicts_text(gen, &plan.conflicts, true),
         e => format!("error: {e}\n"),
     }
+}
+
+/// A standalone error as people read it.
+pub fn standalone_error_text(e: &crate::standalone::Error) -> String {
+    format!("error: {e}\n")
+}
+
+/// `hearth build`: the generation built (and the link to it).
+pub fn built_text(generation: &Path, link: Option<&Path>) -> String {
+    match link {
+        Some(l) => format!(
+            "{}\n(linked from {})\n",
+            escape_path(generation),
+            escape_path(l)
+        ),
+        None => format!("{}\n", escape_path(generation)),
+    }
+}
+
+/// `hearth init`'s question: which files would get the line.
+pub fn init_question(shells: &[crate::standalone::init::Shell], home: &Path) -> String {
+    let mut q = String::from("Make login shells read hearth's profile (packages on PATH, session variables)?\nThis appends one line to:\n");
+    for s in shells {
+        let _ = writeln!(q, "  {}  ({})", escape_path(&s.file(home)), s.name());
+    }
+    q.push_str("Add it? [y/N] ");
+    q
+}
+
+/// `hearth init`: one line per file it wrote, kept or appended to, then
+/// what to do next.
+pub fn init_text(done: &[crate::standalone::init::Done], home_file: &Path, hooked: bool) -> String {
+    use crate::standalone::init::Done;
+    let mut out = String::new();
+    for d in done {
+        let _ = match d {
+            Done::Wrote(p) => writeln!(out, "wrote {}", escape_path(p)),
+            Done::Kept(p) => writeln!(out, "kept {} (it exists; not changed)", escape_path(p)),
+            Done::Added { path, created: true } => {
+                writeln!(out, "created {} with the line that reads hearth's profile", escape_path(path))
+            }
+            Done::Added { path, .. } => {
+                writeln!(out, "added the line that reads hearth's profile to {}", escape_path(path))
+            }
+            Done::Present(p) => writeln!(out, "{} already reads hearth's profile", escape_path(p)),
+            Done::Skipped(p) => writeln!(
+                out,
+                "left {} alone: it exists and is not hearth's; source the profile's etc/profile.d/hearth.fish from your fish configuration yourself",
+                escape_path(p)
+            ),
+        };
+    }
+    let _ = writeln!(
+        out,
+        "next: edit {}, then run `hearth switch`",
+        escape_path(home_file)
+    );
+    if hooked {
+        out.push_str("new login shells then have the home's packages and session variables\n");
+    } else {
+        out.push_str(
+            "login shells do not read hearth's profile yet: run `hearth init --yes` to add the line, or source its etc/profile.d/hearth.sh yourself\n",
+        );
+    }
+    out
 }
 
 /// A root-mode refusal: escaped, since it may name what a user chose (a

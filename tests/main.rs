@@ -40,6 +40,7 @@ mod races;
 mod root;
 mod root_attacks;
 mod root_env;
+mod standalone;
 mod system_plan;
 mod transaction;
 mod traps;
