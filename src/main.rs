@@ -213,6 +213,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the packages of the current generation's packages environment.
+    ///
+    /// One line per package output: name and version (as Nix's
+    /// parseDrvName splits the store path's name), the output when it is
+    /// not `out`, sorted by name.
+    Packages {
+        /// Print one JSON document (docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the generations applied to this home.
     Generations {
         #[arg(long)]
@@ -289,6 +299,7 @@ impl Command {
             Command::Plan { json, .. } => ("plan", *json),
             Command::Status { json } => ("status", *json),
             Command::Generations { json } => ("generations", *json),
+            Command::Packages { json } => ("packages", *json),
             Command::Rollback { json, .. } => ("rollback", *json),
             Command::RemoveGenerations { json, .. } => ("remove-generations", *json),
             Command::ExpireGenerations { json, .. } => ("expire-generations", *json),
@@ -565,6 +576,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
         }
         Command::Status { .. } => status(timeout, out),
         Command::Generations { .. } => generations(timeout, out),
+        Command::Packages { .. } => packages(timeout, out),
         Command::RemoveGenerations { numbers, .. } => {
             let ctx = context(timeout, out)?;
             let removed =
@@ -786,12 +798,29 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
     if out.json() {
         out.set("home", ctx.home.to_string_lossy().into_owned());
     }
+    // What is recorded (and rooted) is the generation itself, not `./result`
+    // or another link to it, which may move or be relative to where hearth
+    // ran. A path that does not resolve stays as given, for the error.
+    let req = &Request {
+        generation: req
+            .generation
+            .canonicalize()
+            .unwrap_or_else(|_| req.generation.clone()),
+        dry_run: req.dry_run,
+        json: req.json,
+        backup_ext: req.backup_ext.clone(),
+        as_number: req.as_number,
+    };
     let summary = home::activate::activate(ctx, req, &mut |e| out.event(e))?;
     let p = &summary.plan;
     if out.json() {
         // Only with --json: at 10,000 files this is work a text run must not do.
         report::plan_fields(out.doc(), &req.generation, p);
         out.set("number", summary.number);
+        // Set by the packages event when the environment changes.
+        out.doc()
+            .entry("packages")
+            .or_insert(serde_json::Value::Null);
     }
     if req.dry_run {
         if !out.json() {
@@ -802,7 +831,7 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
     let Some(n) = summary.number else {
         return Ok(("planned", ExitCode::Success));
     };
-    let done = if p.is_noop() {
+    let done = if p.is_noop() && summary.packages.is_none() {
         out.text(&format!(
             "generation {n} is active; the home already matched ({} unchanged)\n",
             p.unchanged
@@ -834,15 +863,25 @@ fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
         }
         return Ok(("no-generation", ExitCode::Success));
     };
+    let pkgs = home::packages::status(&ctx.home, &cur);
     if out.json() {
         out.set("generation", cur.generation.to_string_lossy().into_owned());
         out.set("number", cur.number);
         out.set("managed", cur.owned.entries.len());
         out.set("drift", report::drift_json(&drift));
+        out.set(
+            "packages",
+            pkgs.as_ref().map_or(serde_json::Value::Null, |(_, d)| {
+                report::packages_diff_json(d)
+            }),
+        );
     } else {
         out.text(&report::status_text(&cur, &drift));
+        if let Some((profile, diff)) = &pkgs {
+            out.text(&report::packages_status_text(profile, diff));
+        }
     }
-    Ok(if drift.is_empty() {
+    Ok(if drift.is_empty() && pkgs.is_none() {
         ("clean", ExitCode::Success)
     } else {
         ("drift", ExitCode::Drift)
@@ -861,5 +900,44 @@ fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Erro
     } else {
         out.text(&report::generations_text(&hist, current));
     }
+    Ok(("listed", ExitCode::Success))
+}
+
+fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
+    let ctx = context(timeout, out)?;
+    let data = home::activate::read_data(&ctx, &mut |e| out.event(e))?;
+    let Some(cur) = data.current else {
+        out.text(&format!(
+            "no generation has been activated in {}\n",
+            report::escape_path(&ctx.home)
+        ));
+        out.set("generation", serde_json::Value::Null);
+        out.set("number", serde_json::Value::Null);
+        out.set("environment", serde_json::Value::Null);
+        out.set("packages", report::packages_list_json(&[]));
+        return Ok(("no-generation", ExitCode::Success));
+    };
+    let env = home::packages::generation_packages(
+        &cur.generation,
+        &state::dir_for(&ctx.home),
+        cur.number,
+    );
+    let list = match &env {
+        Some(env) => home::packages::read_env(env)?,
+        None => Vec::new(),
+    };
+    out.set("generation", cur.generation.to_string_lossy().into_owned());
+    out.set("number", cur.number);
+    out.set(
+        "environment",
+        env.as_ref()
+            .map(|e| serde_json::Value::String(e.to_string_lossy().into_owned())),
+    );
+    out.set("packages", report::packages_list_json(&list));
+    out.text(&report::packages_list_text(
+        cur.number,
+        env.as_deref(),
+        &list,
+    ));
     Ok(("listed", ExitCode::Success))
 }

@@ -529,6 +529,16 @@ impl Output {
                     }
                 }
             }
+            Event::Packages { diff, dry_run } => {
+                if self.json {
+                    self.doc.insert("packages".into(), packages_diff_json(diff));
+                } else if dry_run {
+                    // After the plan, which the caller prints last.
+                    self.after.push(packages_diff_text(diff));
+                } else {
+                    out(&packages_diff_text(diff));
+                }
+            }
             Event::Hook(ran) => {
                 let mut shown = String::with_capacity(ran.output.len() + 16);
                 for line in ran.output.lines() {
@@ -1097,6 +1107,200 @@ pub fn init_text(done: &[crate::standalone::init::Done], home_file: &Path, hooke
 /// home, a manifest's user).
 pub fn root_error_text(e: &crate::root::Error) -> String {
     crate::root::escape_lines(&format!("error: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Packages (see `home::packages`)
+
+/// A size for people: bytes, or KiB/MiB/GiB with one decimal.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    #[expect(clippy::cast_precision_loss, reason = "a size shown to one decimal")]
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// A change of size: `+1.2 KiB`, `-300 B`, `±0 B`.
+fn size_change(old: u64, new: u64) -> String {
+    match new.cmp(&old) {
+        std::cmp::Ordering::Greater => format!("+{}", human_size(new - old)),
+        std::cmp::Ordering::Less => format!("-{}", human_size(old - new)),
+        std::cmp::Ordering::Equal => "±0 B".into(),
+    }
+}
+
+fn versions_text(vs: &[String]) -> String {
+    let shown: Vec<&str> = vs
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if shown.is_empty() {
+        "(no version)".into()
+    } else {
+        escape(&shown.join(", ")).into_owned()
+    }
+}
+
+/// What changes in the packages environment, as `plan`, `activate` and
+/// `status` show it: a line of counts and the closure size, then one line
+/// per package name.
+pub fn packages_diff_text(diff: &crate::home::packages::Diff) -> String {
+    let mut out = String::new();
+    let counts = if diff.lists_changes() {
+        format!(
+            "{} added, {} removed, {} changed",
+            diff.added.len(),
+            diff.removed.len(),
+            diff.changed.len()
+        )
+    } else {
+        "no package added, removed or changed in version".into()
+    };
+    let closure = match diff.closure {
+        None => String::new(),
+        Some((_, new)) if diff.old.is_none() => format!("; closure {}", human_size(new)),
+        Some((old, new)) => format!(
+            "; closure {} -> {} ({})",
+            human_size(old),
+            human_size(new),
+            size_change(old, new)
+        ),
+    };
+    let _ = writeln!(out, "packages: {counts}{closure}");
+    for a in &diff.added {
+        let _ = writeln!(
+            out,
+            "  {:<8} {} {}",
+            "add",
+            escape(&a.name),
+            versions_text(&a.versions)
+        );
+    }
+    for r in &diff.removed {
+        let _ = writeln!(
+            out,
+            "  {:<8} {} {}",
+            "remove",
+            escape(&r.name),
+            versions_text(&r.versions)
+        );
+    }
+    for c in &diff.changed {
+        let _ = writeln!(
+            out,
+            "  {:<8} {} {} -> {}",
+            "change",
+            escape(&c.name),
+            versions_text(&c.old),
+            versions_text(&c.new)
+        );
+    }
+    if let Some(p) = &diff.problem {
+        let _ = writeln!(out, "  note: the list is incomplete: {}", escape(p));
+    }
+    out
+}
+
+/// The `packages` field of `plan`, `activate` and `status` (docs/json.md).
+pub fn packages_diff_json(diff: &crate::home::packages::Diff) -> Value {
+    let named = |list: &[crate::home::packages::Named]| -> Value {
+        list.iter()
+            .map(|n| json!({"name": n.name, "versions": n.versions}))
+            .collect()
+    };
+    json!({
+        "old": diff.old.as_deref().map(path_json),
+        "new": path_json(&diff.new),
+        "added": named(&diff.added),
+        "removed": named(&diff.removed),
+        "changed": diff.changed.iter().map(|c| json!({"name": c.name, "old": c.old, "new": c.new})).collect::<Vec<_>>(),
+        "closureSize": diff.closure.map(|(old, new)| {
+            json!({"old": diff.old.is_some().then_some(old), "new": new})
+        }),
+        "problem": diff.problem,
+    })
+}
+
+/// `hearth packages` for people: a line per package (output), sorted.
+pub fn packages_list_text(
+    number: u64,
+    env: Option<&Path>,
+    list: &[crate::home::packages::Package],
+) -> String {
+    let mut out = String::new();
+    let Some(env) = env else {
+        let _ = writeln!(
+            out,
+            "generation {number} has no packages environment (home.packages is empty, or the system installs the packages)"
+        );
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "generation {number}: {} package{} in {}",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" },
+        escape_path(env)
+    );
+    let names: Vec<String> = list.iter().map(|p| escape(&p.name).into_owned()).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    let vwidth = list
+        .iter()
+        .map(|p| escape(&p.version).len())
+        .max()
+        .unwrap_or(0);
+    for (p, name) in list.iter().zip(&names) {
+        let mut extra = Vec::new();
+        if p.output != "out" {
+            extra.push(format!("({})", escape(&p.output)));
+        }
+        if p.propagated {
+            extra.push("(propagated)".into());
+        }
+        let line = format!(
+            "  {name:<width$}  {:<vwidth$}  {}",
+            escape(&p.version),
+            extra.join(" ")
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+/// `hearth packages --json`'s list.
+pub fn packages_list_json(list: &[crate::home::packages::Package]) -> Value {
+    list.iter()
+        .map(|p| {
+            json!({
+                "name": p.name, "version": p.version, "output": p.output,
+                "path": path_json(&p.path), "propagated": p.propagated,
+            })
+        })
+        .collect()
+}
+
+/// `hearth status`: the packages profile is not on the generation's
+/// environment; what activating it again would change.
+pub fn packages_status_text(profile: &Path, diff: &crate::home::packages::Diff) -> String {
+    format!(
+        "the packages profile {} is not on the generation's environment {}\n{}\
+         hint: activating the generation again puts the profile back on it\n",
+        escape_path(profile),
+        escape_path(&diff.new),
+        packages_diff_text(diff)
+    )
 }
 
 #[cfg(test)]

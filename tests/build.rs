@@ -167,9 +167,14 @@ fn entry(name: &str, priority: Option<i64>) -> Value {
 
 /// The tree under `root`, one line per path, sorted: `dir/` for a real
 /// directory, `path -> target` for a symlink (store hashes shown as HASH),
-/// `path (MODE)` for a file.
+/// `path (MODE)` for a file. An environment's `nix-support/` (the record
+/// of its packages, see `env_records_its_packages`) is left out: this is
+/// what is linked.
 fn tree(root: &Path) -> Vec<String> {
     fn walk(abs: &Path, rel: &str, out: &mut Vec<String>) {
+        if rel == "nix-support" {
+            return;
+        }
         let meta = fs::symlink_metadata(abs).unwrap();
         if meta.is_symlink() {
             let to = fs::read_link(abs).unwrap();
@@ -307,6 +312,38 @@ fn env_a_linked_directory_stays_a_link_alone_and_merges_with_another() {
             "lib/libtool.so -> /nix/store/HASH-tools-lib-link/lib/libtool.so",
             "lib/libwrapper.so -> /nix/store/HASH-hello-wrapper/lib/libwrapper.so",
         ]
+    );
+}
+
+/// The record `hearth packages` and the package changes read: every store
+/// path linked, in merge order, with its output, priority and whether it
+/// was propagated; read-only like the rest of the environment.
+#[test]
+fn env_records_its_packages() {
+    let libfoo = json!({
+        "path": pkg("libfoo"), "priority": -10, "name": "libfoo-1.0", "output": "out",
+        "outputs": { "out": pkg("libfoo"), "dev": pkg("libfooDev") },
+    });
+    let dir = scratch();
+    let spec = json!({ "paths": [entry("hello", None), libfoo], "extraOutputsToInstall": ["dev"] });
+    let (run, out) = build_into(&dir, "build-env", &spec);
+    run.assert_ok();
+    let record = out.join("nix-support/hearth-packages.json");
+    assert_eq!(
+        fs::metadata(&record).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
+    let record: Value = serde_json::from_str(&fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(
+        record,
+        json!({
+            "version": 1,
+            "packages": [
+                { "path": pkg("hello"), "output": null, "priority": 5, "propagated": false },
+                { "path": pkg("libfoo"), "output": "out", "priority": -10, "propagated": false },
+                { "path": pkg("libfooDev"), "output": "dev", "priority": -10, "propagated": false },
+            ]
+        })
     );
 }
 

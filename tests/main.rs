@@ -35,6 +35,7 @@ mod nix_lib;
 mod nix_modules;
 mod nix_real;
 mod output;
+mod packages;
 mod power;
 mod races;
 mod root;

@@ -36,6 +36,9 @@ let
     in
     lib.imap0 (i: o: {
       path = outPath p o;
+      # Recorded in the environment, so that `hearth packages` can tell
+      # `foo-1.0-dev` (foo's dev output) from a package named so.
+      output = o;
       inherit priority;
       name = if i == 0 then name else "${name} (${o})";
       outputs = if i == 0 then lib.genAttrs (lib.unique (outs ++ extra p)) (outPath p) else { };
@@ -102,6 +105,7 @@ let
           path = "${sessionVariablesPackage}";
           priority = 5;
           name = "hm-session-vars.sh";
+          output = "out";
           outputs = { };
         }
       ];

@@ -28,6 +28,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 use crate::build::spec;
+use crate::home::packages::{Record, RecordEntry, RECORD, RECORD_VERSION};
 
 /// The priority of a package without `meta.priority`, as in nixpkgs.
 pub const DEFAULT_PRIORITY: i64 = 5;
@@ -71,6 +72,10 @@ pub struct SpecPackage {
     /// All outputs of the package by name, for `extraOutputsToInstall`.
     #[serde(default)]
     pub outputs: BTreeMap<String, PathBuf>,
+    /// Which output of the package `path` is ("out", "dev"), for the
+    /// record of the packages (`hearth packages`, package changes).
+    #[serde(default)]
+    pub output: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -262,7 +267,54 @@ pub fn build(spec_path: &Path, out: &Path) -> Result<Tree, Error> {
         }
     };
     write(&tree, out)?;
+    write_record(&record(&spec, &packages), out)?;
     Ok(tree)
+}
+
+/// What was merged, for `hearth packages` and the package changes that
+/// `plan` and `activate` show (see `home::packages`): every store path
+/// linked, with its output when the spec says it, in merge order.
+pub fn record(spec: &Spec, packages: &[Package]) -> Record {
+    let output_of = |path: &Path| {
+        spec.paths.iter().find_map(|p| {
+            if p.path == path {
+                p.output.clone()
+            } else {
+                p.outputs
+                    .iter()
+                    .find(|(_, o)| o.as_path() == path)
+                    .map(|(name, _)| name.clone())
+            }
+        })
+    };
+    Record {
+        version: RECORD_VERSION,
+        packages: packages
+            .iter()
+            .map(|p| RecordEntry {
+                path: p.path.clone(),
+                output: output_of(&p.path),
+                priority: p.priority,
+                propagated: p.propagated,
+            })
+            .collect(),
+    }
+}
+
+/// Writes the record into OUT (read-only, like the rest of a store path).
+fn write_record(record: &Record, out: &Path) -> Result<(), Error> {
+    let file = out.join(RECORD);
+    let write_err = |source| Error::Write {
+        path: file.clone(),
+        source,
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+    }
+    let text = serde_json::to_string_pretty(record)
+        .map_err(|e| write_err(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    std::fs::write(&file, text + "\n").map_err(write_err)?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).map_err(write_err)
 }
 
 pub fn read_spec(path: &Path) -> Result<Spec, Error> {

@@ -14,6 +14,7 @@ use crate::exit::ExitCode;
 use crate::home::apply;
 use crate::home::hooks;
 use crate::home::observe;
+use crate::home::packages;
 use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
 use crate::home::roots;
 use crate::home::state::{self, Applied, Data, GenRecord, State};
@@ -50,6 +51,8 @@ pub enum Error {
     Observe(#[from] observe::Error),
     #[error(transparent)]
     Nix(#[from] nixtools::Error),
+    #[error(transparent)]
+    Packages(#[from] packages::Error),
     /// Rendered in full (every path, the hint) by `report::error_text`.
     #[error("{} path(s) in the way of generation {}; nothing was changed", .plan.conflicts.len(), .gen.display())]
     Conflicts { gen: PathBuf, plan: Box<Plan> },
@@ -107,6 +110,7 @@ impl Error {
             | Error::State(_)
             | Error::Observe(_)
             | Error::Nix(_)
+            | Error::Packages(_)
             | Error::PendingRecovery => ExitCode::Error,
         }
     }
@@ -160,6 +164,9 @@ pub struct Summary {
     pub number: Option<u64>,
     pub plan: Plan,
     pub recovered: Option<String>,
+    /// What changes in the packages profile; `None` when its environment
+    /// stays (or the generation has none).
+    pub packages: Option<packages::Diff>,
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
@@ -243,6 +250,13 @@ pub enum Event<'a> {
     /// What was done (or, in a dry run, would be done) to the user's
     /// systemd units; the last event of an activation that applied.
     Units(&'a units::Outcome),
+    /// The packages environment changes (or, in a dry run, would): the
+    /// packages added, removed and changed in version. Not sent when the
+    /// environment stays.
+    Packages {
+        diff: &'a packages::Diff,
+        dry_run: bool,
+    },
 }
 
 /// Where events go: a callback from the edge.
@@ -391,11 +405,21 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
     let mut run = prepare(ctx, req, sink)?;
     let planned = plan_phase(ctx, req, &run, sink)?;
     if req.dry_run {
+        let profile = roots::profile(&ctx.state_dir(), &ctx.home);
+        let pkgs = roots::profile_change(&profile, run.gen.manifest.packages.as_ref())
+            .map(|(new, link)| package_diff(&profile, link.as_deref(), &new));
+        if let Some(diff) = &pkgs {
+            sink(Event::Packages {
+                diff,
+                dry_run: true,
+            });
+        }
         units_phase(ctx, run.old_gen.as_deref(), &run.gen, true, sink);
         return Ok(Summary {
             number: None,
             plan: planned.plan,
             recovered: run.recovered,
+            packages: pkgs,
         });
     }
     let mut tx = transact(ctx, req, &run, &planned, sink)?;
@@ -405,6 +429,20 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         generation: &run.gen.path,
         plan: &planned.plan,
     });
+    // Only when the profile moved to another environment: a no-op never
+    // gets here.
+    let pkgs = tx
+        .journal
+        .profile
+        .as_ref()
+        .zip(run.gen.manifest.packages.as_ref())
+        .map(|((profile, link), new)| package_diff(profile, link.as_deref(), new));
+    if let Some(diff) = &pkgs {
+        sink(Event::Packages {
+            diff,
+            dry_run: false,
+        });
+    }
     let hooked = run_hooks(ctx, &run, &mut tx, cleaned, sink);
     // Even after a failed hook: the unit files on disk are the new ones,
     // and the next activation of this generation would see no change.
@@ -428,7 +466,16 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         number: Some(tx.number),
         plan,
         recovered,
+        packages: pkgs,
     })
+}
+
+/// What changes from the environment the profile's `old_link` (a
+/// `NAME-N-link` beside it, or nothing) leads to, to `new`.
+fn package_diff(profile: &Path, old_link: Option<&Path>, new: &Path) -> packages::Diff {
+    let dir = profile.parent().unwrap_or(Path::new("/"));
+    let old = old_link.and_then(|l| packages::resolve(&dir.join(l)));
+    packages::diff(old.as_deref(), new)
 }
 
 /// What `prepare` found: the generation, the options it resolves, and the
@@ -1124,11 +1171,25 @@ pub fn remove_generations(ctx: &Context, numbers: &[u64], sink: Sink) -> Result<
             )));
         }
     }
+    // Read before their manifests go: the environments of the removed
+    // generations, and of those that stay.
+    let envs = |keep: bool| -> Vec<PathBuf> {
+        data.history
+            .iter()
+            .filter(|g| numbers.contains(&g.number) != keep)
+            .filter_map(|g| packages::generation_packages(&g.path, &st.dir, g.number))
+            .collect()
+    };
+    let (gone, kept) = (envs(false), envs(true));
     data.history.retain(|g| !numbers.contains(&g.number));
     st.save(&data)?;
     for n in numbers {
         nixtools::remove_gc_root(&st.gc_root(*n), &ctx.user)?;
         st.drop_manifest(*n)?;
+    }
+    let profile = roots::profile(&ctx.state_dir(), &ctx.home);
+    if let Err(e) = roots::prune_profile(&profile, &gone, &kept) {
+        warn(sink, &e.to_string());
     }
     Ok(numbers.to_vec())
 }

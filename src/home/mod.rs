@@ -1,7 +1,7 @@
 //! One activation of one home, in pipeline order: `observe` looks at the
 //! home, `plan` decides (pure), `journal` records the changes before `apply`
 //! makes them, `state` records the generation, `roots` keeps the GC roots and
-//! the packages profile, `hooks` runs the generation's programs, `units`
+//! the packages profile (`packages` tells what changes in it), `hooks` runs the generation's programs, `units`
 //! decides what to do to the user's systemd units; `activate`
 //! drives these phases and the commands that read or prune the history. The
 //! files hearth keeps (`state.json`, the journal) have versioned formats of
@@ -12,6 +12,7 @@ pub mod apply;
 pub mod hooks;
 pub mod journal;
 pub mod observe;
+pub mod packages;
 pub mod plan;
 pub mod roots;
 pub mod state;

@@ -111,6 +111,30 @@ impl Root {
     }
 }
 
+/// Deletes the packages profile's generations (`hearth-packages-N-link`)
+/// that lead to an environment only removed hearth generations used
+/// (`gone`, not in `kept`), so that those packages are no longer rooted.
+/// The profile's current generation always stays, and so does a link to
+/// anything else. A remaining generation's environment is rooted by the
+/// generation itself (its manifest refers to it), so a rollback to it
+/// needs no profile link.
+pub fn prune_profile(
+    profile: &Path,
+    gone: &[PathBuf],
+    kept: &[PathBuf],
+) -> Result<(), nixtools::Error> {
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let links = crate::home::packages::profile_generations(profile);
+    let current = crate::home::packages::current_profile_generation(profile);
+    let doomed = crate::home::packages::prunable(&links, current, gone, kept);
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    nixtools::delete_profile_generations(profile, &doomed)
+}
+
 /// Registers the root, then points the profile at the new packages. Either
 /// failing fails the activation (which `activate` reverts).
 pub fn commit_packages(

@@ -240,6 +240,19 @@ pub fn set_profile(profile: &Path, path: &Path) -> Result<(), Error> {
     )
 }
 
+/// Deletes generations `numbers` of the profile (`nix-env
+/// --delete-generations`, which refuses to delete the current one).
+pub fn delete_profile_generations(profile: &Path, numbers: &[u64]) -> Result<(), Error> {
+    let numbers: Vec<String> = numbers.iter().map(u64::to_string).collect();
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--profile".as_ref(),
+        profile.as_os_str(),
+        "--delete-generations".as_ref(),
+    ];
+    args.extend(numbers.iter().map(std::ffi::OsStr::new));
+    run("nix-env", &args, &nix_env_outside_home(), profile)
+}
+
 /// nix-env creates `$HOME/.nix-defexpr` whenever it is missing, whatever
 /// the operation; hearth must not write into the home beyond its plan. So
 /// nix-env gets a HOME below which nothing can be created (/dev/null is not

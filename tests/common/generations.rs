@@ -107,6 +107,9 @@ pub struct GenSpec {
     pub files: Vec<FileSpec>,
     /// Files of the packages environment (e.g. `("bin/hello", "...", true)`).
     pub packages: Option<Vec<(String, String, bool)>>,
+    /// A packages environment built elsewhere (`hearth build-env`), named
+    /// as it is; wins over `packages`.
+    pub packages_env: Option<String>,
     pub activation: Vec<StepSpec>,
     /// When set, manifest.json is exactly this text and the fields above are ignored.
     pub raw_manifest: Option<String>,
@@ -121,6 +124,7 @@ impl GenSpec {
             backup_extension: None,
             files: Vec::new(),
             packages: None,
+            packages_env: None,
             activation: Vec::new(),
             raw_manifest: None,
         }
@@ -156,6 +160,12 @@ impl GenSpec {
 
     pub fn packages(mut self, entries: &[TreeEntry]) -> Self {
         self.packages = Some(owned_entries(entries));
+        self
+    }
+
+    /// The manifest's `packages` is this store path.
+    pub fn packages_env(mut self, env: &Path) -> Self {
+        self.packages_env = Some(path_str(env).to_owned());
         self
     }
 
@@ -203,10 +213,13 @@ impl GenSpec {
                 "onChange": on_change,
             }));
         }
-        let packages = self
-            .packages
-            .as_ref()
-            .map(|entries| add(tree_item("hearth-packages", entries)));
+        let packages = match &self.packages_env {
+            Some(env) => Some(env.clone()),
+            None => self
+                .packages
+                .as_ref()
+                .map(|entries| add(tree_item("hearth-packages", entries))),
+        };
         let activation: Vec<Value> = self
             .activation
             .iter()
