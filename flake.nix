@@ -33,19 +33,32 @@
         # generation (`nix build .#hearthConfigurations.alice`), with
         # `activate` (its script: `hearth activate` on it), `config` and
         # `activationPackage`. `hearth switch --flake .#alice` builds and
-        # activates it; so does running its `activate`.
+        # activates it; so does running its `activate`. With `homeManager`
+        # (the home-manager flake input, or a checkout), `modules` are a
+        # Home Manager configuration evaluated with Home Manager's modules
+        # (then hearth's own options, such as hearth.package, go in
+        # `hearthModules`).
         homeConfiguration =
           {
             pkgs,
             modules ? [ ],
             extraSpecialArgs ? { },
+            homeManager ? null,
+            hearthModules ? [ ],
           }:
           import ./nix/standalone/configuration.nix {
-            inherit lib pkgs extraSpecialArgs;
-            modules = [
+            inherit
+              lib
+              pkgs
+              modules
+              extraSpecialArgs
+              homeManager
+              ;
+            hearthModules = [
               # Lazily: a module that sets hearth.package never builds this.
               { hearth.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default; }
-            ] ++ modules;
+            ]
+            ++ hearthModules;
           };
       };
 

@@ -22,6 +22,10 @@
   # Overrides the package set taken from nixpkgs (`--arg pkgs ...`).
   pkgs ? null,
   extraSpecialArgs ? { },
+  # A Home Manager checkout (a path or an absolute path string), or null:
+  # with it, home.nix is a Home Manager configuration, evaluated with Home
+  # Manager's modules (`hearth switch --home-manager PATH`).
+  homeManager ? null,
 }:
 let
   lib = import (nixpkgs + "/lib");
@@ -40,6 +44,7 @@ assert hearthPackage != null || hearthBin != null;
 import ./standalone/configuration.nix {
   inherit lib extraSpecialArgs;
   pkgs = packageSet;
+  homeManager = if homeManager == null then null else asPath homeManager;
   hearthPackage =
     if hearthPackage != null then
       hearthPackage

@@ -52,6 +52,12 @@ struct HomeArgs {
     /// Have Nix show where an evaluation error came from.
     #[arg(long)]
     show_trace: bool,
+    /// Evaluate the home.nix as a Home Manager configuration, with Home
+    /// Manager's modules from this checkout (a directory, or <home-manager>
+    /// from Nix's search path). A flake gives it to
+    /// hearth.lib.homeConfiguration instead (homeManager = ...).
+    #[arg(long, value_name = "PATH", conflicts_with = "flake")]
+    home_manager: Option<String>,
 }
 
 impl HomeArgs {
@@ -64,6 +70,7 @@ impl HomeArgs {
                 .collect(),
             include: self.include.clone(),
             show_trace: self.show_trace,
+            home_manager: self.home_manager.clone(),
         }
     }
 }

@@ -23,13 +23,13 @@ use crate::common;
 use crate::common::nix_eval::{hm_pkgs_path, root};
 
 /// What nix-build made for one configuration.
-struct Built {
+pub(crate) struct Built {
     /// hearth's generation.
-    generation: PathBuf,
+    pub(crate) generation: PathBuf,
     /// Home Manager's own `home-files` for the same configuration.
-    home_files: PathBuf,
+    pub(crate) home_files: PathBuf,
     /// The packages environment (`users.users.<name>.packages`).
-    packages: PathBuf,
+    pub(crate) packages: PathBuf,
 }
 
 /// The arguments of tests/nix/hm.nix for `config` (a file of
@@ -167,9 +167,10 @@ fn assert_same_tree(home: &common::TestHome, built: &Built) {
     assert_same_tree_but(home, built, &[]);
 }
 
-/// `assert_same_tree`, with `also` (files the test made) left out.
+/// `assert_same_tree`, with `also` (files the test made) left out. Also
+/// used by the standalone tests (tests/standalone.rs).
 #[track_caller]
-fn assert_same_tree_but(home: &common::TestHome, built: &Built, also: &[&str]) {
+pub(crate) fn assert_same_tree_but(home: &common::TestHome, built: &Built, also: &[&str]) {
     let mut skip = vec![".local/state/hearth"];
     skip.extend(also);
     let applied = tree(home.path(), Some(&built.generation), &skip);

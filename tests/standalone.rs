@@ -88,6 +88,13 @@ fn fake_nixpkgs(dir: &Path, nixpkgs: &str) -> PathBuf {
 /// What a login shell of the home sees: each line `NAME=value`, and what
 /// `hello` and `greet` print.
 fn login_shell(shell: &str, home: &Path, user: Option<&str>) -> Option<String> {
+    let script = "hello; greet; printf '%s\\n' \"EDITOR=$EDITOR\" \"GREETING=$GREETING\" \"PATH=$PATH\" \"MANPATH=$MANPATH\" \"XDG_DATA_DIRS=$XDG_DATA_DIRS\"";
+    login_shell_runs(shell, home, user, script)
+}
+
+/// What `script` prints in a login shell of the home (None: the shell is
+/// not installed).
+fn login_shell_runs(shell: &str, home: &Path, user: Option<&str>, script: &str) -> Option<String> {
     let Some(program) = ["/usr/bin", "/bin"]
         .iter()
         .map(|d| Path::new(d).join(shell))
@@ -97,7 +104,6 @@ fn login_shell(shell: &str, home: &Path, user: Option<&str>) -> Option<String> {
         eprintln!("skipped: {shell} is not installed; its login shell is not checked");
         return None;
     };
-    let script = "hello; greet; printf '%s\\n' \"EDITOR=$EDITOR\" \"GREETING=$GREETING\" \"PATH=$PATH\" \"MANPATH=$MANPATH\" \"XDG_DATA_DIRS=$XDG_DATA_DIRS\"";
     let name = user.map_or_else(common::current_user, str::to_string);
     let mut cmd = if let Some(u) = user {
         let mut c = Command::new("runuser");
@@ -529,6 +535,40 @@ fn errors_on_the_way_say_what_to_do() {
         redact(hearth_error(&run.stderr), &redactions)
     );
 
+    // --home-manager of a directory that is not Home Manager's, and of a
+    // name Nix's search path does not have.
+    let run = hearth_in(
+        &home,
+        &[
+            "switch",
+            "-f",
+            path_str(&file),
+            "-I",
+            &include,
+            "--home-manager",
+            path_str(&scratch),
+        ],
+    );
+    run.assert_code(2);
+    insta::assert_snapshot!("not_home_manager", redact(&run.stderr, &redactions));
+    let run = hearth_in(
+        &home,
+        &[
+            "build",
+            "-f",
+            path_str(&file),
+            "-I",
+            &include,
+            "--home-manager",
+            "<home-manager>",
+        ],
+    );
+    run.assert_code(2);
+    insta::assert_snapshot!(
+        "home_manager_not_in_search_path",
+        redact(&run.stderr, &redactions)
+    );
+
     // An evaluation error is shown as Nix prints it.
     let broken = scratch.join("broken.nix");
     fs::write(&broken, "{ ... }: { home.file.x.text = 1; }\n").unwrap();
@@ -812,4 +852,352 @@ in [ home.config.home.username (map (p: p.name) home.config.home.packages) ]"#,
         value,
         serde_json::json!(["alice", ["ripgrep", "hearth-profile-hook"]])
     );
+}
+
+/// An unchanged Home Manager home.nix: Home Manager's git module, an XDG
+/// file, session variables and path, and a package. `{user}` and `{home}`
+/// are filled in as a Home Manager user writes them.
+const HOME_HM: &str = r#"{ config, pkgs, ... }:
+{
+  home.username = "{user}";
+  home.homeDirectory = "{home}";
+  home.stateVersion = "25.05";
+  # Home Manager's manual page is built with nixos-render-docs, which the
+  # stand-in pkgs (tests/nix/hm-pkgs.nix) do not have.
+  manual.manpages.enable = false;
+
+  programs.git = {
+    enable = true;
+    settings.user.name = "Alice Example";
+    settings.alias.st = "status -sb";
+    ignores = [ "*~" "result" ];
+  };
+  xdg.configFile."app/settings".text = "theme=dark\n";
+  home.sessionVariables.EDITOR = "vim";
+  home.sessionPath = [ "$HOME/mybin" ];
+  home.packages = [ pkgs.htop ];
+}
+"#;
+
+fn home_hm(home: &Path) -> String {
+    HOME_HM
+        .replace("{user}", &common::current_user())
+        .replace("{home}", path_str(home))
+}
+
+/// A `<nixpkgs>` for Home Manager's modules: nixpkgs' real lib, the
+/// stand-in package set of tests/nix/hm-pkgs.nix as its default.nix, and
+/// the part of nixpkgs' tree Home Manager imports (`pkgs.path`).
+fn fake_hm_nixpkgs(dir: &Path, nixpkgs: &str) -> PathBuf {
+    let root = dir.join("nixpkgs-hm");
+    fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(nixpkgs_lib(nixpkgs), root.join("lib")).unwrap();
+    let tree = common::nix_eval::root().join("tests/nix");
+    std::os::unix::fs::symlink(tree.join("hm-pkgs-path/nixos"), root.join("nixos")).unwrap();
+    fs::write(
+        root.join("default.nix"),
+        format!(
+            "{{ ... }}: import {} {{ lib = import ./lib; path = ./.; }}\n",
+            tree.join("hm-pkgs.nix").display()
+        ),
+    )
+    .unwrap();
+    root
+}
+
+/// nix-build, tried again when Nix 2.8 kills a builder that has just
+/// ended (see `tests/nix_hm.rs`); the store path it printed.
+fn nix_build_retrying(args: &[&str]) -> PathBuf {
+    let run = || {
+        Command::new("nix-build")
+            .args(["--no-out-link", "--option", "substituters", ""])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let mut out = run();
+    for _ in 0..10 {
+        if out.status.success() || !String::from_utf8_lossy(&out.stderr).contains("signal 9") {
+            break;
+        }
+        out = run();
+    }
+    assert!(
+        out.status.success(),
+        "nix-build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// What `hearth.sh` gives a login shell of the home: the packages on PATH,
+/// and Home Manager's session variables.
+fn assert_login_shells_see_the_hm_home(home: &Path) {
+    let profile = home.join(".local/state/nix/profiles/hearth-packages");
+    let script = "command -v htop; command -v git; printf '%s\\n' \"EDITOR=$EDITOR\" \"PATH=$PATH\" \"HM=${__HM_SESS_VARS_SOURCED-}\"";
+    for shell in ["bash", "zsh", "fish"] {
+        let script = if shell == "fish" {
+            "command -v htop; command -v git; printf '%s\\n' \"EDITOR=$EDITOR\" \"PATH=$PATH\" \"HM=$__HM_SESS_VARS_SOURCED\""
+        } else {
+            script
+        };
+        let Some(seen) = login_shell_runs(shell, home, None, script) else {
+            continue;
+        };
+        let lines: Vec<&str> = seen.lines().collect();
+        assert_eq!(
+            lines.first().copied(),
+            Some(path_str(&profile.join("bin/htop"))),
+            "{shell}:\n{seen}"
+        );
+        assert_eq!(
+            lines.get(1).copied(),
+            Some(path_str(&profile.join("bin/git"))),
+            "{shell}: programs.git's package:\n{seen}"
+        );
+        assert!(lines.contains(&"EDITOR=vim"), "{shell}:\n{seen}");
+        assert!(
+            lines.contains(&"HM=1"),
+            "{shell}: Home Manager's hm-session-vars.sh was not sourced:\n{seen}"
+        );
+        let path = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("PATH="))
+            .unwrap_or_default()
+            .replace(' ', ":");
+        assert!(
+            path.contains(&format!("{}/mybin", home.display())),
+            "{shell}: home.sessionPath: {path}"
+        );
+    }
+}
+
+/// The profile of a Home Manager home switched with hearth: its packages
+/// (programs.git's included), Home Manager's hm-session-vars.sh (where
+/// hearth.sh and Home Manager's shell modules look), and hearth.sh.
+fn assert_hm_profile(home: &Path) -> PathBuf {
+    let profile = home.join(".local/state/nix/profiles/hearth-packages");
+    assert!(profile.join("bin/htop").exists());
+    assert!(profile.join("bin/git").exists());
+    assert!(profile.join("etc/profile.d/hearth.sh").exists());
+    let vars = fs::read_to_string(profile.join("etc/profile.d/hm-session-vars.sh")).unwrap();
+    assert!(
+        vars.contains("__HM_SESS_VARS_SOURCED") && vars.contains("export EDITOR=\"vim\""),
+        "not Home Manager's hm-session-vars.sh:\n{vars}"
+    );
+    fs::canonicalize(&profile).unwrap()
+}
+
+/// `hearth switch -f home.nix --home-manager PATH`: an unchanged Home
+/// Manager home.nix evaluated with Home Manager's modules, activated as
+/// Home Manager's `home-files` would link it (built from the same
+/// evaluation), its packages in hearth's profile, Home Manager's session
+/// variables in new login shells. `<home-manager>` is looked up in Nix's
+/// search path as Home Manager's channel users have it.
+#[test]
+fn switch_with_home_managers_modules() {
+    let (n, hm) = home_manager_or_skip!();
+    let home = TestHome::new();
+    let scratch = common::nix_eval::tempdir("standalone", "hm");
+    let np = fake_hm_nixpkgs(&scratch, &n);
+    let include = format!("nixpkgs={}", np.display());
+    hearth_in(&home, &["init", "--yes"]).assert_ok();
+    let file = scratch.join("home.nix");
+    fs::write(&file, home_hm(home.path())).unwrap();
+    let before = home.snapshot();
+
+    let link = scratch.join("result");
+    // No substituter: Nix would otherwise keep its cache in the home.
+    let hm_args = [
+        "-f",
+        path_str(&file),
+        "--home-manager",
+        &hm,
+        "-I",
+        &include,
+        "--option",
+        "substituters",
+        "",
+    ];
+    let built = hearth_in(
+        &home,
+        &[&["build", "--out-link", path_str(&link)], &hm_args[..]].concat(),
+    );
+    built.assert_ok();
+    let generation = fs::read_link(&link).unwrap();
+    common::assert_same(&before, &home.snapshot());
+
+    let search = format!("home-manager={hm}");
+    let run = hearth_in(
+        &home,
+        &[
+            "switch",
+            "-f",
+            path_str(&file),
+            "--home-manager",
+            "<home-manager>",
+            "-I",
+            &search,
+            "-I",
+            &include,
+        ],
+    );
+    run.assert_ok();
+    assert!(run.stdout.contains("activated generation 1"), "{run}");
+    assert!(
+        run.stdout.contains(&format!("{}:", generation.display())),
+        "switch built what build did:\n{run}"
+    );
+
+    // Home Manager's own home-files, from the same evaluation.
+    let home_files = nix_build_retrying(&[
+        path_str(&common::nix_eval::root().join("nix/standalone.nix")),
+        "--argstr",
+        "home",
+        path_str(&file),
+        "--argstr",
+        "username",
+        &common::current_user(),
+        "--argstr",
+        "homeDirectory",
+        path_str(home.path()),
+        "--argstr",
+        "hearthBin",
+        env!("CARGO_BIN_EXE_hearth"),
+        "--argstr",
+        "homeManager",
+        &hm,
+        "-I",
+        &include,
+        "-A",
+        "homeManager.config.home-files",
+    ]);
+    let packages = assert_hm_profile(home.path());
+    let shell_files = [".profile", ".bash_profile", ".zprofile", ".config/fish"];
+    let mut skip = vec![".local/state/nix", ".config/hearth"];
+    skip.extend(shell_files.iter().filter(|f| home.join(f).exists()));
+    crate::nix_hm::assert_same_tree_but(
+        &home,
+        &crate::nix_hm::Built {
+            generation,
+            home_files,
+            packages,
+        },
+        &skip,
+    );
+    assert!(home
+        .join(".config/git/config")
+        .symlink_metadata()
+        .unwrap()
+        .is_symlink());
+    assert_login_shells_see_the_hm_home(home.path());
+    hearth_in(&home, &["status"]).assert_ok();
+    let _ = fs::remove_dir_all(&scratch);
+}
+
+/// A copy of a Home Manager checkout without its .git (what a flake input
+/// of it holds), for a `path:` input.
+fn home_manager_copy(dir: &Path, hm: &str) -> PathBuf {
+    let copy = dir.join("home-manager");
+    fs::create_dir_all(&copy).unwrap();
+    for entry in fs::read_dir(hm).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(entry.path())
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    copy
+}
+
+/// `--flake REF#NAME` of a `hearth.lib.homeConfiguration { homeManager =
+/// inputs.home-manager; ... }`: the home's modules are Home Manager's, and
+/// it switches like a hearth home.
+#[test]
+fn a_flake_home_with_home_managers_modules_switches() {
+    let (n, hm) = home_manager_or_skip!();
+    let Some(nixpkgs_dir) = nixpkgs_lib(&n)
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|d| d.join("flake.nix").is_file())
+    else {
+        println!("skipped: the nixpkgs found ({n}) is not a flake; the flake home is not checked");
+        eprintln!("skipped: the nixpkgs found ({n}) is not a flake; the flake home is not checked");
+        return;
+    };
+    let home = TestHome::new();
+    // Outside the checkout, as in a_flake_home_switches_and_unknown_names_are_refused.
+    let scratch =
+        std::env::temp_dir().join(format!("hearth-standalone-hm-flake-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&scratch);
+    fs::create_dir_all(&scratch).unwrap();
+    let hearth = hearth_flake_copy(&scratch);
+    let package = hearth_in_store(&scratch);
+    let hm_copy = home_manager_copy(&scratch, &hm);
+    let flake = scratch.join("flake");
+    fs::create_dir_all(&flake).unwrap();
+    fs::copy(
+        common::nix_eval::root().join("tests/nix/hm-pkgs.nix"),
+        flake.join("hm-pkgs.nix"),
+    )
+    .unwrap();
+    fs::write(flake.join("home.nix"), home_hm(home.path())).unwrap();
+    fs::write(
+        flake.join("flake.nix"),
+        format!(
+            r#"{{
+  inputs.nixpkgs.url = "path:{nixpkgs}";
+  inputs.hearth.url = "path:{hearth}";
+  inputs.hearth.inputs.nixpkgs.follows = "nixpkgs";
+  inputs.home-manager = {{ url = "path:{hm}"; flake = false; }};
+  outputs = {{ nixpkgs, hearth, home-manager, ... }}: {{
+    hearthConfigurations.me = hearth.lib.homeConfiguration {{
+      pkgs = import ./hm-pkgs.nix {{ inherit (nixpkgs) lib; path = {pkgs_path}; }};
+      modules = [ ./home.nix ];
+      homeManager = home-manager;
+      hearthModules = [ {{ hearth.package = "{package}"; }} ];
+    }};
+  }};
+}}
+"#,
+            nixpkgs = nixpkgs_dir.display(),
+            hearth = hearth.display(),
+            hm = hm_copy.display(),
+            pkgs_path = common::nix_eval::hm_pkgs_path(&n).display(),
+        ),
+    )
+    .unwrap();
+    // The stand-in packages read builtins.currentSystem and pkgs.path is
+    // outside the flake: not a pure evaluation.
+    let out = home
+        .command([
+            "switch",
+            "--flake",
+            ".#me",
+            "--option",
+            "pure-eval",
+            "false",
+        ])
+        .current_dir(&flake)
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    let run = Run::from_output(out);
+    run.assert_ok();
+    assert!(run.stdout.contains("activated generation 1"), "{run}");
+    assert_hm_profile(home.path());
+    let config = fs::read_to_string(home.join(".config/git/config")).unwrap();
+    assert!(config.contains("name = \"Alice Example\""), "{config}");
+    assert_eq!(
+        fs::read_to_string(home.join(".config/app/settings")).unwrap(),
+        "theme=dark\n"
+    );
+    hearth_in(&home, &["status"]).assert_ok();
+    let _ = fs::remove_dir_all(&scratch);
 }

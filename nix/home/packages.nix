@@ -77,6 +77,9 @@ let
           ''
           + ''
             "$coreutils/bin/chmod" 0444 "$vars"
+            # A builtin last: bash would exec a last external command, and
+            # Nix 2.8 can kill a builder replaced that quickly ("signal 9").
+            :
           ''
         )
       ];

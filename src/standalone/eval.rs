@@ -22,6 +22,10 @@ pub struct NixFlags {
     pub options: Vec<(String, String)>,
     pub include: Vec<String>,
     pub show_trace: bool,
+    /// The Home Manager checkout a home.nix is evaluated with
+    /// (`--home-manager`): a directory, or `<NAME>` looked up in Nix's
+    /// search path as `nix-build` does. None: hearth's own home module.
+    pub home_manager: Option<String>,
 }
 
 impl NixFlags {
@@ -284,7 +288,14 @@ fn build_file(
             detail: "`<nixpkgs>` was not found (NIX_PATH, -I)".into(),
         });
     }
+    let home_manager = match &flags.home_manager {
+        Some(given) => Some(home_manager_dir(given, flags)?),
+        None => None,
+    };
     let mut args: Vec<OsString> = vec![nix.join("standalone.nix").into()];
+    if let Some(dir) = &home_manager {
+        args.extend(["--argstr".into(), "homeManager".into(), dir.into()]);
+    }
     for (name, value) in [
         ("home", file.as_os_str()),
         ("username", user.as_ref()),
@@ -305,6 +316,41 @@ fn build_file(
         what,
         output: stdout.trim().to_string(),
     })
+}
+
+/// The Home Manager checkout `--home-manager` names: `<NAME>` looked up in
+/// Nix's search path (`NIX_PATH`, -I, channels), anything else a directory.
+/// Checked here, so that a wrong one is one clear message rather than an
+/// evaluation error from inside hearth's files.
+fn home_manager_dir(given: &str, flags: &NixFlags) -> Result<PathBuf, Error> {
+    let dir = if let Some(name) = given.strip_prefix('<').and_then(|g| g.strip_suffix('>')) {
+        let mut args: Vec<OsString> = vec!["--find-file".into(), name.into()];
+        args.extend(flags.args(false));
+        let out = Command::new("nix-instantiate")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .output()
+            .map_err(|e| spawn_error("nix-instantiate", e))?;
+        let found = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() || found.is_empty() {
+            return Err(Error::HomeManagerNotInSearchPath {
+                name: name.to_string(),
+            });
+        }
+        PathBuf::from(found)
+    } else {
+        std::path::absolute(given).unwrap_or_else(|_| PathBuf::from(given))
+    };
+    if dir.join("modules/modules.nix").is_file() {
+        Ok(dir)
+    } else {
+        Err(Error::NotHomeManager {
+            given: given.to_string(),
+            path: dir,
+        })
+    }
 }
 
 /// The last line of a Nix command's stdout, when it is a store path.

@@ -37,8 +37,12 @@ pub enum Error {
         name: String,
         known: Vec<String>,
     },
-    #[error("homeConfigurations.{name} of the flake {flake} is a Home Manager configuration, not a hearth home\nhint: build it with hearth.lib.homeConfiguration {{ pkgs; modules; }} (it takes the same modules), or switch it with home-manager")]
+    #[error("homeConfigurations.{name} of the flake {flake} is a Home Manager configuration, not a hearth home\nhint: to switch it with hearth, add to the flake's outputs (with hearth and home-manager among its inputs), giving the pkgs, modules and extraSpecialArgs its homeManagerConfiguration has:\n  hearthConfigurations.{name} = hearth.lib.homeConfiguration {{\n    inherit pkgs;\n    modules = [ ./home.nix ];\n    homeManager = home-manager;\n  }};\nthen run `hearth switch --flake {flake}#{name}` (or keep switching it with home-manager)")]
     NotHearthHome { flake: String, name: String },
+    #[error("--home-manager {given}: {} is not a Home Manager checkout (it has no modules/modules.nix)\nhint: give the directory of a Home Manager checkout or release tarball (git clone https://github.com/nix-community/home-manager), or <home-manager> for the one in Nix's search path (-I home-manager=PATH, NIX_PATH or a channel)", path.display())]
+    NotHomeManager { given: String, path: PathBuf },
+    #[error("--home-manager <{name}>: {name} is not in Nix's search path\nhint: give -I {name}=PATH (a Home Manager checkout), set NIX_PATH, add the channel (`nix-channel --add https://github.com/nix-community/home-manager/archive/master.tar.gz home-manager && nix-channel --update`), or give the checkout's directory itself")]
+    HomeManagerNotInSearchPath { name: String },
     #[error("hearth's Nix files are not at {}\nhint: set HEARTH_NIX_DIR to the nix/ directory of hearth's source (or reinstall hearth: its package holds them in share/hearth/nix)", tried.display())]
     NixFilesMissing { tried: PathBuf },
     #[error("cannot tell which hearth binary runs: {0}")]
@@ -64,9 +68,11 @@ fn known_line(known: &[String]) -> String {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::NoHome { .. } | Error::NoSuchHome { .. } | Error::NotHearthHome { .. } => {
-                ExitCode::InvalidInput
-            }
+            Error::NoHome { .. }
+            | Error::NoSuchHome { .. }
+            | Error::NotHearthHome { .. }
+            | Error::NotHomeManager { .. }
+            | Error::HomeManagerNotInSearchPath { .. } => ExitCode::InvalidInput,
             Error::NoNixpkgs { .. }
             | Error::NixMissing { .. }
             | Error::Spawn { .. }
