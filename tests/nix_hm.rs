@@ -64,29 +64,14 @@ fn args(n: &str, hm: &str, config: &str, home: &common::TestHome) -> Vec<String>
 
 fn build(n: &str, hm: &str, config: &str, home: &common::TestHome) -> Built {
     common::nix_available();
-    let run = || {
-        Command::new("nix-build")
-            .current_dir(root())
-            .args(["--no-out-link", "--option", "substituters", ""])
-            .args(args(n, hm, config, home))
-            .args(["--arg", "hearthBin", env!("CARGO_BIN_EXE_hearth")])
-            .args(["-A", "generation", "-A", "homeFiles", "-A", "packages"])
-            .output()
-            .expect("run nix-build")
-    };
-    // Nix 2.8 on this kind of machine now and then kills a builder that
-    // has just ended ("failed due to signal 9 (Killed)", seen on builds
-    // that pass when run again): such a build is tried again, any other
-    // failure is the test's.
-    let mut out = run();
-    for _ in 0..10 {
-        if out.status.success()
-            || !String::from_utf8_lossy(&out.stderr).contains("signal 9 (Killed)")
-        {
-            break;
-        }
-        out = run();
-    }
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args(["--no-out-link", "--option", "substituters", ""])
+        .args(args(n, hm, config, home))
+        .args(["--arg", "hearthBin", env!("CARGO_BIN_EXE_hearth")])
+        .args(["-A", "generation", "-A", "homeFiles", "-A", "packages"])
+        .output()
+        .expect("run nix-build");
     assert!(
         out.status.success(),
         "nix-build of {config} failed:\n{}",

@@ -53,6 +53,7 @@ let
     else
       throw "hearth: the home of ${cfg.username} sets home.packages, whose environment holds etc/profile.d/hm-session-vars.sh, which needs coreutils to build; evaluate the home with `pkgs` (the platform modules pass it) or set hearth.coreutils";
   sessionExtra = cfg.sessionScriptExtra;
+  inherit (import ../lib/builder.nix) lastBuiltin;
   sessionVariablesPackage = derivation (
     {
       name = "hm-session-vars.sh";
@@ -75,6 +76,7 @@ let
           + ''
             "$coreutils/bin/chmod" 0444 "$vars"
           ''
+          + lastBuiltin
         )
       ];
       hearth = "${config.hearth.package}/bin/hearth";
@@ -207,6 +209,7 @@ in
                   "$hearth" build-env "$specPath" "$out"
                   ${cfg.extraProfileCommands}
                 ''
+                + lastBuiltin
             )
           ];
           hearth = "${config.hearth.package}/bin/hearth";
