@@ -194,7 +194,12 @@ pub enum FileType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum After {
+    /// Before anything in the home changes.
     Check,
+    /// After the files, before the onChange hooks (Home Manager's steps
+    /// sorted between `linkGeneration` and `onFilesChange`).
+    Linked,
+    /// After the files and the onChange hooks.
     Files,
 }
 
@@ -687,6 +692,31 @@ mod tests {
             .map(|p| p.0)
             .collect();
         assert_eq!(anc, vec!["x", "x/y"]);
+    }
+
+    /// `linked` (after the files, before the onChange hooks) is read next
+    /// to `check` and `files`; anything else is refused by name.
+    #[test]
+    fn step_after_values() {
+        let m = |after: &str| {
+            format!(
+                r#"{{"version":1,"user":"a","home":"/h","files":[],
+                "activation":[{{"name":"s","after":"{after}","script":"/nix/store/s"}}]}}"#
+            )
+        };
+        for (text, want) in [
+            ("check", After::Check),
+            ("linked", After::Linked),
+            ("files", After::Files),
+        ] {
+            assert_eq!(parse(&m(text)).unwrap().activation[0].after, want);
+        }
+        let (at, msg) = parse(&m("onChange")).unwrap_err();
+        assert_eq!(at, "activation[0].after");
+        assert!(
+            msg.contains("expected one of `check`, `linked`, `files`"),
+            "{msg}"
+        );
     }
 
     #[test]

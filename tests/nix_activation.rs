@@ -2,7 +2,8 @@
 //! as nodes of the DAG sorted exactly as Home Manager sorts them (the
 //! expected orders below were computed with Home Manager's own
 //! `lib.hm.dag.topoSort` and are written out here), the cut into hearth's
-//! check and files phases at `linkGeneration`, priorities on entries, the
+//! check and files phases at `linkGeneration` and the onChange hooks at
+//! `onFilesChange`, priorities on entries, the
 //! environment Home Manager's steps expect (built into real generations and
 //! activated into throwaway homes), and `hm-session-vars.sh` in the
 //! packages environment.
@@ -254,7 +255,8 @@ fn dag_sorts_as_home_managers_topo_sort() {
 /// nodes of their own, so `entryBefore [ "checkLinkTargets" ]` and
 /// `entryBetween [ "linkGeneration" ] [ "writeBoundary" ]` are no cycles),
 /// the steps in Home Manager's order, those sorted before `linkGeneration`
-/// in the check phase and the rest after the files.
+/// in the check phase, those between it and `onFilesChange` after the files
+/// but before the onChange hooks (`linked`), the rest after both.
 #[test]
 fn activation_runs_in_home_managers_order_cut_at_link_generation() {
     let n = nixpkgs_or_skip!();
@@ -262,16 +264,20 @@ fn activation_runs_in_home_managers_order_cut_at_link_generation() {
         let module =
             format!("{{ lib, ... }}: {{ home.activation = let d = lib.hm.dag; in {dag}; }}");
         let got = phases(&eval_ok(&n, &module, "activation"));
-        let link = hm_order
-            .iter()
-            .position(|s| *s == "linkGeneration")
-            .unwrap();
+        let at = |anchor| hm_order.iter().position(|s| *s == anchor).unwrap();
+        let (link, hooks) = (at("linkGeneration"), at("onFilesChange"));
         let expected: Vec<(String, String)> = hm_order
             .iter()
             .enumerate()
             .filter(|(_, s)| !ANCHOR_NAMES.contains(s))
             .map(|(i, s)| {
-                let phase = if i < link { "check" } else { "files" };
+                let phase = if i < link {
+                    "check"
+                } else if i < hooks {
+                    "linked"
+                } else {
+                    "files"
+                };
                 ((*s).to_owned(), phase.to_owned())
             })
             .collect();
@@ -298,7 +304,7 @@ fn activation_runs_in_home_managers_order_cut_at_link_generation() {
             ("early", "check"),
             ("announce", "check"),
             ("createDirs", "check"),
-            ("gitHooks", "files"),
+            ("gitHooks", "linked"),
             ("report", "files"),
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
@@ -327,7 +333,7 @@ fn activation_on_darwin_has_no_reload_systemd_anchor() {
     // installPackages linkGeneration mmm onFilesChange [reloadSystemd] rs zzz.
     let expected = [
         ("aaa", "check"),
-        ("mmm", "files"),
+        ("mmm", "linked"),
         ("rs", "files"),
         ("zzz", "files"),
     ]
@@ -405,11 +411,12 @@ fn priorities_on_entries() {
     assert_eq!(text("entry"), "echo second\necho first");
     assert_eq!(text("ordered"), "echo 200\necho 1000\necho 1500");
     assert_eq!(text("whole"), "echo whole\necho before");
-    // The entry's constraint holds: after linkGeneration.
+    // The entry's constraint holds: after linkGeneration (and, in Home
+    // Manager's sort, before onFilesChange).
     assert_eq!(
         phases(&v),
         [
-            ("entry", "files"),
+            ("entry", "linked"),
             ("ordered", "files"),
             ("plain", "files"),
             ("whole", "files"),
@@ -572,6 +579,53 @@ fn home_manager_steps_get_their_environment() {
             "pipefail on".to_owned(),
         ]
     );
+}
+
+/// The onChange hooks run where Home Manager runs them, at
+/// `onFilesChange`: a step `entryAfter [ "linkGeneration" ]` that Home
+/// Manager's sort puts before `onFilesChange` runs after the files but
+/// before the hook, one it puts after (same constraint, another name), and
+/// one `entryAfter [ "onFilesChange" ]`, after the hook; each sees the new
+/// files.
+#[test]
+fn on_change_hooks_run_at_on_files_change() {
+    let n = nixpkgs_or_skip!();
+    let module = |version: u32| {
+        format!(
+            r#"{{ lib, ... }}: {{
+          home.file.".inputrc" = {{
+            text = "{version}\n";
+            onChange = ''echo "hook $(cat .inputrc)" >> log'';
+          }};
+          home.activation = {{
+            aaa = lib.hm.dag.entryAfter [ "linkGeneration" ] ''echo "aaa $(cat .inputrc)" >> log'';
+            zzz = lib.hm.dag.entryAfter [ "linkGeneration" ] ''echo "zzz $(cat .inputrc)" >> log'';
+            report = lib.hm.dag.entryAfter [ "onFilesChange" ] ''echo "report $(cat .inputrc)" >> log'';
+          }};
+        }}"#
+        )
+    };
+    // Home Manager's sort: aaa, onFilesChange, report, zzz.
+    assert_eq!(
+        phases(&eval_ok(&n, &module(1), "activation")),
+        [("aaa", "linked"), ("report", "files"), ("zzz", "files")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let home = common::TestHome::new();
+    let g1 = build(&n, &home, &module(1));
+    let g2 = build(&n, &home, &module(2));
+    for (gen, v) in [(&g1, 1), (&g2, 2)] {
+        home.hearth(["activate", common::path_str(gen)]).assert_ok();
+        assert_eq!(
+            log_lines(&home),
+            ["aaa", "hook", "report", "zzz"].map(|s| format!("{s} {v}")),
+            "generation {v}"
+        );
+        std::fs::remove_file(home.join("log")).unwrap();
+    }
+    // Nothing changed: no hook, the steps still run.
+    home.hearth(["activate", common::path_str(&g2)]).assert_ok();
+    assert_eq!(log_lines(&home), ["aaa 2", "report 2", "zzz 2"]);
 }
 
 /// The preamble is POSIX: with /bin/sh (a home evaluated without `pkgs`)

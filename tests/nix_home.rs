@@ -989,14 +989,16 @@ fn realistic_configurations_evaluate() {
         })
         .collect();
     // As Home Manager sorts them: announce and createDirs (after
-    // writeBoundary) before linkGeneration, so in the check phase.
+    // writeBoundary) before linkGeneration, so in the check phase;
+    // gitHooks after linkGeneration and before onFilesChange, so before
+    // the onChange hooks.
     let phase = |n: &str, p: &str| (n.to_owned(), p.to_owned());
     assert_eq!(
         steps,
         vec![
             phase("announce", "check"),
             phase("createDirs", "check"),
-            phase("gitHooks", "files")
+            phase("gitHooks", "linked")
         ]
     );
 

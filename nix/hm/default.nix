@@ -27,6 +27,10 @@
   # Modules for hearth's side of the home (hearth.package,
   # home.backupFileExtension, hearth.installPackages, ...).
   hearthModules ? [ ],
+  # Where the home sits in the configuration that holds it, for the option
+  # paths of errors: `[ "hearth" "users" name ]` in a system, as the
+  # options of a home of hearth's own module read there.
+  prefix ? [ ],
 }:
 let
   inSystem = osConfig != null;
@@ -43,6 +47,7 @@ let
 
   hm = hmLib.evalModules {
     class = "homeManager";
+    inherit prefix;
     modules =
       hmModules
       ++ [
@@ -172,6 +177,7 @@ let
 
   home = lib.evalModules {
     class = "hearth";
+    inherit prefix;
     specialArgs.lib = hearthLib.extendLib lib;
     modules = [
       ../home-module.nix

@@ -1,8 +1,9 @@
 # home.activation: shell steps ordered by a DAG around Home Manager's
 # anchors, which are nodes of their own so that any DAG valid in Home Manager
-# is valid here and sorts the same. The sorted list is cut in two at
+# is valid here and sorts the same. The sorted list is cut at
 # `linkGeneration`: what comes before runs in hearth's check phase (before
-# any file is written), the rest after the files. The order is resolved at
+# any file is written), the rest after the files; and at `onFilesChange`,
+# where the onChange hooks run, as in Home Manager. The order is resolved at
 # evaluation time; a cycle is an evaluation error naming its entries.
 {
   config,
@@ -63,13 +64,21 @@ let
 
   names = map (s: s.name) sorted;
   boundary = lib.lists.findFirstIndex (n: n == "linkGeneration") null names;
+  # Where Home Manager runs the onChange hooks; always after `boundary`.
+  hooks = lib.lists.findFirstIndex (n: n == "onFilesChange") null names;
 
   order = lib.concatLists (
     lib.imap0 (
       i: s:
       lib.optional (!hmAnchors ? ${s.name}) {
         inherit (s) name;
-        after = if i < boundary then "check" else "files";
+        after =
+          if i < boundary then
+            "check"
+          else if i < hooks then
+            "linked"
+          else
+            "files";
         text = s.data;
       }
     ) sorted
@@ -112,10 +121,15 @@ in
         there, as Home Manager runs it before linking) runs in hearth's
         check phase, before anything in the home is changed, also in a dry
         run, and its failure leaves the home untouched; every step sorted
-        after it runs once the files are in place, the packages installed
-        and the `onChange` hooks run, and the user's systemd units are
-        reloaded after all steps. A step that must see the new files or
-        packages is best written `entryAfter [ "linkGeneration" ]`.
+        after it runs once the files are in place and the packages
+        installed, and the `onChange` hooks run where Home Manager runs
+        them, at `onFilesChange`: a step sorted between `linkGeneration`
+        and `onFilesChange` (an `entryAfter [ "linkGeneration" ]` whose
+        name sorts before it, as in Home Manager) runs before the hooks,
+        every later one after them. The user's systemd units are reloaded
+        after all steps. A step that must see the new files or packages is
+        best written `entryAfter [ "linkGeneration" ]`; one that must come
+        after the hooks, `entryAfter [ "onFilesChange" ]`.
         hearth's own names `files` (= `linkGeneration`) and `check` (the
         start: nothing can come before it) also work.
 
@@ -137,7 +151,8 @@ in
       readOnly = true;
       description = ''
         The steps of {option}`home.activation` in the order they run:
-        `{ name; after = "check" | "files"; text; }`.
+        `{ name; after = "check" | "linked" | "files"; text; }` (`linked`:
+        after the files, before the `onChange` hooks).
       '';
     };
   };

@@ -96,11 +96,9 @@
       name = lib.hm.strings.storeFileName (baseNameOf target);
       inherit (config.hearth) system;
       builder = config.hearth.shell;
-      # No `exec`: Nix 2.8 can kill a builder that ends this quickly when
-      # the shell is replaced by it (seen as "signal 9").
       args = [
-        "-c"
-        ''"$coreutils/bin/ln" -s "$target" "$out"''
+        "-ec"
+        (''"$coreutils/bin/ln" -s "$target" "$out"'' + "\n" + (import ../lib/builder.nix).lastBuiltin)
       ];
       inherit target;
       coreutils = "${coreutils}";

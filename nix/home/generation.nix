@@ -193,6 +193,7 @@ let
     lib.filterAttrs (_: fs: builtins.length fs > 1) byTarget;
 
   failed = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+  inherit (import ../lib/builder.nix) lastBuiltin;
 in
 {
   options.home = {
@@ -248,6 +249,7 @@ in
                   "$hearth" build-generation "$specPath" "$out"
                 ''
                 + afterBuild
+                + lastBuiltin
             )
           ];
           inherit (spec) hearth;

@@ -56,6 +56,7 @@ let
     else
       throw "hearth: the home of ${cfg.username} sets home.packages, whose environment holds etc/profile.d/hm-session-vars.sh, which needs coreutils to build; evaluate the home with `pkgs` (the platform modules pass it) or set hearth.coreutils";
   sessionExtra = cfg.sessionScriptExtra;
+  inherit (import ../lib/builder.nix) lastBuiltin;
   sessionVariablesPackage = derivation (
     {
       name = "hm-session-vars.sh";
@@ -77,10 +78,8 @@ let
           ''
           + ''
             "$coreutils/bin/chmod" 0444 "$vars"
-            # A builtin last: bash would exec a last external command, and
-            # Nix 2.8 can kill a builder replaced that quickly ("signal 9").
-            :
           ''
+          + lastBuiltin
         )
       ];
       hearth = "${config.hearth.package}/bin/hearth";
@@ -214,6 +213,7 @@ in
                   "$hearth" build-env "$specPath" "$out"
                   ${cfg.extraProfileCommands}
                 ''
+                + lastBuiltin
             )
           ];
           hearth = "${config.hearth.package}/bin/hearth";

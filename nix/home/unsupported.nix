@@ -67,12 +67,12 @@ let
   message = lib.concatStringsSep "\n" (
     [
       "${toString (builtins.length names)} option${lib.optionalString (builtins.length names != 1) "s"} set here ${
-        if builtins.length names == 1 then "is" else "are"
-      } not options of hearth's home module:"
+        if builtins.length names == 1 then "is not an option" else "are not options"
+      } of hearth's home module:"
     ]
     ++ map line names
     ++ [
-      "hint: hearth's home module has Home Manager's core options (home.file, home.sessionVariables, xdg.configFile, ...: docs/options.md), not its program and service modules (programs.*, services.*, gtk, fonts, home.pointerCursor, xdg.mimeApps, ...). Those come with the Home Manager module bridge, which is not available yet; until then, write the files such a module would write with home.file or xdg.configFile, and install the program with home.packages. A name that is neither is misspelt."
+      "hint: hearth's home module has Home Manager's core options (home.file, home.sessionVariables, xdg.configFile, ...: docs/options.md), not its program and service modules (programs.*, services.*, gtk, fonts, home.pointerCursor, xdg.mimeApps, ...). Those come with Home Manager's own modules: set hearth.homeManager.source to a Home Manager checkout to evaluate the homes with them (README: \"Home Manager's modules with hearth\"); or write the files such a module would write with home.file or xdg.configFile, and install the program with home.packages. A name that is neither is misspelt."
     ]
   );
 in

@@ -41,6 +41,12 @@ let
             hearth.installPackages = false;
           }
         ];
+        # Errors name the user, as for a home of hearth's own module.
+        prefix = [
+          "hearth"
+          "users"
+          name
+        ];
       };
     in
     {

@@ -29,8 +29,8 @@ let
         "$coreutils/bin/mkdir" -p "$out/etc/profile.d"
         "$coreutils/bin/cp" "$sh" "$out/etc/profile.d/hearth.sh"
         "$coreutils/bin/cp" "$fish" "$out/etc/profile.d/hearth.fish"
-        # A builtin last: bash would exec a last external command, and Nix
-        # 2.8 can kill a builder replaced that quickly ("signal 9").
+        # A builtin last (why: nix/lib/builder.nix; this file is also
+        # used copied alone, so it cannot import that one).
         :
       ''
     ];

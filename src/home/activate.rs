@@ -1011,15 +1011,28 @@ fn run_owed(h: &apply::OwedHook, env: &hooks::Env, sink: Sink) -> Result<(), hoo
     })
 }
 
-/// The onChange hooks of the changed targets (a hook shared by many
-/// targets, as a recursive source's, once), then the steps that run after
-/// the files, in the manifest's order.
+/// What runs once the files are in place, in Home Manager's order: the
+/// steps sorted before its `onFilesChange` (`linked`), the onChange hooks
+/// of the changed targets (a hook shared by many targets, as a recursive
+/// source's, once), then the steps after the files and hooks (`files`),
+/// each group in the manifest's order.
 fn owed_hooks(
     gen: &Generation,
     changed: &HashSet<crate::manifest::RelPath>,
 ) -> Vec<apply::OwedHook> {
+    let steps = |after: After| {
+        gen.manifest
+            .activation
+            .iter()
+            .filter(move |s| s.after == after)
+            .map(|step| apply::OwedHook {
+                what: "step".into(),
+                name: step.name.clone(),
+                program: step.script.clone(),
+            })
+    };
+    let mut owed: Vec<apply::OwedHook> = steps(After::Linked).collect();
     let mut seen: HashSet<&Path> = HashSet::new();
-    let mut owed = Vec::new();
     for f in gen.files.iter().filter(|f| changed.contains(&f.target)) {
         if let Some(hook) = &f.on_change {
             if seen.insert(hook) {
@@ -1031,18 +1044,7 @@ fn owed_hooks(
             }
         }
     }
-    for step in gen
-        .manifest
-        .activation
-        .iter()
-        .filter(|s| s.after == After::Files)
-    {
-        owed.push(apply::OwedHook {
-            what: "step".into(),
-            name: step.name.clone(),
-            program: step.script.clone(),
-        });
-    }
+    owed.extend(steps(After::Files));
     owed
 }
 
@@ -1267,4 +1269,79 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Applied>, Vec<Drift>)
         });
     }
     Ok((Some(cur), drift))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{FileType, Manifest, RelPath, Step};
+
+    fn step(name: &str, after: After) -> Step {
+        Step {
+            name: name.into(),
+            after,
+            script: PathBuf::from(format!("/nix/store/s-{name}")),
+        }
+    }
+
+    fn file(target: &str, hook: &str) -> crate::manifest::File {
+        crate::manifest::File {
+            target: RelPath::parse(target).unwrap(),
+            source: "/nix/store/src".into(),
+            kind: FileType::Symlink,
+            mode: None,
+            force: false,
+            on_change: Some(PathBuf::from(hook)),
+        }
+    }
+
+    /// Home Manager's order after its `linkGeneration`: the steps sorted
+    /// before `onFilesChange`, the hooks (each once), the steps after; the
+    /// check steps are not owed (they ran before any change).
+    #[test]
+    fn linked_steps_then_hooks_then_files_steps() {
+        let gen = Generation {
+            path: "/nix/store/gen".into(),
+            manifest: Manifest {
+                version: 1,
+                user: "alice".into(),
+                home: "/home/alice".into(),
+                backup_extension: None,
+                files: Vec::new(),
+                packages: None,
+                activation: vec![
+                    step("early", After::Check),
+                    step("linkedA", After::Linked),
+                    step("late", After::Files),
+                    step("linkedB", After::Linked),
+                ],
+            },
+            files: vec![
+                file("a", "/nix/store/hook-a"),
+                file("b", "/nix/store/hook-shared"),
+                file("c", "/nix/store/hook-shared"),
+                file("d", "/nix/store/hook-d"),
+            ],
+            text: String::new(),
+        };
+        let changed: HashSet<RelPath> = ["a", "b", "c"]
+            .iter()
+            .map(|t| RelPath::parse(t).unwrap())
+            .collect();
+        let owed: Vec<(String, String)> = owed_hooks(&gen, &changed)
+            .into_iter()
+            .map(|h| (h.what, h.name))
+            .collect();
+        let pair = |w: &str, n: &str| (w.to_owned(), n.to_owned());
+        assert_eq!(
+            owed,
+            [
+                pair("step", "linkedA"),
+                pair("step", "linkedB"),
+                pair("onChange", "a"),
+                pair("onChange", "b"),
+                pair("step", "late"),
+            ]
+        );
+    }
 }

@@ -29,7 +29,10 @@ let
         args = [
           "-e"
           "-c"
-          script
+          # Not the last command in the shell's place: Nix 2.8 kills a
+          # builder that closes its output before exiting (coreutils do);
+          # see nix/lib/builder.nix.
+          (script + "\n:\n")
         ];
         PATH = "/bin:/usr/bin";
       }

@@ -45,8 +45,9 @@ let
           builder = "/bin/bash";
           PATH = lib.concatStringsSep ":" (map (p: "${p}/bin") inputs ++ [ "/bin:/usr/bin" ]);
           # The last command a builtin: bash would otherwise exec a last
-          # external command, and Nix 2.8 can kill a builder replaced so
-          # quickly (seen as "signal 9"; see nix/home/files.nix).
+          # external command, and Nix 2.8 kills a builder that closes its
+          # output before exiting, as coreutils do ("signal 9"; see
+          # nix/lib/builder.nix).
           args = [
             "-ec"
             ''

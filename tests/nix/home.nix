@@ -36,7 +36,11 @@ let
               };
               args = [
                 "-ec"
-                ''mkdir -p "$out/bin"; cp "$bin" "$out/bin/hearth"; chmod 0555 "$out/bin/hearth"''
+                # Not chmod in the shell's place: see nix/lib/builder.nix.
+                (
+                  ''mkdir -p "$out/bin"; cp "$bin" "$out/bin/hearth"; chmod 0555 "$out/bin/hearth"''
+                  + (import ../../nix/lib/builder.nix).lastBuiltin
+                )
               ];
             };
         hearth.system = if hearthBin == null then "x86_64-linux" else builtins.currentSystem;

@@ -1,8 +1,13 @@
 # Small real derivations, and the few nixpkgs builders around them, that the
 # Nix test drivers (os.nix, real-nixos.nix, real-darwin.nix, home.nix)
 # build instead of nixpkgs': every builder is /bin/sh, so they build on any
-# machine with Nix and no binary cache.
+# machine with Nix and no binary cache. Every script ends with a builtin
+# (`lastBuiltin`, see nix/lib/builder.nix): Nix 2.8 kills a builder whose
+# last command, run in the shell's place, closes its output before exiting.
 rec {
+  # nix/lib/builder.nix's, written out: tests copy this file alone.
+  lastBuiltin = "\n:\n";
+
   # A derivation made by a shell script.
   run =
     name: script:
@@ -13,7 +18,7 @@ rec {
       PATH = "/bin:/usr/bin";
       args = [
         "-ec"
-        script
+        (script + lastBuiltin)
       ];
     };
 
@@ -40,7 +45,7 @@ rec {
       passAsFile = [ "text" ];
       args = [
         "-ec"
-        ''cp "$textPath" "$out"''
+        (''cp "$textPath" "$out"'' + lastBuiltin)
       ];
     })
     // {
@@ -72,7 +77,7 @@ rec {
         );
         args = [
           "-ec"
-          script
+          (script + lastBuiltin)
         ];
       }
     );
@@ -146,11 +151,14 @@ rec {
         PATH = "/bin:/usr/bin";
         args = [
           "-ec"
-          ''
-            mkdir -p "$out/bin"
-            if [ -n "$bin" ]; then cp "$bin" "$out/bin/hearth"; else cp "$scriptPath" "$out/bin/hearth"; fi
-            chmod 0555 "$out/bin/hearth"
-          ''
+          (
+            ''
+              mkdir -p "$out/bin"
+              if [ -n "$bin" ]; then cp "$bin" "$out/bin/hearth"; else cp "$scriptPath" "$out/bin/hearth"; fi
+              chmod 0555 "$out/bin/hearth"
+            ''
+            + lastBuiltin
+          )
         ];
         bin =
           if hearthBin == null then

@@ -1,4 +1,5 @@
-# A typo in an option name: the error names the option and this file.
+# A typo in an option name: the error names the user, the option and this
+# file.
 { ... }:
 {
   home.stateVersion = "25.05";

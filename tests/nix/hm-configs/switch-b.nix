@@ -15,6 +15,9 @@
   home.activation = {
     prepare = lib.hm.dag.entryBefore [ "writeBoundary" ] ''echo prepare >> "$HOME/order"'';
     stage = lib.hm.dag.entryAfter [ "writeBoundary" ] ''echo stage >> "$HOME/order"'';
+    # After linkGeneration and, in Home Manager's sort, before
+    # onFilesChange: before the onChange hooks.
+    announce = lib.hm.dag.entryAfter [ "linkGeneration" ] ''echo announce >> "$HOME/order"'';
     report = lib.hm.dag.entryAfter [ "onFilesChange" ] ''echo report >> "$HOME/order"'';
   };
 }
