@@ -2,7 +2,9 @@
 //! least that any activator has to do (the *floor*). Takes a minute or two.
 //!
 //! Setup
-//! - For N = 1,000 and 10,000 it lays out generation A the way a real home
+//! - For N = 1,000 and 10,000 (and 100,000 with `--large`:
+//!   `cargo bench --bench activate -- --large`, or `HEARTH_BENCH_LARGE=1`;
+//!   minutes more, on a 6 GiB image) it lays out generation A the way a real home
 //!   looks: a few top-level dotfiles, then apps under `.config/<app>/`,
 //!   `.local/share/<app>/` and `.<app>.d/`, files 1–5 levels deep, 10–30 files
 //!   a directory. Generation B is A with 10% of the files changed (a new
@@ -29,7 +31,11 @@
 //!   every repetition);
 //! - no-op:  `hearth activate A` on a home that already matches A;
 //! - switch: `hearth activate B` on a home at A (reset by a fresh, untimed
-//!   activation of A before every repetition).
+//!   activation of A before every repetition);
+//! - status: `hearth status` on a home at A (against the no-op floor: it
+//!   looks at every path as a no-op does);
+//! - plan no-op, plan switch: `hearth plan A` and `hearth plan B` on a home
+//!   at A (against the floor of the case each plans).
 //!
 //! hearth is timed as a whole process, spawn to exit, with `HOME` pointing at
 //! the throwaway home and `XDG_STATE_HOME` beside it. The binary is the one
@@ -79,8 +85,12 @@
 //! after every run: every target a regular file with B's content and mode,
 //! no other file left (a temporary, a stash), the same directories.
 //!
-//! Targets (from the issue): fresh and switch ≤ 1.5× the floor, no-op ≤ 2×
-//! the floor, peak RSS < 50 MB at N = 10,000. A miss is reported, not an
+//! Targets, in two columns: issue 8's (activate at 1,000 and 10,000 files:
+//! fresh and switch ≤ 1.5× the floor, no-op ≤ 2×, peak RSS < 50 MB at
+//! N = 10,000) and issue 14's (every size: no-op and status ≤ 1.2×, fresh and
+//! switch ≤ 1.3×, plan ≤ 1.5× of the floor of the case it plans; peak RSS
+//! < 16 MB at 10,000 and < 64 MB at 100,000; with --large, each case's
+//! growth from 10,000 to 100,000 files at most 1.1 times the floor's). A miss is reported, not an
 //! error. The bench fails only when something does not work: an activation
 //! exits non-zero or leaves the home wrong (checked after each run of hearth
 //! and of the floor: number of links, no stray files, number of directories,
@@ -110,9 +120,21 @@ use nix::unistd::Pid;
 use serde_json::{json, Value};
 
 const SIZES: [usize; 2] = [1_000, 10_000];
+/// With `--large` (or `HEARTH_BENCH_LARGE=1`): 100,000 files too. Minutes
+/// more, and a larger image.
+const LARGE: usize = 100_000;
 /// Size of the loop-mounted image: room for every home with its links
 /// (a store path is too long for an inline symlink, so each takes a block).
 const IMAGE_BYTES: u64 = 1 << 30;
+/// With 100,000 files: three homes of 100,000 links (hearth's, the floor's,
+/// and B's new ones) at a block each.
+const LARGE_IMAGE_BYTES: u64 = 6 << 30;
+
+/// Whether this run includes the 100,000-file cases.
+fn large() -> bool {
+    std::env::args().any(|a| a == "--large")
+        || std::env::var_os("HEARTH_BENCH_LARGE").is_some_and(|v| v == "1")
+}
 const SOURCES_PLACEHOLDER: &str = "@SRC@";
 /// The copies case (see the header): how many copies A has, how many of
 /// them B drops and how many it adds, and their modes.
@@ -161,7 +183,12 @@ fn run() -> Result<()> {
         built.display()
     );
 
-    let scenarios: Vec<Scenario> = SIZES
+    let sizes: Vec<usize> = SIZES
+        .iter()
+        .copied()
+        .chain(large().then_some(LARGE))
+        .collect();
+    let scenarios: Vec<Scenario> = sizes
         .iter()
         .map(|&n| Scenario::new(n, &scratch.root))
         .collect();
@@ -174,7 +201,6 @@ fn run() -> Result<()> {
     );
 
     let mut rows = Vec::new();
-    let mut peak_rss_10k = 0;
     for (s, gens) in scenarios.iter().zip(&generations.generations) {
         let bench = Bench {
             bin: &bin,
@@ -185,9 +211,6 @@ fn run() -> Result<()> {
             logs: &work,
         };
         let measured = bench.measure()?;
-        if s.n == 10_000 {
-            peak_rss_10k = measured.iter().map(|r| r.max_rss_kb).max().unwrap_or(0);
-        }
         rows.extend(measured);
     }
     let bench = CopyBench {
@@ -202,14 +225,7 @@ fn run() -> Result<()> {
     let filesystem = scratch.description.clone();
     drop(scratch);
 
-    report(
-        &rows,
-        peak_rss_10k,
-        &filesystem,
-        &generations,
-        &bin,
-        &target,
-    )
+    report(&rows, &filesystem, &generations, &bin, &target)
 }
 
 // ---------------------------------------------------------------------------
@@ -722,7 +738,12 @@ impl Drop for Scratch {
 
 fn make_image(image: &Path, mnt: &Path) -> Result<()> {
     let _ = fs::remove_file(image);
-    fs::File::create(image)?.set_len(IMAGE_BYTES)?;
+    let bytes = if large() {
+        LARGE_IMAGE_BYTES
+    } else {
+        IMAGE_BYTES
+    };
+    fs::File::create(image)?.set_len(bytes)?;
     // Inode tables and journal written now, not by a background thread
     // while the bench runs.
     let status = Command::new("mkfs.ext4")
@@ -820,12 +841,27 @@ struct Row {
 }
 
 impl Row {
-    /// The issue's target ratio; none for copies, which are for information.
+    /// The target ratio of issue 8 (activate at 1,000 and 10,000 files);
+    /// none for the other cases, the copies (for information) and 100,000.
     fn limit(&self) -> Option<f64> {
+        if self.n > 10_000 {
+            return None;
+        }
         match self.case {
             "no-op" => Some(2.0),
-            "copies" | "copies+fsync" => None,
-            _ => Some(1.5),
+            "fresh" | "switch" => Some(1.5),
+            _ => None,
+        }
+    }
+
+    /// The target ratio of issue 14, at every size: no-op and status 1.2×,
+    /// fresh and switch 1.3×, plan 1.5× of the floor of the case it plans.
+    fn limit14(&self) -> Option<f64> {
+        match self.case {
+            "no-op" | "status" => Some(1.2),
+            "fresh" | "switch" => Some(1.3),
+            "plan no-op" | "plan switch" => Some(1.5),
+            _ => None,
         }
     }
 }
@@ -854,10 +890,10 @@ impl Bench<'_> {
     /// Enough runs for a steady median on a noisy machine: a run at 1,000
     /// files takes tens of milliseconds, so it can afford many.
     fn reps(&self) -> usize {
-        if self.s.n <= 1_000 {
-            21
-        } else {
-            7
+        match self.s.n {
+            0..=1_000 => 21,
+            1_001..=10_000 => 7,
+            _ => 3,
         }
     }
 
@@ -899,6 +935,31 @@ impl Bench<'_> {
                 .push(self.floor(|| noop_floor(&noop_ops), &s.a, &dirs_a)?);
         }
         noop.max_rss_kb = self.activate(self.gen_a, &s.a, &dirs_a, true)?.max_rss_kb;
+        // Read-only commands on the same home at A: status (set against the
+        // no-op floor: it looks at every path as a no-op does) and plan of
+        // A (nothing to do) and of B (the switch below, against its floor).
+        let (mut status, mut plan_noop, mut plan_switch) =
+            (row("status"), row("plan no-op"), row("plan switch"));
+        let plan_a: [&std::ffi::OsStr; 2] = ["plan".as_ref(), self.gen_a.as_os_str()];
+        let plan_b: [&std::ffi::OsStr; 2] = ["plan".as_ref(), self.gen_b.as_os_str()];
+        for _ in 0..self.reps() {
+            nix::unistd::sync();
+            record(
+                &mut status,
+                self.run(&["status".as_ref()], &s.a, &dirs_a, false)?,
+            );
+            record(&mut plan_noop, self.run(&plan_a, &s.a, &dirs_a, false)?);
+            record(&mut plan_switch, self.run(&plan_b, &s.a, &dirs_a, false)?);
+            status
+                .floor
+                .push(self.floor(|| noop_floor(&noop_ops), &s.a, &dirs_a)?);
+        }
+        status.max_rss_kb = self
+            .run(&["status".as_ref()], &s.a, &dirs_a, true)?
+            .max_rss_kb;
+        plan_noop.floor.clone_from(&status.floor);
+        plan_noop.max_rss_kb = self.run(&plan_a, &s.a, &dirs_a, true)?.max_rss_kb;
+        plan_switch.max_rss_kb = self.run(&plan_b, &s.a, &dirs_a, true)?.max_rss_kb;
         for _ in 0..self.reps() {
             self.reset()?;
             self.activate(self.gen_a, &s.a, &dirs_a, false)?;
@@ -916,7 +977,8 @@ impl Bench<'_> {
         self.reset()?;
         self.activate(self.gen_a, &s.a, &dirs_a, false)?;
         switch.max_rss_kb = self.activate(self.gen_b, &s.b, &dirs_b, true)?.max_rss_kb;
-        Ok(vec![fresh, noop, switch])
+        plan_switch.floor.clone_from(&switch.floor);
+        Ok(vec![fresh, noop, switch, status, plan_noop, plan_switch])
     }
 
     /// An empty home and no state.
@@ -937,18 +999,32 @@ impl Bench<'_> {
         dirs: &BTreeSet<String>,
         rss: bool,
     ) -> Result<Activation> {
+        self.run(&["activate".as_ref(), gen.as_os_str()], files, dirs, rss)
+    }
+
+    /// Runs `hearth ARGS` on the home, checks that it succeeded and that
+    /// the home then holds `files` and `dirs`; its time and peak RSS.
+    fn run(
+        &self,
+        args: &[&std::ffi::OsStr],
+        files: &Files,
+        dirs: &BTreeSet<String>,
+        rss: bool,
+    ) -> Result<Activation> {
         let s = self.s;
         let r = run_hearth(
             self.bin,
             self.logs,
             &s.home,
             &s.state,
-            gen,
+            args,
             rss,
             &format!("N = {}", s.n),
         )?;
-        verify(&s.home, files, dirs, self.sources)
-            .map_err(|e| format!("after hearth activate {}: {e}", gen.display()))?;
+        verify(&s.home, files, dirs, self.sources).map_err(|e| {
+            let shown: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+            format!("after hearth {}: {e}", shown.join(" "))
+        })?;
         Ok(r)
     }
 
@@ -979,7 +1055,7 @@ fn run_hearth(
     logs: &Path,
     home: &Path,
     state: &Path,
-    gen: &Path,
+    args: &[&std::ffi::OsStr],
     rss: bool,
     what: &str,
 ) -> Result<Activation> {
@@ -1000,8 +1076,7 @@ fn run_hearth(
     };
     let start = Instant::now();
     let child = cmd
-        .arg("activate")
-        .arg(gen)
+        .args(args)
         .env("HOME", home)
         .env("XDG_STATE_HOME", state)
         .stdin(Stdio::null())
@@ -1020,9 +1095,10 @@ fn run_hearth(
     };
     // wait_rusage waited for this child: only its exit code is in question.
     if !matches!(status, WaitStatus::Exited(_, 0)) {
+        let shown: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
         return Err(format!(
-            "hearth activate {} ({what}) ended with {status:?}\nstdout:\n{}\nstderr:\n{}",
-            gen.display(),
+            "hearth {} ({what}) ended with {status:?}\nstdout:\n{}\nstderr:\n{}",
+            shown.join(" "),
             fs::read_to_string(&out_path).unwrap_or_default(),
             fs::read_to_string(&err_path).unwrap_or_default()
         )
@@ -1122,7 +1198,8 @@ impl CopyBench<'_> {
         rss: bool,
     ) -> Result<Activation> {
         let c = self.c;
-        let r = run_hearth(self.bin, self.logs, &c.home, &c.state, gen, rss, "copies")?;
+        let args = ["activate".as_ref(), gen.as_os_str()];
+        let r = run_hearth(self.bin, self.logs, &c.home, &c.state, &args, rss, "copies")?;
         verify_copies(&c.home, files, mode, dirs, self.contents)
             .map_err(|e| format!("after hearth activate {}: {e}", gen.display()))?;
         Ok(r)
@@ -1491,41 +1568,41 @@ impl CopyOps {
 // ---------------------------------------------------------------------------
 // Output
 
-fn report(
-    rows: &[Row],
-    peak_rss_10k: i64,
-    filesystem: &str,
-    built: &Built,
-    bin: &Path,
-    target: &Path,
-) -> Result<()> {
+fn report(rows: &[Row], filesystem: &str, built: &Built, bin: &Path, target: &Path) -> Result<()> {
     println!(
         "\nmedians; ratio = hearth / floor; peak RSS = largest ru_maxrss of hearth in that case"
     );
     println!(
-        "{:>6}  {:<12} {:>5} {:>10} {:>10} {:>7}  {:>7}  result  peak RSS",
-        "N", "case", "runs", "hearth ms", "floor ms", "ratio", "target"
+        "targets: issue 8 (activate, 1,000 and 10,000 files) and issue 14 (every case and size)"
     );
+    println!(
+        "{:>6}  {:<12} {:>5} {:>10} {:>10} {:>7}  {:>7} {:<4}  {:>7} {:<4}  peak RSS",
+        "N", "case", "runs", "hearth ms", "floor ms", "ratio", "is. 8", "", "is. 14", ""
+    );
+    let verdict = |pass: Option<bool>| match pass {
+        Some(true) => "PASS",
+        Some(false) => "MISS",
+        None => "-",
+    };
+    let goal = |l: Option<f64>| l.map_or_else(|| "-".to_string(), |l| format!("≤ {l:.1}×"));
     let mut json_rows = Vec::new();
     for r in rows {
         let (h, f) = (median(&r.hearth), median(&r.floor));
         let ratio = h / f;
         let pass = r.limit().map(|l| ratio <= l);
+        let pass14 = r.limit14().map(|l| ratio <= l);
         println!(
-            "{:>6}  {:<12} {:>5} {:>10.2} {:>10.2} {:>6.2}×  {:<6}   {:<4}    {:.1} MB",
+            "{:>6}  {:<12} {:>5} {:>10.2} {:>10.2} {:>6.2}×  {:>7} {:<4}  {:>7} {:<4}  {:.1} MB",
             r.n,
             r.case,
             r.hearth.len(),
             h,
             f,
             ratio,
-            r.limit()
-                .map_or_else(|| "info".to_string(), |l| format!("≤ {l:.1}×")),
-            match pass {
-                Some(true) => "PASS",
-                Some(false) => "MISS",
-                None => "-",
-            },
+            goal(r.limit()),
+            verdict(pass),
+            goal(r.limit14()),
+            verdict(pass14),
             mib(r.max_rss_kb)
         );
         let ms = |v: &[Duration]| -> Vec<f64> { v.iter().map(|d| d.as_secs_f64() * 1e3).collect() };
@@ -1537,6 +1614,8 @@ fn report(
             "ratio": ratio,
             "target_ratio": r.limit(),
             "pass": pass,
+            "target_ratio_issue14": r.limit14(),
+            "pass_issue14": pass14,
             "hearth_runs_ms": ms(&r.hearth),
             "floor_runs_ms": ms(&r.floor),
             "max_rss_kib": r.max_rss_kb,
@@ -1556,20 +1635,67 @@ fn report(
             fs - f
         );
     }
-    let rss_mb = mib(peak_rss_10k);
-    let rss_pass = rss_mb < 50.0;
-    println!(
-        "peak RSS of hearth at N = 10000: {rss_mb:.1} MB (target < 50 MB) {}",
-        if rss_pass { "PASS" } else { "MISS" }
-    );
+    // Peak memory per size, against issue 8's target (10,000 files) and
+    // issue 14's (10,000 and 100,000 files).
+    let mut memory = Vec::new();
+    for (n, limits) in [
+        (1_000, &[][..]),
+        (10_000, &[(8, 50.0), (14, 16.0)][..]),
+        (100_000, &[(14, 64.0)][..]),
+    ] {
+        let sized: Vec<&Row> = rows.iter().filter(|r| r.n == n).collect();
+        let Some(peak) = sized.iter().map(|r| r.max_rss_kb).max() else {
+            continue;
+        };
+        let mb = mib(peak);
+        let verdicts: Vec<String> = limits
+            .iter()
+            .map(|(issue, l)| {
+                format!(
+                    "issue {issue}: < {l:.0} MB {}",
+                    if mb < *l { "PASS" } else { "MISS" }
+                )
+            })
+            .collect();
+        println!(
+            "peak RSS of hearth at N = {n}: {mb:.1} MB{}{}",
+            if verdicts.is_empty() { "" } else { "; " },
+            verdicts.join(", ")
+        );
+        memory.push(json!({ "n": n, "peak_rss_mb": mb }));
+    }
+    // Linear: hearth's 100,000 / 10,000 growth at most 1.1 times the floor's.
+    let mut linear = Vec::new();
+    for case in [
+        "fresh",
+        "no-op",
+        "switch",
+        "status",
+        "plan no-op",
+        "plan switch",
+    ] {
+        let at = |n| rows.iter().find(|r| r.n == n && r.case == case);
+        let (Some(small), Some(big)) = (at(10_000), at(100_000)) else {
+            continue;
+        };
+        let grows = median(&big.hearth) / median(&small.hearth);
+        let floor_grows = median(&big.floor) / median(&small.floor);
+        let ratio = grows / floor_grows;
+        println!(
+            "linear, {case}: hearth grows {grows:.1}×, the floor {floor_grows:.1}× from 10,000 to \
+             100,000 files: {ratio:.2} (issue 14: ≤ 1.1) {}",
+            if ratio <= 1.1 { "PASS" } else { "MISS" }
+        );
+        linear.push(json!({ "case": case, "hearth_growth": grows, "floor_growth": floor_grows, "ratio": ratio }));
+    }
     let doc = json!({
         "filesystem": filesystem,
         "hearth": bin,
         "generations": built.generations,
         "copy_generations": built.copies,
         "results": json_rows,
-        "peak_rss_mb_10k": rss_mb,
-        "peak_rss_pass": rss_pass,
+        "peak_rss": memory,
+        "linear": linear,
     });
     let out = target.join("bench-activate.json");
     fs::write(&out, serde_json::to_vec_pretty(&doc)?)?;
