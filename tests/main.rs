@@ -21,7 +21,9 @@ mod common;
 
 mod adversarial;
 mod build;
+mod cli_docs;
 mod commit;
+mod diff;
 mod faults;
 mod files;
 mod formats;

@@ -644,10 +644,11 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
             stash,
             ..
         } => {
+            // Errors name the target, never the temporary name the new
+            // entry is made at (the user knows the one, not the other).
             let p = path.in_home(home);
             let name = path.file_name();
-            let t = tmp.in_home(home);
-            let tmp = sibling_name(path, tmp).map_err(op_err("create", &t))?;
+            let tmp = sibling_name(path, tmp).map_err(op_err("create", &p))?;
             let stash = sibling_name(path, stash).map_err(op_err("keep a copy of", &p))?;
             let d = dirs.need(path).map_err(op_err("create", &p))?;
             let mut prev = prev.clone();
@@ -660,8 +661,8 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
                     Err(e) => return Err(op_err("keep a copy of", &p)(e.into())),
                 }
             }
-            fault::write_point().map_err(op_err("create", &t))?;
-            create(&d, want, tmp).map_err(op_err("create", &t))?;
+            fault::write_point().map_err(op_err("create", &p))?;
+            create(&d, want, tmp).map_err(op_err("create", &p))?;
             if let Desired::Copy { .. } = want {
                 out.staged.push((index, prev));
                 return Ok(());
