@@ -177,37 +177,6 @@ fn home_checks(home: &Path, setup: &Setup) -> Vec<Check> {
         Ok(_) => {}
     }
     let st = state::State::unlocked(&dir);
-    let journal = st.journal_path();
-    match std::fs::symlink_metadata(&journal) {
-        Err(_) => checks.push(check(
-            Level::Ok,
-            "journal",
-            "none: no activation was left unfinished",
-        )),
-        Ok(m) if m.is_file() => checks.push(
-            check(
-                Level::Fail,
-                "journal",
-                format!(
-                    "{} records an activation that did not finish (killed, or still running)",
-                    crate::report::escape_path(&journal)
-                ),
-            )
-            .hint("unless a hearth run is going on now, run `hearth status`: it completes or reverts that activation first"),
-        ),
-        Ok(m) => checks.push(
-            check(
-                Level::Fail,
-                "journal",
-                format!(
-                    "{} is {}, not a regular file",
-                    crate::report::escape_path(&journal),
-                    state::kind_name(m.file_type())
-                ),
-            )
-            .hint("remove it; hearth writes its journal there"),
-        ),
-    }
     let data = match st.load() {
         Ok(data) => {
             checks.push(check(
@@ -234,6 +203,7 @@ fn home_checks(home: &Path, setup: &Setup) -> Vec<Check> {
             return checks;
         }
     };
+    checks.push(journal(&st, &data));
     let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
         .ok()
         .flatten()
@@ -392,4 +362,50 @@ fn session_vars(home: &Path, st: &state::State, cur: &state::Applied, setup: &Se
         "have your login shell source {} (`hearth init --yes` adds the line), then log in again",
         crate::report::escape_path(&script)
     ))
+}
+
+/// The journal: none pending, a committed one whose cleanup is left to the
+/// next run, or an activation that did not finish.
+fn journal(st: &state::State, data: &state::Data) -> Check {
+    use crate::home::journal::Pending;
+    let shown = crate::report::escape_path(&st.journal_path());
+    match st.peek_journal() {
+        Ok(Pending::Nothing) => check(
+            Level::Ok,
+            "journal",
+            "no activation was left unfinished",
+        ),
+        Ok(Pending::Journal(j)) if data.current.as_ref().is_some_and(|c| c.txid == j.txid) => {
+            check(
+                Level::Ok,
+                "journal",
+                "the last activation is committed; the next run clears its journal",
+            )
+        }
+        Ok(Pending::Torn) => check(
+            Level::Warn,
+            "journal",
+            format!("{shown} was cut short while being written; the home was not touched"),
+        )
+        .hint("the next hearth run (`hearth status` will do) discards it"),
+        Ok(Pending::Journal(j)) => check(
+            Level::Fail,
+            "journal",
+            format!(
+                "{shown} records an activation of {} that did not finish (killed, or still running)",
+                crate::report::escape_path(&j.generation)
+            ),
+        )
+        .hint("unless a hearth run is going on now, run `hearth status`: it completes or reverts that activation first"),
+        Err(e) => {
+            let text = e.to_string();
+            let (found, hint) = text.split_once("\nhint: ").unwrap_or((&text, ""));
+            let c = check(Level::Fail, "journal", found.replace('\n', "; "));
+            if hint.is_empty() {
+                c
+            } else {
+                c.hint(hint.replace('\n', "; "))
+            }
+        }
+    }
 }

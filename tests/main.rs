@@ -24,6 +24,7 @@ mod build;
 mod cli_docs;
 mod commit;
 mod diff;
+mod doctor;
 mod faults;
 mod files;
 mod formats;
