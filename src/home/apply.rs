@@ -161,13 +161,12 @@ fn op_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> E
 }
 
 /// A random transaction id; it also makes temporary names unpredictable.
+/// From the kernel's generator (getrandom(2) through the `getrandom`
+/// crate: no file to open, unlike /dev/urandom).
 pub fn new_txid() -> String {
     use std::fmt::Write as _;
     let mut buf = [0u8; 8];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| io::Read::read_exact(&mut f, &mut buf))
-        .is_ok();
-    if !ok {
+    if getrandom::fill(&mut buf).is_err() {
         // Only uniqueness matters for correctness; names are created exclusively.
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
