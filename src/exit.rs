@@ -89,7 +89,9 @@ impl ExitCode {
                 "a step or hook failed: for a `check` step nothing changed; otherwise the files \
                  are applied and the generation is recorded"
             }
-            ExitCode::Drift => "`hearth status`: the home differs from the current generation",
+            ExitCode::Drift => {
+                "`hearth status`, `hearth diff`: the home differs from the current generation"
+            }
             ExitCode::RevertFailed => {
                 "a revert failed; the journal is kept and the next run retries it"
             }

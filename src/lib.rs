@@ -22,6 +22,10 @@
 //! program reads; `main.rs` is the command line.
 
 pub mod build;
+pub mod cli_docs;
+pub mod diff;
+pub mod doctor;
+pub mod duration;
 pub mod exit;
 pub mod home;
 pub mod manifest;

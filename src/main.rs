@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use hearth::build::{buildenv, generation};
 use hearth::exit::ExitCode;
@@ -145,7 +145,7 @@ enum Command {
         json: bool,
         /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
         /// instead of stopping; overrides the manifest's backupExtension.
-        #[arg(long, value_name = "EXT")]
+        #[arg(short = 'b', long, value_name = "EXT")]
         backup_ext: Option<String>,
         /// As root: apply it to this user's home, in a process that has
         /// dropped to the user (the generation must be in the Nix store and
@@ -188,13 +188,18 @@ enum Command {
     /// Internal: run by root mode for one user; drops to NAME, then activates.
     #[command(name = "activate-as-user", hide = true)]
     ActivateAsUser {
+        /// The user to become.
         name: String,
+        /// The generation, in the Nix store.
         generation: PathBuf,
+        /// Plan only, as `activate --dry-run`.
         #[arg(long)]
         dry_run: bool,
+        /// Print one JSON document (docs/json.md), whatever the outcome.
         #[arg(long)]
         json: bool,
-        #[arg(long, value_name = "EXT")]
+        /// Move what is in the way aside to PATH.EXT, as `activate -b`.
+        #[arg(short = 'b', long, value_name = "EXT")]
         backup_ext: Option<String>,
     },
     /// Show what `activate` would do, without changing anything.
@@ -206,17 +211,22 @@ enum Command {
     /// Exit status 0 when every plan was computed, conflicts or not.
     #[command(group(clap::ArgGroup::new("what").required(true).args(["generation", "system"])))]
     Plan {
+        /// The generation: a directory holding manifest.json.
         generation: Option<PathBuf>,
         /// A system toplevel, or its etc/hearth/homes.json.
         #[arg(long, value_name = "PATH", conflicts_with = "backup_ext")]
         system: Option<PathBuf>,
+        /// Print one JSON document (docs/json.md), whatever the outcome.
         #[arg(long)]
         json: bool,
-        #[arg(long, value_name = "EXT")]
+        /// Plan with what is in the way moved aside to PATH.EXT, as
+        /// `activate -b EXT` would.
+        #[arg(short = 'b', long, value_name = "EXT")]
         backup_ext: Option<String>,
     },
     /// Check whether the home still matches the current generation.
     Status {
+        /// Print one JSON document (docs/json.md).
         #[arg(long)]
         json: bool,
     },
@@ -232,6 +242,7 @@ enum Command {
     },
     /// List the generations applied to this home.
     Generations {
+        /// Print one JSON document (docs/json.md).
         #[arg(long)]
         json: bool,
     },
@@ -240,33 +251,92 @@ enum Command {
         /// The generation number to go back to (see `hearth generations`).
         #[arg(long, value_name = "N")]
         to: Option<u64>,
-        #[arg(long, value_name = "EXT")]
+        /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
+        /// instead of stopping, as `activate -b`.
+        #[arg(short = 'b', long, value_name = "EXT")]
         backup_ext: Option<String>,
+        /// Show what the rollback would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON document (docs/json.md), whatever the outcome.
         #[arg(long)]
         json: bool,
     },
     /// Forget generations and release their GC roots (never the current one).
     RemoveGenerations {
+        /// The generation numbers (see `hearth generations`).
         #[arg(required = true, value_name = "N")]
         numbers: Vec<u64>,
+        /// Check the numbers and say what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON document (docs/json.md), whatever the outcome.
         #[arg(long)]
         json: bool,
     },
-    /// Remove generations by age or count (never the current one).
-    #[command(group(clap::ArgGroup::new("rule").required(true).args(["older_than", "keep_last"])))]
+    /// Remove generations by age, count or both (never the current one).
+    ///
+    /// Given both --older-than and --keep-last, a generation is kept when
+    /// either keeps it: only those older than the age and beyond the newest
+    /// N are removed.
+    #[command(group(clap::ArgGroup::new("rule").required(true).multiple(true).args(["older_than", "keep_last"])))]
     ExpireGenerations {
-        /// Remove generations first activated longer ago than this (30d, 12h, 2w).
+        /// Remove generations first activated longer ago than this: 30d,
+        /// 12h, 2w, 1w2d, "30 days", 1y (a bare number is in days).
         #[arg(long, value_name = "DURATION")]
         older_than: Option<String>,
-        /// Keep only the newest N generations.
+        /// Keep the newest N generations.
         #[arg(long, value_name = "N")]
         keep_last: Option<usize>,
+        /// Say what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON document (docs/json.md), whatever the outcome.
         #[arg(long)]
         json: bool,
     },
+    /// Show how the home differs from the current generation, as a unified diff.
+    ///
+    /// For each managed copy whose content or mode was changed, and each
+    /// managed link replaced by a regular file: a unified diff from what the
+    /// generation wants (---) to what is in the home (+++). Other drift
+    /// (missing paths, a link pointing elsewhere, a directory in a file's
+    /// place) is listed after the diffs. Coloured on a terminal (not with
+    /// `NO_COLOR`). Exit status 0 when nothing differs, 6 when something does.
+    Diff {
+        /// Only these managed paths (or those below these directories):
+        /// relative to the home, or absolute inside it.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Check the setup: Nix tools, state and journal, GC roots, packages on
+    /// PATH, session variables.
+    ///
+    /// Each check is one line, `ok`, `warn` or `fail`, with what to do
+    /// about a problem. Changes nothing and does not wait for the lock.
+    /// Exit status 0 when no check failed (warnings included), 1 otherwise.
+    Doctor,
     /// Validate a generation's manifest (used when building it).
-    Check { generation: PathBuf },
+    Check {
+        /// The generation: a directory holding manifest.json.
+        generation: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, ...) on stdout.
+    #[command(hide = true)]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print hearth's man page (roff) on stdout, or write every page.
+    #[command(hide = true)]
+    Man {
+        /// Write hearth.1 and a page per command (hearth-activate.1, ...)
+        /// into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Build a packages environment (nixpkgs' buildEnv) into OUT (used by Nix).
+    #[command(hide = true)]
     BuildEnv {
         /// JSON: packages, priorities, extra outputs (docs/generation-spec.md).
         spec: PathBuf,
@@ -274,6 +344,7 @@ enum Command {
         out: PathBuf,
     },
     /// Build a generation directory from a spec into OUT (used by Nix).
+    #[command(hide = true)]
     BuildGeneration {
         /// JSON written by the Nix modules (docs/generation-spec.md).
         spec: PathBuf,
@@ -290,9 +361,8 @@ impl Command {
             Command::Activate { dry_run, .. } | Command::ActivateAsUser { dry_run, .. } => {
                 Some(*dry_run)
             }
-            Command::Rollback { .. } => Some(false),
+            Command::Rollback { dry_run, .. } | Command::Switch { dry_run, .. } => Some(*dry_run),
             Command::Plan { system: None, .. } => Some(true),
-            Command::Switch { dry_run, .. } => Some(*dry_run),
             _ => None,
         }
     }
@@ -315,6 +385,10 @@ impl Command {
             Command::Build { .. } => ("build", false),
             Command::Init { .. } => ("init", false),
             Command::Check { .. } => ("check", false),
+            Command::Diff { .. } => ("diff", false),
+            Command::Doctor => ("doctor", false),
+            Command::Completions { .. } => ("completions", false),
+            Command::Man { .. } => ("man", false),
             Command::BuildEnv { .. } => ("build-env", false),
             Command::BuildGeneration { .. } => ("build-generation", false),
         }
@@ -322,7 +396,7 @@ impl Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_args();
     // The build commands run in a Nix build, not on a home: their own errors.
     let built = match &cli.command {
         Command::BuildEnv { spec, out } => Some(
@@ -367,6 +441,44 @@ fn main() -> std::process::ExitCode {
     };
     out.finish(outcome, code);
     code.into()
+}
+
+/// The command line, parsed; on a mistake, clap's message and exit status
+/// (2). clap suggests hidden subcommands for a typo too; hearth's are
+/// internal (run by root mode or by Nix), so a suggestion of one is dropped.
+fn parse_args() -> Cli {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let e = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    let cmd = Cli::command();
+    let hidden = |name: &str| {
+        cmd.get_subcommands()
+            .any(|c| c.is_hide_set() && c.get_name() == name)
+    };
+    let suggests_hidden = matches!(
+        e.get(ContextKind::SuggestedSubcommand),
+        Some(ContextValue::Strings(names)) if names.iter().any(|n| hidden(n))
+    );
+    if e.kind() != ErrorKind::InvalidSubcommand || !suggests_hidden {
+        e.exit();
+    }
+    let mut cleaned = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(&cmd);
+    for (kind, value) in e.context() {
+        let value = match (kind, value) {
+            (ContextKind::SuggestedSubcommand, ContextValue::Strings(names)) => {
+                let shown: Vec<String> = names.iter().filter(|n| !hidden(n)).cloned().collect();
+                if shown.is_empty() {
+                    continue;
+                }
+                ContextValue::Strings(shown)
+            }
+            _ => value.clone(),
+        };
+        cleaned.insert(kind, value);
+    }
+    cleaned.exit()
 }
 
 /// How a command ended: the JSON document's `outcome`, and the exit status.
@@ -565,6 +677,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
         Command::Rollback {
             to,
             backup_ext,
+            dry_run,
             json,
         } => {
             let ctx = context(timeout, out)?;
@@ -573,7 +686,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 &ctx,
                 &Request {
                     generation: target.path,
-                    dry_run: false,
+                    dry_run,
                     json,
                     backup_ext,
                     as_number: Some(target.number),
@@ -584,35 +697,44 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
         Command::Status { .. } => status(timeout, out),
         Command::Generations { .. } => generations(timeout, out),
         Command::Packages { .. } => packages(timeout, out),
-        Command::RemoveGenerations { numbers, .. } => {
+        Command::RemoveGenerations {
+            numbers, dry_run, ..
+        } => {
             let ctx = context(timeout, out)?;
-            let removed =
-                home::activate::remove_generations(&ctx, &numbers, &mut |e| out.event(e))?;
-            out.text(&report::removed_text(&removed));
-            out.set("removed", removed);
-            Ok(("removed", ExitCode::Success))
+            let removed = home::activate::remove_generations(&ctx, &numbers, dry_run, &mut |e| {
+                out.event(e);
+            })?;
+            Ok(removed_outcome(out, removed, dry_run))
         }
         Command::ExpireGenerations {
             older_than,
             keep_last,
+            dry_run,
             ..
         } => {
             let ctx = context(timeout, out)?;
-            let rule = match (older_than, keep_last) {
-                (Some(d), _) => Expire::OlderThan(
-                    state::parse_duration(&d)
-                        .map_err(|e| Error::InvalidArg(format!("--older-than: {e}")))?,
-                ),
-                (None, Some(n)) => Expire::KeepLast(n),
-                (None, None) => {
-                    return Err(Error::InvalidArg("give --older-than or --keep-last".into()))
-                }
+            let older_than = older_than
+                .map(|d| {
+                    hearth::duration::parse(&d, hearth::duration::Bare::Days)
+                        .map(|d| d.as_secs())
+                        .map_err(|e| Error::InvalidArg(format!("--older-than: {e}")))
+                })
+                .transpose()?;
+            let rule = Expire {
+                older_than,
+                keep_last,
             };
-            let removed = home::activate::expire_generations(&ctx, rule, &mut |e| out.event(e))?;
-            out.text(&report::removed_text(&removed));
-            out.set("removed", removed);
-            Ok(("removed", ExitCode::Success))
+            let removed =
+                home::activate::expire_generations(&ctx, rule, dry_run, &mut |e| out.event(e))?;
+            Ok(removed_outcome(out, removed, dry_run))
         }
+        Command::Diff { paths } => diff(timeout, &paths, out),
+        Command::Doctor => Ok(doctor(out)),
+        Command::Completions { shell } => {
+            out.text(&hearth::cli_docs::completions(&Cli::command(), shell));
+            Ok(("printed", ExitCode::Success))
+        }
+        Command::Man { out_dir } => Ok(man(out_dir.as_deref(), out)),
     }
 }
 
@@ -947,4 +1069,89 @@ fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> 
         &list,
     ));
     Ok(("listed", ExitCode::Success))
+}
+
+/// `remove-generations` and `expire-generations`: what was removed, or with
+/// `--dry-run` what would be.
+fn removed_outcome(out: &mut report::Output, removed: Vec<u64>, dry_run: bool) -> Done {
+    if dry_run {
+        out.text(&report::would_remove_text(&removed));
+        out.set("dryRun", true);
+        out.set("removed", removed);
+        return ("planned", ExitCode::Success);
+    }
+    out.text(&report::removed_text(&removed));
+    out.set("dryRun", false);
+    out.set("removed", removed);
+    ("removed", ExitCode::Success)
+}
+
+/// `diff [PATH...]`: the current generation against the home.
+fn diff(timeout: Duration, paths: &[PathBuf], out: &mut report::Output) -> Result<Done, Error> {
+    let ctx = context(timeout, out)?;
+    let diffs = hearth::diff::compute(&ctx, paths, &mut |e| out.event(e))?;
+    out.text(&report::diff::text(&diffs, report::diff::colour_stdout()));
+    Ok(if diffs.differs() {
+        ("drift", ExitCode::Drift)
+    } else {
+        ("clean", ExitCode::Success)
+    })
+}
+
+/// `doctor`: every check, one line each.
+fn doctor(out: &mut report::Output) -> Done {
+    let checks = hearth::doctor::run();
+    out.text(&report::doctor::text(
+        &checks,
+        report::diff::colour_stdout(),
+    ));
+    if checks
+        .iter()
+        .any(|c| c.level == hearth::doctor::Level::Fail)
+    {
+        ("failed", ExitCode::Error)
+    } else {
+        ("ok", ExitCode::Success)
+    }
+}
+
+/// `man`: hearth.1 on stdout, or every page written into `dir`.
+fn man(dir: Option<&Path>, out: &report::Output) -> Done {
+    let pages = hearth::cli_docs::man_pages(&Cli::command());
+    let Some(dir) = dir else {
+        if let Some((_, page)) = pages.iter().find(|(name, _)| name == "hearth.1") {
+            out.text(page);
+        }
+        return ("printed", ExitCode::Success);
+    };
+    for (name, page) in &pages {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::write(&path, page) {
+            report::err(&format!(
+                "error: cannot write {}: {e}\nhint: give --out-dir an existing directory you may write to\n",
+                report::escape_path(&path)
+            ));
+            return ("failed", ExitCode::Error);
+        }
+    }
+    ("written", ExitCode::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command, hidden ones included,
+    /// says what it is for.
+    #[test]
+    fn no_option_has_an_empty_help() {
+        let missing = hearth::cli_docs::without_help(&Cli::command());
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn clap_accepts_the_definition() {
+        Cli::command().debug_assert();
+    }
 }

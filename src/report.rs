@@ -18,6 +18,9 @@ use crate::home::state::{Applied, GenRecord};
 use crate::home::units;
 use crate::manifest::RelPath;
 
+pub mod diff;
+pub mod doctor;
+
 /// Writes `text` to stdout. A reader that went away (a closed pipe) or a
 /// full device ends the output, never the program: an activation must
 /// finish, record and run its hooks whoever reads what it prints.
@@ -954,6 +957,18 @@ pub fn removed_text(removed: &[u64]) -> String {
     }
     let list: Vec<String> = removed.iter().map(u64::to_string).collect();
     format!("removed generations {}\n", list.join(", "))
+}
+
+/// `--dry-run` of `remove-generations` and `expire-generations`.
+pub fn would_remove_text(removed: &[u64]) -> String {
+    if removed.is_empty() {
+        return "no generation to remove (dry run)\n".into();
+    }
+    let list: Vec<String> = removed.iter().map(u64::to_string).collect();
+    format!(
+        "would remove generations {} (dry run; nothing was removed)\n",
+        list.join(", ")
+    )
 }
 
 /// `hearth status` for people.

@@ -94,8 +94,8 @@ pub enum Error {
     },
     #[error("{arg:?}: expected NAME=GENERATION")]
     BadPair { arg: String },
-    #[error("--timeout {raw:?}: {why}\nhint: give whole seconds (300) or a number with a unit: 90s, 5m, 1h")]
-    BadTimeout { raw: String, why: &'static str },
+    #[error("--timeout {raw:?}: {why}\nhint: give seconds (300) or a duration: 90s, 5m, 1h30m")]
+    BadTimeout { raw: String, why: String },
     #[error("--setenv {arg:?}: {why}")]
     BadSetenv { arg: String, why: String },
     #[error("timed out after {secs} s; hearth's process for {name} was killed with every process it started (its process group)\nif it was changing the home, hearth's journal there makes the next activation of {name} revert or complete that change\nhint: look above for what hung (a step or hook waiting, or a stopped process), or raise --timeout")]
@@ -408,34 +408,24 @@ pub fn parse_pair(arg: &str) -> Result<(String, PathBuf), Error> {
     }
 }
 
-/// Parses `--timeout`: whole seconds, or a number with `s`, `m` or `h`.
+/// Parses `--timeout`: seconds, or a duration (`crate::duration`).
 pub fn parse_timeout(raw: &str) -> Result<Duration, Error> {
-    let bad = |why| Error::BadTimeout {
+    let bad = |why: String| Error::BadTimeout {
         raw: raw.to_string(),
         why,
     };
-    let text = raw.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (num, unit) = text.split_at(split);
-    if num.is_empty() {
-        return Err(bad("not a duration"));
-    }
-    let n: u64 = num.parse().map_err(|_| bad("too large"))?;
-    let mult: u64 = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(bad("unknown unit; use s, m or h")),
-    };
-    let secs = n.checked_mul(mult).ok_or_else(|| bad("too large"))?;
-    if secs == 0 {
+    let limit = crate::duration::parse(raw, crate::duration::Bare::Seconds).map_err(|e| {
+        bad(match e {
+            crate::duration::Error::TooLarge { .. } => "too large".into(),
+            crate::duration::Error::Invalid { why, .. } => format!("not a duration: {why}"),
+        })
+    })?;
+    if limit < Duration::from_secs(1) {
         // Zero would kill every activation at once; "no limit" is what the
         // timeout exists to rule out.
-        return Err(bad("must be at least 1 second"));
+        return Err(bad("must be at least 1 second".into()));
     }
-    Ok(Duration::from_secs(secs))
+    Ok(limit)
 }
 
 /// Variables the child takes from the account, not from `--setenv`.
@@ -991,20 +981,22 @@ mod tests {
         assert_eq!(secs("5m"), Some(300));
         assert_eq!(secs("1h"), Some(3600));
         assert_eq!(secs(" 7 "), Some(7));
+        assert_eq!(secs("1h30m"), Some(5400));
+        assert_eq!(secs("5d"), Some(5 * 86_400));
         for bad in [
             "0",
             "0s",
+            "500ms",
             "",
             "s",
             "-1",
-            "5d",
             "1.5",
             "99999999999999999999",
             "18446744073709551615h",
         ] {
             assert_eq!(secs(bad), None, "{bad:?}");
         }
-        let errs: Vec<String> = ["0", "5d", "99999999999999999999", "soon"]
+        let errs: Vec<String> = ["0", "5x", "99999999999999999999", "soon"]
             .iter()
             .map(|raw| {
                 parse_timeout(raw)

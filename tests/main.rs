@@ -21,7 +21,10 @@ mod common;
 
 mod adversarial;
 mod build;
+mod cli_docs;
 mod commit;
+mod diff;
+mod doctor;
 mod faults;
 mod files;
 mod formats;

@@ -1157,22 +1157,21 @@ pub fn rollback_target(ctx: &Context, to: Option<u64>, sink: Sink) -> Result<Gen
     Ok(rec)
 }
 
-/// Removes generations from the history and drops their GC roots.
-pub fn remove_generations(ctx: &Context, numbers: &[u64], sink: Sink) -> Result<Vec<u64>, Error> {
-    let (st, mut data) = open_recovered(ctx, sink)?;
-    let current = data.current_number();
-    for n in numbers {
-        if Some(*n) == current {
-            return Err(Error::Generations(format!(
-                "generation {n} is the current one and cannot be removed; roll back or activate another first"
-            )));
-        }
-        if data.find(*n).is_none() {
-            return Err(Error::Generations(format!(
-                "there is no generation {n}; `hearth generations` lists them"
-            )));
-        }
+/// Removes generations from the history and drops their GC roots. With
+/// `dry_run`, checks the numbers as a removal would and removes nothing.
+pub fn remove_generations(
+    ctx: &Context,
+    numbers: &[u64],
+    dry_run: bool,
+    sink: Sink,
+) -> Result<Vec<u64>, Error> {
+    if dry_run {
+        let data = read_data(ctx, sink)?;
+        check_removable(&data, numbers)?;
+        return Ok(numbers.to_vec());
     }
+    let (st, mut data) = open_recovered(ctx, sink)?;
+    check_removable(&data, numbers)?;
     // Read before their manifests go: the environments of the removed
     // generations, and of those that stay.
     let envs = |keep: bool| -> Vec<PathBuf> {
@@ -1196,33 +1195,72 @@ pub fn remove_generations(ctx: &Context, numbers: &[u64], sink: Sink) -> Result<
     Ok(numbers.to_vec())
 }
 
-#[derive(Clone, Copy)]
-pub enum Expire {
-    OlderThan(u64),
-    KeepLast(usize),
+/// Every number is a generation, and none is the current one.
+fn check_removable(data: &Data, numbers: &[u64]) -> Result<(), Error> {
+    let current = data.current_number();
+    for n in numbers {
+        if Some(*n) == current {
+            return Err(Error::Generations(format!(
+                "generation {n} is the current one and cannot be removed; roll back or activate another first"
+            )));
+        }
+        if data.find(*n).is_none() {
+            return Err(Error::Generations(format!(
+                "there is no generation {n}; `hearth generations` lists them"
+            )));
+        }
+    }
+    Ok(())
 }
 
-pub fn expire_generations(ctx: &Context, rule: Expire, sink: Sink) -> Result<Vec<u64>, Error> {
+/// Which generations `expire-generations` keeps: those younger than
+/// `older_than` (seconds), and the newest `keep_last`. Given both, a
+/// generation is kept when either rule keeps it; the current one always is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Expire {
+    pub older_than: Option<u64>,
+    pub keep_last: Option<usize>,
+}
+
+impl Expire {
+    /// The generations the rules remove (newest first), given the time now.
+    pub fn doomed(self, data: &Data, now: u64) -> Vec<u64> {
+        let current = data.current_number();
+        let mut by_age: Vec<&GenRecord> = data.history.iter().collect();
+        by_age.sort_by_key(|g| std::cmp::Reverse(g.number));
+        by_age
+            .iter()
+            .enumerate()
+            .filter(|(i, g)| {
+                // An age past the end of time removes nothing (never wraps to "now").
+                let too_old = self
+                    .older_than
+                    .map(|secs| g.time.checked_add(secs).is_some_and(|t| t <= now));
+                let beyond_last = self.keep_last.map(|n| *i >= n);
+                match (too_old, beyond_last) {
+                    (Some(a), Some(b)) => a && b,
+                    (Some(x), None) | (None, Some(x)) => x,
+                    (None, None) => false,
+                }
+            })
+            .map(|(_, g)| g.number)
+            .filter(|n| Some(*n) != current)
+            .collect()
+    }
+}
+
+pub fn expire_generations(
+    ctx: &Context,
+    rule: Expire,
+    dry_run: bool,
+    sink: Sink,
+) -> Result<Vec<u64>, Error> {
     let data = read_data(ctx, sink)?;
-    let current = data.current_number();
-    let mut by_age: Vec<&GenRecord> = data.history.iter().collect();
-    by_age.sort_by_key(|g| std::cmp::Reverse(g.number));
-    let now = state::now();
-    let doomed: Vec<u64> = by_age
-        .iter()
-        .enumerate()
-        .filter(|(i, g)| match rule {
-            // An age past the end of time removes nothing (never wraps to "now").
-            Expire::OlderThan(secs) => g.time.checked_add(secs).is_some_and(|t| t <= now),
-            Expire::KeepLast(n) => *i >= n,
-        })
-        .map(|(_, g)| g.number)
-        .filter(|n| Some(*n) != current)
-        .collect();
-    if doomed.is_empty() {
+    let doomed = rule.doomed(&data, state::now());
+    if doomed.is_empty() || dry_run {
         return Ok(doomed);
     }
-    remove_generations(ctx, &doomed, sink)
+    remove_generations(ctx, &doomed, false, sink)
 }
 
 /// A managed path that no longer holds what hearth put there.

@@ -161,13 +161,12 @@ fn op_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> E
 }
 
 /// A random transaction id; it also makes temporary names unpredictable.
+/// From the kernel's generator (getrandom(2) through the `getrandom`
+/// crate: no file to open, unlike /dev/urandom).
 pub fn new_txid() -> String {
     use std::fmt::Write as _;
     let mut buf = [0u8; 8];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| io::Read::read_exact(&mut f, &mut buf))
-        .is_ok();
-    if !ok {
+    if getrandom::fill(&mut buf).is_err() {
         // Only uniqueness matters for correctness; names are created exclusively.
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -644,10 +643,11 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
             stash,
             ..
         } => {
+            // Errors name the target, never the temporary name the new
+            // entry is made at (the user knows the one, not the other).
             let p = path.in_home(home);
             let name = path.file_name();
-            let t = tmp.in_home(home);
-            let tmp = sibling_name(path, tmp).map_err(op_err("create", &t))?;
+            let tmp = sibling_name(path, tmp).map_err(op_err("create", &p))?;
             let stash = sibling_name(path, stash).map_err(op_err("keep a copy of", &p))?;
             let d = dirs.need(path).map_err(op_err("create", &p))?;
             let mut prev = prev.clone();
@@ -660,8 +660,8 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
                     Err(e) => return Err(op_err("keep a copy of", &p)(e.into())),
                 }
             }
-            fault::write_point().map_err(op_err("create", &t))?;
-            create(&d, want, tmp).map_err(op_err("create", &t))?;
+            fault::write_point().map_err(op_err("create", &p))?;
+            create(&d, want, tmp).map_err(op_err("create", &p))?;
             if let Desired::Copy { .. } = want {
                 out.staged.push((index, prev));
                 return Ok(());

@@ -71,6 +71,20 @@ impl State {
         }
     }
 
+    /// What the journal holds, read without changing anything (for
+    /// `hearth doctor`; `read_journal` discards a torn one).
+    pub fn peek_journal(&self) -> Result<Pending, Error> {
+        let path = self.journal_path();
+        let Some(bytes) = read_journal_bytes(&path)? else {
+            return Ok(Pending::Nothing);
+        };
+        Ok(match journal_body(&bytes) {
+            Ok(None) => Pending::Nothing,
+            Ok(Some(body)) => decode(&path, body)?.map_or(Pending::Torn, Pending::Journal),
+            Err(()) => Pending::Torn,
+        })
+    }
+
     /// Writes the journal and, when the activation moves a user's file aside
     /// (see `Journal::needs_flush`), forces it to disk before the first
     /// change to the home.
@@ -140,6 +154,15 @@ impl State {
             None => Ok(()),
         }
     }
+}
+
+/// What [`State::peek_journal`] found.
+pub enum Pending {
+    /// No journal, or one marked done.
+    Nothing,
+    /// A write cut short (the home was not touched); the next run discards it.
+    Torn,
+    Journal(Journal),
 }
 
 /// The header and as much of the body as it announces: the file's padding

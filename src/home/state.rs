@@ -311,6 +311,16 @@ impl State {
         })
     }
 
+    /// The state directory without taking its lock, for a reader that must
+    /// never wait (`hearth doctor`) and writes nothing: state.json is
+    /// replaced whole (`write_atomic`), so what it reads is one version.
+    pub fn unlocked(dir: &Path) -> State {
+        State {
+            dir: dir.to_path_buf(),
+            _lock: None,
+        }
+    }
+
     pub fn load(&self) -> Result<Data, Error> {
         let path = self.dir.join(STATE_FILE);
         let Some(bytes) = read_regular(&path, StateFile::State)? else {
@@ -482,46 +492,6 @@ pub fn format_time(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// Parses durations like `30d`, `12h`, `90m`, `2w`, `45s`, in seconds. One
-/// that does not fit in 64 bits of seconds is refused: wrapped, it would be
-/// a few seconds, and expire every generation.
-pub fn parse_duration(raw: &str) -> Result<u64, String> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (num, unit) = raw.split_at(split);
-    let not_a_duration = || format!("{raw:?} is not a duration; write it like 30d, 12h, 2w");
-    if num.is_empty() {
-        return Err(not_a_duration());
-    }
-    let mult: u64 = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" | "" => 86_400,
-        "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "{raw:?}: unknown unit {unit:?}; use s, m, h, d or w"
-            ))
-        }
-    };
-    let too_large = || {
-        format!(
-            "{raw:?} is too large; at most {}{} (over 584 billion years)",
-            u64::MAX / mult,
-            if unit.is_empty() { "d" } else { unit }
-        )
-    };
-    let n: u64 = num.parse().map_err(|e: std::num::ParseIntError| {
-        if *e.kind() == std::num::IntErrorKind::PosOverflow {
-            too_large()
-        } else {
-            not_a_duration()
-        }
-    })?;
-    n.checked_mul(mult).ok_or_else(too_large)
 }
 
 // ---------------------------------------------------------------------------
@@ -957,27 +927,5 @@ pub(crate) mod tests {
         assert_eq!(std::fs::read(dir.join("x.json")).unwrap(), b"{}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30d"), Ok(30 * 86_400));
-        assert_eq!(parse_duration("12h"), Ok(12 * 3600));
-        assert!(parse_duration("x").is_err());
-        assert!(parse_duration("3y").is_err());
-        // The largest that fits, and one more of each kind of overflow.
-        assert_eq!(parse_duration("18446744073709551615s"), Ok(u64::MAX));
-        assert_eq!(
-            parse_duration("213503982334601d"),
-            Ok(213_503_982_334_601 * 86_400)
-        );
-        for raw in [
-            "213503982334602d",
-            "144115188075855872d",
-            "18446744073709551616s",
-        ] {
-            let e = parse_duration(raw).unwrap_err();
-            assert!(e.contains("too large"), "{raw}: {e}");
-        }
     }
 }

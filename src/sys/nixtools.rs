@@ -79,7 +79,7 @@ pub fn state_dir() -> PathBuf {
 
 /// Where hearth links its roots from, so that Nix's collector finds them:
 /// the user's own directory of GC roots, which Nix scans like `auto/`.
-fn per_user_link(root: &Path, user: &str) -> PathBuf {
+pub fn per_user_link(root: &Path, user: &str) -> PathBuf {
     use std::fmt::Write as _;
     let digest = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
     let name = digest[..16]
