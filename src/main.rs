@@ -68,6 +68,23 @@ impl HomeArgs {
     }
 }
 
+/// How long the generation's programs may run (`activate`, `rollback`).
+#[derive(clap::Args)]
+struct StepArgs {
+    /// Kill a step or hook (and every process it started) that runs longer
+    /// than this, and count it as failed: seconds, or 90s, 5m, 1h [default:
+    /// no limit].
+    #[arg(long, value_name = "DURATION", value_parser = parse_step_timeout)]
+    step_timeout: Option<Duration>,
+}
+
+/// `--step-timeout`: the grammar of root mode's `--timeout`.
+fn parse_step_timeout(raw: &str) -> Result<Duration, String> {
+    root::parse_timeout(raw).map_err(|_| {
+        "give whole seconds (30) or a number with a unit: 90s, 5m, 1h (at least 1 second)".into()
+    })
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build the home (home.nix or a flake's home) with Nix and activate it.
@@ -155,6 +172,8 @@ enum Command {
         /// otherwise built from nothing (see README, Root mode).
         #[arg(long, value_name = "NAME=VALUE", requires = "user")]
         setenv: Vec<String>,
+        #[command(flatten)]
+        steps: StepArgs,
     },
     /// As root: activate several users' generations, each as that user.
     ///
@@ -189,6 +208,8 @@ enum Command {
         json: bool,
         #[arg(long, value_name = "EXT")]
         backup_ext: Option<String>,
+        #[command(flatten)]
+        steps: StepArgs,
     },
     /// Show what `activate` would do, without changing anything.
     ///
@@ -237,6 +258,8 @@ enum Command {
         backup_ext: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        steps: StepArgs,
     },
     /// Forget generations and release their GC roots (never the current one).
     RemoveGenerations {
@@ -442,6 +465,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             user: Some(name),
             timeout: limit,
             setenv,
+            steps,
         } => {
             let (limit, setenv) = match root_limits(limit.as_deref(), &setenv) {
                 Ok(parsed) => parsed,
@@ -454,6 +478,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 backup_ext,
                 timeout: limit,
                 setenv,
+                step_timeout: steps.step_timeout,
             };
             activate_as(&name, &generation, opts, out)
         }
@@ -473,6 +498,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 backup_ext: None,
                 timeout: limit,
                 setenv,
+                step_timeout: None,
             };
             activate_users(&pairs, &opts, out)
         }
@@ -482,6 +508,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             dry_run,
             json,
             backup_ext,
+            steps,
         } => {
             // Checked here too, not only by the parent: root may run this
             // command directly, and what it applies must come from the store.
@@ -498,6 +525,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 home: acct.home,
                 user: acct.name,
                 lock_timeout: timeout,
+                step_timeout: steps.step_timeout,
             };
             activate_in(
                 &ctx,
@@ -517,9 +545,10 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             json,
             backup_ext,
             user: None,
+            steps,
             ..
         } => activate(
-            timeout,
+            (timeout, steps.step_timeout),
             &Request {
                 generation,
                 dry_run,
@@ -545,7 +574,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             backup_ext,
             ..
         } => activate(
-            timeout,
+            (timeout, None),
             &Request {
                 generation,
                 dry_run: true,
@@ -559,8 +588,10 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             to,
             backup_ext,
             json,
+            steps,
         } => {
-            let ctx = context(timeout, out)?;
+            let mut ctx = context(timeout, out)?;
+            ctx.step_timeout = steps.step_timeout;
             let target = home::activate::rollback_target(&ctx, to, &mut |e| out.event(e))?;
             activate_in(
                 &ctx,
@@ -690,7 +721,7 @@ fn activate_as(
     };
     if name == me {
         return activate(
-            opts.lock_timeout,
+            (opts.lock_timeout, opts.step_timeout),
             &Request {
                 generation: gen.to_path_buf(),
                 dry_run: opts.dry_run,
@@ -776,6 +807,7 @@ fn plan_system(path: &Path, lock_timeout: Duration, json: bool, out: &mut report
             backup_ext: None,
             timeout: h.timeout,
             setenv: Vec::new(),
+            step_timeout: None,
         };
         outcomes.push(root::activate_user(&h.user, &h.generation, &opts));
     }
@@ -789,8 +821,14 @@ fn plan_system(path: &Path, lock_timeout: Duration, json: bool, out: &mut report
     }
 }
 
-fn activate(timeout: Duration, req: &Request, out: &mut report::Output) -> Result<Done, Error> {
-    let ctx = context(timeout, out)?;
+/// `timeouts`: the lock's, and `--step-timeout`.
+fn activate(
+    timeouts: (Duration, Option<Duration>),
+    req: &Request,
+    out: &mut report::Output,
+) -> Result<Done, Error> {
+    let mut ctx = context(timeouts.0, out)?;
+    ctx.step_timeout = timeouts.1;
     activate_in(&ctx, req, out)
 }
 
@@ -890,7 +928,7 @@ fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
 
 fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
-    let data = home::activate::read_data(&ctx, &mut |e| out.event(e))?;
+    let data = home::activate::read_without_waiting(&ctx, &mut |e| out.event(e))?;
     let current = data.current_number();
     let mut hist = data.history.clone();
     hist.sort_by_key(|g| g.number);
@@ -905,7 +943,7 @@ fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Erro
 
 fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
-    let data = home::activate::read_data(&ctx, &mut |e| out.event(e))?;
+    let data = home::activate::read_without_waiting(&ctx, &mut |e| out.event(e))?;
     let Some(cur) = data.current else {
         out.text(&format!(
             "no generation has been activated in {}\n",

@@ -504,10 +504,24 @@ impl Output {
                     err(&kept_text(&plan.kept));
                 }
             }
-            Event::Waiting { lock } => err(&format!(
-                "hearth: waiting for another hearth run on this home to finish (lock {})\n",
-                escape_path(lock)
-            )),
+            Event::Waiting { lock, holder } => err(&match holder {
+                Some(h) => format!(
+                    "hearth: waiting for another hearth run on this home to finish ({}; lock {})\n",
+                    escape(h),
+                    escape_path(lock)
+                ),
+                None => format!(
+                    "hearth: waiting for another hearth run on this home to finish (lock {})\n",
+                    escape_path(lock)
+                ),
+            }),
+            Event::InProgress { holder, committed } => {
+                let text = in_progress_text(holder, committed);
+                err(&format!("hearth: note: {text}\n"));
+                if self.json {
+                    self.warnings.push(text.into());
+                }
+            }
             Event::TornJournal { journal } => {
                 let text = format!(
                     "discarding the incomplete journal {} (an activation was stopped before it changed anything)",
@@ -540,20 +554,32 @@ impl Output {
                 }
             }
             Event::Hook(ran) => {
-                let mut shown = String::with_capacity(ran.output.len() + 16);
-                for line in ran.output.lines() {
-                    let _ = writeln!(shown, "[{}] {line}", ran.name);
-                }
+                // Its lines were shown as they came; this is how it ended.
+                self.progress(&step_end_text(ran));
                 if self.json {
-                    // Never on stdout before the document: on stderr, and in it.
-                    err(&shown);
                     self.hooks.push(json!({
                         "kind": ran.what, "name": ran.name, "ok": ran.ok, "output": ran.output,
+                        "seconds": seconds_json(ran.elapsed),
+                        "timedOut": ran.timed_out.is_some(),
                     }));
-                } else {
-                    out(&shown);
                 }
             }
+            Event::StepStarted { what, name } => {
+                self.progress(&format!("{what} {}: running\n", escape(name)));
+            }
+            Event::StepLine { name, line, .. } => {
+                self.progress(&format!("[{}] {}\n", escape(name), escape(line)));
+            }
+        }
+    }
+
+    /// A running step's lines: on stdout for people, on stderr with
+    /// `--json` (never on stdout before the document).
+    fn progress(&self, text: &str) {
+        if self.json {
+            err(text);
+        } else {
+            out(text);
         }
     }
 
@@ -681,6 +707,45 @@ impl Output {
     }
 }
 
+/// What a reading command that did not wait for the lock says about the
+/// unfinished activation of the run that holds it.
+pub fn in_progress_text(holder: Option<&str>, committed: bool) -> String {
+    let who = holder.map_or_else(|| "another hearth run".into(), |h| escape(h).into_owned());
+    if committed {
+        format!(
+            "an activation of this home is in progress ({who}): its files are applied and recorded as shown; its steps and hooks are still running"
+        )
+    } else {
+        format!(
+            "an activation of this home is in progress ({who}): shown is the generation recorded before it; the home may be changing"
+        )
+    }
+}
+
+/// The line that ends a step's or hook's output: how it ended, and how
+/// long it took.
+pub fn step_end_text(ran: &crate::home::hooks::Ran) -> String {
+    use crate::home::hooks::duration_text;
+    let took = duration_text(ran.elapsed);
+    let how = match (&ran.timed_out, &ran.status) {
+        _ if ran.ok => format!("done in {took}"),
+        (Some(limit), _) => format!(
+            "killed after {took} (--step-timeout {})",
+            duration_text(*limit)
+        ),
+        (None, Some(status)) => format!("failed after {took} ({status})"),
+        (None, None) => format!("failed after {took}"),
+    };
+    format!("{} {}: {how}\n", ran.what, escape(ran.name))
+}
+
+/// Seconds to the millisecond, as JSON.
+fn seconds_json(d: std::time::Duration) -> Value {
+    #[expect(clippy::cast_precision_loss, reason = "milliseconds of a step's run")]
+    let ms = d.as_millis() as f64;
+    json!(ms / 1000.0)
+}
+
 /// The summary of what was done to the user's systemd units ("user units:
 /// started b.service; restarted a.service; stopped c.service"), or nothing
 /// when nothing was (a manager that does not run is said only in JSON).
@@ -761,7 +826,9 @@ pub fn last_line(user: &str, e: &ActivateError, dry_run: bool) -> Option<String>
         }
     };
     let hook = |h: &HookError| match h {
-        HookError::Failed { what, name, .. } | HookError::Spawn { what, name, .. } => {
+        HookError::Failed { what, name, .. }
+        | HookError::Spawn { what, name, .. }
+        | HookError::TimedOut { what, name, .. } => {
             format!("{what} {:?}", escape(name))
         }
     };

@@ -42,6 +42,7 @@ mod root;
 mod root_attacks;
 mod root_env;
 mod standalone;
+mod steps;
 mod system_plan;
 mod transaction;
 mod traps;

@@ -36,6 +36,15 @@ const HEADER: usize = 16;
 /// The format of the journal this hearth writes, and the newest it reads.
 pub const JOURNAL_FORMAT: u32 = 1;
 
+/// What `State::peek_journal` found.
+pub enum Peeked {
+    Nothing,
+    /// Being written (or torn): an activation that has not changed the home
+    /// yet, or is about to.
+    Writing,
+    Pending(Journal),
+}
+
 impl State {
     /// Where the journal lives (named in messages).
     pub fn journal_path(&self) -> PathBuf {
@@ -69,6 +78,21 @@ impl State {
             self.remove_journal()?;
             Ok(None)
         }
+    }
+
+    /// The journal as it is, for a reader without the lock: nothing is
+    /// discarded or changed. A journal that does not parse is being written
+    /// by the run that holds the lock (`Peeked::Writing`).
+    pub fn peek_journal(&self) -> Result<Peeked, Error> {
+        let path = self.journal_path();
+        let Some(bytes) = read_journal_bytes(&path)? else {
+            return Ok(Peeked::Nothing);
+        };
+        Ok(match journal_body(&bytes) {
+            Ok(None) => Peeked::Nothing,
+            Ok(Some(body)) => decode(&path, body)?.map_or(Peeked::Writing, Peeked::Pending),
+            Err(()) => Peeked::Writing,
+        })
     }
 
     /// Writes the journal and, when the activation moves a user's file aside

@@ -305,10 +305,32 @@ impl State {
             }
         };
         let held = acquire(lock, &path, timeout, waiting)?;
+        note_holder(&held);
         Ok(State {
             dir: dir.to_path_buf(),
             _lock: Some(held),
         })
+    }
+
+    /// The state directory without its lock, for a command that only reads
+    /// and must not wait (`status`, `plan` while another run holds the
+    /// lock). `state.json` is replaced by rename, so `load` still reads one
+    /// consistent state; nothing may be written through this value, and the
+    /// journal is only looked at (`peek_journal`).
+    pub fn unlocked(dir: &Path) -> State {
+        State {
+            dir: dir.to_path_buf(),
+            _lock: None,
+        }
+    }
+
+    /// Whether this value holds the lock.
+    #[expect(
+        clippy::used_underscore_binding,
+        reason = "the field is otherwise held only for its Drop"
+    )]
+    pub fn is_locked(&self) -> bool {
+        self._lock.is_some()
     }
 
     pub fn load(&self) -> Result<Data, Error> {
@@ -419,6 +441,61 @@ fn acquire(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Writes who holds the lock into the lock file (its process id, then its
+/// command line), so that a run that must wait, or reads without the lock,
+/// can name it. The lock file, not /proc/locks: that exists on Linux only,
+/// and hearth also runs on macOS (nix-darwin). Best effort: a lock file
+/// that cannot be written only makes the holder unnamed.
+fn note_holder(held: &File) {
+    use std::os::unix::fs::FileExt;
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut command = args.join(" ");
+    if command.len() > MAX_HOLDER {
+        let mut end = MAX_HOLDER;
+        while !command.is_char_boundary(end) {
+            end -= 1;
+        }
+        command.truncate(end);
+        command.push_str(" …");
+    }
+    let text = format!("{}\n{command}\n", std::process::id());
+    if held.write_all_at(text.as_bytes(), 0).is_ok() {
+        let _ = held.set_len(text.len() as u64);
+    }
+}
+
+/// The most of a command line the lock file keeps.
+const MAX_HOLDER: usize = 200;
+
+/// Who holds the lock of the state directory `dir`, as its lock file says
+/// ("pid 1234: hearth activate /nix/store/…"), when that process still
+/// runs; `None` when the file names nobody alive (a process that held the
+/// lock before, or something that is not hearth). The command line is the
+/// user's own text: `report` escapes it.
+pub fn lock_holder(dir: &Path) -> Option<String> {
+    use std::io::Read;
+    let path = dir.join(LOCK_FILE);
+    let (f, _) = open_regular(&path, OpenOptions::new().read(true), StateFile::Lock).ok()??;
+    let mut text = String::new();
+    f.take(4096).read_to_string(&mut text).ok()?;
+    let (pid, rest) = text.split_once('\n')?;
+    let pid: i32 = pid.trim().parse().ok().filter(|p| *p > 0)?;
+    // Signal 0: only whether the process exists (EPERM: it does, as
+    // another user).
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => {}
+        Err(_) => return None,
+    }
+    let command = rest.lines().next().unwrap_or("").trim();
+    Some(if command.is_empty() {
+        format!("pid {pid}")
+    } else {
+        format!("pid {pid}: {command}")
+    })
 }
 
 /// Writes `dir/name` so that a reader sees either the old or the new
