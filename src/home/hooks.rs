@@ -237,6 +237,11 @@ fn spawn(program: &Path, env: &Env) -> io::Result<(Child, mpsc::Receiver<Line>)>
                     while let Some(end) = buf.iter().position(|b| *b == b'\n') {
                         let mut line: Vec<u8> = buf.drain(..=end).collect();
                         line.pop();
+                        // A CR before the newline ends the line too, as
+                        // `str::lines` reads it.
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
                         if tx.send((line, true)).is_err() {
                             return;
                         }

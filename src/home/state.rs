@@ -305,7 +305,6 @@ impl State {
             }
         };
         let held = acquire(lock, &path, timeout, waiting)?;
-        note_holder(&held);
         Ok(State {
             dir: dir.to_path_buf(),
             _lock: Some(held),
@@ -443,17 +442,42 @@ fn acquire(
     }
 }
 
-/// Writes who holds the lock into the lock file (its process id, then its
-/// command line), so that a run that must wait, or reads without the lock,
-/// can name it. The lock file, not /proc/locks: that exists on Linux only,
-/// and hearth also runs on macOS (nix-darwin). Best effort: a lock file
-/// that cannot be written only makes the holder unnamed.
-fn note_holder(held: &File) {
-    use std::os::unix::fs::FileExt;
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let mut command = args.join(" ");
+/// The most of a command line a holder is named with.
+const MAX_HOLDER: usize = 200;
+
+/// Who holds the lock of the state directory `dir` ("pid 1234: hearth
+/// activate /nix/store/…"), from /proc/locks and the holder's
+/// /proc/PID/cmdline; `None` where there is no /proc (macOS) or the lock
+/// is not found there. Read, not written: the holder writing its name into
+/// the lock file would make every run (a no-op too) write to the state
+/// directory. The command line is the user's own text: `report` escapes it.
+#[cfg(target_os = "linux")]
+pub fn lock_holder(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir.join(LOCK_FILE)).ok()?;
+    let dev = meta.dev();
+    let want = format!(
+        "{:02x}:{:02x}:{}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev),
+        meta.ino()
+    );
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"; a waiter's line
+    // has "->" after the number.
+    let pid = locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, _, pid, id, ..] if *id == want => pid.parse::<u32>().ok(),
+            _ => None,
+        }
+    })?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut command = String::from_utf8_lossy(&cmdline)
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     if command.len() > MAX_HOLDER {
         let mut end = MAX_HOLDER;
         while !command.is_char_boundary(end) {
@@ -462,40 +486,17 @@ fn note_holder(held: &File) {
         command.truncate(end);
         command.push_str(" …");
     }
-    let text = format!("{}\n{command}\n", std::process::id());
-    if held.write_all_at(text.as_bytes(), 0).is_ok() {
-        let _ = held.set_len(text.len() as u64);
-    }
-}
-
-/// The most of a command line the lock file keeps.
-const MAX_HOLDER: usize = 200;
-
-/// Who holds the lock of the state directory `dir`, as its lock file says
-/// ("pid 1234: hearth activate /nix/store/…"), when that process still
-/// runs; `None` when the file names nobody alive (a process that held the
-/// lock before, or something that is not hearth). The command line is the
-/// user's own text: `report` escapes it.
-pub fn lock_holder(dir: &Path) -> Option<String> {
-    use std::io::Read;
-    let path = dir.join(LOCK_FILE);
-    let (f, _) = open_regular(&path, OpenOptions::new().read(true), StateFile::Lock).ok()??;
-    let mut text = String::new();
-    f.take(4096).read_to_string(&mut text).ok()?;
-    let (pid, rest) = text.split_once('\n')?;
-    let pid: i32 = pid.trim().parse().ok().filter(|p| *p > 0)?;
-    // Signal 0: only whether the process exists (EPERM: it does, as
-    // another user).
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
-        Ok(()) | Err(nix::errno::Errno::EPERM) => {}
-        Err(_) => return None,
-    }
-    let command = rest.lines().next().unwrap_or("").trim();
     Some(if command.is_empty() {
         format!("pid {pid}")
     } else {
         format!("pid {pid}: {command}")
     })
+}
+
+/// `lock_holder` where there is no /proc/locks: the holder is not named.
+#[cfg(not(target_os = "linux"))]
+pub fn lock_holder(_dir: &Path) -> Option<String> {
+    None
 }
 
 /// Writes `dir/name` so that a reader sees either the old or the new
