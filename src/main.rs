@@ -22,6 +22,13 @@ struct Cli {
     /// Seconds to wait for another hearth run on the same home.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
     lock_timeout: u64,
+    /// Print errors and warnings only (a `--json` document still prints).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Show every path of a large plan (by default, more than 40 lines are
+    /// summarized: the first of each kind and how many more).
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -363,6 +370,13 @@ fn main() -> std::process::ExitCode {
     let (name, json) = cli.command.json();
     let activation = cli.command.activation();
     let mut out = report::Output::new(name, json);
+    out.set_verbosity(if cli.quiet {
+        report::Verbosity::Quiet
+    } else if cli.verbose {
+        report::Verbosity::Verbose
+    } else {
+        report::Verbosity::Normal
+    });
     let (outcome, code) = match run(cli, &mut out) {
         Ok(done) => done,
         Err(e) => {
@@ -375,7 +389,7 @@ fn main() -> std::process::ExitCode {
                 let user =
                     root::whoami().unwrap_or_else(|_| format!("uid {}", nix::unistd::getuid()));
                 if let Some(line) = report::last_line(&user, &e, dry_run) {
-                    report::err(&line);
+                    report::err_at(hearth::term::Priority::Error, &line);
                 }
             }
             (report::error_outcome(&e), e.exit_code())
@@ -861,9 +875,7 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
             .or_insert(serde_json::Value::Null);
     }
     if req.dry_run {
-        if !out.json() {
-            out.text(&report::plan_text(&req.generation, p));
-        }
+        out.plan(&req.generation, p);
         return Ok(("planned", ExitCode::Success));
     }
     let Some(n) = summary.number else {
@@ -876,7 +888,7 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
         ));
         ("unchanged", ExitCode::Success)
     } else {
-        out.text(&format!("activated generation {n}\n"));
+        out.text(&report::activated_text(n, p));
         ("activated", ExitCode::Success)
     };
     // The plan holds every path of the home; freeing it costs a few percent

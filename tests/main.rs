@@ -44,6 +44,7 @@ mod root_env;
 mod standalone;
 mod steps;
 mod system_plan;
+mod term;
 mod transaction;
 mod traps;
 mod user_units;
