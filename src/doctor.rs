@@ -367,28 +367,28 @@ fn session_vars(home: &Path, st: &state::State, cur: &state::Applied, setup: &Se
 /// The journal: none pending, a committed one whose cleanup is left to the
 /// next run, or an activation that did not finish.
 fn journal(st: &state::State, data: &state::Data) -> Check {
-    use crate::home::journal::Pending;
+    use crate::home::journal::Peeked;
     let shown = crate::report::escape_path(&st.journal_path());
     match st.peek_journal() {
-        Ok(Pending::Nothing) => check(
+        Ok(Peeked::Nothing) => check(
             Level::Ok,
             "journal",
             "no activation was left unfinished",
         ),
-        Ok(Pending::Journal(j)) if data.current.as_ref().is_some_and(|c| c.txid == j.txid) => {
+        Ok(Peeked::Pending(j)) if data.current.as_ref().is_some_and(|c| c.txid == j.txid) => {
             check(
                 Level::Ok,
                 "journal",
                 "the last activation is committed; the next run clears its journal",
             )
         }
-        Ok(Pending::Torn) => check(
+        Ok(Peeked::Writing) => check(
             Level::Warn,
             "journal",
             format!("{shown} was cut short while being written; the home was not touched"),
         )
         .hint("the next hearth run (`hearth status` will do) discards it"),
-        Ok(Pending::Journal(j)) => check(
+        Ok(Peeked::Pending(j)) => check(
             Level::Fail,
             "journal",
             format!(

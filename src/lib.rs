@@ -19,7 +19,8 @@
 //!
 //! `exit` is the one exit-status type; `manifest` is the contract between
 //! the Nix side and the activator; `report` renders everything a person or a
-//! program reads; `main.rs` is the command line.
+//! program reads (`term` dresses it for a terminal or the journal);
+//! `main.rs` is the command line.
 
 pub mod build;
 pub mod cli_docs;
@@ -34,3 +35,4 @@ pub mod root;
 pub mod standalone;
 pub mod sys;
 pub mod system;
+pub mod term;

@@ -22,6 +22,13 @@ struct Cli {
     /// Seconds to wait for another hearth run on the same home.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
     lock_timeout: u64,
+    /// Print errors and warnings only (a `--json` document still prints).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Show every path of a large plan (by default, more than 40 lines are
+    /// summarized: the first of each kind and how many more).
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +80,23 @@ impl HomeArgs {
             home_manager: self.home_manager.clone(),
         }
     }
+}
+
+/// How long the generation's programs may run (`activate`, `rollback`).
+#[derive(clap::Args)]
+struct StepArgs {
+    /// Kill a step or hook (and every process it started) that runs longer
+    /// than this, and count it as failed: seconds, or 90s, 5m, 1h [default:
+    /// no limit].
+    #[arg(long, value_name = "DURATION", value_parser = parse_step_timeout)]
+    step_timeout: Option<Duration>,
+}
+
+/// `--step-timeout`: the grammar of root mode's `--timeout`.
+fn parse_step_timeout(raw: &str) -> Result<Duration, String> {
+    root::parse_timeout(raw).map_err(|_| {
+        "give whole seconds (30) or a number with a unit: 90s, 5m, 1h (at least 1 second)".into()
+    })
 }
 
 #[derive(Subcommand)]
@@ -162,6 +186,8 @@ enum Command {
         /// otherwise built from nothing (see README, Root mode).
         #[arg(long, value_name = "NAME=VALUE", requires = "user")]
         setenv: Vec<String>,
+        #[command(flatten)]
+        steps: StepArgs,
     },
     /// As root: activate several users' generations, each as that user.
     ///
@@ -201,6 +227,8 @@ enum Command {
         /// Move what is in the way aside to PATH.EXT, as `activate -b`.
         #[arg(short = 'b', long, value_name = "EXT")]
         backup_ext: Option<String>,
+        #[command(flatten)]
+        steps: StepArgs,
     },
     /// Show what `activate` would do, without changing anything.
     ///
@@ -261,6 +289,8 @@ enum Command {
         /// Print one JSON document (docs/json.md), whatever the outcome.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        steps: StepArgs,
     },
     /// Forget generations and release their GC roots (never the current one).
     RemoveGenerations {
@@ -421,6 +451,13 @@ fn main() -> std::process::ExitCode {
     let (name, json) = cli.command.json();
     let activation = cli.command.activation();
     let mut out = report::Output::new(name, json);
+    out.set_verbosity(if cli.quiet {
+        report::Verbosity::Quiet
+    } else if cli.verbose {
+        report::Verbosity::Verbose
+    } else {
+        report::Verbosity::Normal
+    });
     let (outcome, code) = match run(cli, &mut out) {
         Ok(done) => done,
         Err(e) => {
@@ -433,7 +470,7 @@ fn main() -> std::process::ExitCode {
                 let user =
                     root::whoami().unwrap_or_else(|_| format!("uid {}", nix::unistd::getuid()));
                 if let Some(line) = report::last_line(&user, &e, dry_run) {
-                    report::err(&line);
+                    report::err_at(hearth::term::Priority::Error, &line);
                 }
             }
             (report::error_outcome(&e), e.exit_code())
@@ -561,6 +598,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             user: Some(name),
             timeout: limit,
             setenv,
+            steps,
         } => {
             let (limit, setenv) = match root_limits(limit.as_deref(), &setenv) {
                 Ok(parsed) => parsed,
@@ -573,6 +611,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 backup_ext,
                 timeout: limit,
                 setenv,
+                step_timeout: steps.step_timeout,
             };
             activate_as(&name, &generation, opts, out)
         }
@@ -592,6 +631,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 backup_ext: None,
                 timeout: limit,
                 setenv,
+                step_timeout: None,
             };
             activate_users(&pairs, &opts, out)
         }
@@ -601,6 +641,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             dry_run,
             json,
             backup_ext,
+            steps,
         } => {
             // Checked here too, not only by the parent: root may run this
             // command directly, and what it applies must come from the store.
@@ -617,6 +658,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 home: acct.home,
                 user: acct.name,
                 lock_timeout: timeout,
+                step_timeout: steps.step_timeout,
             };
             activate_in(
                 &ctx,
@@ -636,9 +678,10 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             json,
             backup_ext,
             user: None,
+            steps,
             ..
         } => activate(
-            timeout,
+            (timeout, steps.step_timeout),
             &Request {
                 generation,
                 dry_run,
@@ -664,7 +707,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             backup_ext,
             ..
         } => activate(
-            timeout,
+            (timeout, None),
             &Request {
                 generation,
                 dry_run: true,
@@ -679,8 +722,10 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             backup_ext,
             dry_run,
             json,
+            steps,
         } => {
-            let ctx = context(timeout, out)?;
+            let mut ctx = context(timeout, out)?;
+            ctx.step_timeout = steps.step_timeout;
             let target = home::activate::rollback_target(&ctx, to, &mut |e| out.event(e))?;
             activate_in(
                 &ctx,
@@ -819,7 +864,7 @@ fn activate_as(
     };
     if name == me {
         return activate(
-            opts.lock_timeout,
+            (opts.lock_timeout, opts.step_timeout),
             &Request {
                 generation: gen.to_path_buf(),
                 dry_run: opts.dry_run,
@@ -905,6 +950,7 @@ fn plan_system(path: &Path, lock_timeout: Duration, json: bool, out: &mut report
             backup_ext: None,
             timeout: h.timeout,
             setenv: Vec::new(),
+            step_timeout: None,
         };
         outcomes.push(root::activate_user(&h.user, &h.generation, &opts));
     }
@@ -918,8 +964,14 @@ fn plan_system(path: &Path, lock_timeout: Duration, json: bool, out: &mut report
     }
 }
 
-fn activate(timeout: Duration, req: &Request, out: &mut report::Output) -> Result<Done, Error> {
-    let ctx = context(timeout, out)?;
+/// `timeouts`: the lock's, and `--step-timeout`.
+fn activate(
+    timeouts: (Duration, Option<Duration>),
+    req: &Request,
+    out: &mut report::Output,
+) -> Result<Done, Error> {
+    let mut ctx = context(timeouts.0, out)?;
+    ctx.step_timeout = timeouts.1;
     activate_in(&ctx, req, out)
 }
 
@@ -952,9 +1004,7 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
             .or_insert(serde_json::Value::Null);
     }
     if req.dry_run {
-        if !out.json() {
-            out.text(&report::plan_text(&req.generation, p));
-        }
+        out.plan(&req.generation, p);
         return Ok(("planned", ExitCode::Success));
     }
     let Some(n) = summary.number else {
@@ -967,7 +1017,7 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
         ));
         ("unchanged", ExitCode::Success)
     } else {
-        out.text(&format!("activated generation {n}\n"));
+        out.text(&report::activated_text(n, p));
         ("activated", ExitCode::Success)
     };
     // The plan holds every path of the home; freeing it costs a few percent
@@ -1019,7 +1069,7 @@ fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
 
 fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
-    let data = home::activate::read_data(&ctx, &mut |e| out.event(e))?;
+    let data = home::activate::read_without_waiting(&ctx, &mut |e| out.event(e))?;
     let current = data.current_number();
     let mut hist = data.history.clone();
     hist.sort_by_key(|g| g.number);
@@ -1034,7 +1084,7 @@ fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Erro
 
 fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
-    let data = home::activate::read_data(&ctx, &mut |e| out.event(e))?;
+    let data = home::activate::read_without_waiting(&ctx, &mut |e| out.event(e))?;
     let Some(cur) = data.current else {
         out.text(&format!(
             "no generation has been activated in {}\n",

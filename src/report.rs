@@ -26,14 +26,45 @@ pub mod doctor;
 /// finish, record and run its hooks whoever reads what it prints.
 pub fn out(text: &str) {
     use std::io::Write as _;
+    let text = if crate::term::stdout_colour() {
+        crate::term::paint(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     let mut w = std::io::stdout().lock();
     let _ = w.write_all(text.as_bytes()).and_then(|()| w.flush());
 }
 
-/// `out` for stderr.
+/// `out` for stderr; one call is one message, whose priority (for the
+/// journal, see `term`) its first line tells.
 pub fn err(text: &str) {
+    err_at(crate::term::Priority::of(text), text);
+}
+
+/// `err` for a message whose priority its words do not tell (the last
+/// line of a failed activation).
+pub fn err_at(priority: crate::term::Priority, text: &str) {
     use std::io::Write as _;
+    let text = if crate::term::stderr_is_journal() {
+        std::borrow::Cow::Owned(crate::term::for_journal(text, priority))
+    } else if crate::term::stderr_colour() {
+        crate::term::paint(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// How much a command says (`-q`, `-v`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Verbosity {
+    /// Errors and warnings only.
+    Quiet,
+    /// A summary of large plans.
+    #[default]
+    Normal,
+    /// Every path.
+    Verbose,
 }
 
 pub fn home_path(p: &RelPath) -> String {
@@ -79,8 +110,21 @@ fn describe_want(want: &Desired) -> String {
     }
 }
 
-/// One line per action, as `plan` and `activate --dry-run` show them.
+/// Above this many lines, a plan is summarized unless `-v` asks for all.
+const SUMMARY_ABOVE: usize = 40;
+/// How many lines of each kind a summarized plan shows.
+const SUMMARY_FIRST: usize = 5;
+
+/// One line per action, as `plan` and `activate --dry-run` show them; a
+/// large plan summarized (`plan_text_for`).
 pub fn plan_text(generation: &Path, plan: &Plan) -> String {
+    plan_text_for(generation, plan, false)
+}
+
+/// The plan, every line of it when `all` (`-v`); otherwise, when it has more
+/// than `SUMMARY_ABOVE` lines, the first `SUMMARY_FIRST` of each kind and
+/// how many more there are. The heading counts every kind either way.
+pub fn plan_text_for(generation: &Path, plan: &Plan, all: bool) -> String {
     let mut out = String::new();
     let mut count = std::collections::BTreeMap::<&str, usize>::new();
     let mut lines = Vec::new();
@@ -141,21 +185,27 @@ pub fn plan_text(generation: &Path, plan: &Plan) -> String {
             ),
         };
         *count.entry(verb).or_default() += 1;
-        lines.push(format!("  {verb:<8} {text}"));
+        lines.push((verb, format!("  {verb:<8} {text}")));
     }
     for k in &plan.kept {
-        lines.push(format!(
+        lines.push((
+            "keep",
+            format!(
             "  {:<8} {} ({}: changed since hearth created it; left in place, no longer managed)",
             "keep",
             home_path(&k.path),
             k.found.describe()
+        ),
         ));
     }
     for p in &plan.adopted {
-        lines.push(format!(
-            "  {:<8} {} (already what the generation wants: adopted, nothing written)",
+        lines.push((
             "adopt",
-            home_path(p)
+            format!(
+                "  {:<8} {} (already what the generation wants: adopted, nothing written)",
+                "adopt",
+                home_path(p)
+            ),
         ));
     }
     if !plan.adopted.is_empty() {
@@ -172,13 +222,93 @@ pub fn plan_text(generation: &Path, plan: &Plan) -> String {
         escape_path(generation),
         summary.join(", ")
     );
-    for l in lines {
-        let _ = writeln!(out, "{l}");
+    if all || lines.len() <= SUMMARY_ABOVE {
+        for (_, l) in lines {
+            let _ = writeln!(out, "{l}");
+        }
+    } else {
+        summarize(&mut out, &lines);
     }
     if !plan.conflicts.is_empty() {
         out.push_str(&conflicts_text(generation, &plan.conflicts, false));
     }
     out
+}
+
+/// A large plan's lines: each kind (in the order it first comes), its
+/// first lines, and how many more.
+fn summarize(out: &mut String, lines: &[(&str, String)]) {
+    let mut kinds: Vec<&str> = Vec::new();
+    for (verb, _) in lines {
+        if !kinds.contains(verb) {
+            kinds.push(verb);
+        }
+    }
+    for kind in kinds {
+        let of_kind: Vec<&String> = lines
+            .iter()
+            .filter(|(v, _)| *v == kind)
+            .map(|(_, l)| l)
+            .collect();
+        for l in of_kind.iter().take(SUMMARY_FIRST) {
+            let _ = writeln!(out, "{l}");
+        }
+        if of_kind.len() > SUMMARY_FIRST {
+            let _ = writeln!(
+                out,
+                "  … and {} more to {kind} (-v for all)",
+                of_kind.len() - SUMMARY_FIRST
+            );
+        }
+    }
+}
+
+/// The result line of an activation that changed something, in the past
+/// tense: "activated generation 3: created 300, replaced 1, removed 2".
+pub fn activated_text(number: u64, plan: &Plan) -> String {
+    let mut count = std::collections::BTreeMap::<u8, usize>::new();
+    for a in &plan.actions {
+        let rank = match a {
+            Action::Put {
+                why: Why::Create, ..
+            } => 0,
+            Action::Put {
+                why: Why::Replace | Why::HomeManager | Why::Identical,
+                ..
+            } => 1,
+            Action::Put {
+                why: Why::Repair, ..
+            } => 2,
+            Action::Remove { .. } | Action::UnlinkHomeManager { .. } => 3,
+            Action::Backup { .. } => 4,
+            Action::Discard { .. } => 5,
+            Action::Mkdir { .. } => 7,
+            Action::RemoveDir { .. } => 8,
+        };
+        *count.entry(rank).or_default() += 1;
+    }
+    if !plan.adopted.is_empty() {
+        count.insert(6, plan.adopted.len());
+    }
+    let parts: Vec<String> = count
+        .iter()
+        .map(|(rank, n)| match rank {
+            0 => format!("created {n}"),
+            1 => format!("replaced {n}"),
+            2 => format!("repaired {n}"),
+            3 => format!("removed {n}"),
+            4 => format!("moved {n} aside"),
+            5 => format!("discarded {n}"),
+            6 => format!("adopted {n}"),
+            7 => format!("made {n} director{}", if *n == 1 { "y" } else { "ies" }),
+            _ => format!("removed {n} director{}", if *n == 1 { "y" } else { "ies" }),
+        })
+        .collect();
+    if parts.is_empty() {
+        format!("activated generation {number}\n")
+    } else {
+        format!("activated generation {number}: {}\n", parts.join(", "))
+    }
 }
 
 fn conflict_what(c: &Conflict) -> String {
@@ -441,6 +571,7 @@ pub struct Output {
     /// Text that follows what the caller prints last (a dry run's units
     /// line comes after its plan).
     after: Vec<String>,
+    verbosity: Verbosity,
 }
 
 impl Output {
@@ -457,11 +588,40 @@ impl Output {
             warnings: Vec::new(),
             recovered: Vec::new(),
             after: Vec::new(),
+            verbosity: Verbosity::Normal,
         }
     }
 
     pub fn json(&self) -> bool {
         self.json
+    }
+
+    /// `-q` or `-v`.
+    pub fn set_verbosity(&mut self, v: Verbosity) {
+        self.verbosity = v;
+    }
+
+    fn quiet(&self) -> bool {
+        self.verbosity == Verbosity::Quiet
+    }
+
+    /// The plan, summarized when large unless `-v` (nothing with `-q` or
+    /// `--json`).
+    pub fn plan(&self, generation: &Path, plan: &Plan) {
+        if !self.json && !self.quiet() {
+            out(&plan_text_for(
+                generation,
+                plan,
+                self.verbosity == Verbosity::Verbose,
+            ));
+        }
+    }
+
+    /// Information on stderr (recoveries, waiting, notes): not with `-q`.
+    fn info(&self, text: &str) {
+        if !self.quiet() {
+            err(text);
+        }
     }
 
     /// Sets a field of the JSON document (nothing in text mode).
@@ -479,7 +639,7 @@ impl Output {
     /// Text for people on stdout; nothing with `--json` (stdout is the
     /// document's).
     pub fn text(&self, text: &str) {
-        if !self.json {
+        if !self.json && !self.quiet() {
             out(text);
         }
     }
@@ -488,7 +648,7 @@ impl Output {
     pub fn event(&mut self, e: Event<'_>) {
         match e {
             Event::Recovered(msg) => {
-                err(&format!("hearth: {msg}\n"));
+                self.info(&format!("hearth: {msg}\n"));
                 if self.json {
                     self.recovered.push(msg.into());
                 }
@@ -502,21 +662,35 @@ impl Output {
             Event::Applied { generation, plan } => {
                 if !self.json {
                     if !plan.is_noop() {
-                        out(&plan_text(generation, plan));
+                        self.plan(generation, plan);
                     }
-                    err(&kept_text(&plan.kept));
+                    self.info(&kept_text(&plan.kept));
                 }
             }
-            Event::Waiting { lock } => err(&format!(
-                "hearth: waiting for another hearth run on this home to finish (lock {})\n",
-                escape_path(lock)
-            )),
+            Event::Waiting { lock, holder } => self.info(&match holder {
+                Some(h) => format!(
+                    "hearth: waiting for another hearth run on this home to finish ({}; lock {})\n",
+                    escape(h),
+                    escape_path(lock)
+                ),
+                None => format!(
+                    "hearth: waiting for another hearth run on this home to finish (lock {})\n",
+                    escape_path(lock)
+                ),
+            }),
+            Event::InProgress { holder, committed } => {
+                let text = in_progress_text(holder, committed);
+                self.info(&format!("hearth: note: {text}\n"));
+                if self.json {
+                    self.warnings.push(text.into());
+                }
+            }
             Event::TornJournal { journal } => {
                 let text = format!(
                     "discarding the incomplete journal {} (an activation was stopped before it changed anything)",
                     escape_path(journal)
                 );
-                err(&format!("hearth: {text}\n"));
+                self.info(&format!("hearth: {text}\n"));
                 if self.json {
                     self.warnings.push(text.into());
                 }
@@ -528,7 +702,7 @@ impl Output {
                     if o.dry_run {
                         self.after.push(text);
                     } else {
-                        out(&text);
+                        self.text(&text);
                     }
                 }
             }
@@ -539,24 +713,37 @@ impl Output {
                     // After the plan, which the caller prints last.
                     self.after.push(packages_diff_text(diff));
                 } else {
-                    out(&packages_diff_text(diff));
+                    self.text(&packages_diff_text(diff));
                 }
             }
             Event::Hook(ran) => {
-                let mut shown = String::with_capacity(ran.output.len() + 16);
-                for line in ran.output.lines() {
-                    let _ = writeln!(shown, "[{}] {line}", ran.name);
-                }
+                // Its lines were shown as they came; this is how it ended.
+                self.progress(&step_end_text(ran));
                 if self.json {
-                    // Never on stdout before the document: on stderr, and in it.
-                    err(&shown);
                     self.hooks.push(json!({
                         "kind": ran.what, "name": ran.name, "ok": ran.ok, "output": ran.output,
+                        "seconds": seconds_json(ran.elapsed),
+                        "timedOut": ran.timed_out.is_some(),
                     }));
-                } else {
-                    out(&shown);
                 }
             }
+            Event::StepStarted { what, name } => {
+                self.progress(&format!("{what} {}: running\n", escape(name)));
+            }
+            Event::StepLine { name, line, .. } => {
+                self.progress(&format!("[{}] {}\n", escape(name), escape(line)));
+            }
+        }
+    }
+
+    /// A running step's lines: on stdout for people, on stderr with
+    /// `--json` (never on stdout before the document).
+    fn progress(&self, text: &str) {
+        if self.quiet() {
+        } else if self.json {
+            err(text);
+        } else {
+            out(text);
         }
     }
 
@@ -664,7 +851,7 @@ impl Output {
     pub fn finish(mut self, outcome: &str, code: ExitCode) {
         if !self.json {
             for text in &self.after {
-                out(text);
+                self.text(text);
             }
             return;
         }
@@ -682,6 +869,45 @@ impl Output {
         });
         out(&format!("{text}\n"));
     }
+}
+
+/// What a reading command that did not wait for the lock says about the
+/// unfinished activation of the run that holds it.
+pub fn in_progress_text(holder: Option<&str>, committed: bool) -> String {
+    let who = holder.map_or_else(|| "another hearth run".into(), |h| escape(h).into_owned());
+    if committed {
+        format!(
+            "an activation of this home is in progress ({who}): its files are applied and recorded as shown; its steps and hooks are still running"
+        )
+    } else {
+        format!(
+            "an activation of this home is in progress ({who}): shown is the generation recorded before it; the home may be changing"
+        )
+    }
+}
+
+/// The line that ends a step's or hook's output: how it ended, and how
+/// long it took.
+pub fn step_end_text(ran: &crate::home::hooks::Ran) -> String {
+    use crate::home::hooks::duration_text;
+    let took = duration_text(ran.elapsed);
+    let how = match (&ran.timed_out, &ran.status) {
+        _ if ran.ok => format!("done in {took}"),
+        (Some(limit), _) => format!(
+            "killed after {took} (--step-timeout {})",
+            duration_text(*limit)
+        ),
+        (None, Some(status)) => format!("failed after {took} ({status})"),
+        (None, None) => format!("failed after {took}"),
+    };
+    format!("{} {}: {how}\n", ran.what, escape(ran.name))
+}
+
+/// Seconds to the millisecond, as JSON.
+fn seconds_json(d: std::time::Duration) -> Value {
+    #[expect(clippy::cast_precision_loss, reason = "milliseconds of a step's run")]
+    let ms = d.as_millis() as f64;
+    json!(ms / 1000.0)
 }
 
 /// The summary of what was done to the user's systemd units ("user units:
@@ -764,7 +990,9 @@ pub fn last_line(user: &str, e: &ActivateError, dry_run: bool) -> Option<String>
         }
     };
     let hook = |h: &HookError| match h {
-        HookError::Failed { what, name, .. } | HookError::Spawn { what, name, .. } => {
+        HookError::Failed { what, name, .. }
+        | HookError::Spawn { what, name, .. }
+        | HookError::TimedOut { what, name, .. } => {
             format!("{what} {:?}", escape(name))
         }
     };

@@ -379,6 +379,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Variables the platform module passes explicitly (`--setenv`).
     pub setenv: Vec<(String, String)>,
+    /// `--step-timeout`, passed on to the user's activation.
+    pub step_timeout: Option<Duration>,
 }
 
 /// Home Manager's per-user unit gets systemd's default start timeout of
@@ -611,6 +613,9 @@ fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<(ExitCode, Option
     }
     if let Some(ext) = &opts.backup_ext {
         cmd.arg("--backup-ext").arg(ext);
+    }
+    if let Some(limit) = opts.step_timeout {
+        cmd.arg("--step-timeout").arg(limit.as_secs().to_string());
     }
     // The environment is built from nothing at the spawn (not cleaned
     // afterwards), so that no variable of root's ever exists in a process

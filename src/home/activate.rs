@@ -17,6 +17,7 @@ use crate::home::observe;
 use crate::home::packages;
 use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
 use crate::home::roots;
+use crate::home::snapshot;
 use crate::home::state::{self, Applied, Data, GenRecord, State};
 use crate::home::units;
 use crate::manifest::{self, After, Generation, RelPath};
@@ -79,6 +80,9 @@ pub enum Error {
     },
     #[error("an interrupted activation must be recovered first, which a dry run cannot do\nhint: run `hearth activate` (or any command that is not a dry run) to recover it")]
     PendingRecovery,
+    /// A plan while another run changes the home: nothing to plan from yet.
+    #[error("an activation of this home is in progress ({}) and is changing it; there is nothing to plan from until it ends\nhint: plan again when it has finished", holder.as_deref().unwrap_or("another hearth run"))]
+    InProgress { holder: Option<String> },
     #[error("{0}")]
     Generations(String),
     #[error("{gen}: files[{index}].target {target} overlaps {what} {}\nhint: hearth keeps its own state there; choose another target", place.display())]
@@ -111,7 +115,8 @@ impl Error {
             | Error::Observe(_)
             | Error::Nix(_)
             | Error::Packages(_)
-            | Error::PendingRecovery => ExitCode::Error,
+            | Error::PendingRecovery
+            | Error::InProgress { .. } => ExitCode::Error,
         }
     }
 }
@@ -121,6 +126,8 @@ pub struct Context {
     pub home: PathBuf,
     pub user: String,
     pub lock_timeout: Duration,
+    /// `--step-timeout`: the longest one step or hook may run.
+    pub step_timeout: Option<Duration>,
 }
 
 impl Context {
@@ -138,6 +145,7 @@ impl Context {
             home,
             user,
             lock_timeout,
+            step_timeout: None,
         })
     }
 
@@ -240,10 +248,32 @@ pub enum Event<'a> {
         generation: &'a Path,
         plan: &'a Plan,
     },
-    /// A step or hook ended, with its output.
+    /// A step or hook ended, with its whole output and how long it took
+    /// (its lines were sent as `StepLine` as they came).
     Hook(&'a hooks::Ran<'a>),
+    /// A step or hook starts.
+    StepStarted { what: &'a str, name: &'a str },
+    /// A line of a running step's or hook's output (stdout and stderr
+    /// together), as it comes, without the newline.
+    StepLine {
+        what: &'a str,
+        name: &'a str,
+        line: &'a str,
+    },
     /// Another hearth run holds the lock of this home; this one waits.
-    Waiting { lock: &'a Path },
+    /// `holder`: who, as the lock file names it ("pid N: COMMAND").
+    Waiting {
+        lock: &'a Path,
+        holder: Option<&'a str>,
+    },
+    /// A reading command did not wait for the lock another run holds, and
+    /// found that run's activation unfinished: `committed`, its files are
+    /// applied and recorded (its steps and hooks run); otherwise what is
+    /// read is the generation recorded before it.
+    InProgress {
+        holder: Option<&'a str>,
+        committed: bool,
+    },
     /// A journal whose write was cut short (so the home was not touched)
     /// was discarded.
     TornJournal { journal: &'a Path },
@@ -338,6 +368,7 @@ fn complete_committed(
         dry_run: false,
         old: j.previous.as_deref(),
         new: &j.generation,
+        timeout: ctx.step_timeout,
     };
     let mut failed = Vec::new();
     let mut owing = j.clone();
@@ -515,16 +546,33 @@ fn prepare(ctx: &Context, req: &Request, sink: Sink) -> Result<Prepared, Error> 
         manifest::check_backup_ext(ext)
             .map_err(|e| Error::InvalidArg(format!("--backup-ext: {e}")))?;
     }
-    let st = State::open(
-        &ctx.state_dir(),
-        !req.dry_run,
-        ctx.lock_timeout,
-        &mut |lock| {
-            sink(Event::Waiting { lock });
-        },
-    )?;
+    let st = if req.dry_run {
+        // A plan never waits for the lock (see `snapshot`).
+        open_without_waiting(ctx)?
+    } else {
+        State::open(&ctx.state_dir(), true, ctx.lock_timeout, &mut |lock| {
+            sink(Event::Waiting {
+                lock,
+                holder: state::lock_holder(&ctx.state_dir()).as_deref(),
+            });
+        })?
+    };
     let data = st.load()?;
-    let recovered = if req.dry_run {
+    let recovered = if req.dry_run && !st.is_locked() {
+        let committed = snapshot::pending(&st, &data)?;
+        if committed == Some(false) {
+            return Err(Error::InProgress {
+                holder: state::lock_holder(&st.dir),
+            });
+        }
+        if committed.is_some() {
+            sink(Event::InProgress {
+                holder: state::lock_holder(&st.dir).as_deref(),
+                committed: true,
+            });
+        }
+        None
+    } else if req.dry_run {
         // A committed activation that only owes its hooks leaves the home
         // on its generation: that can be planned from.
         let pending = st.read_journal(&mut |journal| sink(Event::TornJournal { journal }))?;
@@ -569,6 +617,7 @@ fn plan_phase(ctx: &Context, req: &Request, p: &Prepared, sink: Sink) -> Result<
         dry_run: req.dry_run,
         old: p.old_gen.as_deref(),
         new: &gen.path,
+        timeout: ctx.step_timeout,
     };
     for step in gen
         .manifest
@@ -581,9 +630,7 @@ fn plan_phase(ctx: &Context, req: &Request, p: &Prepared, sink: Sink) -> Result<
             &step.name,
             &step.script,
             &hook_env,
-            &mut |r| {
-                sink(Event::Hook(r));
-            },
+            &mut |p| progress(p, sink),
         )
         .map_err(|e| Error::CheckStep(Box::new(e)))?;
     }
@@ -819,6 +866,7 @@ fn run_hooks(
         dry_run: false,
         old: p.old_gen.as_deref(),
         new: &p.gen.path,
+        timeout: ctx.step_timeout,
     };
     let done = tx.writes && cleaned;
     if done {
@@ -1006,9 +1054,16 @@ fn run_owed(h: &apply::OwedHook, env: &hooks::Env, sink: Sink) -> Result<(), hoo
     } else {
         "onChange of"
     };
-    hooks::run(what, &h.name, &h.program, env, &mut |r| {
-        sink(Event::Hook(r));
-    })
+    hooks::run(what, &h.name, &h.program, env, &mut |p| progress(p, sink))
+}
+
+/// A running step's progress, as events.
+fn progress(p: hooks::Progress, sink: Sink) {
+    match p {
+        hooks::Progress::Started { what, name } => sink(Event::StepStarted { what, name }),
+        hooks::Progress::Line { what, name, line } => sink(Event::StepLine { what, name, line }),
+        hooks::Progress::Ended(r) => sink(Event::Hook(r)),
+    }
 }
 
 /// What runs once the files are in place, in Home Manager's order: the
@@ -1098,7 +1153,10 @@ fn undo_failed_cause(
 /// an interrupted activation first, like every writing command).
 fn open_recovered(ctx: &Context, sink: Sink) -> Result<(State, Data), Error> {
     let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout, &mut |lock| {
-        sink(Event::Waiting { lock });
+        sink(Event::Waiting {
+            lock,
+            holder: state::lock_holder(&ctx.state_dir()).as_deref(),
+        });
     })?;
     let data = st.load()?;
     if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
@@ -1113,9 +1171,48 @@ fn open_recovered(ctx: &Context, sink: Sink) -> Result<(State, Data), Error> {
 /// shown is the home's real generation.
 pub fn read_data(ctx: &Context, sink: Sink) -> Result<Data, Error> {
     let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout, &mut |lock| {
-        sink(Event::Waiting { lock });
+        sink(Event::Waiting {
+            lock,
+            holder: state::lock_holder(&ctx.state_dir()).as_deref(),
+        });
     })?;
     let data = st.load()?;
+    if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
+        sink(Event::Recovered(&msg));
+        return Ok(st.load()?);
+    }
+    Ok(data)
+}
+
+/// `State::open` for a command that only reads: the lock when it is free
+/// (such a command may then recover an interrupted activation), and the
+/// state without it when another run holds it, never waiting.
+fn open_without_waiting(ctx: &Context) -> Result<State, Error> {
+    let dir = ctx.state_dir();
+    match State::open(&dir, false, Duration::ZERO, &mut |_| {}) {
+        Ok(st) => Ok(st),
+        Err(state::Error::LockTimeout { .. }) => Ok(State::unlocked(&dir)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The state for a command that only reads (`status`, `generations`,
+/// `packages`): as `read_data` when the lock is free; when another run
+/// holds it, never waits: reads the recorded state as it is (replaced by
+/// rename, so consistent), and says when that run's activation is
+/// unfinished (which only the lock's holder may complete).
+pub fn read_without_waiting(ctx: &Context, sink: Sink) -> Result<Data, Error> {
+    let st = open_without_waiting(ctx)?;
+    let data = st.load()?;
+    if !st.is_locked() {
+        if let Some(committed) = snapshot::pending(&st, &data)? {
+            sink(Event::InProgress {
+                holder: state::lock_holder(&st.dir).as_deref(),
+                committed,
+            });
+        }
+        return Ok(data);
+    }
     if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
         sink(Event::Recovered(&msg));
         return Ok(st.load()?);
@@ -1272,7 +1369,7 @@ pub struct Drift {
 }
 
 pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Applied>, Vec<Drift>), Error> {
-    let data = read_data(ctx, sink)?;
+    let data = read_without_waiting(ctx, sink)?;
     let Some(cur) = data.current else {
         return Ok((None, Vec::new()));
     };

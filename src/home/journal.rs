@@ -36,6 +36,18 @@ const HEADER: usize = 16;
 /// The format of the journal this hearth writes, and the newest it reads.
 pub const JOURNAL_FORMAT: u32 = 1;
 
+/// What `State::peek_journal` found (for `status`, `plan` and `doctor`,
+/// which read without waiting for the lock).
+pub enum Peeked {
+    /// No journal, or one marked done.
+    Nothing,
+    /// One that does not parse: being written by the run that holds the
+    /// lock, or a write cut short (the home was not touched yet either way;
+    /// the next run discards it).
+    Writing,
+    Pending(Journal),
+}
+
 impl State {
     /// Where the journal lives (named in messages).
     pub fn journal_path(&self) -> PathBuf {
@@ -71,17 +83,18 @@ impl State {
         }
     }
 
-    /// What the journal holds, read without changing anything (for
-    /// `hearth doctor`; `read_journal` discards a torn one).
-    pub fn peek_journal(&self) -> Result<Pending, Error> {
+    /// The journal as it is, for a reader without the lock: nothing is
+    /// discarded or changed. A journal that does not parse is being written
+    /// by the run that holds the lock (`Peeked::Writing`).
+    pub fn peek_journal(&self) -> Result<Peeked, Error> {
         let path = self.journal_path();
         let Some(bytes) = read_journal_bytes(&path)? else {
-            return Ok(Pending::Nothing);
+            return Ok(Peeked::Nothing);
         };
         Ok(match journal_body(&bytes) {
-            Ok(None) => Pending::Nothing,
-            Ok(Some(body)) => decode(&path, body)?.map_or(Pending::Torn, Pending::Journal),
-            Err(()) => Pending::Torn,
+            Ok(None) => Peeked::Nothing,
+            Ok(Some(body)) => decode(&path, body)?.map_or(Peeked::Writing, Peeked::Pending),
+            Err(()) => Peeked::Writing,
         })
     }
 
@@ -154,15 +167,6 @@ impl State {
             None => Ok(()),
         }
     }
-}
-
-/// What [`State::peek_journal`] found.
-pub enum Pending {
-    /// No journal, or one marked done.
-    Nothing,
-    /// A write cut short (the home was not touched); the next run discards it.
-    Torn,
-    Journal(Journal),
 }
 
 /// The header and as much of the body as it announces: the file's padding

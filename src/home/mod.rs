@@ -3,7 +3,9 @@
 //! makes them, `state` records the generation, `roots` keeps the GC roots and
 //! the packages profile (`packages` tells what changes in it), `hooks` runs the generation's programs, `units`
 //! decides what to do to the user's systemd units; `activate`
-//! drives these phases and the commands that read or prune the history. The
+//! drives these phases and the commands that read or prune the history;
+//! `snapshot` lets the commands that only read do so without waiting for
+//! the lock. The
 //! files hearth keeps (`state.json`, the journal) have versioned formats of
 //! their own, defined in `state` and `journal`.
 
@@ -15,5 +17,6 @@ pub mod observe;
 pub mod packages;
 pub mod plan;
 pub mod roots;
+pub mod snapshot;
 pub mod state;
 pub mod units;

@@ -311,14 +311,25 @@ impl State {
         })
     }
 
-    /// The state directory without taking its lock, for a reader that must
-    /// never wait (`hearth doctor`) and writes nothing: state.json is
-    /// replaced whole (`write_atomic`), so what it reads is one version.
+    /// The state directory without its lock, for a command that only reads
+    /// and must not wait (`doctor`; `status` and `plan` while another run
+    /// holds the lock). `state.json` is replaced by rename, so `load` still reads one
+    /// consistent state; nothing may be written through this value, and the
+    /// journal is only looked at (`peek_journal`).
     pub fn unlocked(dir: &Path) -> State {
         State {
             dir: dir.to_path_buf(),
             _lock: None,
         }
+    }
+
+    /// Whether this value holds the lock.
+    #[expect(
+        clippy::used_underscore_binding,
+        reason = "the field is otherwise held only for its Drop"
+    )]
+    pub fn is_locked(&self) -> bool {
+        self._lock.is_some()
     }
 
     pub fn load(&self) -> Result<Data, Error> {
@@ -429,6 +440,63 @@ fn acquire(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The most of a command line a holder is named with.
+const MAX_HOLDER: usize = 200;
+
+/// Who holds the lock of the state directory `dir` ("pid 1234: hearth
+/// activate /nix/store/…"), from /proc/locks and the holder's
+/// /proc/PID/cmdline; `None` where there is no /proc (macOS) or the lock
+/// is not found there. Read, not written: the holder writing its name into
+/// the lock file would make every run (a no-op too) write to the state
+/// directory. The command line is the user's own text: `report` escapes it.
+#[cfg(target_os = "linux")]
+pub fn lock_holder(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir.join(LOCK_FILE)).ok()?;
+    let dev = meta.dev();
+    let want = format!(
+        "{:02x}:{:02x}:{}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev),
+        meta.ino()
+    );
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"; a waiter's line
+    // has "->" after the number.
+    let pid = locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, _, pid, id, ..] if *id == want => pid.parse::<u32>().ok(),
+            _ => None,
+        }
+    })?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut command = String::from_utf8_lossy(&cmdline)
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if command.len() > MAX_HOLDER {
+        let mut end = MAX_HOLDER;
+        while !command.is_char_boundary(end) {
+            end -= 1;
+        }
+        command.truncate(end);
+        command.push_str(" …");
+    }
+    Some(if command.is_empty() {
+        format!("pid {pid}")
+    } else {
+        format!("pid {pid}: {command}")
+    })
+}
+
+/// `lock_holder` where there is no /proc/locks: the holder is not named.
+#[cfg(not(target_os = "linux"))]
+pub fn lock_holder(_dir: &Path) -> Option<String> {
+    None
 }
 
 /// Writes `dir/name` so that a reader sees either the old or the new
