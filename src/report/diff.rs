@@ -53,6 +53,30 @@ fn line(out: &mut String, style: Style, text: &str) {
     let _ = writeln!(out, "{style}{text}{style:#}");
 }
 
+/// The lines that open one file's diff, text or binary alike.
+fn heading(
+    out: &mut String,
+    p: &Paint,
+    path: &str,
+    number: u64,
+    was_link: bool,
+    modes: Option<(u32, u32)>,
+) {
+    line(
+        out,
+        p.header,
+        &format!("diff {path} (generation {number} -> home)"),
+    );
+    if was_link {
+        line(
+            out,
+            p.note,
+            "a link of the generation's, replaced by a regular file",
+        );
+    }
+    modes_line(out, p, modes);
+}
+
 fn modes_line(out: &mut String, p: &Paint, modes: Option<(u32, u32)>) {
     if let Some((want, have)) = modes {
         line(out, p.del, &format!("old mode {want:04o}"));
@@ -93,19 +117,7 @@ pub fn text(diffs: &Diffs, colour: bool) -> String {
                 modes,
                 was_link,
             } => {
-                line(
-                    &mut out,
-                    p.header,
-                    &format!("diff {path} (generation {number} -> home)"),
-                );
-                if *was_link {
-                    line(
-                        &mut out,
-                        p.note,
-                        "a link of the generation's, replaced by a regular file",
-                    );
-                }
-                modes_line(&mut out, &p, *modes);
+                heading(&mut out, &p, &path, *number, *was_link, *modes);
                 if want == have {
                     continue;
                 }
@@ -123,19 +135,7 @@ pub fn text(diffs: &Diffs, colour: bool) -> String {
                 modes,
                 was_link,
             } => {
-                line(
-                    &mut out,
-                    p.header,
-                    &format!("diff {path} (generation {number} -> home)"),
-                );
-                if *was_link {
-                    line(
-                        &mut out,
-                        p.note,
-                        "a link of the generation's, replaced by a regular file",
-                    );
-                }
-                modes_line(&mut out, &p, *modes);
+                heading(&mut out, &p, &path, *number, *was_link, *modes);
                 let _ = writeln!(
                     out,
                     "binary or large files differ ({want_size} bytes in the generation, {have_size} in the home)"
