@@ -1422,23 +1422,15 @@ pub fn packages_diff_text(diff: &crate::home::packages::Diff) -> String {
         ),
     };
     let _ = writeln!(out, "packages: {counts}{closure}");
-    for a in &diff.added {
-        let _ = writeln!(
-            out,
-            "  {:<8} {} {}",
-            "add",
-            escape(&a.name),
-            versions_text(&a.versions)
-        );
-    }
-    for r in &diff.removed {
-        let _ = writeln!(
-            out,
-            "  {:<8} {} {}",
-            "remove",
-            escape(&r.name),
-            versions_text(&r.versions)
-        );
+    for (verb, list) in [("add", &diff.added), ("remove", &diff.removed)] {
+        for p in list {
+            let _ = writeln!(
+                out,
+                "  {verb:<8} {} {}",
+                escape(&p.name),
+                versions_text(&p.versions)
+            );
+        }
     }
     for c in &diff.changed {
         let _ = writeln!(
