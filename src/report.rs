@@ -768,48 +768,37 @@ impl Output {
             .insert("error".into(), error_text(e).trim_end().into());
     }
 
-    /// A root-mode refusal: on stderr (escaped), and in the document.
-    pub fn refuse(&mut self, e: &crate::root::Error) -> (&'static str, ExitCode) {
-        let text = root_error_text(e);
-        err(&text);
+    /// A refusal's text on stderr and in the document; its outcome is
+    /// "refused" for bad input, "failed" otherwise.
+    fn refused(&mut self, text: &str, code: ExitCode) -> (&'static str, ExitCode) {
+        err(text);
         self.set("error", text.trim_end().to_string());
-        let code = e.exit_code();
         let outcome = if code == ExitCode::InvalidInput {
             "refused"
         } else {
             "failed"
         };
         (outcome, code)
+    }
+
+    /// A root-mode refusal: on stderr (escaped), and in the document.
+    pub fn refuse(&mut self, e: &crate::root::Error) -> (&'static str, ExitCode) {
+        let text = root_error_text(e);
+        self.refused(&text, e.exit_code())
     }
 
     /// `plan --system`: a homes.json that cannot be used. Escaped like a
     /// root-mode refusal.
     pub fn refuse_system(&mut self, e: &crate::system::Error) -> (&'static str, ExitCode) {
         let text = crate::root::escape_lines(&format!("error: {e}"));
-        err(&text);
-        self.set("error", text.trim_end().to_string());
-        let code = e.exit_code();
-        let outcome = if code == ExitCode::InvalidInput {
-            "refused"
-        } else {
-            "failed"
-        };
-        (outcome, code)
+        self.refused(&text, e.exit_code())
     }
 
     /// A standalone build (`switch`, `build`) or `init` that stopped: on
     /// stderr, and in the document.
     pub fn refuse_standalone(&mut self, e: &crate::standalone::Error) -> (&'static str, ExitCode) {
         let text = standalone_error_text(e);
-        err(&text);
-        self.set("error", text.trim_end().to_string());
-        let code = e.exit_code();
-        let outcome = if code == ExitCode::InvalidInput {
-            "refused"
-        } else {
-            "failed"
-        };
-        (outcome, code)
+        self.refused(&text, e.exit_code())
     }
 
     /// `activate --user NAME` as root: the user's activation ran in a child,

@@ -18,7 +18,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use crate::common;
-use crate::common::nix_eval::{eval_home as eval, eval_home_ok as eval_ok, instantiate, root};
+use crate::common::nix_eval::{eval_home as eval, eval_home_ok as eval_ok, instantiate};
 
 /// (name, phase) of each step of home.activation, in order.
 fn phases(v: &Value) -> Vec<(String, String)> {
@@ -431,36 +431,8 @@ fn priorities_on_entries() {
 /// The generation of `module` for the current user and `home`, built with
 /// the hearth binary under test.
 fn build(n: &str, home: &common::TestHome, module: &str) -> PathBuf {
-    common::nix_available();
-    let user = common::current_user();
-    let owner = format!(
-        r#"{{ lib, ... }}: {{
-          home.username = lib.mkForce "{user}";
-          home.homeDirectory = lib.mkForce "{}";
-        }}"#,
-        home.path().display()
-    );
-    let modules = format!("[ ({owner}) ({module}) ]");
-    let out = Command::new("nix-build")
-        .current_dir(root())
-        .args(["--no-out-link", "--option", "substituters", ""])
-        .arg("tests/nix/home.nix")
-        .args(["--arg", "nixpkgs", n, "--arg", "module", &modules])
-        .args([
-            "--arg",
-            "hearthBin",
-            env!("CARGO_BIN_EXE_hearth"),
-            "-A",
-            "build",
-        ])
-        .output()
-        .expect("run nix-build");
-    assert!(
-        out.status.success(),
-        "nix-build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    common::nix_eval::build_home(n, home, module)
+        .unwrap_or_else(|e| panic!("nix-build failed:\n{e}"))
 }
 
 /// Steps written for Home Manager, in bash (as hearth runs them when the

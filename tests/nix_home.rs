@@ -23,35 +23,7 @@ fn build(n: &str, home: &common::TestHome, module: &str) -> PathBuf {
 
 /// As `build`: the generation, or nix-build's error output.
 fn try_build(n: &str, home: &common::TestHome, module: &str) -> Result<PathBuf, String> {
-    common::nix_available();
-    let user = common::current_user();
-    let owner = format!(
-        r#"{{ lib, ... }}: {{
-          home.username = lib.mkForce "{user}";
-          home.homeDirectory = lib.mkForce "{}";
-        }}"#,
-        home.path().display()
-    );
-    let modules = format!("[ ({owner}) ({module}) ]");
-    let out = Command::new("nix-build")
-        .current_dir(root())
-        .args(["--no-out-link", "--option", "substituters", ""])
-        .arg("tests/nix/home.nix")
-        .args(["--arg", "nixpkgs", n, "--arg", "module", &modules])
-        .args([
-            "--arg",
-            "hearthBin",
-            env!("CARGO_BIN_EXE_hearth"),
-            "-A",
-            "build",
-        ])
-        .output()
-        .expect("run nix-build");
-    if out.status.success() {
-        Ok(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    common::nix_eval::build_home(n, home, module)
 }
 
 /// `sh -c script` with a clean environment but HOME: its stdout.

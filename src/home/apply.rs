@@ -187,21 +187,13 @@ pub fn new_txid() -> String {
 
 fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
     use std::fmt::Write as _;
-    // Built by hand, not with format!: a switch names two of these per
-    // changed path.
-    let parent = path.parents_inner_first().next();
-    let mut s = String::with_capacity(parent.map_or(0, str::len) + txid.len() + tag.len() + 32);
-    if let Some(p) = parent {
-        s.push_str(p);
-        s.push('/');
-    }
-    s.push_str(".hearth-");
-    s.push_str(txid);
-    s.push('-');
-    let _ = write!(s, "{n}");
-    s.push('.');
-    s.push_str(tag);
-    RelPath::from_normal(s)
+    // Pushed, not format!: a switch names two of these per changed path.
+    let mut name = String::with_capacity(txid.len() + tag.len() + 32);
+    name.push_str(".hearth-");
+    name.push_str(txid);
+    let _ = write!(name, "-{n}.");
+    name.push_str(tag);
+    sibling_of(path, &name)
 }
 
 impl Journal {

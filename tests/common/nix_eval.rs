@@ -177,3 +177,42 @@ pub fn hm_pkgs_path(nixpkgs: &str) -> PathBuf {
     }
     dir
 }
+
+/// The generation of the home module `module` (Nix text) for the current
+/// user with `home` as its home, built by tests/nix/home.nix with the
+/// hearth binary under test: its store path, or nix-build's error output.
+pub fn build_home(
+    nixpkgs: &str,
+    home: &crate::common::TestHome,
+    module: &str,
+) -> Result<PathBuf, String> {
+    crate::common::nix_available();
+    let user = crate::common::current_user();
+    let owner = format!(
+        r#"{{ lib, ... }}: {{
+          home.username = lib.mkForce "{user}";
+          home.homeDirectory = lib.mkForce "{}";
+        }}"#,
+        home.path().display()
+    );
+    let modules = format!("[ ({owner}) ({module}) ]");
+    let out = Command::new("nix-build")
+        .current_dir(root())
+        .args(["--no-out-link", "--option", "substituters", ""])
+        .arg("tests/nix/home.nix")
+        .args(["--arg", "nixpkgs", nixpkgs, "--arg", "module", &modules])
+        .args([
+            "--arg",
+            "hearthBin",
+            env!("CARGO_BIN_EXE_hearth"),
+            "-A",
+            "build",
+        ])
+        .output()
+        .expect("run nix-build");
+    if out.status.success() {
+        Ok(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
