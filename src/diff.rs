@@ -80,7 +80,7 @@ pub fn compute(ctx: &Context, paths: &[PathBuf], sink: Sink) -> Result<Diffs, Er
         .map(|p| relative_to_home(&ctx.home, p))
         .collect::<Result<Vec<_>, _>>()?;
     let (cur, drift) = activate::status(ctx, sink)?;
-    let Some(cur) = cur else {
+    let Some((cur, _)) = cur else {
         return Ok(Diffs {
             generation: None,
             looked_at: 0,

@@ -214,7 +214,7 @@ fn home_checks(home: &Path, setup: &Setup) -> Vec<Check> {
         checks.push(gc_root(&st, g, user.as_deref()));
     }
     if let Some(cur) = &data.current {
-        checks.push(packages_on_path(home, &st, cur, setup));
+        checks.push(packages_on_path(home, &st, &data, cur, setup));
         checks.push(session_vars(home, &st, cur, setup));
     }
     checks
@@ -288,8 +288,15 @@ fn gc_root(st: &state::State, g: &state::GenRecord, user: Option<&str>) -> Check
 }
 
 /// The current generation's packages, on PATH through the profile.
-fn packages_on_path(home: &Path, st: &state::State, cur: &state::Applied, setup: &Setup) -> Check {
-    let Some(env) = packages::generation_packages(&cur.generation, &st.dir, cur.number) else {
+fn packages_on_path(
+    home: &Path,
+    st: &state::State,
+    data: &state::Data,
+    cur: &state::Applied,
+    setup: &Setup,
+) -> Check {
+    let record = data.current_record();
+    let Some(env) = record.and_then(|r| packages::generation_packages(&r, &st.dir)) else {
         return check(
             Level::Ok,
             "packages",

@@ -1029,7 +1029,7 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
 fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
     let (cur, drift) = home::activate::status(&ctx, &mut |e| out.event(e))?;
-    let Some(cur) = cur else {
+    let Some((cur, record)) = cur else {
         out.text(&format!(
             "no generation has been activated in {}\n",
             report::escape_path(&ctx.home)
@@ -1042,7 +1042,7 @@ fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
         }
         return Ok(("no-generation", ExitCode::Success));
     };
-    let pkgs = home::packages::status(&ctx.home, &cur);
+    let pkgs = home::packages::status(&ctx.home, &record);
     if out.json() {
         out.set("generation", cur.generation.to_string_lossy().into_owned());
         out.set("number", cur.number);
@@ -1085,7 +1085,7 @@ fn generations(timeout: Duration, out: &mut report::Output) -> Result<Done, Erro
 fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
     let data = home::activate::read_without_waiting(&ctx, &mut |e| out.event(e))?;
-    let Some(cur) = data.current else {
+    let (Some(cur), Some(record)) = (&data.current, data.current_record()) else {
         out.text(&format!(
             "no generation has been activated in {}\n",
             report::escape_path(&ctx.home)
@@ -1096,11 +1096,7 @@ fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> 
         out.set("packages", report::packages_list_json(&[]));
         return Ok(("no-generation", ExitCode::Success));
     };
-    let env = home::packages::generation_packages(
-        &cur.generation,
-        &state::dir_for(&ctx.home),
-        cur.number,
-    );
+    let env = home::packages::generation_packages(&record, &state::dir_for(&ctx.home));
     let list = match &env {
         Some(env) => home::packages::read_env(env)?,
         None => Vec::new(),

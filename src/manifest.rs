@@ -75,7 +75,11 @@ impl RelPath {
 
     /// The parent directories, innermost first, borrowed (`a/b/c` → `a/b`, `a`).
     pub fn parents_inner_first(&self) -> impl Iterator<Item = &str> + '_ {
-        self.0.rmatch_indices('/').map(move |(i, _)| &self.0[..i])
+        let mut rest = self.0.as_str();
+        std::iter::from_fn(move || {
+            rest = &rest[..last_slash(rest)?];
+            Some(rest)
+        })
     }
 
     /// A parent of a normalized path is normalized too.
@@ -113,11 +117,11 @@ impl RelPath {
     }
 
     pub fn parent(&self) -> Option<RelPath> {
-        self.0.rfind('/').map(|i| RelPath(self.0[..i].to_string()))
+        last_slash(&self.0).map(|i| RelPath(self.0[..i].to_string()))
     }
 
     pub fn file_name(&self) -> &str {
-        match self.0.rfind('/') {
+        match last_slash(&self.0) {
             Some(i) => &self.0[i + 1..],
             None => &self.0,
         }
@@ -131,7 +135,7 @@ impl RelPath {
     }
 
     pub fn depth(&self) -> usize {
-        self.0.matches('/').count()
+        self.0.bytes().filter(|&b| b == b'/').count()
     }
 
     /// A sibling with `suffix` appended to the file name (backups: `a/b` → `a/b.bak`).
@@ -143,6 +147,14 @@ impl RelPath {
     pub fn in_home(&self, home: &Path) -> PathBuf {
         home.join(&self.0)
     }
+}
+
+/// Where the last `/` of `s` is. A plain scan of the bytes: paths are
+/// short, and `str::rfind` costs several times more per call on paths of a
+/// few dozen bytes, which the planner and the applier look at thousands of
+/// times.
+fn last_slash(s: &str) -> Option<usize> {
+    s.bytes().rposition(|b| b == b'/')
 }
 
 /// Whether a relative path is already normal: not empty, no NUL, no
@@ -259,8 +271,6 @@ pub struct Generation {
     pub path: PathBuf,
     pub manifest: Manifest,
     pub files: Vec<File>,
-    /// manifest.json as read, for the copy the state keeps.
-    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -345,7 +355,6 @@ impl Generation {
             path: gen.to_path_buf(),
             manifest,
             files,
-            text,
         })
     }
 }

@@ -41,10 +41,11 @@ fn a_record_that_cannot_be_written_reverts_the_home_and_says_so() {
     ]);
     activate(&home, &gens[0]).assert_ok();
     let before = home.snapshot();
-    // Generation 2's manifest copy cannot be put in place: a directory is
-    // where it goes.
-    mkdirs(home.state_dir(), "manifests/2.json/in-the-way");
-    let run = activate(&home, &gens[1]);
+    // The record of generation 2 cannot be written.
+    let run = home.hearth_env(
+        ["activate", path_str(&gens[1])],
+        &[("HEARTH_FAULT_RECORD_FAIL", "1")],
+    );
     run.assert_code(4);
     insta::assert_snapshot!("record_failed", home.redact(&run.stderr));
     assert!(run.stderr.contains("could not be recorded"), "{run}");
@@ -55,8 +56,7 @@ fn a_record_that_cannot_be_written_reverts_the_home_and_says_so() {
     let status = home.hearth(["status", "--json"]);
     status.assert_ok();
     assert_eq!(status.json()["number"], 1, "{status}");
-    // Once the obstacle is gone, the switch goes through.
-    fs::remove_dir_all(home.state_dir().join("manifests/2.json")).unwrap();
+    // Once the record can be written, the switch goes through.
     activate(&home, &gens[1]).assert_ok();
     assert_eq!(read_file(&home, "b"), "b\n");
 }

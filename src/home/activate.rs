@@ -828,14 +828,10 @@ fn commit(
                 number: tx.number,
                 path: p.gen.path.clone(),
                 time: state::now(),
+                packages: Some(p.gen.manifest.packages.clone()),
             });
         }
-        let kept = if tx.same_gen {
-            Ok(())
-        } else {
-            p.st.keep_manifest(tx.number, &p.gen.text)
-        };
-        if let Err(e) = kept.and_then(|()| p.st.save(&p.data)) {
+        if let Err(e) = p.st.save(&p.data) {
             // Not recorded: the home goes back to what the record says.
             let cause = format!("the new generation could not be recorded: {e}");
             return Err(tx.revert(ctx, p, cause, known, sink));
@@ -1275,7 +1271,7 @@ pub fn remove_generations(
         data.history
             .iter()
             .filter(|g| numbers.contains(&g.number) != keep)
-            .filter_map(|g| packages::generation_packages(&g.path, &st.dir, g.number))
+            .filter_map(|g| packages::generation_packages(g, &st.dir))
             .collect()
     };
     let (gone, kept) = (envs(false), envs(true));
@@ -1368,9 +1364,15 @@ pub struct Drift {
     pub found: Seen,
 }
 
-pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Applied>, Vec<Drift>), Error> {
+/// The current generation and its record in the history.
+pub type Current = (Applied, GenRecord);
+
+/// `hearth status`: the current generation, its record in the history,
+/// and what differs from it in the home.
+pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>), Error> {
     let data = read_without_waiting(ctx, sink)?;
-    let Some(cur) = data.current else {
+    let record = data.current_record();
+    let (Some(cur), Some(record)) = (data.current, record) else {
         return Ok((None, Vec::new()));
     };
     let seen = observe::look(&ctx.home, &cur.owned, &[], false, false)?;
@@ -1403,7 +1405,7 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Applied>, Vec<Drift>)
             found: s.clone(),
         });
     }
-    Ok((Some(cur), drift))
+    Ok((Some((cur, record)), drift))
 }
 
 #[cfg(test)]
@@ -1457,7 +1459,6 @@ mod tests {
                 file("c", "/nix/store/hook-shared"),
                 file("d", "/nix/store/hook-d"),
             ],
-            text: String::new(),
         };
         let changed: HashSet<RelPath> = ["a", "b", "c"]
             .iter()

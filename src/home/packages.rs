@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::home::state::GenRecord;
+
 /// The record's place in an environment. `nix-support` is never merged
 /// from a package by buildEnv (hearth's nor nixpkgs'), so nothing a package
 /// ships can collide with it, and an environment merged into another (a
@@ -346,12 +348,17 @@ pub fn manifest_packages(manifest: &Path) -> Option<Option<PathBuf>> {
     serde_json::from_str::<Only>(&text).ok().map(|o| o.packages)
 }
 
-/// The packages environment of a recorded generation: from the generation
-/// itself, or from the copy of its manifest hearth keeps beside its state
-/// (`manifests/N.json`) once the generation is gone from the store.
-pub fn generation_packages(gen: &Path, state_dir: &Path, number: u64) -> Option<PathBuf> {
-    manifest_packages(&gen.join(crate::manifest::MANIFEST_NAME))
-        .or_else(|| manifest_packages(&state_dir.join(format!("manifests/{number}.json"))))
+/// The packages environment of a recorded generation, as the history
+/// records it. A record written before hearth recorded it: from the
+/// generation's manifest, or from the copy of it that hearth then kept
+/// beside its state (`manifests/N.json`) once the generation is gone from
+/// the store.
+pub fn generation_packages(g: &GenRecord, state_dir: &Path) -> Option<PathBuf> {
+    if let Some(recorded) = &g.packages {
+        return recorded.clone();
+    }
+    manifest_packages(&g.path.join(crate::manifest::MANIFEST_NAME))
+        .or_else(|| manifest_packages(&state_dir.join(format!("manifests/{}.json", g.number))))
         .flatten()
 }
 
@@ -359,9 +366,9 @@ pub fn generation_packages(gen: &Path, state_dir: &Path, number: u64) -> Option<
 /// environment. `None` when it is on it (two paths compared, nothing else
 /// read) or the generation has none; otherwise the profile and what
 /// activating the generation again would change in it.
-pub fn status(home: &Path, cur: &crate::home::state::Applied) -> Option<(PathBuf, Diff)> {
+pub fn status(home: &Path, cur: &GenRecord) -> Option<(PathBuf, Diff)> {
     let state_dir = crate::home::state::dir_for(home);
-    let want = generation_packages(&cur.generation, &state_dir, cur.number)?;
+    let want = generation_packages(cur, &state_dir)?;
     let profile = crate::home::roots::profile(&state_dir, home);
     let have = resolve(&profile);
     if have.as_ref() == Some(&want) {

@@ -214,6 +214,10 @@ pub struct GenRecord {
     pub path: PathBuf,
     /// Seconds since the Unix epoch when it was first activated.
     pub time: u64,
+    /// The packages environment of its manifest (`Some(None)`: it has
+    /// none). `None`: not recorded, in a state written before hearth
+    /// recorded it; the manifest then says (see `packages::generation_packages`).
+    pub packages: Option<Option<PathBuf>>,
 }
 
 /// The state in memory; on disk it is [`StateV1`].
@@ -234,6 +238,18 @@ impl Data {
 
     pub fn find(&self, number: u64) -> Option<&GenRecord> {
         self.history.iter().find(|g| g.number == number)
+    }
+
+    /// The history's record of the current generation (one that names
+    /// only what `current` says, if the history lacks it).
+    pub fn current_record(&self) -> Option<GenRecord> {
+        let cur = self.current.as_ref()?;
+        Some(self.find(cur.number).cloned().unwrap_or_else(|| GenRecord {
+            number: cur.number,
+            path: cur.generation.clone(),
+            time: 0,
+            packages: None,
+        }))
     }
 }
 
@@ -351,6 +367,7 @@ impl State {
     }
 
     pub fn save(&self, data: &Data) -> Result<(), Error> {
+        crate::sys::fault::record_point().map_err(io_err(&self.dir.join(STATE_FILE)))?;
         let bytes = serde_json::to_vec(&StateV1::from(data)).map_err(|e| Error::Corrupt {
             path: self.dir.join(STATE_FILE),
             message: e.to_string(),
@@ -358,31 +375,9 @@ impl State {
         write_atomic(&self.dir, STATE_FILE, &bytes)
     }
 
-    /// Keeps a copy of generation `number`'s manifest beside the state (what
-    /// was applied, readable after the generation is garbage-collected). What
-    /// hearth owns is recorded in the state itself, so cleanup never needs it.
-    ///
-    /// The copy is the manifest's text byte for byte, as `manifest::load`
-    /// accepted it: it carries the manifest's own `version` (the contract
-    /// with Nix, checked there), so it gets no second one. hearth never reads
-    /// it back; a reader must parse it with `manifest::parse`, which refuses
-    /// a version it does not know by name.
-    pub fn keep_manifest(&self, number: u64, manifest: &str) -> Result<(), Error> {
-        let dir = self.dir.join("manifests");
-        match std::fs::create_dir(&dir) {
-            Ok(()) => {}
-            // Something there already: a directory, not a link out of the
-            // state directory nor a FIFO.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-                    return Err(Error::NotADir { path: dir });
-                }
-            }
-            Err(e) => return Err(io_err(&dir)(e)),
-        }
-        write_atomic(&dir, &format!("{number}.json"), manifest.as_bytes())
-    }
-
+    /// Removes the copy of generation `number`'s manifest that hearth
+    /// kept beside its state before the history recorded what cleanup
+    /// needs of it (its packages environment); hearth writes none now.
     pub fn drop_manifest(&self, number: u64) -> Result<(), Error> {
         let path = self.dir.join("manifests").join(format!("{number}.json"));
         match std::fs::remove_file(&path) {
@@ -606,6 +601,28 @@ struct GenRecordV1<'a> {
     number: u64,
     path: Cow<'a, Path>,
     time: u64,
+    /// Absent in states written before it was recorded (same format):
+    /// absent is "not recorded", `null` is "no packages environment".
+    #[expect(
+        clippy::option_option,
+        reason = "an absent field and a null one say different things"
+    )]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    packages: Option<Option<Cow<'a, Path>>>,
+}
+
+/// A field that is there, `null` or not: `Some` (absent is `None`, by
+/// `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// What hearth recorded of one path, format 1; the journal's format 1 uses
@@ -728,22 +745,34 @@ impl From<AppliedV1<'_>> for Applied {
 
 impl<'a> From<&'a GenRecord> for GenRecordV1<'a> {
     fn from(g: &'a GenRecord) -> Self {
-        let GenRecord { number, path, time } = g;
+        let GenRecord {
+            number,
+            path,
+            time,
+            packages,
+        } = g;
         GenRecordV1 {
             number: *number,
             path: Cow::Borrowed(path),
             time: *time,
+            packages: packages.as_ref().map(|p| p.as_deref().map(Cow::Borrowed)),
         }
     }
 }
 
 impl From<GenRecordV1<'_>> for GenRecord {
     fn from(disk: GenRecordV1<'_>) -> Self {
-        let GenRecordV1 { number, path, time } = disk;
+        let GenRecordV1 {
+            number,
+            path,
+            time,
+            packages,
+        } = disk;
         GenRecord {
             number,
             path: path.into_owned(),
             time,
+            packages: packages.map(|p| p.map(Cow::into_owned)),
         }
     }
 }
@@ -916,6 +945,7 @@ pub(crate) mod tests {
             number,
             path: format!("/nix/store/g{number}").into(),
             time,
+            packages: None,
         };
         let data = Data {
             current: Some(Applied {
@@ -940,6 +970,25 @@ pub(crate) mod tests {
             serde_json::to_string(&StateV1::from(&read)).unwrap(),
             STATE_BEFORE
         );
+    }
+
+    /// A history record names its packages environment, or `null` for
+    /// none; a record without the field (an older hearth's) is "not
+    /// recorded". Each reads back as written.
+    #[test]
+    fn history_records_their_packages_environment() {
+        let text = r#"{"version":1,"current":null,"history":[{"number":1,"path":"/nix/store/g1","time":1,"packages":"/nix/store/env"},{"number":2,"path":"/nix/store/g2","time":2,"packages":null},{"number":3,"path":"/nix/store/g3","time":3}]}"#;
+        let data = decode_state(Path::new("state.json"), text).unwrap();
+        let packages: Vec<_> = data.history.iter().map(|g| g.packages.clone()).collect();
+        assert_eq!(
+            packages,
+            [
+                Some(Some(PathBuf::from("/nix/store/env"))),
+                Some(None),
+                None
+            ]
+        );
+        assert_eq!(serde_json::to_string(&StateV1::from(&data)).unwrap(), text);
     }
 
     #[test]

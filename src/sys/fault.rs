@@ -2,7 +2,9 @@
 //! write of a run can be made to fail (`HEARTH_FAULT_FAIL_AT=k`) or to kill the
 //! process outright (`HEARTH_FAULT_KILL_AT=k`, SIGKILL), or to stop it
 //! (`HEARTH_FAULT_PAUSE_AT=k`, SIGSTOP) so that a test's second process can
-//! change the home at exactly that moment and then continue it. Release
+//! change the home at exactly that moment and then continue it; and the
+//! record of an activation (`state.json`) can be made to fail
+//! (`HEARTH_FAULT_RECORD_FAIL=1`). Release
 //! builds do not have the feature, and then `write_point` is an empty
 //! inline function.
 
@@ -58,10 +60,19 @@ mod imp {
         }
         Ok(())
     }
+
+    /// Writing `state.json`: fails when `HEARTH_FAULT_RECORD_FAIL` is set,
+    /// counted apart from the home's writes so that their points stay put.
+    pub fn record_point() -> std::io::Result<()> {
+        if std::env::var_os("HEARTH_FAULT_RECORD_FAIL").is_some() {
+            return Err(std::io::Error::other("injected fault at the record"));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(feature = "fault-injection")]
-pub use imp::{cleanup_point, write_point};
+pub use imp::{cleanup_point, record_point, write_point};
 
 #[cfg(not(feature = "fault-injection"))]
 #[inline]
@@ -72,5 +83,11 @@ pub fn write_point() -> std::io::Result<()> {
 #[cfg(not(feature = "fault-injection"))]
 #[inline]
 pub fn cleanup_point() -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline]
+pub fn record_point() -> std::io::Result<()> {
     Ok(())
 }
