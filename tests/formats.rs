@@ -144,14 +144,14 @@ fn a_state_from_a_newer_hearth_is_refused_and_nothing_changes() {
     let h = on_gen1();
     let path = h.home.state_dir().join("state.json");
     let ours = fs::read_to_string(&path).unwrap();
-    assert!(ours.starts_with(r#"{"version":1,"#), "{ours}");
+    assert!(ours.starts_with(r#"{"version":2,"#), "{ours}");
     let mut shown = String::new();
     // A newer format in the shape this hearth knows, and in one it does not
     // know at all: the same refusal.
     for (what, text) in [
         (
             "same shape",
-            ours.replacen(r#""version":1"#, r#""version":3"#, 1),
+            ours.replacen(r#""version":2"#, r#""version":3"#, 1),
         ),
         (
             "new shape",
@@ -173,8 +173,66 @@ fn a_state_in_an_unknown_older_format_is_refused_clearly() {
     let h = on_gen1();
     let path = h.home.state_dir().join("state.json");
     let ours = fs::read_to_string(&path).unwrap();
-    fs::write(&path, ours.replacen(r#""version":1"#, r#""version":0"#, 1)).unwrap();
+    fs::write(&path, ours.replacen(r#""version":2"#, r#""version":0"#, 1)).unwrap();
     insta::assert_snapshot!("state_unknown", refused_by_every_command(&h));
+}
+
+/// `state.json` in format 2 rewritten as format 1 (what hearth wrote
+/// before): every link and copy under `owned.entries`, no `facts`.
+fn as_format_1(v2: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let mut v = v2.clone();
+    v["version"] = json!(1);
+    let cur = v["current"].as_object_mut().unwrap();
+    let mut entries = Map::new();
+    for (dir, links) in cur.remove("links").unwrap().as_object().unwrap() {
+        for (path, name) in links.as_object().unwrap() {
+            let target = format!("{dir}{}", name.as_str().unwrap());
+            entries.insert(path.clone(), json!({ "symlink": { "target": target } }));
+        }
+    }
+    for (path, copy) in cur.remove("copies").unwrap().as_object().unwrap() {
+        entries.insert(path.clone(), json!({ "copy": copy }));
+    }
+    cur.remove("facts");
+    let dirs = cur.remove("dirs").unwrap();
+    cur.insert(
+        "owned".into(),
+        json!({ "entries": Value::Object(entries), "dirs": dirs }),
+    );
+    v
+}
+
+/// A state in format 1 is read as it is (nothing to do, no drift), and the
+/// next activation writes it in format 2 with the same record.
+#[test]
+fn a_state_in_format_1_is_read_and_written_again_in_format_2() {
+    let h = on_gen1();
+    let path = h.home.state_dir().join("state.json");
+    let ours: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let old = as_format_1(&ours);
+    assert!(
+        old["current"]["owned"]["entries"]
+            .as_object()
+            .unwrap()
+            .len()
+            >= 2,
+        "{old}"
+    );
+    fs::write(&path, old.to_string()).unwrap();
+    let status = h.home.hearth(["status", "--json"]);
+    status.assert_ok();
+    assert_eq!(status.json()["drift"], serde_json::json!([]), "{status}");
+    let plan = h.home.hearth(["plan", path_str(&h.gen1)]);
+    plan.assert_ok();
+    h.home.hearth(["activate", path_str(&h.gen1)]).assert_ok();
+    let again: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(again["version"], 2, "{again}");
+    for field in ["links", "copies", "dirs", "facts"] {
+        assert_eq!(again["current"][field], ours["current"][field], "{field}");
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use crate::exit::ExitCode;
 use crate::home::apply;
+use crate::home::confirm;
 use crate::home::hooks;
 use crate::home::observe;
 use crate::home::packages;
 use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
 use crate::home::roots;
 use crate::home::snapshot;
-use crate::home::state::{self, Applied, Data, GenRecord, State};
+use crate::home::state::{self, Applied, Data, Facts, GenRecord, State};
 use crate::home::units;
 use crate::manifest::{self, After, Generation, RelPath};
 use crate::sys::nixtools;
@@ -433,7 +434,11 @@ fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
 /// Applies a generation: the five phases below, in order. Each phase hands
 /// the next what it found; only `transact` and later write.
 pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Error> {
-    let mut run = prepare(ctx, req, sink)?;
+    let opened = match unchanged(ctx, req, sink)? {
+        Ok(done) => return Ok(done),
+        Err(opened) => opened,
+    };
+    let mut run = prepare(ctx, req, opened, sink)?;
     let planned = plan_phase(ctx, req, &run, sink)?;
     if req.dry_run {
         let profile = roots::profile(&ctx.state_dir(), &ctx.home);
@@ -536,7 +541,92 @@ impl Prepared {
 
 /// Phase 1: load and check the generation, lock the state, and finish or
 /// revert an activation that was interrupted.
-fn prepare(ctx: &Context, req: &Request, sink: Sink) -> Result<Prepared, Error> {
+/// The state directory as `unchanged` opened (locked, or not there yet)
+/// and loaded, for the full path to go on with.
+struct Opened {
+    st: State,
+    data: Data,
+}
+
+/// Opens the state for an activation: locked (waiting for another run),
+/// or, for a dry run, without waiting. Creates nothing: a home without a
+/// state directory gets an empty, unlocked state.
+fn open_state(ctx: &Context, req: &Request, sink: Sink) -> Result<Opened, Error> {
+    let st = if req.dry_run {
+        // A plan never waits for the lock (see `snapshot`).
+        open_without_waiting(ctx)?
+    } else {
+        State::open(&ctx.state_dir(), false, ctx.lock_timeout, &mut |lock| {
+            sink(Event::Waiting {
+                lock,
+                holder: state::lock_holder(&ctx.state_dir()).as_deref(),
+            });
+        })?
+    };
+    let data = st.load()?;
+    Ok(Opened { st, data })
+}
+
+/// Phase 0: activating the generation that is applied, on a home that
+/// still holds it, confirmed from the record alone (see `confirm`): the
+/// summary of a run that changed nothing. `Err`: the state as opened, for
+/// the full path.
+fn unchanged(ctx: &Context, req: &Request, sink: Sink) -> Result<Result<Summary, Opened>, Error> {
+    let opened = open_state(ctx, req, sink)?;
+    let Opened { st, data } = &opened;
+    let gen = &req.generation;
+    let confirmable = req.as_number.is_none()
+        && nixtools::in_store(gen)
+        && confirm::applies_to(data, gen, &ctx.user, &ctx.home)
+        && st.is_locked();
+    let Some(cur) = data.current.as_ref().filter(|_| confirmable) else {
+        return Ok(Err(opened));
+    };
+    // What only the full path does: recover an activation, look at Home
+    // Manager's links, register a GC root, move the packages profile.
+    let env = data
+        .find(cur.number)
+        .and_then(|g| g.packages.clone())
+        .flatten();
+    let profile = roots::profile(&ctx.state_dir(), &ctx.home);
+    let pending = st.read_journal(&mut |journal| sink(Event::TornJournal { journal }))?;
+    if pending.is_some()
+        || observe::home_manager_present(&ctx.home)
+        || std::fs::read_link(st.gc_root(cur.number)).ok().as_deref() != Some(gen.as_path())
+        || env.is_some_and(|env| !nixtools::profile_is(&profile, &env))
+        || !confirm::home_matches(&ctx.home, &cur.owned)
+    {
+        return Ok(Err(opened));
+    }
+    let plan = Plan {
+        unchanged: cur.owned.entries.len(),
+        ..Plan::default()
+    };
+    if !req.dry_run {
+        for w in roots::prune(st, data, &ctx.user) {
+            warn(sink, &w);
+        }
+        sink(Event::Applied {
+            generation: gen,
+            plan: &plan,
+        });
+    }
+    units_unchanged(req.dry_run, sink);
+    let number = (!req.dry_run).then_some(cur.number);
+    // The lock goes now; the record of every path is not freed one by one:
+    // the process ends soon after.
+    let Opened { st, data } = opened;
+    drop(st);
+    std::mem::forget(data);
+    Ok(Ok(Summary {
+        number,
+        plan,
+        recovered: None,
+        packages: None,
+    }))
+}
+
+fn prepare(ctx: &Context, req: &Request, opened: Opened, sink: Sink) -> Result<Prepared, Error> {
     let gen = load_for(ctx, &req.generation)?;
     let backup_ext = req
         .backup_ext
@@ -546,18 +636,20 @@ fn prepare(ctx: &Context, req: &Request, sink: Sink) -> Result<Prepared, Error> 
         manifest::check_backup_ext(ext)
             .map_err(|e| Error::InvalidArg(format!("--backup-ext: {e}")))?;
     }
-    let st = if req.dry_run {
-        // A plan never waits for the lock (see `snapshot`).
-        open_without_waiting(ctx)?
+    let Opened { st, data } = if req.dry_run || opened.st.is_locked() {
+        opened
     } else {
-        State::open(&ctx.state_dir(), true, ctx.lock_timeout, &mut |lock| {
+        // No state directory yet: made now, for the first activation.
+        drop(opened);
+        let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout, &mut |lock| {
             sink(Event::Waiting {
                 lock,
                 holder: state::lock_holder(&ctx.state_dir()).as_deref(),
             });
-        })?
+        })?;
+        let data = st.load()?;
+        Opened { st, data }
     };
-    let data = st.load()?;
     let recovered = if req.dry_run && !st.is_locked() {
         let committed = snapshot::pending(&st, &data)?;
         if committed == Some(false) {
@@ -814,7 +906,9 @@ fn commit(
         || req
             .as_number
             .is_some_and(|n| Some(n) != data.current_number())
-        || data.current.as_ref().map(|c| &c.owned) != Some(&*owned);
+        || data.current.as_ref().map(|c| &c.owned) != Some(&*owned)
+        // A record from before facts were kept gets them once.
+        || data.current.as_ref().is_some_and(|c| c.facts.is_none());
     if tx.writes || record_changed {
         let known = data.find(tx.number).is_some();
         data.current = Some(Applied {
@@ -822,6 +916,7 @@ fn commit(
             generation: p.gen.path.clone(),
             txid: tx.txid.clone(),
             owned: owned.into_owned(),
+            facts: Some(facts_of(&p.gen)),
         });
         if !known {
             data.history.push(GenRecord {
@@ -845,6 +940,15 @@ fn commit(
         warn(sink, &e.to_string());
     }
     Ok(problems.is_empty())
+}
+
+/// What the record keeps of `gen`'s manifest for `confirm`.
+fn facts_of(gen: &Generation) -> Facts {
+    Facts {
+        user: gen.manifest.user.clone(),
+        home: gen.manifest.home.clone(),
+        steps: !gen.manifest.activation.is_empty(),
+    }
 }
 
 /// Phase 5: the onChange hooks and the steps after the files, each marked
@@ -900,6 +1004,19 @@ fn run_hooks(
 fn units_phase(ctx: &Context, old: Option<&Path>, new: &Generation, dry_run: bool, sink: Sink) {
     let outcome = user_units(ctx, old, new, dry_run, sink);
     sink(Event::Units(&outcome));
+}
+
+/// `units_phase` when the generation stays the same: nothing to decide,
+/// but whether the user's manager could be reached is told as ever.
+fn units_unchanged(dry_run: bool, sink: Sink) {
+    let mut o = units::Outcome {
+        dry_run,
+        ..units::Outcome::default()
+    };
+    if let Err(e) = systemctl::Manager::reach() {
+        o.skipped = Some(e.to_string());
+    }
+    sink(Event::Units(&o));
 }
 
 fn user_units(
@@ -1375,6 +1492,11 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>)
     let (Some(cur), Some(record)) = (data.current, record) else {
         return Ok((None, Vec::new()));
     };
+    // The common answer, "no drift", from one look at each path; only a
+    // home that differs is observed in full, to say how.
+    if confirm::home_matches(&ctx.home, &cur.owned) {
+        return Ok((Some((cur, record)), Vec::new()));
+    }
     let seen = observe::look(&ctx.home, &cur.owned, &[], false, false)?;
     let mut drift = Vec::new();
     for (path, rec) in &cur.owned.entries {

@@ -4,20 +4,20 @@
 //! This module reads and writes that file, and defines its format; it never
 //! touches the home (`apply` does, from the [`Journal`] it gets here).
 //!
-//! The file stays in place between activations, at a fixed size, and is
-//! overwritten: a header line of [`HEADER`] bytes with the length of the
-//! JSON that follows (0: nothing pending), then the JSON, then padding.
-//! Overwriting blocks already on disk lets forcing it to disk be a data
-//! flush, without the filesystem journal commit that growing a file costs.
-//! The header is the same in every format, so that any hearth tells a torn
-//! journal from a complete one; the format is the body's `version`
+//! The file exists only while an activation is unfinished: written new
+//! (renamed into place) before the first change, removed once the
+//! activation is complete, so no journal is kept between runs (at 100,000
+//! files one is tens of megabytes). It is a header line of [`HEADER`]
+//! bytes with the length of the JSON that follows (0, as older hearths
+//! wrote when done: nothing pending), then the JSON. The header is the
+//! same in every format, so that any hearth tells a torn journal (one
+//! whose data a power cut lost) from a complete one; the format is the body's `version`
 //! ([`JournalV1`]). A journal without one was written before formats were
 //! versioned, in what is format 1.
 
 use std::borrow::Cow;
 use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,6 @@ use crate::home::apply::{Expect, Journal, Op, OwedHook};
 use crate::home::plan::{Desired, Prev, Recorded};
 use crate::home::state::{
     check_format, io_err, open_regular, probe_format, Error, RecordedV1, State, StateFile,
-    OPEN_FLAGS,
 };
 use crate::manifest::RelPath;
 
@@ -100,71 +99,31 @@ impl State {
 
     /// Writes the journal and, when the activation moves a user's file aside
     /// (see `Journal::needs_flush`), forces it to disk before the first
-    /// change to the home.
+    /// change to the home. A new file renamed into place: a reader finds
+    /// the whole journal, or the one it replaces (the hooks still owed are
+    /// written again as each starts), never half of one.
     pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
-        use std::os::unix::fs::FileExt;
         let path = self.journal_path();
-        let body = serde_json::to_vec(&JournalV1::from(j)).map_err(|e| Error::Corrupt {
+        // The JSON is written after room for the header, which is filled in
+        // once its length is known: one buffer, the size of the journal.
+        let mut bytes = vec![b' '; HEADER];
+        serde_json::to_writer(&mut bytes, &JournalV1::from(j)).map_err(|e| Error::Corrupt {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let mut bytes = format!("{:<width$}\n", body.len(), width = HEADER - 1).into_bytes();
-        bytes.extend_from_slice(&body);
-        let opened = open_regular(
-            &path,
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .mode(0o600),
-            StateFile::Journal,
-        )?;
-        // `None` only if the journal vanished between create and open.
-        let (f, meta) = opened.ok_or_else(|| io_err(&path)(io::ErrorKind::NotFound.into()))?;
-        let size = meta.len();
-        let grown = size < bytes.len() as u64;
-        if grown {
-            // Zeros written (not a hole, not preallocated), so that later
-            // overwrites change no block mapping.
-            let capacity = (bytes.len() as u64).next_power_of_two().max(1 << 18);
-            let zeros = vec![0u8; 1 << 16];
-            let mut at = size;
-            while at < capacity {
-                let n = zeros
-                    .len()
-                    .min(usize::try_from(capacity - at).unwrap_or(usize::MAX));
-                f.write_all_at(&zeros[..n], at).map_err(io_err(&path))?;
-                at += n as u64;
-            }
-        }
-        f.write_all_at(&bytes, 0).map_err(io_err(&path))?;
-        if !j.needs_flush() {
-            return Ok(());
-        }
-        if grown {
-            f.sync_all().map_err(io_err(&path))?;
-            OpenOptions::new()
-                .read(true)
-                .custom_flags(OPEN_FLAGS | nix::libc::O_DIRECTORY)
-                .open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(&self.dir))
-        } else {
-            f.sync_data().map_err(io_err(&path))
-        }
+        let header = format!("{:<width$}\n", bytes.len() - HEADER, width = HEADER - 1);
+        bytes[..HEADER].copy_from_slice(header.as_bytes());
+        crate::home::state::write_atomic(&self.dir, JOURNAL_FILE, &bytes, j.needs_flush())
     }
 
-    /// Marks the journal done (nothing pending); not forced to disk, like the
-    /// commit it follows.
+    /// Removes the journal: nothing is pending, and no journal is kept
+    /// between activations. Not forced to disk, like the commit it follows.
     pub fn remove_journal(&self) -> Result<(), Error> {
-        use std::os::unix::fs::FileExt;
         let path = self.journal_path();
-        match open_regular(&path, OpenOptions::new().write(true), StateFile::Journal)? {
-            Some((f, _)) => {
-                let empty = format!("{:<width$}\n", 0, width = HEADER - 1);
-                f.write_all_at(empty.as_bytes(), 0).map_err(io_err(&path))
-            }
-            None => Ok(()),
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&path)(e)),
         }
     }
 }
@@ -860,31 +819,30 @@ mod tests {
     /// The write paths meet a FIFO only if it is put there after the read
     /// that checks first (a race): they must refuse it just as fast.
     #[test]
-    fn journal_writes_refuse_a_fifo() {
-        use std::os::unix::fs::FileTypeExt;
+    fn journal_writes_never_open_a_fifo() {
         let dir = scratch("journal-fifo");
         let st = State::open(&dir, true, Duration::from_secs(1), &mut |_| {}).unwrap();
+        // Written: a new file renamed over the FIFO, which is never opened
+        // (opening it for writing would wait for a reader).
         fifo(&st.journal_path());
         let (st, written) = within(move || {
             let r = st.write_journal(&journal());
             (st, r)
         });
-        let err = written.unwrap_err().to_string();
-        assert!(
-            err.contains("is a FIFO (named pipe), not a regular file"),
-            "{err}"
-        );
+        written.unwrap();
+        assert!(std::fs::symlink_metadata(st.journal_path())
+            .unwrap()
+            .is_file());
+        assert!(st.read_journal(&mut |_| {}).unwrap().is_some());
+        // Removed: unlinked, never opened.
+        std::fs::remove_file(st.journal_path()).unwrap();
+        fifo(&st.journal_path());
         let (st, removed) = within(move || {
             let r = st.remove_journal();
             (st, r)
         });
-        let err = removed.unwrap_err().to_string();
-        assert!(err.contains("is a FIFO (named pipe)"), "{err}");
-        // Still a FIFO: refused, not replaced nor written through.
-        assert!(std::fs::symlink_metadata(st.journal_path())
-            .unwrap()
-            .file_type()
-            .is_fifo());
+        removed.unwrap();
+        assert!(std::fs::symlink_metadata(st.journal_path()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,4 +1,5 @@
-//! One activation of one home, in pipeline order: `observe` looks at the
+//! One activation of one home, in pipeline order: `confirm` settles a run
+//! that changes nothing from the record alone; otherwise `observe` looks at the
 //! home, `plan` decides (pure), `journal` records the changes before `apply`
 //! makes them, `state` records the generation, `roots` keeps the GC roots and
 //! the packages profile (`packages` tells what changes in it), `hooks` runs the generation's programs, `units`
@@ -11,6 +12,7 @@
 
 pub mod activate;
 pub mod apply;
+pub mod confirm;
 pub mod hooks;
 pub mod journal;
 pub mod observe;

@@ -222,6 +222,15 @@ const HOME_MANAGER_ROOTS: [&str; 2] = [
     ".local/state/nix/profiles/home-manager",
 ];
 
+/// Whether Home Manager has a generation for this home (its GC root or
+/// profile leads into the store): a plan then also looks at its links.
+/// One `readlink` per root when it has none.
+pub fn home_manager_present(home: &Path) -> bool {
+    HOME_MANAGER_ROOTS
+        .iter()
+        .any(|root| std::fs::read_link(home.join(root)).is_ok())
+}
+
 /// Past this many files, Home Manager's tree is not listed (its stale links
 /// then stay, as before adoption existed).
 const HOME_MANAGER_LIMIT: usize = 100_000;

@@ -509,6 +509,10 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
         }
     }
 
+    // By path, so that the order never depends on the record's (state.json
+    // groups its links by the directory of their targets).
+    removals.sort_by(|a, b| a.path().cmp(b.path()));
+
     // Home Manager's links that nothing wants any more (a path hearth
     // recorded is decided above; a needed directory position below).
     for p in &seen.home_manager {

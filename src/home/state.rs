@@ -27,8 +27,9 @@ use crate::sys::fxhash::FxIndexMap;
 
 const STATE_FILE: &str = "state.json";
 const LOCK_FILE: &str = "lock";
-/// The format of `state.json` this hearth writes, and the newest it reads.
-pub const STATE_FORMAT: u32 = 1;
+/// The format of `state.json` this hearth writes, and the newest it reads
+/// (it reads every format from 1 up).
+pub const STATE_FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -206,6 +207,19 @@ pub struct Applied {
     /// The transaction that applied it; a journal with this id is committed.
     pub txid: String,
     pub owned: Owned,
+    /// What activating it again needs to know of its manifest (see
+    /// `confirm`); `None` in a state written before hearth recorded it.
+    pub facts: Option<Facts>,
+}
+
+/// Of the applied generation's manifest, what tells whether activating it
+/// again can be confirmed from this record alone: whom and where it is
+/// for, and whether it has activation steps (which run every time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub user: String,
+    pub home: PathBuf,
+    pub steps: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -368,11 +382,11 @@ impl State {
 
     pub fn save(&self, data: &Data) -> Result<(), Error> {
         crate::sys::fault::record_point().map_err(io_err(&self.dir.join(STATE_FILE)))?;
-        let bytes = serde_json::to_vec(&StateV1::from(data)).map_err(|e| Error::Corrupt {
+        let bytes = serde_json::to_vec(&StateV2::from(data)).map_err(|e| Error::Corrupt {
             path: self.dir.join(STATE_FILE),
             message: e.to_string(),
         })?;
-        write_atomic(&self.dir, STATE_FILE, &bytes)
+        write_atomic(&self.dir, STATE_FILE, &bytes, false)
     }
 
     /// Removes the copy of generation `number`'s manifest that hearth
@@ -495,11 +509,12 @@ pub fn lock_holder(_dir: &Path) -> Option<String> {
 }
 
 /// Writes `dir/name` so that a reader sees either the old or the new
-/// content. Not forced to disk: a kill cannot undo a completed rename, and a
-/// flush here would push out every change of the activation at once, which
-/// costs more than the changes (the journal, which must precede them, has
-/// its own writer).
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+/// content (or, where there was none, none or the new). Forced to disk
+/// only when `flush`: a kill cannot undo a completed rename, and a flush
+/// here would push out every change of the activation at once, which
+/// costs more than the changes; the journal of an activation that moves a
+/// user's file aside is flushed (file, then directory) before that move.
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], flush: bool) -> Result<(), Error> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let dest = dir.join(name);
     // Created new (O_EXCL), so what is written to is the file made here: a
@@ -522,7 +537,19 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
     }
     .map_err(io_err(&tmp))?;
     f.write_all(bytes).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
+    if flush {
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+    if flush {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(OPEN_FLAGS | nix::libc::O_DIRECTORY)
+            .open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+    }
+    Ok(())
 }
 
 pub fn now() -> u64 {
@@ -582,7 +609,17 @@ struct AppliedV1<'a> {
     number: u64,
     generation: Cow<'a, Path>,
     txid: Cow<'a, str>,
+    /// Absent in states written before it was recorded (same format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    facts: Option<FactsV1<'a>>,
     owned: OwnedV1<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FactsV1<'a> {
+    user: Cow<'a, str>,
+    home: Cow<'a, Path>,
+    steps: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -709,11 +746,13 @@ impl<'a> From<&'a Applied> for AppliedV1<'a> {
             generation,
             txid,
             owned: Owned { entries, dirs },
+            facts,
         } = a;
         AppliedV1 {
             number: *number,
             generation: Cow::Borrowed(generation),
             txid: Cow::Borrowed(txid),
+            facts: facts.as_ref().map(FactsV1::from),
             owned: OwnedV1 {
                 entries: EntriesV1(Cow::Borrowed(entries)),
                 dirs: Cow::Borrowed(dirs),
@@ -728,12 +767,14 @@ impl From<AppliedV1<'_>> for Applied {
             number,
             generation,
             txid,
+            facts,
             owned: OwnedV1 { entries, dirs },
         } = disk;
         Applied {
             number,
             generation: generation.into_owned(),
             txid: txid.into_owned(),
+            facts: facts.map(Facts::from),
             // Owned after reading: moved, not cloned.
             owned: Owned {
                 entries: entries.0.into_owned(),
@@ -807,30 +848,333 @@ impl From<RecordedV1<'_>> for Recorded {
     }
 }
 
-/// Parses `state.json`. A good file is parsed once, straight into the
-/// in-memory types; only one that does not parse pays for a second look at
-/// its `version`, so that a newer hearth's file is refused as such rather
-/// than called damaged.
-fn decode_state(path: &Path, text: &str) -> Result<Data, Error> {
-    match serde_json::from_str::<StateV1>(text) {
-        Ok(disk) => {
-            check_format(
-                path,
-                StateFile::State,
-                u64::from(disk.version),
-                STATE_FORMAT,
-            )?;
-            Ok(Data::from(disk))
-        }
-        Err(e) => {
-            if let Some(found) = probe_format(text.as_bytes()) {
-                check_format(path, StateFile::State, found, STATE_FORMAT)?;
+// ---------------------------------------------------------------------------
+// state.json, format 2
+//
+// Format 1 with the record of what the current generation put where in a
+// smaller shape: links grouped by the directory their targets are in (a
+// generation's links mostly point into one or a few store paths, or at
+// store paths themselves, whose directory is the store), so that each
+// link costs its path and its target's file name; copies apart. About a
+// third of format 1's size, and as much less to parse and write on every
+// run. The history's records are format 1's.
+
+/// `state.json`, format 2.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StateV2<'a> {
+    version: u32,
+    current: Option<AppliedV2<'a>>,
+    history: Vec<GenRecordV1<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AppliedV2<'a> {
+    number: u64,
+    generation: Cow<'a, Path>,
+    txid: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    facts: Option<FactsV1<'a>>,
+    /// `{"<dir>/": {"<path>": "<name>"}}`: the link at `<path>` leads to
+    /// `<dir>/<name>` (the directory with its final `/`, so that the two
+    /// are joined as they are).
+    links: LinksV2<'a>,
+    /// `{"<path>": {"sha256": …, "mode": …, "size": …}}`.
+    copies: CopiesV2<'a>,
+    dirs: Cow<'a, BTreeSet<RelPath>>,
+}
+
+/// The symlinks of a record (written: only those of the map; read: a map
+/// of only those).
+struct LinksV2<'a>(Cow<'a, FxIndexMap<RelPath, Recorded>>);
+
+/// The copies of a record, likewise.
+struct CopiesV2<'a>(Cow<'a, FxIndexMap<RelPath, Recorded>>);
+
+#[derive(Serialize, Deserialize)]
+struct CopyV2<'a> {
+    sha256: Cow<'a, str>,
+    mode: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+}
+
+/// Where a link's target is split: after its last `/` (none: all of it
+/// is the name, under the directory "").
+fn split_target(target: &str) -> (&str, &str) {
+    match target.bytes().rposition(|b| b == b'/') {
+        Some(i) => target.split_at(i + 1),
+        None => ("", target),
+    }
+}
+
+impl Serialize for LinksV2<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let mut groups: indexmap::IndexMap<&str, Vec<(&RelPath, &str)>, _> = FxIndexMap::default();
+        for (path, rec) in self.0.iter() {
+            if let Recorded::Symlink { target } = rec {
+                let target = target
+                    .to_str()
+                    .ok_or_else(|| S::Error::custom("a link target is not UTF-8"))?;
+                let (dir, name) = split_target(target);
+                groups.entry(dir).or_default().push((path, name));
             }
-            Err(Error::Corrupt {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
         }
+        s.collect_map(groups.iter().map(|(dir, links)| (dir, Group(links))))
+    }
+}
+
+/// One directory's links, written as a map of path to name.
+struct Group<'a, 'b>(&'b [(&'a RelPath, &'a str)]);
+
+impl Serialize for Group<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().copied())
+    }
+}
+
+/// A string read borrowed from the text when it has no escapes.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for LinksV2<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The links of one directory, added to the map being read.
+        struct GroupSeed<'m, 'de> {
+            dir: Text<'de>,
+            map: &'m mut FxIndexMap<RelPath, Recorded>,
+        }
+        impl<'de> serde::de::DeserializeSeed<'de> for GroupSeed<'_, 'de> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_map(self)
+            }
+        }
+        impl<'de> serde::de::Visitor<'de> for GroupSeed<'_, 'de> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map from paths to the names their links lead to")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<(), A::Error> {
+                let dir = &self.dir.0;
+                while let Some((path, name)) = access.next_entry::<RelPath, Text>()? {
+                    let mut target = String::with_capacity(dir.len() + name.0.len());
+                    target.push_str(dir);
+                    target.push_str(&name.0);
+                    self.map.insert(
+                        path,
+                        Recorded::Symlink {
+                            target: PathBuf::from(target),
+                        },
+                    );
+                }
+                Ok(())
+            }
+        }
+        struct Links;
+        impl<'de> serde::de::Visitor<'de> for Links {
+            type Value = FxIndexMap<RelPath, Recorded>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map from directories to the links that lead into them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut map = FxIndexMap::default();
+                while let Some(dir) = access.next_key::<Text>()? {
+                    access.next_value_seed(GroupSeed { dir, map: &mut map })?;
+                }
+                Ok(map)
+            }
+        }
+        d.deserialize_map(Links).map(|map| LinksV2(Cow::Owned(map)))
+    }
+}
+
+impl Serialize for CopiesV2<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().filter_map(|(path, rec)| match rec {
+            Recorded::Copy { sha256, mode, size } => Some((
+                path,
+                CopyV2 {
+                    sha256: Cow::Borrowed(sha256),
+                    mode: *mode,
+                    size: *size,
+                },
+            )),
+            Recorded::Symlink { .. } => None,
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for CopiesV2<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let copies = std::collections::BTreeMap::<RelPath, CopyV2>::deserialize(d)?;
+        Ok(CopiesV2(Cow::Owned(
+            copies
+                .into_iter()
+                .map(|(path, c)| {
+                    let CopyV2 { sha256, mode, size } = c;
+                    let sha256 = sha256.into_owned();
+                    (path, Recorded::Copy { sha256, mode, size })
+                })
+                .collect(),
+        )))
+    }
+}
+
+impl<'a> From<&'a Data> for StateV2<'a> {
+    fn from(data: &'a Data) -> Self {
+        let Data { current, history } = data;
+        StateV2 {
+            version: STATE_FORMAT,
+            current: current.as_ref().map(AppliedV2::from),
+            history: history.iter().map(GenRecordV1::from).collect(),
+        }
+    }
+}
+
+impl From<StateV2<'_>> for Data {
+    fn from(disk: StateV2<'_>) -> Self {
+        let StateV2 {
+            version: _,
+            current,
+            history,
+        } = disk;
+        Data {
+            current: current.map(Applied::from),
+            history: history.into_iter().map(GenRecord::from).collect(),
+        }
+    }
+}
+
+impl<'a> From<&'a Applied> for AppliedV2<'a> {
+    fn from(a: &'a Applied) -> Self {
+        let Applied {
+            number,
+            generation,
+            txid,
+            owned: Owned { entries, dirs },
+            facts,
+        } = a;
+        AppliedV2 {
+            number: *number,
+            generation: Cow::Borrowed(generation),
+            txid: Cow::Borrowed(txid),
+            facts: facts.as_ref().map(FactsV1::from),
+            links: LinksV2(Cow::Borrowed(entries)),
+            copies: CopiesV2(Cow::Borrowed(entries)),
+            dirs: Cow::Borrowed(dirs),
+        }
+    }
+}
+
+impl From<AppliedV2<'_>> for Applied {
+    fn from(disk: AppliedV2<'_>) -> Self {
+        let AppliedV2 {
+            number,
+            generation,
+            txid,
+            facts,
+            links,
+            copies,
+            dirs,
+        } = disk;
+        let mut entries = links.0.into_owned();
+        entries.extend(copies.0.into_owned());
+        Applied {
+            number,
+            generation: generation.into_owned(),
+            txid: txid.into_owned(),
+            facts: facts.map(Facts::from),
+            owned: Owned {
+                entries,
+                dirs: dirs.into_owned(),
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a Facts> for FactsV1<'a> {
+    fn from(f: &'a Facts) -> Self {
+        let Facts { user, home, steps } = f;
+        FactsV1 {
+            user: Cow::Borrowed(user),
+            home: Cow::Borrowed(home),
+            steps: *steps,
+        }
+    }
+}
+
+impl From<FactsV1<'_>> for Facts {
+    fn from(f: FactsV1<'_>) -> Self {
+        let FactsV1 { user, home, steps } = f;
+        Facts {
+            user: user.into_owned(),
+            home: home.into_owned(),
+            steps,
+        }
+    }
+}
+
+/// Parses `state.json`. A good file of the current format is parsed once,
+/// straight into the in-memory types; only one that does not parse as it
+/// pays for a look at its `version`: format 1 is then read as such (the
+/// migration: the next record is written in format 2), a newer one is
+/// refused as such rather than called damaged.
+fn decode_state(path: &Path, text: &str) -> Result<Data, Error> {
+    let current = match serde_json::from_str::<StateV2>(text) {
+        Ok(disk) if disk.version == STATE_FORMAT => return Ok(Data::from(disk)),
+        Ok(disk) => Some(u64::from(disk.version)),
+        Err(_) => probe_format(text.as_bytes()),
+    };
+    let corrupt = |message: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        message,
+    };
+    match current {
+        Some(1) => serde_json::from_str::<StateV1>(text)
+            .map(Data::from)
+            .map_err(|e| corrupt(e.to_string())),
+        Some(found) => {
+            check_format(path, StateFile::State, found, STATE_FORMAT)?;
+            // A readable version this hearth reads, but not its shape.
+            Err(corrupt(
+                serde_json::from_str::<StateV2>(text)
+                    .err()
+                    .map_or_else(|| "it does not parse".into(), |e| e.to_string()),
+            ))
+        }
+        None => Err(corrupt(
+            serde_json::from_str::<StateV2>(text)
+                .err()
+                .map_or_else(|| "it does not parse".into(), |e| e.to_string()),
+        )),
     }
 }
 
@@ -843,30 +1187,33 @@ pub(crate) fn probe_format(json: &[u8]) -> Option<u64> {
     serde_json::from_slice::<Probe>(json).ok()?.version
 }
 
-/// Refuses a format other than `reads`: a newer one by name (nothing is
-/// changed: the caller has written nothing yet), an older one as unknown.
-/// When a format 2 comes, an older one is migrated by its reader instead.
+/// Refuses a format this hearth does not read: a newer one than `reads`
+/// by name (nothing is changed: the caller has written nothing yet), one
+/// below 1 (no hearth wrote it) as unknown. Formats 1 to `reads` are
+/// read, an older one migrated by its reader.
 pub(crate) fn check_format(
     path: &Path,
     file: StateFile,
     found: u64,
     reads: u32,
 ) -> Result<(), Error> {
-    let (path, what) = (path.to_path_buf(), u64::from(reads));
-    match found.cmp(&what) {
-        std::cmp::Ordering::Equal => Ok(()),
-        std::cmp::Ordering::Greater => Err(Error::Newer {
+    let path = path.to_path_buf();
+    if found > u64::from(reads) {
+        Err(Error::Newer {
             path,
             file,
             found,
             reads,
-        }),
-        std::cmp::Ordering::Less => Err(Error::UnknownFormat {
+        })
+    } else if found == 0 {
+        Err(Error::UnknownFormat {
             path,
             file,
             found,
             reads,
-        }),
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -953,23 +1300,75 @@ pub(crate) mod tests {
                 generation: "/nix/store/g2".into(),
                 txid: "t2".into(),
                 owned,
+                facts: None,
             }),
             history: vec![record(1, 100), record(2, 200)],
         };
-        // Written: byte for byte what was written before.
-        let written = serde_json::to_string(&StateV1::from(&data)).unwrap();
-        assert_eq!(written, STATE_BEFORE);
-        // Read: the same state, which writes the same bytes again.
+        // Read from format 1: the same state, written in format 2, which
+        // reads back as the same state again.
         let read = decode_state(Path::new("state.json"), STATE_BEFORE).unwrap();
         assert_eq!(
             read.current.as_ref().unwrap().owned,
-            data.current.unwrap().owned
+            data.current.as_ref().unwrap().owned
         );
         assert_eq!(read.history, data.history);
+        let written = serde_json::to_string(&StateV2::from(&data)).unwrap();
+        assert_eq!(written, STATE_V2);
+        let again = decode_state(Path::new("state.json"), STATE_V2).unwrap();
         assert_eq!(
-            serde_json::to_string(&StateV1::from(&read)).unwrap(),
-            STATE_BEFORE
+            again.current.as_ref().unwrap().owned,
+            data.current.as_ref().unwrap().owned
         );
+        assert_eq!(again.history, data.history);
+        assert_eq!(
+            serde_json::to_string(&StateV2::from(&again)).unwrap(),
+            STATE_V2
+        );
+    }
+
+    /// `state.json` in format 2: links grouped by the directory of their
+    /// targets, copies apart.
+    const STATE_V2: &str = r#"{"version":2,"current":{"number":2,"generation":"/nix/store/g2","txid":"t2","links":{"/nix/store/":{".vimrc":"a-vimrc"}},"copies":{"bin/x":{"sha256":"ab","mode":493,"size":3},"old":{"sha256":"cd","mode":420}},"dirs":["bin"]},"history":[{"number":1,"path":"/nix/store/g1","time":100},{"number":2,"path":"/nix/store/g2","time":200}]}"#;
+
+    /// Targets in several directories, one without any `/`, names that need
+    /// escaping: each comes back as it was.
+    #[test]
+    fn links_are_grouped_by_directory_and_read_back_as_they_were() {
+        let mut owned = Owned::default();
+        for (path, target) in [
+            ("a", "/nix/store/x-src/a"),
+            ("b/c", "/nix/store/y-file"),
+            ("d", "/nix/store/x-src/sub/\"quoted\""),
+            ("e", "relative"),
+            ("f", "/top"),
+            ("g \"h\"", "/nix/store/x-src/g"),
+        ] {
+            owned.entries.insert(
+                p(path),
+                Recorded::Symlink {
+                    target: target.into(),
+                },
+            );
+        }
+        let data = Data {
+            current: Some(Applied {
+                number: 1,
+                generation: "/nix/store/g1".into(),
+                txid: "t".into(),
+                owned: owned.clone(),
+                facts: Some(Facts {
+                    user: "alice".into(),
+                    home: "/home/alice".into(),
+                    steps: false,
+                }),
+            }),
+            history: Vec::new(),
+        };
+        let text = serde_json::to_string(&StateV2::from(&data)).unwrap();
+        let read = decode_state(Path::new("state.json"), &text).unwrap();
+        let cur = read.current.unwrap();
+        assert_eq!(cur.owned, owned, "{text}");
+        assert_eq!(cur.facts, data.current.unwrap().facts);
     }
 
     /// A history record names its packages environment, or `null` for
@@ -977,7 +1376,7 @@ pub(crate) mod tests {
     /// recorded". Each reads back as written.
     #[test]
     fn history_records_their_packages_environment() {
-        let text = r#"{"version":1,"current":null,"history":[{"number":1,"path":"/nix/store/g1","time":1,"packages":"/nix/store/env"},{"number":2,"path":"/nix/store/g2","time":2,"packages":null},{"number":3,"path":"/nix/store/g3","time":3}]}"#;
+        let text = r#"{"version":2,"current":null,"history":[{"number":1,"path":"/nix/store/g1","time":1,"packages":"/nix/store/env"},{"number":2,"path":"/nix/store/g2","time":2,"packages":null},{"number":3,"path":"/nix/store/g3","time":3}]}"#;
         let data = decode_state(Path::new("state.json"), text).unwrap();
         let packages: Vec<_> = data.history.iter().map(|g| g.packages.clone()).collect();
         assert_eq!(
@@ -988,15 +1387,15 @@ pub(crate) mod tests {
                 None
             ]
         );
-        assert_eq!(serde_json::to_string(&StateV1::from(&data)).unwrap(), text);
+        assert_eq!(serde_json::to_string(&StateV2::from(&data)).unwrap(), text);
     }
 
     #[test]
-    fn state_formats_other_than_1_are_refused_by_name() {
+    fn state_formats_newer_than_2_are_refused_by_name() {
         let decode = |text: &str| decode_state(Path::new("/s/state.json"), text);
         // Newer, in the same shape or one this hearth cannot parse.
         for text in [
-            STATE_BEFORE.replace(r#""version":1"#, r#""version":2"#),
+            STATE_V2.replace(r#""version":2"#, r#""version":3"#),
             r#"{"version":3,"generations":{}}"#.to_string(),
             r#"{"current":null,"version":99999999999,"history":[]}"#.to_string(),
         ] {
@@ -1006,7 +1405,7 @@ pub(crate) mod tests {
                     err,
                     Error::Newer {
                         file: StateFile::State,
-                        reads: 1,
+                        reads: 2,
                         ..
                     }
                 ),
@@ -1023,9 +1422,11 @@ pub(crate) mod tests {
             matches!(err, Error::UnknownFormat { found: 0, .. }),
             "{err}"
         );
-        // Format 1 that does not parse, or no version at all: damaged.
+        // Format 1 or 2 that does not parse, or no version at all: damaged.
         for text in [
             r#"{"version":1,"current":5,"history":[]}"#,
+            r#"{"version":2,"current":5,"history":[]}"#,
+            &STATE_V2.replace(r#""links""#, r#""linkz""#),
             r#"{"history":[]}"#,
             "[1",
         ] {
@@ -1040,7 +1441,7 @@ pub(crate) mod tests {
         let dir = scratch("atomic-fifo");
         fifo(&dir.join(format!(".x.json.tmp-{}", std::process::id())));
         let d = dir.clone();
-        within(move || write_atomic(&d, "x.json", b"{}")).unwrap();
+        within(move || write_atomic(&d, "x.json", b"{}", false)).unwrap();
         assert_eq!(std::fs::read(dir.join("x.json")).unwrap(), b"{}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();

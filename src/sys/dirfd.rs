@@ -144,8 +144,23 @@ impl DirFd {
     /// a buffer on the stack: the result is allocated once, at its size
     /// (every managed link of a home is read on every activation).
     pub fn read_link(&self, name: &str) -> nix::Result<PathBuf> {
-        use nix::NixPath;
         use std::os::unix::ffi::OsStrExt;
+        self.with_link(name, |target| {
+            PathBuf::from(std::ffi::OsStr::from_bytes(target))
+        })
+    }
+
+    /// Whether `name` is a symlink to exactly `want`; nothing allocated.
+    pub fn link_is(&self, name: &str, want: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        self.with_link(name, |target| target == want.as_os_str().as_bytes())
+            .unwrap_or(false)
+    }
+
+    /// `f` of the target of the symlink `name`, read into a buffer on the
+    /// stack with one `readlinkat` (EINVAL: not a symlink).
+    fn with_link<T>(&self, name: &str, f: impl FnOnce(&[u8]) -> T) -> nix::Result<T> {
+        use nix::NixPath;
         // A link's target is at most PATH_MAX - 1 bytes on Linux (1023 on
         // macOS): a full buffer can only be a truncated target. Left
         // uninitialized: zeroing 4 KiB per link would cost more than the
@@ -166,7 +181,7 @@ impl DirFd {
         // SAFETY: readlinkat wrote (initialized) the first `len` bytes, and
         // `len` is below the buffer's length.
         let target = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
-        Ok(PathBuf::from(std::ffi::OsStr::from_bytes(target)))
+        Ok(f(target))
     }
 
     /// Opens a regular file for reading. Never follows a symlink, never
