@@ -23,6 +23,7 @@ mod adversarial;
 mod build;
 mod cli_docs;
 mod commit;
+mod confirm;
 mod diff;
 mod doctor;
 mod faults;
