@@ -511,6 +511,12 @@ fn parse_args() -> Cli {
                 }
                 ContextValue::Strings(shown)
             }
+            // clap writes an empty line for an empty list of tips when no
+            // subcommand was suggested: left out, the message reads as for
+            // a word that resembles nothing.
+            (ContextKind::Suggested, ContextValue::StyledStrs(tips)) if tips.is_empty() => {
+                continue;
+            }
             _ => value.clone(),
         };
         cleaned.insert(kind, value);
