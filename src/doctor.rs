@@ -1,7 +1,8 @@
 //! `hearth doctor`: a self check of the setup hearth runs in, each check a
 //! level and what to do about a problem: the Nix tools, the state directory
 //! and its journal, the GC roots of the recorded generations, the packages
-//! profile on `PATH`, the session variables in the environment.
+//! profile on `PATH`, the session variables in the environment (and, when
+//! they are not, whether a shell file of the home sources them).
 //! Reads only, and never waits for the lock (a check must answer while an
 //! activation runs); it runs the Nix tools' `--version`, nothing else.
 
@@ -351,7 +352,6 @@ fn session_vars(home: &Path, st: &state::State, cur: &state::Applied, setup: &Se
             "hearth's session variables are sourced (__HEARTH_SESS_VARS_SOURCED is set)",
         );
     }
-    let script = roots::profile(&st.dir, home).join("etc/profile.d/hearth.sh");
     let c = if setup.hm_vars {
         check(
             Level::Warn,
@@ -365,10 +365,71 @@ fn session_vars(home: &Path, st: &state::State, cur: &state::Applied, setup: &Se
             "hearth's session variables are not sourced in this environment (__HEARTH_SESS_VARS_SOURCED is not set)",
         )
     };
-    c.hint(format!(
+    // Without a packages environment the system installs the home (NixOS,
+    // nix-darwin): its login shells source the variables, and there is no
+    // profile of hearth's to point at.
+    if packages::generation_packages(&cur.generation, &st.dir, cur.number).is_none() {
+        return c.hint(format!(
+            "on NixOS and nix-darwin, login shells source {} (hearth's module); log in again after a switch. A shell that is not a login shell (`su` without `-`, `sudo -u`, cron) does not read them",
+            crate::report::escape_path(&cur.generation.join(SESSION_VARS))
+        ));
+    }
+    let script = roots::profile(&st.dir, home).join("etc/profile.d/hearth.sh");
+    if let Some(file) = sourcing_file(home) {
+        return check(
+            Level::Warn,
+            "session",
+            format!(
+                "hearth's session variables are not sourced in this environment, though ~/{file} sources them"
+            ),
+        )
+        .hint(format!(
+            "log in again: a login shell reads ~/{file} (this shell started before the line was added, or is not a login shell; `bash -l` is one)"
+        ));
+    }
+    check(
+        Level::Warn,
+        "session",
+        format!(
+            "{}, and no shell file in the home sources them (looked in ~/{})",
+            c.found,
+            SHELL_FILES.join(", ~/")
+        ),
+    )
+    .hint(format!(
         "have your login shell source {} (`hearth init --yes` adds the line), then log in again",
         crate::report::escape_path(&script)
     ))
+}
+
+/// The files of a home a shell reads at login (or, for zsh and bash, at
+/// every start) where a line may source hearth's session variables.
+const SHELL_FILES: [&str; 9] = [
+    ".profile",
+    ".bash_profile",
+    ".bash_login",
+    ".bashrc",
+    ".zprofile",
+    ".zshenv",
+    ".zshrc",
+    ".config/fish/conf.d/hearth.fish",
+    ".config/fish/config.fish",
+];
+
+/// The first of `SHELL_FILES` with a line, not a comment, that sources
+/// hearth's profile hook or a hearth profile's hm-session-vars.sh (as
+/// `hearth init` adds, or as one writes by hand).
+fn sourcing_file(home: &Path) -> Option<&'static str> {
+    SHELL_FILES.into_iter().find(|rel| {
+        std::fs::read_to_string(home.join(rel)).is_ok_and(|text| {
+            text.lines().any(|l| {
+                let l = l.trim_start();
+                !l.starts_with('#')
+                    && l.contains("hearth")
+                    && (l.contains("profile.d/hearth.") || l.contains(SESSION_VARS))
+            })
+        })
+    })
 }
 
 /// The journal: none pending, a committed one whose cleanup is left to the

@@ -210,6 +210,8 @@ enum Command {
         /// variable; repeatable.
         #[arg(long, value_name = "NAME=VALUE")]
         setenv: Vec<String>,
+        #[command(flatten)]
+        steps: StepArgs,
     },
     /// Internal: run by root mode for one user; drops to NAME, then activates.
     #[command(name = "activate-as-user", hide = true)]
@@ -229,6 +231,10 @@ enum Command {
         backup_ext: Option<String>,
         #[command(flatten)]
         steps: StepArgs,
+        /// Root mode relays this process's stderr to the systemd journal:
+        /// prefix each line with its syslog priority.
+        #[arg(long = "stderr-journal", hide = true)]
+        stderr_journal: bool,
     },
     /// Show what `activate` would do, without changing anything.
     ///
@@ -511,6 +517,12 @@ fn parse_args() -> Cli {
                 }
                 ContextValue::Strings(shown)
             }
+            // clap writes an empty line for an empty list of tips when no
+            // subcommand was suggested: left out, the message reads as for
+            // a word that resembles nothing.
+            (ContextKind::Suggested, ContextValue::StyledStrs(tips)) if tips.is_empty() => {
+                continue;
+            }
             _ => value.clone(),
         };
         cleaned.insert(kind, value);
@@ -612,6 +624,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 timeout: limit,
                 setenv,
                 step_timeout: steps.step_timeout,
+                verbosity: out.verbosity(),
             };
             activate_as(&name, &generation, opts, out)
         }
@@ -619,6 +632,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             pairs,
             timeout: limit,
             setenv,
+            steps,
         } => {
             let (limit, setenv) = match root_limits(Some(&limit), &setenv) {
                 Ok(parsed) => parsed,
@@ -631,7 +645,8 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 backup_ext: None,
                 timeout: limit,
                 setenv,
-                step_timeout: None,
+                step_timeout: steps.step_timeout,
+                verbosity: out.verbosity(),
             };
             activate_users(&pairs, &opts, out)
         }
@@ -642,7 +657,11 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             json,
             backup_ext,
             steps,
+            stderr_journal,
         } => {
+            if stderr_journal {
+                hearth::term::assume_stderr_journal();
+            }
             // Checked here too, not only by the parent: root may run this
             // command directly, and what it applies must come from the store.
             let generation = match root::check_generation(&name, &generation) {
@@ -908,7 +927,11 @@ fn activate_users(
         .iter()
         .map(|(name, gen)| root::activate_user(name, gen, opts))
         .collect();
-    report::err(&root::summary(&outcomes, false));
+    report::err_lines(
+        &root::summary(&outcomes, false),
+        &root::summary_priorities(&outcomes),
+        out.verbosity() == report::Verbosity::Quiet,
+    );
     Ok(if outcomes.iter().all(|o| o.code.is_success()) {
         ("activated", ExitCode::Success)
     } else {
@@ -951,10 +974,15 @@ fn plan_system(path: &Path, lock_timeout: Duration, json: bool, out: &mut report
             timeout: h.timeout,
             setenv: Vec::new(),
             step_timeout: None,
+            verbosity: out.verbosity(),
         };
         outcomes.push(root::activate_user(&h.user, &h.generation, &opts));
     }
-    report::err(&report::system_summary(&sys.file, &outcomes));
+    report::err_lines(
+        &report::system_summary(&sys.file, &outcomes),
+        &report::system_summary_priorities(&outcomes),
+        out.verbosity() == report::Verbosity::Quiet,
+    );
     out.set("system", sys.file.to_string_lossy().into_owned());
     out.set("homes", report::system_homes_json(&sys.homes, &outcomes));
     if outcomes.iter().all(|o| report::system_outcome(o).1) {

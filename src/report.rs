@@ -55,6 +55,28 @@ pub fn err_at(priority: crate::term::Priority, text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// A summary written after every user (root mode's, `plan --system`'s),
+/// each line at its own priority for the journal (`priorities`, one per
+/// line; the last one for any line beyond). With `-q`, printed only when a
+/// line is more than information, and then whole, so that it reads as one.
+pub fn err_lines(text: &str, priorities: &[crate::term::Priority], quiet: bool) {
+    use crate::term::Priority;
+    let priority = |i: usize| {
+        priorities
+            .get(i)
+            .or(priorities.last())
+            .copied()
+            .unwrap_or(Priority::Info)
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    if quiet && (0..lines.len()).all(|i| priority(i) == Priority::Info) {
+        return;
+    }
+    for (i, line) in lines.into_iter().enumerate() {
+        err_at(priority(i), line);
+    }
+}
+
 /// How much a command says (`-q`, `-v`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Verbosity {
@@ -605,6 +627,11 @@ impl Output {
         self.verbosity == Verbosity::Quiet
     }
 
+    /// `-q` or `-v`, for what root mode passes on to each user's process.
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
     /// The plan, summarized when large unless `-v` (nothing with `-q` or
     /// `--json`).
     pub fn plan(&self, generation: &Path, plan: &Plan) {
@@ -1114,6 +1141,31 @@ pub fn system_summary(file: &Path, outcomes: &[crate::root::Outcome]) -> String 
         );
     }
     text
+}
+
+/// The priority of each line of `system_summary`'s text: a plan that could
+/// not be made is an error, one whose activation would stop a warning.
+pub fn system_summary_priorities(outcomes: &[crate::root::Outcome]) -> Vec<crate::term::Priority> {
+    use crate::term::Priority;
+    let each: Vec<Priority> = outcomes
+        .iter()
+        .map(|o| match system_outcome(o) {
+            ("planned", _) => Priority::Info,
+            ("conflicts", _) => Priority::Warning,
+            _ => Priority::Error,
+        })
+        .collect();
+    let last = if each.contains(&Priority::Error) {
+        Priority::Error
+    } else if each.contains(&Priority::Warning) {
+        Priority::Warning
+    } else {
+        Priority::Info
+    };
+    let mut lines = vec![Priority::Info];
+    lines.extend(each);
+    lines.push(last);
+    lines
 }
 
 /// `plan --system --json`: one entry per user, with the plan as

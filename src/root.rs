@@ -33,9 +33,14 @@ use crate::exit::ExitCode;
 use crate::manifest;
 use crate::report;
 use crate::sys::nixtools;
+use crate::term::{self, Priority};
 
 /// The hidden subcommand the parent runs for one user (see `main.rs`).
 pub const CHILD_COMMAND: &str = "activate-as-user";
+
+/// The child's hidden flag: its stderr reaches the journal through root
+/// mode, so its lines carry syslog priorities (see `term`).
+pub const JOURNAL_FLAG: &str = "--stderr-journal";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -381,6 +386,8 @@ pub struct Options {
     pub setenv: Vec<(String, String)>,
     /// `--step-timeout`, passed on to the user's activation.
     pub step_timeout: Option<Duration>,
+    /// `-q` or `-v`, passed on to the user's activation.
+    pub verbosity: report::Verbosity,
 }
 
 /// Home Manager's per-user unit gets systemd's default start timeout of
@@ -561,9 +568,9 @@ pub fn activate_user(name: &str, gen: &Path, opts: &Options) -> Outcome {
         Err(e) => {
             let timed_out = matches!(e, Error::TimedOut { .. }).then_some(opts.timeout);
             let text = format!("error: {e}");
-            let mut err = io::stderr().lock();
+            let prefix = format!("[{}] ", report::escape(name));
             for line in escape_lines(&text).lines() {
-                let _ = writeln!(err, "[{}] {line}", report::escape(name));
+                show_err(Priority::Error, &prefix, line);
             }
             (e.exit_code(), timed_out, None)
         }
@@ -601,10 +608,24 @@ fn run_child(name: &str, gen: &Path, opts: &Options) -> Result<(ExitCode, Option
     })?;
     let mut cmd = Command::new(&exe);
     cmd.arg("--lock-timeout")
-        .arg(opts.lock_timeout.as_secs().to_string())
-        .arg(CHILD_COMMAND)
-        .arg(name)
-        .arg(&gen);
+        .arg(opts.lock_timeout.as_secs().to_string());
+    match opts.verbosity {
+        report::Verbosity::Quiet => {
+            cmd.arg("--quiet");
+        }
+        report::Verbosity::Verbose => {
+            cmd.arg("--verbose");
+        }
+        report::Verbosity::Normal => {}
+    }
+    cmd.arg(CHILD_COMMAND).arg(name).arg(&gen);
+    // The child's stderr is a pipe to this process, so it cannot see the
+    // journal itself; told, it prefixes each line with its priority (it
+    // knows where a message starts and ends), which `show` moves before
+    // the user's name.
+    if term::stderr_is_journal() {
+        cmd.arg(JOURNAL_FLAG);
+    }
     if opts.dry_run {
         cmd.arg("--dry-run");
     }
@@ -862,15 +883,33 @@ fn exit_code(status: ExitStatus) -> ExitCode {
 /// rewrite what root saw.
 fn show(line: &[u8], prefix: &str, to_stderr: bool) {
     let text = String::from_utf8_lossy(line);
+    if to_stderr {
+        // The child's priority (it was told, see `JOURNAL_FLAG`), or, for
+        // a line without one (a panic's), the line's own words.
+        let (priority, rest) = term::stderr_is_journal()
+            .then(|| Priority::strip(&text))
+            .flatten()
+            .unwrap_or((Priority::of(&text), &text));
+        show_err(priority, prefix, &report::escape(rest));
+        return;
+    }
     let text = format!("{prefix}{}\n", report::escape(&text));
     // A closed stdout (the parent's reader gone) is not the user's failure:
     // the child's status decides.
-    let _ = if to_stderr {
-        io::stderr().lock().write_all(text.as_bytes())
+    let mut w = io::stdout().lock();
+    let _ = w.write_all(text.as_bytes()).and_then(|()| w.flush());
+}
+
+/// One line of a user's on root's stderr, already escaped: prefixed with
+/// the user's name and, when stderr is the journal, first with the line's
+/// priority (so that an `error:` of a user's stays an error there).
+fn show_err(priority: Priority, prefix: &str, line: &str) {
+    let text = if term::stderr_is_journal() {
+        term::for_journal(&format!("{prefix}{line}\n"), priority)
     } else {
-        let mut w = io::stdout().lock();
-        w.write_all(text.as_bytes()).and_then(|()| w.flush())
+        format!("{prefix}{line}\n")
     };
+    let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// What an activation's outcome means, for the summary (see `main.rs`).
@@ -935,6 +974,31 @@ pub fn summary(outcomes: &[Outcome], dry_run: bool) -> String {
     text
 }
 
+/// The priority of each line of `summary`'s text: a user who failed, the
+/// line naming the failed and the one naming the timed out are errors.
+pub fn summary_priorities(outcomes: &[Outcome]) -> Vec<Priority> {
+    let failed = |o: &Outcome| {
+        if o.code.is_success() {
+            Priority::Info
+        } else {
+            Priority::Error
+        }
+    };
+    let mut lines = vec![Priority::Info];
+    lines.extend(outcomes.iter().map(failed));
+    lines.push(
+        outcomes
+            .iter()
+            .map(failed)
+            .find(|p| *p == Priority::Error)
+            .unwrap_or(Priority::Info),
+    );
+    if outcomes.iter().any(|o| o.timed_out.is_some()) {
+        lines.push(Priority::Error);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -967,6 +1031,27 @@ mod tests {
             text,
             "hearth: 3 users:\n  alice  activated\n  bob    failed: conflicts, nothing changed (exit 3)\n  carol  activated\nhearth: the activation failed for 1 of 3: bob\n"
         );
+    }
+
+    #[test]
+    fn the_summary_has_a_priority_per_line() {
+        let mut slow = outcome("bob", 1);
+        slow.timed_out = Some(Duration::from_secs(300));
+        for outcomes in [
+            vec![outcome("alice", 0)],
+            vec![outcome("alice", 0), outcome("carol", 3)],
+            vec![outcome("alice", 0), slow],
+        ] {
+            let text = summary(&outcomes, false);
+            let priorities = summary_priorities(&outcomes);
+            assert_eq!(priorities.len(), text.lines().count(), "{text}");
+            for (line, p) in text.lines().zip(priorities) {
+                let failed = line.contains("(exit ")
+                    || line.contains("failed for")
+                    || line.contains("timed out:");
+                assert_eq!(p == Priority::Error, failed, "{line}");
+            }
+        }
     }
 
     #[test]

@@ -32,6 +32,14 @@ impl Priority {
         }
     }
 
+    /// A line's priority prefix, as `for_journal` writes it, and the rest
+    /// of the line (root mode reads its children's lines with this).
+    pub fn strip(line: &str) -> Option<(Priority, &str)> {
+        [Priority::Error, Priority::Warning, Priority::Info]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p.prefix()).map(|rest| (p, rest)))
+    }
+
     /// A message's priority from its first line, as `report` words it.
     pub fn of(text: &str) -> Priority {
         let first = text.lines().next().unwrap_or("");
@@ -62,13 +70,21 @@ pub fn stderr_colour() -> bool {
     })
 }
 
+static STDERR_JOURNAL: OnceLock<bool> = OnceLock::new();
+
+/// Makes `stderr_is_journal` true for this process, before anything is
+/// written: root mode's child, whose stderr is a pipe that root mode
+/// relays to the journal (`root::JOURNAL_FLAG`).
+pub fn assume_stderr_journal() {
+    let _ = STDERR_JOURNAL.set(true);
+}
+
 /// Whether stderr is the systemd journal: `JOURNAL_STREAM` is
 /// `DEVICE:INODE` of the stream systemd connected, and it is stderr's
 /// (a child whose stderr was redirected inherits the variable, not the
 /// stream).
 pub fn stderr_is_journal() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
+    *STDERR_JOURNAL.get_or_init(|| {
         let Some(want) = std::env::var_os("JOURNAL_STREAM") else {
             return false;
         };
@@ -188,6 +204,12 @@ mod tests {
             for_journal("error: x\nhint: y\n", Priority::Error),
             "<3>error: x\n<3>hint: y\n"
         );
+        assert_eq!(
+            Priority::strip("<4>hearth: warning: w"),
+            Some((Priority::Warning, "hearth: warning: w"))
+        );
+        assert_eq!(Priority::strip("<0>x"), None);
+        assert_eq!(Priority::strip("[a] <3>x"), None);
     }
 
     #[test]

@@ -138,15 +138,35 @@ fn the_package_installs_completions_and_man_pages() {
 #[test]
 fn typos_never_suggest_internal_commands() {
     let mut shown = String::new();
-    for typo in ["activate-as-usr", "build-envv", "build-generatio", "mann"] {
+    for typo in [
+        "activate-as-usr",
+        "build-envv",
+        "build-generatio",
+        "mann",
+        "complet",
+    ] {
         let out = Command::new(HEARTH).arg(typo).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{typo}");
         let err = String::from_utf8(out.stderr).unwrap();
         for hidden in HIDDEN {
             assert!(!err.contains(&format!("'{hidden}'")), "{typo}: {err}");
         }
+        // Where only a hidden command resembled the typo, the message is
+        // the one for a word that resembles nothing: no empty line left
+        // where the suggestion was.
+        assert!(!err.contains("\n\n\n"), "{typo}: {err:?}");
         shown.push_str(&err);
     }
+    let nothing = Command::new(HEARTH).arg("zzzz").output().unwrap();
+    let nothing = String::from_utf8(nothing.stderr).unwrap();
+    let mann = shown
+        .split("error: ")
+        .find(|m| m.starts_with("unrecognized subcommand 'mann'"))
+        .unwrap();
+    assert_eq!(
+        format!("error: {mann}").replace("'mann'", "'zzzz'"),
+        nothing
+    );
     insta::assert_snapshot!("typos", shown);
 }
 

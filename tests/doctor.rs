@@ -94,3 +94,131 @@ fn missing_nix_tools_fail() {
     run.assert_code(1);
     insta::assert_snapshot!("no_nix", home.redact(&run.stdout));
 }
+
+/// hearth doctor with none of the session guards of the test's own
+/// environment, and `env`.
+fn doctor_with(home: &TestHome, env: &[(&str, &str)]) -> Run {
+    let out = home
+        .command(["doctor"])
+        .env_remove("__HEARTH_SESS_VARS_SOURCED")
+        .env_remove("__HM_SESS_VARS_SOURCED")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    Run::from_output(out)
+}
+
+/// The `session` line of a report, and its hint.
+#[track_caller]
+fn session_part(run: &Run) -> String {
+    let mut part = String::new();
+    let mut lines = run.stdout.lines();
+    let line = lines
+        .find(|l| l.split_whitespace().nth(1) == Some("session"))
+        .unwrap_or_else(|| panic!("no session line:\n{run}"));
+    part.push_str(line);
+    part.push('\n');
+    for hint in lines.take_while(|l| l.starts_with("  ")) {
+        part.push_str(hint);
+        part.push('\n');
+    }
+    part
+}
+
+/// A home built and switched to by `hearth switch` (packages and a
+/// session variable), whose variables are not sourced: reported with what
+/// to do, whether no shell file sources them or one does (log in again);
+/// a real login shell that reads the line has them.
+#[test]
+fn session_variables_not_sourced_are_reported_with_what_to_do() {
+    let nixpkgs = nixpkgs_or_skip!();
+    let home = TestHome::new();
+    let scratch = common::nix_eval::tempdir("doctor", "session");
+    let np = crate::standalone::fake_nixpkgs(&scratch, &nixpkgs);
+    let include = format!("nixpkgs={}", np.display());
+    let file = home.join(".config/hearth/home.nix");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(
+        &file,
+        format!(
+            "{{ pkgs, ... }}: {{\n  home.username = \"{}\";\n  home.homeDirectory = \"{}\";\n  home.sessionVariables.EDITOR = \"vim\";\n  home.packages = [ pkgs.hello ];\n}}\n",
+            common::current_user(),
+            home.path().display()
+        ),
+    )
+    .unwrap();
+    let switch = home
+        .command(["switch", "-I", &include])
+        .env("SHELL", "/bin/bash")
+        .output()
+        .unwrap();
+    Run::from_output(switch).assert_ok();
+    let profile_bin = home.join(".local/state/nix/profiles/hearth-packages/bin");
+    let path = format!(
+        "{}:{}",
+        path_str(&profile_bin),
+        std::env::var("PATH").unwrap()
+    );
+
+    // No shell file sources them.
+    let none = doctor_with(&home, &[("PATH", &path)]);
+    none.assert_ok();
+    // Home Manager's, not hearth's.
+    let hm = doctor_with(&home, &[("PATH", &path), ("__HM_SESS_VARS_SOURCED", "1")]);
+    hm.assert_ok();
+    // `hearth init` adds the line to ~/.profile: this environment still
+    // lacks them, and the hint says to log in again.
+    let init = home
+        .command(["init", "--yes"])
+        .env("SHELL", "/bin/bash")
+        .output()
+        .unwrap();
+    Run::from_output(init).assert_ok();
+    let added = doctor_with(&home, &[("PATH", &path)]);
+    added.assert_ok();
+    // A login shell reads ~/.profile, which sources them.
+    let login = std::process::Command::new("/bin/sh")
+        .args([
+            "-l",
+            "-c",
+            "exec \"$0\" doctor",
+            env!("CARGO_BIN_EXE_hearth"),
+        ])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("USER", common::current_user())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let login = Run::from_output(login);
+    assert!(session_part(&login).starts_with("ok    session"), "{login}");
+    let report = [&none, &hm, &added, &login]
+        .iter()
+        .map(|r| session_part(r))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    insta::assert_snapshot!("session_not_sourced", home.redact(&report));
+}
+
+/// A generation that names no packages environment (the system installs
+/// the packages, as on NixOS): its variables are the system's login
+/// shells' to source, and the hint says so.
+#[test]
+fn session_variables_of_a_system_installed_home_point_at_the_login_shells() {
+    let nixpkgs = nixpkgs_or_skip!();
+    let home = TestHome::new();
+    let gen = common::nix_eval::build_home(
+        &nixpkgs,
+        &home,
+        r#"{ ... }: { home.stateVersion = "25.05"; home.sessionVariables.EDITOR = "vim"; }"#,
+    )
+    .unwrap_or_else(|e| panic!("nix-build failed:\n{e}"));
+    home.hearth(["activate", path_str(&gen)]).assert_ok();
+    let run = doctor_with(&home, &[]);
+    run.assert_ok();
+    let names = [(path_str(&gen), "GEN")];
+    insta::assert_snapshot!(
+        "session_system",
+        home.redact(&redact(&session_part(&run), &names))
+    );
+}

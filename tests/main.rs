@@ -45,6 +45,7 @@ mod races;
 mod root;
 mod root_attacks;
 mod root_env;
+mod root_output;
 mod standalone;
 mod steps;
 mod system_plan;

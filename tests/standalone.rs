@@ -53,7 +53,7 @@ const HOME_COLLIDING: &str = r"{ pkgs, ... }:
 ";
 
 /// nixpkgs' lib directory, from what `nixpkgs_or_skip!` found.
-fn nixpkgs_lib(nixpkgs: &str) -> PathBuf {
+pub(crate) fn nixpkgs_lib(nixpkgs: &str) -> PathBuf {
     let dir = if nixpkgs == "<nixpkgs>" {
         let out = Command::new("nix-instantiate")
             .args(["--find-file", "nixpkgs"])
@@ -72,7 +72,7 @@ fn nixpkgs_lib(nixpkgs: &str) -> PathBuf {
 
 /// A `<nixpkgs>` of the test's own: nixpkgs' real lib, and the stand-in
 /// package set as its default.nix (what `import <nixpkgs> { }` gives).
-fn fake_nixpkgs(dir: &Path, nixpkgs: &str) -> PathBuf {
+pub(crate) fn fake_nixpkgs(dir: &Path, nixpkgs: &str) -> PathBuf {
     let root = dir.join("nixpkgs");
     fs::create_dir_all(&root).unwrap();
     std::os::unix::fs::symlink(nixpkgs_lib(nixpkgs), root.join("lib")).unwrap();

@@ -1,7 +1,7 @@
 //! Output for people: a summary of large plans (every path with `-v`),
-//! nothing but errors with `-q`, past-tense result lines, colour only where
-//! it is wanted (`CLICOLOR_FORCE`, never with `NO_COLOR` or into a pipe), and
-//! syslog priority prefixes when stderr is the journal.
+//! nothing but errors with `-q`, past-tense result lines, colour on a real
+//! terminal (a pty) or when forced (`CLICOLOR_FORCE`), never with `NO_COLOR`
+//! or into a pipe, and syslog priority prefixes when stderr is the journal.
 
 use crate::common;
 
@@ -97,14 +97,60 @@ fn quiet_prints_nothing_on_success_and_the_error_on_failure() {
     );
 }
 
+/// hearth with stdout and stderr on a real terminal (a pty, as a shell
+/// would run it), `TERM` set as a terminal emulator sets it and no colour
+/// variable but `env`; its exit status and what the terminal showed.
+fn on_a_terminal(home: &TestHome, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let stdout = pty.slave.try_clone().unwrap();
+    // The command, and with it this process's copies of the terminal's
+    // side, is gone after the spawn: reading ends when hearth's end.
+    let mut child = home
+        .command(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("TERM", "xterm-256color")
+        .envs(env.iter().copied())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(pty.slave))
+        .spawn()
+        .unwrap();
+    let mut shown = Vec::new();
+    let mut master = fs::File::from(pty.master);
+    let mut chunk = [0u8; 4096];
+    // Linux says EIO once no process holds the terminal's side.
+    while let Ok(n) = master.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        shown.extend_from_slice(&chunk[..n]);
+    }
+    let code = child.wait().unwrap().code().unwrap();
+    (
+        code,
+        String::from_utf8(shown).unwrap().replace("\r\n", "\n"),
+    )
+}
+
 #[test]
-fn colour_only_when_forced_and_never_with_no_color() {
+fn colour_on_a_terminal_or_when_forced_never_with_no_color_or_into_a_pipe() {
     let home = TestHome::new();
     let gen = build_generation(&home.gen().text(".a", "1\n"));
     let g = path_str(&gen);
     // Into a pipe: plain.
     let plain = home.hearth(["plan", g]);
     assert!(!plain.stdout.contains('\u{1b}'), "{plain}");
+    // On a terminal: coloured, and the same words.
+    let (code, shown) = on_a_terminal(&home, &["plan", g], &[]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("\u{1b}[32mcreate\u{1b}[0m"), "{shown:?}");
+    assert_eq!(strip_escapes(&shown), plain.stdout);
+    // NO_COLOR on a terminal: plain.
+    let (code, shown) = on_a_terminal(&home, &["plan", g], &[("NO_COLOR", "1")]);
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(shown, plain.stdout);
     let forced = home.hearth_env(["plan", g], &[("CLICOLOR_FORCE", "1")]);
     forced.assert_ok();
     assert!(
@@ -122,6 +168,30 @@ fn colour_only_when_forced_and_never_with_no_color() {
             .starts_with("\u{1b}[1m\u{1b}[31merror:\u{1b}[0m 1 path"),
         "{err:?}"
     );
+    // stderr on a terminal: the error coloured; with NO_COLOR, plain.
+    let (code, shown) = on_a_terminal(&home, &["activate", g], &[]);
+    assert_eq!(code, 3, "{shown}");
+    assert!(
+        shown.starts_with("\u{1b}[1m\u{1b}[31merror:\u{1b}[0m 1 path"),
+        "{shown:?}"
+    );
+    let (code, shown) = on_a_terminal(&home, &["activate", g], &[("NO_COLOR", "1")]);
+    assert_eq!(code, 3, "{shown}");
+    assert!(shown.starts_with("error: 1 path"), "{shown:?}");
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+}
+
+/// `text` without its colour escapes (`ESC [ … m`).
+fn strip_escapes(text: &str) -> String {
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('\u{1b}') {
+        plain.push_str(&rest[..at]);
+        let end = rest[at..].find('m').unwrap();
+        rest = &rest[at + end + 1..];
+    }
+    plain.push_str(rest);
+    plain
 }
 
 /// hearth with stderr into a file; `journal`: `JOURNAL_STREAM` names that
