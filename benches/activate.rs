@@ -104,6 +104,12 @@
 //! when it cannot link a GC root itself). Without GNU time, the wait4
 //! figure is shown, which overstates.
 //!
+//! The state on disk: after the switch case, every regular file under the
+//! home's state directory is counted with generations A and B recorded,
+//! and again after A and B are activated as two more; half the difference
+//! is what a generation costs. Issue 14: no journal left between runs, and at
+//! 100,000 files under 8 MB plus under 2 MB a generation.
+//!
 //! Output: a table on stdout and target/bench-activate.json.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -201,6 +207,7 @@ fn run() -> Result<()> {
     );
 
     let mut rows = Vec::new();
+    let mut disks = Vec::new();
     for (s, gens) in scenarios.iter().zip(&generations.generations) {
         let bench = Bench {
             bin: &bin,
@@ -210,8 +217,9 @@ fn run() -> Result<()> {
             sources: &generations.sources,
             logs: &work,
         };
-        let measured = bench.measure()?;
+        let (measured, disk) = bench.measure()?;
         rows.extend(measured);
+        disks.push(disk);
     }
     let bench = CopyBench {
         bin: &bin,
@@ -225,7 +233,7 @@ fn run() -> Result<()> {
     let filesystem = scratch.description.clone();
     drop(scratch);
 
-    report(&rows, &filesystem, &generations, &bin, &target)
+    report(&rows, &disks, &filesystem, &generations, &bin, &target)
 }
 
 // ---------------------------------------------------------------------------
@@ -897,7 +905,7 @@ impl Bench<'_> {
         }
     }
 
-    fn measure(&self) -> Result<Vec<Row>> {
+    fn measure(&self) -> Result<(Vec<Row>, Disk)> {
         let s = self.s;
         let (dirs_a, dirs_b) = (dirs_of(&s.a), dirs_of(&s.b));
         let fresh_ops = FreshOps::new(&s.floor, &s.a, &dirs_a, self.sources);
@@ -978,7 +986,22 @@ impl Bench<'_> {
         self.activate(self.gen_a, &s.a, &dirs_a, false)?;
         switch.max_rss_kb = self.activate(self.gen_b, &s.b, &dirs_b, true)?.max_rss_kb;
         plan_switch.floor.clone_from(&switch.floor);
-        Ok(vec![fresh, noop, switch, status, plan_noop, plan_switch])
+        // The state on disk with generations A and B recorded (B current),
+        // then with A and B again as two more: what a generation costs.
+        let two = state_on_disk(&s.state)?;
+        self.activate(self.gen_a, &s.a, &dirs_a, false)?;
+        self.activate(self.gen_b, &s.b, &dirs_b, false)?;
+        let four = state_on_disk(&s.state)?;
+        let disk = Disk {
+            n: s.n,
+            bytes: two.0,
+            per_generation: four.0.saturating_sub(two.0) / 2,
+            journal_left: two.1 || four.1,
+        };
+        Ok((
+            vec![fresh, noop, switch, status, plan_noop, plan_switch],
+            disk,
+        ))
     }
 
     /// An empty home and no state.
@@ -1251,6 +1274,15 @@ fn wait_rusage(pid: u32) -> io::Result<(WaitStatus, i64)> {
     }
     let status = WaitStatus::from_raw(Pid::from_raw(pid), status).map_err(io::Error::from)?;
     Ok((status, usage.ru_maxrss))
+}
+
+/// Bytes as MB, for printing.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a state directory is far below 2^52 bytes"
+)]
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
 }
 
 /// KiB as MiB, for printing.
@@ -1568,7 +1600,47 @@ impl CopyOps {
 // ---------------------------------------------------------------------------
 // Output
 
-fn report(rows: &[Row], filesystem: &str, built: &Built, bin: &Path, target: &Path) -> Result<()> {
+/// What hearth keeps on disk for a home of N files.
+struct Disk {
+    n: usize,
+    /// Every regular file of the state directory (two generations).
+    bytes: u64,
+    /// What each further generation adds.
+    per_generation: u64,
+    /// Whether a journal was left after an activation had finished.
+    journal_left: bool,
+}
+
+/// The bytes of the regular files under the state directory `state`
+/// (hearth keeps `$XDG_STATE_HOME/hearth` and its packages profile there),
+/// and whether a journal is there.
+fn state_on_disk(state: &Path) -> Result<(u64, bool)> {
+    fn walk(dir: &Path, total: &mut u64, journal: &mut bool) -> io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                walk(&entry.path(), total, journal)?;
+            } else if meta.is_file() {
+                *total += meta.len();
+                *journal |= entry.file_name() == "journal";
+            }
+        }
+        Ok(())
+    }
+    let (mut total, mut journal) = (0, false);
+    walk(state, &mut total, &mut journal)?;
+    Ok((total, journal))
+}
+
+fn report(
+    rows: &[Row],
+    disks: &[Disk],
+    filesystem: &str,
+    built: &Built,
+    bin: &Path,
+    target: &Path,
+) -> Result<()> {
     println!(
         "\nmedians; ratio = hearth / floor; peak RSS = largest ru_maxrss of hearth in that case"
     );
@@ -1664,6 +1736,33 @@ fn report(rows: &[Row], filesystem: &str, built: &Built, bin: &Path, target: &Pa
         );
         memory.push(json!({ "n": n, "peak_rss_mb": mb }));
     }
+    // The state on disk: issue 14 wants no journal left between runs, and
+    // at 100,000 files under 8 MB plus under 2 MB a generation.
+    let mut on_disk = Vec::new();
+    for d in disks {
+        let (mb, per) = (megabytes(d.bytes), megabytes(d.per_generation));
+        let verdict = if d.n == 100_000 {
+            let pass = mb - per < 8.0 && per < 2.0 && !d.journal_left;
+            format!(
+                " (issue 14: < 8 MB + < 2 MB a generation, no journal: {})",
+                if pass { "PASS" } else { "MISS" }
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "state on disk at N = {}: {mb:.2} MB with 2 generations, {:.2} KB more per generation; journal left between runs: {}{verdict}",
+            d.n,
+            per * 1e3,
+            if d.journal_left { "yes" } else { "no" },
+        );
+        on_disk.push(json!({
+            "n": d.n,
+            "state_bytes": d.bytes,
+            "per_generation_bytes": d.per_generation,
+            "journal_left": d.journal_left,
+        }));
+    }
     // Linear: hearth's 100,000 / 10,000 growth at most 1.1 times the floor's.
     let mut linear = Vec::new();
     for case in [
@@ -1695,6 +1794,7 @@ fn report(rows: &[Row], filesystem: &str, built: &Built, bin: &Path, target: &Pa
         "copy_generations": built.copies,
         "results": json_rows,
         "peak_rss": memory,
+        "state_on_disk": on_disk,
         "linear": linear,
     });
     let out = target.join("bench-activate.json");

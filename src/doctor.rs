@@ -216,7 +216,7 @@ fn home_checks(home: &Path, setup: &Setup) -> Vec<Check> {
     }
     if let Some(cur) = &data.current {
         checks.push(packages_on_path(home, &st, &data, cur, setup));
-        checks.push(session_vars(home, &st, cur, setup));
+        checks.push(session_vars(home, &st, &data, cur, setup));
     }
     checks
 }
@@ -337,7 +337,13 @@ fn packages_on_path(
 }
 
 /// The generation's session variables, sourced into this environment.
-fn session_vars(home: &Path, st: &state::State, cur: &state::Applied, setup: &Setup) -> Check {
+fn session_vars(
+    home: &Path,
+    st: &state::State,
+    data: &state::Data,
+    cur: &state::Applied,
+    setup: &Setup,
+) -> Check {
     if !cur.generation.join(SESSION_VARS).exists() {
         return check(
             Level::Ok,
@@ -368,7 +374,10 @@ fn session_vars(home: &Path, st: &state::State, cur: &state::Applied, setup: &Se
     // Without a packages environment the system installs the home (NixOS,
     // nix-darwin): its login shells source the variables, and there is no
     // profile of hearth's to point at.
-    if packages::generation_packages(&cur.generation, &st.dir, cur.number).is_none() {
+    let env = data
+        .current_record()
+        .and_then(|r| packages::generation_packages(&r, &st.dir));
+    if env.is_none() {
         return c.hint(format!(
             "on NixOS and nix-darwin, login shells source {} (hearth's module); log in again after a switch. A shell that is not a login shell (`su` without `-`, `sudo -u`, cron) does not read them",
             crate::report::escape_path(&cur.generation.join(SESSION_VARS))
