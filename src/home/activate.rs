@@ -459,7 +459,8 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         });
     }
     let mut tx = transact(ctx, req, &run, &planned, sink)?;
-    let cleaned = commit(ctx, req, &mut run, &planned.plan, &mut tx, sink)?;
+    let mut planned = planned;
+    let cleaned = commit(ctx, req, &mut run, &mut planned.plan, &mut tx, sink)?;
     // Shown before the hooks run, so that their output follows what changed.
     sink(Event::Applied {
         generation: &run.gen.path,
@@ -886,38 +887,36 @@ fn commit(
     ctx: &Context,
     req: &Request,
     p: &mut Prepared,
-    plan: &Plan,
+    plan: &mut Plan,
     tx: &mut Tx,
     sink: Sink,
 ) -> Result<bool, Error> {
-    // Cloned only when something is to be recorded: at 10,000 paths a
-    // copy costs a few percent of a no-op run.
-    let owned = if tx.applied.dirs_left.is_empty() {
-        std::borrow::Cow::Borrowed(&plan.owned)
-    } else {
-        let mut owned: Owned = plan.owned.clone();
-        for d in &tx.applied.dirs_left {
-            owned.dirs.remove(d);
-        }
-        std::borrow::Cow::Owned(owned)
-    };
+    // Moved out of the plan, not copied (nothing shows it): it becomes
+    // the record.
+    let mut owned = std::mem::take(&mut plan.owned);
+    for d in &tx.applied.dirs_left {
+        owned.dirs.remove(d);
+    }
     let data = &mut p.data;
     let record_changed = !tx.same_gen
         || req
             .as_number
             .is_some_and(|n| Some(n) != data.current_number())
-        || data.current.as_ref().map(|c| &c.owned) != Some(&*owned)
+        || data.current.as_ref().map(|c| &c.owned) != Some(&owned)
         // A record from before facts were kept gets them once.
         || data.current.as_ref().is_some_and(|c| c.facts.is_none());
     if tx.writes || record_changed {
         let known = data.find(tx.number).is_some();
-        data.current = Some(Applied {
+        let before = data.current.replace(Applied {
             number: tx.number,
             generation: p.gen.path.clone(),
             txid: tx.txid.clone(),
-            owned: owned.into_owned(),
+            owned,
             facts: Some(facts_of(&p.gen)),
         });
+        // The record of every path before: not freed one by one, the
+        // process ends soon after.
+        std::mem::forget(before);
         if !known {
             data.history.push(GenRecord {
                 number: tx.number,

@@ -626,15 +626,17 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             seen.get(t)
         };
         let rec = want.record();
-        let owned = old.entries.get(t).is_some_and(|r| s.matches(r));
+        // Looked up once: every file of a home passes here.
+        let old_rec = old.entries.get(t);
+        let owned = old_rec.is_some_and(|r| s.matches(r));
         if seen_is(s, &want) {
-            if old.entries.contains_key(t) {
+            if old_rec.is_some() {
                 plan.unchanged += 1;
             } else {
                 plan.adopted.push(t.clone());
             }
         } else if *s == Seen::Missing {
-            let why = if old.entries.contains_key(t) {
+            let why = if old_rec.is_some() {
                 Why::Repair
             } else {
                 Why::Create
@@ -645,7 +647,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
                 target: target.clone(),
             };
             puts.push(put(t, want, prev, Why::HomeManager));
-        } else if owned || (old.entries.contains_key(t) && is_store_link(s)) {
+        } else if owned || (old_rec.is_some() && is_store_link(s)) {
             let prev = match s {
                 Seen::Symlink { target, .. } => Prev::Symlink {
                     target: target.clone(),
