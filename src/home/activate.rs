@@ -1444,6 +1444,7 @@ mod tests {
                 backup_extension: None,
                 files: Vec::new(),
                 packages: None,
+                system_packages: None,
                 activation: vec![
                     step("early", After::Check),
                     step("linkedA", After::Linked),
