@@ -289,7 +289,9 @@ fn gc_root(st: &state::State, g: &state::GenRecord, user: Option<&str>) -> Check
 
 /// The current generation's packages, on PATH through the profile.
 fn packages_on_path(home: &Path, st: &state::State, cur: &state::Applied, setup: &Setup) -> Check {
-    let Some(env) = packages::generation_packages(&cur.generation, &st.dir, cur.number) else {
+    let Some(env) = packages::generation_packages(&cur.generation, &st.dir, cur.number)
+        .and_then(packages::Env::profile)
+    else {
         return check(
             Level::Ok,
             "packages",

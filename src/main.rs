@@ -1093,6 +1093,7 @@ fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> 
         out.set("generation", serde_json::Value::Null);
         out.set("number", serde_json::Value::Null);
         out.set("environment", serde_json::Value::Null);
+        out.set("installedBy", serde_json::Value::Null);
         out.set("packages", report::packages_list_json(&[]));
         return Ok(("no-generation", ExitCode::Success));
     };
@@ -1102,7 +1103,7 @@ fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> 
         cur.number,
     );
     let list = match &env {
-        Some(env) => home::packages::read_env(env)?,
+        Some(env) => home::packages::read_env(&env.path)?,
         None => Vec::new(),
     };
     out.set("generation", cur.generation.to_string_lossy().into_owned());
@@ -1110,14 +1111,14 @@ fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> 
     out.set(
         "environment",
         env.as_ref()
-            .map(|e| serde_json::Value::String(e.to_string_lossy().into_owned())),
+            .map(|e| serde_json::Value::String(e.path.to_string_lossy().into_owned())),
+    );
+    out.set(
+        "installedBy",
+        env.as_ref().map(|e| report::installer_json(e.by)),
     );
     out.set("packages", report::packages_list_json(&list));
-    out.text(&report::packages_list_text(
-        cur.number,
-        env.as_deref(),
-        &list,
-    ));
+    out.text(&report::packages_list_text(cur.number, env.as_ref(), &list));
     Ok(("listed", ExitCode::Success))
 }
 

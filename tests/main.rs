@@ -46,6 +46,7 @@ mod root_attacks;
 mod root_env;
 mod standalone;
 mod steps;
+mod system_packages;
 mod system_plan;
 mod term;
 mod transaction;

@@ -435,10 +435,13 @@ fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
 pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Error> {
     let mut run = prepare(ctx, req, sink)?;
     let planned = plan_phase(ctx, req, &run, sink)?;
+    // Before anything is recorded: the previous generation is the current one.
+    let system_pkgs = system_package_diff(&run);
     if req.dry_run {
         let profile = roots::profile(&ctx.state_dir(), &ctx.home);
         let pkgs = roots::profile_change(&profile, run.gen.manifest.packages.as_ref())
-            .map(|(new, link)| package_diff(&profile, link.as_deref(), &new));
+            .map(|(new, link)| package_diff(&profile, link.as_deref(), &new))
+            .or(system_pkgs);
         if let Some(diff) = &pkgs {
             sink(Event::Packages {
                 diff,
@@ -467,7 +470,8 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         .profile
         .as_ref()
         .zip(run.gen.manifest.packages.as_ref())
-        .map(|((profile, link), new)| package_diff(profile, link.as_deref(), new));
+        .map(|((profile, link), new)| package_diff(profile, link.as_deref(), new))
+        .or(system_pkgs);
     if let Some(diff) = &pkgs {
         sink(Event::Packages {
             diff,
@@ -499,6 +503,19 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         recovered,
         packages: pkgs,
     })
+}
+
+/// What changes in the environment the system installs (`systemPackages`)
+/// from the current generation's to the new one's; `None` without one, or
+/// when it stays (the same generation reads nothing more).
+fn system_package_diff(run: &Prepared) -> Option<packages::Diff> {
+    let cur = run.data.current.as_ref();
+    packages::system_diff(
+        run.gen.manifest.system_packages.as_deref(),
+        &run.gen.path,
+        cur.map(|c| c.generation.as_path()),
+        || cur.and_then(|c| packages::generation_packages(&c.generation, &run.st.dir, c.number)),
+    )
 }
 
 /// What changes from the environment the profile's `old_link` (a
@@ -1275,7 +1292,10 @@ pub fn remove_generations(
         data.history
             .iter()
             .filter(|g| numbers.contains(&g.number) != keep)
-            .filter_map(|g| packages::generation_packages(&g.path, &st.dir, g.number))
+            .filter_map(|g| {
+                packages::generation_packages(&g.path, &st.dir, g.number)
+                    .and_then(packages::Env::profile)
+            })
             .collect()
     };
     let (gone, kept) = (envs(false), envs(true));
