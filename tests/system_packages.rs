@@ -2,10 +2,11 @@
 //! nix-darwin: the manifest's `systemPackages`, put into
 //! `users.users.<name>.packages`): generations naming the real environments
 //! of tests/packages.rs (`hello-1.0`, then `hello-1.1`, built by nix-build
-//! and merged by `hearth build-env`). `plan` and `activate` (text and JSON)
-//! show what changes between the previous generation's environment and the
-//! new one's, hearth never installs it, `hearth packages` lists it, and a
-//! manifest naming both kinds of environment is refused.
+//! and merged by `hearth build-env`). `plan`, `plan --system` (as root,
+//! for a throwaway user) and `activate` (text and JSON) show what changes
+//! between the previous generation's environment and the new one's, hearth
+//! never installs it, `hearth packages` lists it, and a manifest naming
+//! both kinds of environment is refused.
 
 use crate::common;
 
@@ -193,4 +194,82 @@ fn a_manifest_naming_both_environments_is_refused() {
     }
     assert!(!home.join(".config/a").exists());
     assert!(!profile_dir(&home).exists());
+}
+
+/// `hearth plan --system`, as root for a real user: the plan made as that
+/// user shows what the system's packages change from the generation the
+/// home is on.
+#[test]
+fn plan_system_shows_the_systems_packages_per_user() {
+    needs_root!();
+    let user = common::users::TestUser::create("hsy", "system-packages-homes");
+    user.chown_home(user.uid, user.gid);
+    let gens = build_generations(&[
+        user.gen()
+            .text(".config/a", "a\n")
+            .system_packages_env(env("old")),
+        user.gen()
+            .text(".config/a", "a\n")
+            .system_packages_env(env("new")),
+    ]);
+    let hearth = |args: &[&std::ffi::OsStr]| {
+        Run::from_output(
+            std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+                .args(args)
+                .current_dir("/")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
+    hearth(&[
+        "activate".as_ref(),
+        "--user".as_ref(),
+        user.name.as_ref(),
+        gens[0].as_os_str(),
+    ])
+    .assert_ok();
+    let (_, sys) = common::users::fresh("sys", "system-packages-systems");
+    fs_write_homes(&sys, &user, &gens[1]);
+
+    let run = hearth(&["plan".as_ref(), "--system".as_ref(), sys.as_os_str()]);
+    run.assert_ok();
+    // Each line of the user's plan carries the user's name. (The closure
+    // size needs the user to reach the Nix store's database, which a
+    // single-user Nix without a daemon does not allow: not checked here.)
+    for line in [
+        "packages (installed by the system): 2 added, 1 removed, 1 changed",
+        "  change   hello 1.0 -> 1.1",
+    ] {
+        let want = format!("[{}] {line}", user.name);
+        assert!(
+            run.stdout.lines().any(|l| l.starts_with(&want)),
+            "{want:?} missing in\n{run}"
+        );
+    }
+    let doc = hearth(&[
+        "plan".as_ref(),
+        "--system".as_ref(),
+        sys.as_os_str(),
+        "--json".as_ref(),
+    ])
+    .json();
+    let text = doc.to_string();
+    assert!(
+        text.contains(r#""installedBy":"system""#)
+            && text.contains(r#""name":"hello","new":["1.1"]"#),
+        "{doc:#}"
+    );
+    let _ = std::fs::remove_dir_all(&sys);
+}
+
+/// `DIR/etc/hearth/homes.json` naming `user`'s generation `gen`, as the
+/// platform modules write it.
+fn fs_write_homes(dir: &Path, user: &common::users::TestUser, gen: &Path) {
+    let doc = json!({"version": 1, "homes": [{
+        "user": user.name, "home": path_str(&user.home),
+        "generation": path_str(gen), "timeout": 300,
+    }]});
+    std::fs::create_dir_all(dir.join("etc/hearth")).unwrap();
+    std::fs::write(dir.join("etc/hearth/homes.json"), doc.to_string()).unwrap();
 }
