@@ -368,6 +368,9 @@ pub fn diff(old: Option<&Path>, new: &Path) -> Diff {
 
 /// What changes in the environment the system installs, from the previous
 /// generation's `old` to the new generation's `new`, when they differ.
+/// Nothing without `new` (every package removed is not shown): looking up
+/// `old` then would read the previous manifest on every activation of a
+/// generation without packages, standalone ones included.
 /// `old` is only looked up (a read of the previous manifest) when the
 /// generation itself changes: the same generation names the same
 /// environment, so re-applying it (every NixOS switch) reads nothing.
