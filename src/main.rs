@@ -262,7 +262,9 @@ enum Command {
     ///
     /// One line per package output: name and version (as Nix's
     /// parseDrvName splits the store path's name), the output when it is
-    /// not `out`, sorted by name.
+    /// not `out`, sorted by name. On NixOS and nix-darwin the environment
+    /// is the one the system installs (users.users.<name>.packages), and
+    /// the list says so.
     Packages {
         /// Print one JSON document (docs/json.md).
         #[arg(long)]
