@@ -297,7 +297,10 @@ fn packages_on_path(
     setup: &Setup,
 ) -> Check {
     let record = data.current_record();
-    let Some(env) = record.and_then(|r| packages::generation_packages(&r, &st.dir)) else {
+    let Some(env) = record
+        .and_then(|r| packages::generation_packages(&r, &st.dir))
+        .and_then(packages::Env::profile)
+    else {
         return check(
             Level::Ok,
             "packages",
@@ -376,7 +379,8 @@ fn session_vars(
     // profile of hearth's to point at.
     let env = data
         .current_record()
-        .and_then(|r| packages::generation_packages(&r, &st.dir));
+        .and_then(|r| packages::generation_packages(&r, &st.dir))
+        .and_then(packages::Env::profile);
     if env.is_none() {
         return c.hint(format!(
             "on NixOS and nix-darwin, login shells source {} (hearth's module); log in again after a switch. A shell that is not a login shell (`su` without `-`, `sudo -u`, cron) does not read them",

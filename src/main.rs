@@ -268,7 +268,9 @@ enum Command {
     ///
     /// One line per package output: name and version (as Nix's
     /// parseDrvName splits the store path's name), the output when it is
-    /// not `out`, sorted by name.
+    /// not `out`, sorted by name. On NixOS and nix-darwin the environment
+    /// is the one the system installs (users.users.<name>.packages), and
+    /// the list says so.
     Packages {
         /// Print one JSON document (docs/json.md).
         #[arg(long)]
@@ -1121,12 +1123,13 @@ fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> 
         out.set("generation", serde_json::Value::Null);
         out.set("number", serde_json::Value::Null);
         out.set("environment", serde_json::Value::Null);
+        out.set("installedBy", serde_json::Value::Null);
         out.set("packages", report::packages_list_json(&[]));
         return Ok(("no-generation", ExitCode::Success));
     };
     let env = home::packages::generation_packages(&record, &state::dir_for(&ctx.home));
     let list = match &env {
-        Some(env) => home::packages::read_env(env)?,
+        Some(env) => home::packages::read_env(&env.path)?,
         None => Vec::new(),
     };
     out.set("generation", cur.generation.to_string_lossy().into_owned());
@@ -1134,14 +1137,14 @@ fn packages(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> 
     out.set(
         "environment",
         env.as_ref()
-            .map(|e| serde_json::Value::String(e.to_string_lossy().into_owned())),
+            .map(|e| serde_json::Value::String(e.path.to_string_lossy().into_owned())),
+    );
+    out.set(
+        "installedBy",
+        env.as_ref().map(|e| report::installer_json(e.by)),
     );
     out.set("packages", report::packages_list_json(&list));
-    out.text(&report::packages_list_text(
-        cur.number,
-        env.as_deref(),
-        &list,
-    ));
+    out.text(&report::packages_list_text(cur.number, env.as_ref(), &list));
     Ok(("listed", ExitCode::Success))
 }
 

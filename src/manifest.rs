@@ -250,6 +250,11 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     #[serde(default)]
     pub packages: Option<PathBuf>,
+    /// The packages environment the system installs for the user (NixOS,
+    /// nix-darwin: `users.users.<name>.packages`): hearth never installs
+    /// it, it only shows what changes in it. Never set with `packages`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_packages: Option<PathBuf>,
     #[serde(default)]
     pub activation: Vec<Step>,
 }
@@ -553,6 +558,15 @@ pub fn validate(m: &mut Manifest, check_sources: bool) -> Result<Vec<File>, Vec<
             push(Field::Packages, What::PackagesMissing(p.clone()));
         }
     }
+    if let Some(p) = &m.system_packages {
+        if m.packages.is_some() {
+            push(Field::SystemPackages, What::BothPackages);
+        } else if !p.is_absolute() {
+            push(Field::SystemPackages, What::PackagesNotAbsolute(p.clone()));
+        } else if !p.exists() {
+            push(Field::SystemPackages, What::PackagesMissing(p.clone()));
+        }
+    }
 
     let mut files = Vec::with_capacity(m.files.len());
     // The index in `m.files` of each of `files`.
@@ -756,6 +770,7 @@ mod tests {
             backup_extension: None,
             files,
             packages: None,
+            system_packages: None,
             activation: Vec::new(),
         }
     }
@@ -846,6 +861,35 @@ mod tests {
             "/g/manifest.json: files[0].target: .config/app/x lies inside .config/app, the target of files[2]; a path cannot be both a file and a directory\n\
              /g/manifest.json: files[1].target: \"/abs\": the target is an absolute path; give it relative to the home"
         );
+    }
+
+    /// `packages` (hearth installs) and `systemPackages` (the system
+    /// does) exclude each other; either alone is checked like the other.
+    #[test]
+    fn packages_and_system_packages_exclude_each_other() {
+        let mut m = manifest(Vec::new());
+        m.packages = Some("/".into());
+        m.system_packages = Some("/".into());
+        let problems = validate(&mut m, false).unwrap_err();
+        assert_eq!(
+            problems,
+            [Problem {
+                at: Field::SystemPackages,
+                what: What::BothPackages
+            }]
+        );
+        m.packages = None;
+        m.system_packages = Some("relative".into());
+        let problems = validate(&mut m, false).unwrap_err();
+        assert_eq!(problems[0].at, Field::SystemPackages);
+        m.system_packages = Some("/".into());
+        assert!(validate(&mut m, false).is_ok());
+        // Absent from a manifest that does not name one (older ones too).
+        let text = r#"{"version":1,"user":"a","home":"/h","files":[],"packages":null}"#;
+        assert_eq!(parse(text).unwrap().system_packages, None);
+        assert!(!serde_json::to_string(&parse(text).unwrap())
+            .unwrap()
+            .contains("systemPackages"));
     }
 
     #[test]

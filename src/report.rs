@@ -1462,7 +1462,11 @@ pub fn packages_diff_text(diff: &crate::home::packages::Diff) -> String {
             size_change(old, new)
         ),
     };
-    let _ = writeln!(out, "packages: {counts}{closure}");
+    let by = match diff.by {
+        crate::home::packages::Installer::Profile => "",
+        crate::home::packages::Installer::System => " (installed by the system)",
+    };
+    let _ = writeln!(out, "packages{by}: {counts}{closure}");
     for (verb, list) in [("add", &diff.added), ("remove", &diff.removed)] {
         for p in list {
             let _ = writeln!(
@@ -1506,17 +1510,26 @@ pub fn packages_diff_json(diff: &crate::home::packages::Diff) -> Value {
             json!({"old": diff.old.is_some().then_some(old), "new": new})
         }),
         "problem": diff.problem,
+        "installedBy": installer_json(diff.by),
     })
+}
+
+/// Who installs a packages environment, as JSON (docs/json.md).
+pub fn installer_json(by: crate::home::packages::Installer) -> &'static str {
+    match by {
+        crate::home::packages::Installer::Profile => "profile",
+        crate::home::packages::Installer::System => "system",
+    }
 }
 
 /// `hearth packages` for people: a line per package (output), sorted.
 pub fn packages_list_text(
     number: u64,
-    env: Option<&Path>,
+    env: Option<&crate::home::packages::Env>,
     list: &[crate::home::packages::Package],
 ) -> String {
     let mut out = String::new();
-    let Some(env) = env else {
+    let Some(crate::home::packages::Env { path: env, by }) = env else {
         let _ = writeln!(
             out,
             "generation {number} has no packages environment (home.packages is empty, or the system installs the packages)"
@@ -1525,10 +1538,15 @@ pub fn packages_list_text(
     };
     let _ = writeln!(
         out,
-        "generation {number}: {} package{} in {}",
+        "generation {number}: {} package{} in {}{}",
         list.len(),
         if list.len() == 1 { "" } else { "s" },
-        escape_path(env)
+        escape_path(env),
+        match by {
+            crate::home::packages::Installer::Profile => "",
+            crate::home::packages::Installer::System =>
+                ", installed by the system (users.users.<name>.packages)",
+        }
     );
     let names: Vec<String> = list.iter().map(|p| escape(&p.name).into_owned()).collect();
     let width = names.iter().map(String::len).max().unwrap_or(0);

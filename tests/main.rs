@@ -48,6 +48,7 @@ mod root_env;
 mod root_output;
 mod standalone;
 mod steps;
+mod system_packages;
 mod system_plan;
 mod term;
 mod transaction;

@@ -340,6 +340,7 @@ fn generation_spec() {
             "sessionPath",
             "sessionVariables",
             "shell",
+            "systemPackages",
             "user"
         ]
     );

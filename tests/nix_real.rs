@@ -232,6 +232,38 @@ fn units_follow_the_target_contract() {
     );
 }
 
+/// The system installs a home's packages (`users.users.<name>.packages`),
+/// and the generation's manifest names that very environment as
+/// `systemPackages` (and `packages` is null), so that `plan` and `activate`
+/// can show what changes in it.
+#[test]
+fn the_manifest_names_the_environment_the_system_installs() {
+    let args = inputs_or_skip!();
+    let bin = ["--arg", "hearthBin", hearth_bin()];
+    build(&args, &[]);
+    let gens = eval_ok(&args, &bin, "generations");
+    let installed = eval_ok(&args, &bin, "userPackages");
+    for user in ["alice", "bob"] {
+        let env = installed[user].as_array().unwrap();
+        assert_eq!(env.len(), 1, "{installed}");
+        let env = env[0].as_str().unwrap();
+        assert!(env.starts_with("/nix/store/"), "{env}");
+        let gen = Path::new(gens[user].as_str().unwrap());
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(gen.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["systemPackages"], env, "{user}: {manifest}");
+        assert_eq!(manifest["packages"], Value::Null, "{user}: {manifest}");
+        // It is the environment hearth's build-env made of home.packages.
+        assert!(
+            Path::new(env)
+                .join("nix-support/hearth-packages.json")
+                .is_file(),
+            "{env}"
+        );
+    }
+}
+
 /// `systemd-analyze verify` (this machine's systemd) accepts the rendered
 /// units: it exits 0 and prints nothing (it reports a key it cannot parse on
 /// stderr and still exits 0). The store paths in `ExecStart` are built, since

@@ -94,7 +94,7 @@ builtins.derivation {{
     })
 }
 
-fn env(name: &str) -> &'static Path {
+pub(crate) fn env(name: &str) -> &'static Path {
     &built()[name]
 }
 

@@ -188,7 +188,8 @@
         Whether `hearth activate` installs the packages environment as the
         user's profile. The platform modules set it to false: they put the
         environment into {option}`users.users.<name>.packages` instead, and the
-        manifest's `packages` is null.
+        manifest's `packages` is null (its `systemPackages` names the
+        environment, so that hearth can show what changes in it).
       '';
     };
   };

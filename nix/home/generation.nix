@@ -154,6 +154,11 @@ let
     hearth = "${config.hearth.package}/bin/hearth";
     files = map fileSpec files;
     packages = if config.hearth.installPackages && cfg.path != null then "${cfg.path}" else null;
+    # The same environment the platform modules put into
+    # users.users.<name>.packages: named so that hearth can show what
+    # changes in it, never installed by hearth.
+    systemPackages =
+      if !config.hearth.installPackages && cfg.path != null then "${cfg.path}" else null;
     activation = map (s: s // { text = withPath s.text; }) cfg.activationOrder;
     sessionVariables = cfg.sessionVariablesSpec;
     sessionPath = cfg.sessionSearchVariables.PATH or [ ];

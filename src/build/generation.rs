@@ -40,6 +40,10 @@ pub struct Spec {
     pub files: Vec<SpecFile>,
     #[serde(default)]
     pub packages: Option<PathBuf>,
+    /// The environment the system installs (`hearth.installPackages =
+    /// false`), for the manifest's `systemPackages`.
+    #[serde(default)]
+    pub system_packages: Option<PathBuf>,
     /// Already in order (Nix resolves the DAG).
     #[serde(default)]
     pub activation: Vec<SpecStep>,
@@ -605,6 +609,7 @@ pub fn layout(
             backup_extension: spec.backup_extension.clone(),
             files: entries.into_iter().map(|(_, e, _)| e).collect(),
             packages: spec.packages.clone(),
+            system_packages: spec.system_packages.clone(),
             activation,
         },
         copies,

@@ -440,10 +440,13 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
     };
     let mut run = prepare(ctx, req, opened, sink)?;
     let planned = plan_phase(ctx, req, &run, sink)?;
+    // Before anything is recorded: the previous generation is the current one.
+    let system_pkgs = system_package_diff(&run);
     if req.dry_run {
         let profile = roots::profile(&ctx.state_dir(), &ctx.home);
         let pkgs = roots::profile_change(&profile, run.gen.manifest.packages.as_ref())
-            .map(|(new, link)| package_diff(&profile, link.as_deref(), &new));
+            .map(|(new, link)| package_diff(&profile, link.as_deref(), &new))
+            .or(system_pkgs);
         if let Some(diff) = &pkgs {
             sink(Event::Packages {
                 diff,
@@ -473,7 +476,8 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         .profile
         .as_ref()
         .zip(run.gen.manifest.packages.as_ref())
-        .map(|((profile, link), new)| package_diff(profile, link.as_deref(), new));
+        .map(|((profile, link), new)| package_diff(profile, link.as_deref(), new))
+        .or(system_pkgs);
     if let Some(diff) = &pkgs {
         sink(Event::Packages {
             diff,
@@ -505,6 +509,23 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
         recovered,
         packages: pkgs,
     })
+}
+
+/// What changes in the environment the system installs (`systemPackages`)
+/// from the current generation's to the new one's; `None` without one, or
+/// when it stays (the same generation reads nothing more).
+fn system_package_diff(run: &Prepared) -> Option<packages::Diff> {
+    let cur = run.data.current.as_ref();
+    packages::system_diff(
+        run.gen.manifest.system_packages.as_deref(),
+        &run.gen.path,
+        cur.map(|c| c.generation.as_path()),
+        || {
+            run.data
+                .current_record()
+                .and_then(|r| packages::generation_packages(&r, &run.st.dir))
+        },
+    )
 }
 
 /// What changes from the environment the profile's `old_link` (a
@@ -585,10 +606,12 @@ fn unchanged(ctx: &Context, req: &Request, sink: Sink) -> Result<Result<Summary,
     };
     // What only the full path does: recover an activation, look at Home
     // Manager's links, register a GC root, move the packages profile.
+    // The profile's environment; one the system installs is not hearth's.
     let env = data
         .find(cur.number)
         .and_then(|g| g.packages.clone())
-        .flatten();
+        .flatten()
+        .and_then(packages::Env::profile);
     let profile = roots::profile(&ctx.state_dir(), &ctx.home);
     let pending = st.read_journal(&mut |journal| sink(Event::TornJournal { journal }))?;
     if pending.is_some()
@@ -922,7 +945,7 @@ fn commit(
                 number: tx.number,
                 path: p.gen.path.clone(),
                 time: state::now(),
-                packages: Some(p.gen.manifest.packages.clone()),
+                packages: Some(packages::env_of(&p.gen.manifest)),
             });
         }
         if let Err(e) = p.st.save(&p.data) {
@@ -1387,7 +1410,9 @@ pub fn remove_generations(
         data.history
             .iter()
             .filter(|g| numbers.contains(&g.number) != keep)
-            .filter_map(|g| packages::generation_packages(g, &st.dir))
+            .filter_map(|g| {
+                packages::generation_packages(g, &st.dir).and_then(packages::Env::profile)
+            })
             .collect()
     };
     let (gone, kept) = (envs(false), envs(true));
@@ -1567,6 +1592,7 @@ mod tests {
                 backup_extension: None,
                 files: Vec::new(),
                 packages: None,
+                system_packages: None,
                 activation: vec![
                     step("early", After::Check),
                     step("linkedA", After::Linked),

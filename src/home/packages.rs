@@ -9,6 +9,10 @@
 //! or, for an environment built without one, its references in the store.
 //! Never called on a no-op activation: the callers compare the store paths
 //! of the two environments first, and only a change pays for this.
+//!
+//! Who installs an environment ([`Installer`]): hearth, as the packages
+//! profile (standalone), or the system (NixOS, nix-darwin put the
+//! generation's `systemPackages` into `users.users.<name>.packages`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -239,6 +243,50 @@ pub struct Named {
     pub versions: Vec<String>,
 }
 
+/// Who installs a generation's packages environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Installer {
+    /// hearth, as the packages profile (the manifest's `packages`).
+    Profile,
+    /// The system, from the manifest's `systemPackages`: hearth shows
+    /// what changes in it and never installs it.
+    System,
+}
+
+/// The packages environment a generation names, and who installs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Env {
+    pub path: PathBuf,
+    pub by: Installer,
+}
+
+/// The packages environment a manifest names, and who installs it.
+pub fn env_of(m: &crate::manifest::Manifest) -> Option<Env> {
+    match (&m.packages, &m.system_packages) {
+        (Some(path), _) => Some(Env {
+            path: path.clone(),
+            by: Installer::Profile,
+        }),
+        (None, Some(path)) => Some(Env {
+            path: path.clone(),
+            by: Installer::System,
+        }),
+        (None, None) => None,
+    }
+}
+
+impl Env {
+    /// The environment, when it is the packages profile's.
+    pub fn profile(self) -> Option<PathBuf> {
+        (self.by == Installer::Profile).then_some(self.path)
+    }
+
+    /// The environment, when the system installs it.
+    pub fn system(self) -> Option<PathBuf> {
+        (self.by == Installer::System).then_some(self.path)
+    }
+}
+
 /// What changes from one packages environment to another.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diff {
@@ -254,6 +302,9 @@ pub struct Diff {
     /// An environment whose packages could not be read: the lists are
     /// then incomplete, and this says why.
     pub problem: Option<String>,
+    /// Who installs the environments: the profile's old environment is
+    /// where the profile was; the system's, the previous generation's.
+    pub by: Installer,
 }
 
 impl Diff {
@@ -328,7 +379,36 @@ pub fn diff(old: Option<&Path>, new: &Path) -> Diff {
         changed,
         closure,
         problem: (!problems.is_empty()).then(|| problems.join("\n")),
+        by: Installer::Profile,
     }
+}
+
+/// What changes in the environment the system installs, from the previous
+/// generation's `old` to the new generation's `new`, when they differ.
+/// Nothing without `new` (every package removed is not shown): looking up
+/// `old` then would read the previous manifest on every activation of a
+/// generation without packages, standalone ones included.
+/// `old` is only looked up (a read of the previous manifest) when the
+/// generation itself changes: the same generation names the same
+/// environment, so re-applying it (every NixOS switch) reads nothing.
+pub fn system_diff(
+    new: Option<&Path>,
+    new_gen: &Path,
+    old_gen: Option<&Path>,
+    old: impl FnOnce() -> Option<Env>,
+) -> Option<Diff> {
+    let new = new?;
+    if old_gen == Some(new_gen) {
+        return None;
+    }
+    let old = old().and_then(Env::system);
+    if old.as_deref() == Some(new) {
+        return None;
+    }
+    Some(Diff {
+        by: Installer::System,
+        ..diff(old.as_deref(), new)
+    })
 }
 
 /// The environment a profile (or one of its `-N-link`s) points at now.
@@ -336,24 +416,39 @@ pub fn resolve(link: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(link).ok()
 }
 
-/// The `packages` field of a manifest, read without validating the rest
-/// (the generation was validated when it was applied).
-pub fn manifest_packages(manifest: &Path) -> Option<Option<PathBuf>> {
+/// The `packages` or `systemPackages` field of a manifest, read without
+/// validating the rest (the generation was validated when it was applied);
+/// `None` when the manifest cannot be read.
+pub fn manifest_packages(manifest: &Path) -> Option<Option<Env>> {
     #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct Only {
         #[serde(default)]
         packages: Option<PathBuf>,
+        #[serde(default)]
+        system_packages: Option<PathBuf>,
     }
     let text = std::fs::read_to_string(manifest).ok()?;
-    serde_json::from_str::<Only>(&text).ok().map(|o| o.packages)
+    let only = serde_json::from_str::<Only>(&text).ok()?;
+    Some(match (only.packages, only.system_packages) {
+        (Some(path), _) => Some(Env {
+            path,
+            by: Installer::Profile,
+        }),
+        (None, Some(path)) => Some(Env {
+            path,
+            by: Installer::System,
+        }),
+        (None, None) => None,
+    })
 }
 
-/// The packages environment of a recorded generation, as the history
-/// records it. A record written before hearth recorded it: from the
-/// generation's manifest, or from the copy of it that hearth then kept
-/// beside its state (`manifests/N.json`) once the generation is gone from
-/// the store.
-pub fn generation_packages(g: &GenRecord, state_dir: &Path) -> Option<PathBuf> {
+/// The packages environment of a recorded generation, and who installs
+/// it, as the history records it. A record written before hearth recorded
+/// it: from the generation's manifest, or from the copy of it that hearth
+/// then kept beside its state (`manifests/N.json`) once the generation is
+/// gone from the store.
+pub fn generation_packages(g: &GenRecord, state_dir: &Path) -> Option<Env> {
     if let Some(recorded) = &g.packages {
         return recorded.clone();
     }
@@ -368,7 +463,8 @@ pub fn generation_packages(g: &GenRecord, state_dir: &Path) -> Option<PathBuf> {
 /// activating the generation again would change in it.
 pub fn status(home: &Path, cur: &GenRecord) -> Option<(PathBuf, Diff)> {
     let state_dir = crate::home::state::dir_for(home);
-    let want = generation_packages(cur, &state_dir)?;
+    // The system's environment: nothing of hearth's to compare it with.
+    let want = generation_packages(cur, &state_dir)?.profile()?;
     let profile = crate::home::roots::profile(&state_dir, home);
     let have = resolve(&profile);
     if have.as_ref() == Some(&want) {
@@ -508,6 +604,25 @@ mod tests {
                 old: vec!["1.0".into()],
                 new: vec!["1.1".into()]
             }]
+        );
+    }
+
+    /// The system's environment is compared by store path, and the
+    /// previous generation is not even looked up when it is the same.
+    #[test]
+    fn system_diff_only_when_the_environment_changes() {
+        let (gen, other) = (Path::new("/nix/store/g1"), Path::new("/nix/store/g2"));
+        let env = Path::new("/nix/store/e1");
+        let sys = |p: &str| Env {
+            path: p.into(),
+            by: Installer::System,
+        };
+        let unread = || -> Option<Env> { panic!("the previous generation was read") };
+        assert_eq!(system_diff(None, gen, Some(other), unread), None);
+        assert_eq!(system_diff(Some(env), gen, Some(gen), unread), None);
+        assert_eq!(
+            system_diff(Some(env), gen, Some(other), || Some(sys("/nix/store/e1"))),
+            None
         );
     }
 

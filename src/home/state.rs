@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use crate::home::packages::{Env, Installer};
 use crate::home::plan::{Owned, Recorded};
 use crate::manifest::RelPath;
 use crate::sys::fxhash::FxIndexMap;
@@ -228,10 +229,11 @@ pub struct GenRecord {
     pub path: PathBuf,
     /// Seconds since the Unix epoch when it was first activated.
     pub time: u64,
-    /// The packages environment of its manifest (`Some(None)`: it has
-    /// none). `None`: not recorded, in a state written before hearth
-    /// recorded it; the manifest then says (see `packages::generation_packages`).
-    pub packages: Option<Option<PathBuf>>,
+    /// The packages environment of its manifest and who installs it
+    /// (`Some(None)`: it has none). `None`: not recorded, in a state
+    /// written before hearth recorded it; the manifest then says (see
+    /// `packages::generation_packages`).
+    pub packages: Option<Option<Env>>,
 }
 
 /// The state in memory; on disk it is [`StateV1`].
@@ -650,6 +652,14 @@ struct GenRecordV1<'a> {
         deserialize_with = "present"
     )]
     packages: Option<Option<Cow<'a, Path>>>,
+    /// The environment the system installs (NixOS, nix-darwin), with
+    /// `packages` null; absent otherwise.
+    #[serde(
+        default,
+        rename = "systemPackages",
+        skip_serializing_if = "Option::is_none"
+    )]
+    system_packages: Option<Cow<'a, Path>>,
 }
 
 /// A field that is there, `null` or not: `Some` (absent is `None`, by
@@ -792,11 +802,24 @@ impl<'a> From<&'a GenRecord> for GenRecordV1<'a> {
             time,
             packages,
         } = g;
+        let (packages, system_packages) = match packages {
+            None => (None, None),
+            Some(None) => (Some(None), None),
+            Some(Some(Env {
+                path,
+                by: Installer::Profile,
+            })) => (Some(Some(Cow::Borrowed(path.as_path()))), None),
+            Some(Some(Env {
+                path,
+                by: Installer::System,
+            })) => (Some(None), Some(Cow::Borrowed(path.as_path()))),
+        };
         GenRecordV1 {
             number: *number,
             path: Cow::Borrowed(path),
             time: *time,
-            packages: packages.as_ref().map(|p| p.as_deref().map(Cow::Borrowed)),
+            packages,
+            system_packages,
         }
     }
 }
@@ -808,12 +831,21 @@ impl From<GenRecordV1<'_>> for GenRecord {
             path,
             time,
             packages,
+            system_packages,
         } = disk;
+        let env = |path: Cow<'_, Path>, by| Env {
+            path: path.into_owned(),
+            by,
+        };
         GenRecord {
             number,
             path: path.into_owned(),
             time,
-            packages: packages.map(|p| p.map(Cow::into_owned)),
+            packages: packages.map(|p| match (p, system_packages) {
+                (Some(p), _) => Some(env(p, Installer::Profile)),
+                (None, Some(s)) => Some(env(s, Installer::System)),
+                (None, None) => None,
+            }),
         }
     }
 }
@@ -1376,15 +1408,22 @@ pub(crate) mod tests {
     /// recorded". Each reads back as written.
     #[test]
     fn history_records_their_packages_environment() {
-        let text = r#"{"version":2,"current":null,"history":[{"number":1,"path":"/nix/store/g1","time":1,"packages":"/nix/store/env"},{"number":2,"path":"/nix/store/g2","time":2,"packages":null},{"number":3,"path":"/nix/store/g3","time":3}]}"#;
+        let text = r#"{"version":2,"current":null,"history":[{"number":1,"path":"/nix/store/g1","time":1,"packages":"/nix/store/env"},{"number":2,"path":"/nix/store/g2","time":2,"packages":null},{"number":3,"path":"/nix/store/g3","time":3},{"number":4,"path":"/nix/store/g4","time":4,"packages":null,"systemPackages":"/nix/store/sys"}]}"#;
         let data = decode_state(Path::new("state.json"), text).unwrap();
         let packages: Vec<_> = data.history.iter().map(|g| g.packages.clone()).collect();
         assert_eq!(
             packages,
             [
-                Some(Some(PathBuf::from("/nix/store/env"))),
+                Some(Some(Env {
+                    path: "/nix/store/env".into(),
+                    by: Installer::Profile
+                })),
                 Some(None),
-                None
+                None,
+                Some(Some(Env {
+                    path: "/nix/store/sys".into(),
+                    by: Installer::System
+                })),
             ]
         );
         assert_eq!(serde_json::to_string(&StateV2::from(&data)).unwrap(), text);

@@ -20,6 +20,7 @@ pub enum Field {
     Home,
     BackupExtension,
     Packages,
+    SystemPackages,
     File(usize, FileField),
     Step(usize, StepField),
 }
@@ -47,6 +48,7 @@ impl fmt::Display for Field {
             Field::Home => f.write_str("home"),
             Field::BackupExtension => f.write_str("backupExtension"),
             Field::Packages => f.write_str("packages"),
+            Field::SystemPackages => f.write_str("systemPackages"),
             Field::File(i, field) => {
                 let name = match field {
                     FileField::Target => "target",
@@ -97,6 +99,8 @@ pub enum What {
     PackagesNotAbsolute(PathBuf),
     #[error("{} does not exist", .0.display())]
     PackagesMissing(PathBuf),
+    #[error("set together with `packages`; a generation's packages are installed either by hearth (`packages`) or by the system (`systemPackages`), never by both: set one of them to null")]
+    BothPackages,
     #[error(transparent)]
     BackupExtension(#[from] BadBackupExt),
     #[error("{raw:?}: {why}")]

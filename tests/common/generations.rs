@@ -110,6 +110,9 @@ pub struct GenSpec {
     /// A packages environment built elsewhere (`hearth build-env`), named
     /// as it is; wins over `packages`.
     pub packages_env: Option<String>,
+    /// The manifest's `systemPackages` (the environment the system
+    /// installs); the field is left out when `None`.
+    pub system_packages_env: Option<String>,
     pub activation: Vec<StepSpec>,
     /// When set, manifest.json is exactly this text and the fields above are ignored.
     pub raw_manifest: Option<String>,
@@ -125,6 +128,7 @@ impl GenSpec {
             files: Vec::new(),
             packages: None,
             packages_env: None,
+            system_packages_env: None,
             activation: Vec::new(),
             raw_manifest: None,
         }
@@ -166,6 +170,12 @@ impl GenSpec {
     /// The manifest's `packages` is this store path.
     pub fn packages_env(mut self, env: &Path) -> Self {
         self.packages_env = Some(path_str(env).to_owned());
+        self
+    }
+
+    /// The manifest's `systemPackages` is this store path.
+    pub fn system_packages_env(mut self, env: &Path) -> Self {
+        self.system_packages_env = Some(path_str(env).to_owned());
         self
     }
 
@@ -231,7 +241,7 @@ impl GenSpec {
                 json!({ "name": step.name, "after": step.after, "script": script })
             })
             .collect();
-        let manifest = json!({
+        let mut manifest = json!({
             "version": 1,
             "user": self.user,
             "home": self.home,
@@ -240,6 +250,9 @@ impl GenSpec {
             "packages": packages,
             "activation": activation,
         });
+        if let Some(env) = &self.system_packages_env {
+            manifest["systemPackages"] = json!(env);
+        }
         let manifest = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
         let markers: Vec<String> = (0..sources.len())
             .map(|i| format!("{MARKER}{i}@"))

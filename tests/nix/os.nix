@@ -197,6 +197,10 @@ let
       hearth.users.alice = {
         home.file.".vimrc".text = "set number\n";
         home.packages = [ (tool "hello-2.12") ];
+        # The generation names the packages environment the system
+        # installs (`systemPackages`): building it builds that too, whose
+        # session variables script needs coreutils.
+        hearth.coreutils = lib.mkIf (hearthBin != null) fake.hostCoreutils;
         home.sessionVariables.EDITOR = "vim";
       };
       hearth.users.bob.home.file.".bobrc".text = "bob\n";

@@ -197,6 +197,10 @@ let
       {
         home.file.".config/hearth-check/rc".text = "hello ${name}\n";
         home.packages = [ (tool "hello-2.12") ];
+        # The generation names the packages environment the system
+        # installs (`systemPackages`), so building it builds that too,
+        # whose session variables script needs coreutils.
+        hearth.coreutils = lib.mkIf (hearthBin != null) fake.hostCoreutils;
         home.sessionVariables.EDITOR = "vim";
         home.activation.greet = lib.hm.dag.entryAfter [ "writeBoundary" ] ''
           echo "greeted $USER" > "$HOME/.hearth-check-greeted"

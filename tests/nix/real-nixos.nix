@@ -343,6 +343,10 @@ let
       {
         home.file.".config/hearth-check/rc".text = "hello ${name}\n";
         home.packages = [ (tool "hello-2.12") ];
+        # The generation names the packages environment the system
+        # installs (`systemPackages`), so building it builds that too,
+        # whose session variables script needs coreutils.
+        hearth.coreutils = lib.mkIf (hearthBin != null) fake.hostCoreutils;
         home.sessionVariables.EDITOR = "vim";
         home.activation.greet = lib.hm.dag.entryAfter [ "writeBoundary" ] ''
           echo "greeted $USER" > "$HOME/.hearth-check-greeted"
@@ -403,6 +407,10 @@ in
       builtins.readFile homesJson.source;
   setEnvironment = config.system.build.setEnvironment.text;
   generations = lib.mapAttrs (_: h: h.home.generation.outPath) config.hearth.users;
+  # name -> the store paths in users.users.<name>.packages.
+  userPackages = lib.mapAttrs (
+    name: _: map (p: p.outPath) config.users.users.${name}.packages
+  ) config.hearth.users;
   # Everything a build needs for the units to be run: the generations, the
   # hearth package, and the Nix on the units' PATH.
   build = [

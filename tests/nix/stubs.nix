@@ -25,6 +25,15 @@ rec {
   # A package with an empty bin/: stands in for a tool a module names.
   tool = name: run name ''mkdir -p "$out/bin"'';
 
+  # This machine's `ln`, `chmod`, `mkdir` and `cp`, for the few builds of
+  # a home that need them (`hearth.coreutils`: the session variables
+  # script in the packages environment, ...). The tests build with the
+  # sandbox off.
+  hostCoreutils = run "host-coreutils" ''
+    mkdir -p "$out/bin"
+    for t in ln chmod mkdir cp; do ln -s "$(command -v $t)" "$out/bin/$t"; done
+  '';
+
   # A shell package, as `users.users.<name>.shell` takes one.
   shell =
     name: path:

@@ -11,6 +11,7 @@ fn spec(files: Vec<SpecFile>) -> Spec {
         hearth: None,
         files,
         packages: None,
+        system_packages: None,
         activation: Vec::new(),
         session_variables: IndexMap::new(),
         session_path: Vec::new(),
