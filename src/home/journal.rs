@@ -103,17 +103,19 @@ impl State {
     /// the whole journal, or the one it replaces (the hooks still owed are
     /// written again as each starts), never half of one.
     pub fn write_journal(&self, j: &Journal) -> Result<(), Error> {
-        let path = self.journal_path();
-        // The JSON is written after room for the header, which is filled in
-        // once its length is known: one buffer, the size of the journal.
-        let mut bytes = vec![b' '; HEADER];
-        serde_json::to_writer(&mut bytes, &JournalV1::from(j)).map_err(|e| Error::Corrupt {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        let header = format!("{:<width$}\n", bytes.len() - HEADER, width = HEADER - 1);
-        bytes[..HEADER].copy_from_slice(header.as_bytes());
-        crate::home::state::write_atomic(&self.dir, JOURNAL_FILE, &bytes, j.needs_flush())
+        // Streamed after room for the header, which is filled in once the
+        // length is known: the journal of a large activation is never
+        // held whole in memory.
+        let flush = j.needs_flush();
+        crate::home::state::write_atomic_with(&self.dir, JOURNAL_FILE, flush, |f, path| {
+            use std::io::Write;
+            use std::os::unix::fs::FileExt;
+            f.write_all(&[b' '; HEADER]).map_err(io_err(path))?;
+            crate::home::state::write_json(f, path, &JournalV1::from(j))?;
+            let len = f.metadata().map_err(io_err(path))?.len() - HEADER as u64;
+            let header = format!("{len:<width$}\n", width = HEADER - 1);
+            f.write_all_at(header.as_bytes(), 0).map_err(io_err(path))
+        })
     }
 
     /// Removes the journal: nothing is pending, and no journal is kept

@@ -384,11 +384,9 @@ impl State {
 
     pub fn save(&self, data: &Data) -> Result<(), Error> {
         crate::sys::fault::record_point().map_err(io_err(&self.dir.join(STATE_FILE)))?;
-        let bytes = serde_json::to_vec(&StateV2::from(data)).map_err(|e| Error::Corrupt {
-            path: self.dir.join(STATE_FILE),
-            message: e.to_string(),
-        })?;
-        write_atomic(&self.dir, STATE_FILE, &bytes, false)
+        write_atomic_with(&self.dir, STATE_FILE, false, |f, dest| {
+            write_json(f, dest, &StateV2::from(data))
+        })
     }
 
     /// Removes the copy of generation `number`'s manifest that hearth
@@ -516,7 +514,15 @@ pub fn lock_holder(_dir: &Path) -> Option<String> {
 /// here would push out every change of the activation at once, which
 /// costs more than the changes; the journal of an activation that moves a
 /// user's file aside is flushed (file, then directory) before that move.
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], flush: bool) -> Result<(), Error> {
+/// The content is written by `write` into the new file (given the path it
+/// will have, for messages): a large record is streamed to it, never held
+/// whole in memory.
+pub(crate) fn write_atomic_with(
+    dir: &Path,
+    name: &str,
+    flush: bool,
+    write: impl FnOnce(&mut File, &Path) -> Result<(), Error>,
+) -> Result<(), Error> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let dest = dir.join(name);
     // Created new (O_EXCL), so what is written to is the file made here: a
@@ -538,7 +544,10 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], flush: bool) ->
         other => other,
     }
     .map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
+    if let Err(e) = write(&mut f, &dest) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if flush {
         f.sync_all().map_err(io_err(&tmp))?;
     }
@@ -552,6 +561,25 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], flush: bool) ->
             .map_err(io_err(dir))?;
     }
     Ok(())
+}
+
+/// Writes `value` as JSON into `f` (at `path`, for messages) through a
+/// buffer: an error of the writing is an I/O error, one of the value
+/// (a path that is not UTF-8) leaves it unrecordable.
+pub(crate) fn write_json(f: &mut File, path: &Path, value: &impl Serialize) -> Result<(), Error> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, f);
+    let json = serde_json::to_writer(&mut w, value).map_err(|e| {
+        if e.is_io() {
+            io_err(path)(e.into())
+        } else {
+            Error::Corrupt {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        }
+    });
+    json?;
+    w.flush().map_err(io_err(path))
 }
 
 pub fn now() -> u64 {
@@ -1480,7 +1508,12 @@ pub(crate) mod tests {
         let dir = scratch("atomic-fifo");
         fifo(&dir.join(format!(".x.json.tmp-{}", std::process::id())));
         let d = dir.clone();
-        within(move || write_atomic(&d, "x.json", b"{}", false)).unwrap();
+        within(move || {
+            write_atomic_with(&d, "x.json", false, |f, dest| {
+                f.write_all(b"{}").map_err(io_err(dest))
+            })
+        })
+        .unwrap();
         assert_eq!(std::fs::read(dir.join("x.json")).unwrap(), b"{}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
