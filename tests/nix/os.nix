@@ -194,15 +194,22 @@ let
     extra
     {
       users.users = defaultUsers;
-      hearth.users.alice = {
-        home.file.".vimrc".text = "set number\n";
-        home.packages = [ (tool "hello-2.12") ];
-        # The generation names the packages environment the system
-        # installs (`systemPackages`): building it builds that too, whose
-        # session variables script needs coreutils.
-        hearth.coreutils = lib.mkIf (hearthBin != null) fake.hostCoreutils;
-        home.sessionVariables.EDITOR = "vim";
-      };
+      hearth.users.alice =
+        { options, ... }:
+        {
+          config = {
+            home.file.".vimrc".text = "set number\n";
+            home.packages = [ (tool "hello-2.12") ];
+            home.sessionVariables.EDITOR = "vim";
+          }
+          # The generation names the packages environment the system
+          # installs (`systemPackages`): building it builds that too, whose
+          # session variables script needs coreutils. A home evaluated by
+          # Home Manager's modules (the bridge) has no such option.
+          // lib.optionalAttrs (hearthBin != null && options ? hearth) {
+            hearth.coreutils = fake.hostCoreutils;
+          };
+        };
       hearth.users.bob.home.file.".bobrc".text = "bob\n";
     }
   ];
