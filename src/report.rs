@@ -149,87 +149,16 @@ pub fn plan_text(generation: &Path, plan: &Plan) -> String {
 pub fn plan_text_for(generation: &Path, plan: &Plan, all: bool) -> String {
     let mut out = String::new();
     let mut count = std::collections::BTreeMap::<&str, usize>::new();
-    let mut lines = Vec::new();
+    // What each line shows, formatted only if it is shown: a summarized
+    // plan of thousands of paths prints a few dozen lines.
+    let mut lines: Vec<(&str, Line)> = Vec::new();
     for a in &plan.actions {
-        let (verb, text) = match a {
-            Action::Remove { path, .. } => ("remove", home_path(path)),
-            Action::RemoveDir {
-                path,
-                required: true,
-            } => ("rmdir", home_path(path)),
-            Action::RemoveDir { path, .. } => ("rmdir", format!("{} (if empty)", home_path(path))),
-            Action::Backup { path, to } => (
-                "backup",
-                match to {
-                    Some(to) => format!("{} -> {}", home_path(path), home_path(to)),
-                    None => home_path(path),
-                },
-            ),
-            Action::Discard { path, found } => (
-                "discard",
-                format!("{} ({}; force)", home_path(path), found.describe()),
-            ),
-            Action::Mkdir { path } => ("mkdir", home_path(path)),
-            Action::Put {
-                path,
-                want,
-                why,
-                prev,
-            } => (
-                match why {
-                    Why::Create => "create",
-                    Why::Replace | Why::HomeManager | Why::Identical => "replace",
-                    Why::Repair => "repair",
-                },
-                format!(
-                    "{} {}{}",
-                    home_path(path),
-                    describe_want(want),
-                    match (why, prev) {
-                        (Why::HomeManager, Prev::Symlink { target }) => format!(
-                            " (Home Manager's link to {}: replaced, no backup needed)",
-                            escape_path(target)
-                        ),
-                        (Why::Identical, _) => {
-                            " (a regular file with the same content; nothing is lost)".into()
-                        }
-                        _ => String::new(),
-                    }
-                ),
-            ),
-            Action::UnlinkHomeManager { path, target } => (
-                "remove",
-                format!(
-                    "{} (Home Manager's link to {}: removed, no backup needed)",
-                    home_path(path),
-                    escape_path(target)
-                ),
-            ),
-        };
+        let verb = action_verb(a);
         *count.entry(verb).or_default() += 1;
-        lines.push((verb, format!("  {verb:<8} {text}")));
+        lines.push((verb, Line::Action(a)));
     }
-    for k in &plan.kept {
-        lines.push((
-            "keep",
-            format!(
-            "  {:<8} {} ({}: changed since hearth created it; left in place, no longer managed)",
-            "keep",
-            home_path(&k.path),
-            k.found.describe()
-        ),
-        ));
-    }
-    for p in &plan.adopted {
-        lines.push((
-            "adopt",
-            format!(
-                "  {:<8} {} (already what the generation wants: adopted, nothing written)",
-                "adopt",
-                home_path(p)
-            ),
-        ));
-    }
+    lines.extend(plan.kept.iter().map(|k| ("keep", Line::Kept(k))));
+    lines.extend(plan.adopted.iter().map(|p| ("adopt", Line::Adopted(p))));
     if !plan.adopted.is_empty() {
         count.insert("adopt", plan.adopted.len());
     }
@@ -245,8 +174,8 @@ pub fn plan_text_for(generation: &Path, plan: &Plan, all: bool) -> String {
         summary.join(", ")
     );
     if all || lines.len() <= SUMMARY_ABOVE {
-        for (_, l) in lines {
-            let _ = writeln!(out, "{l}");
+        for (verb, l) in &lines {
+            let _ = writeln!(out, "  {verb:<8} {}", l.text());
         }
     } else {
         summarize(&mut out, &lines);
@@ -257,9 +186,95 @@ pub fn plan_text_for(generation: &Path, plan: &Plan, all: bool) -> String {
     out
 }
 
+/// One line of a plan, before it is formatted.
+enum Line<'a> {
+    Action(&'a Action),
+    Kept(&'a crate::home::plan::Kept),
+    Adopted(&'a RelPath),
+}
+
+impl Line<'_> {
+    /// What follows the verb.
+    fn text(&self) -> String {
+        match self {
+            Line::Action(a) => action_text(a),
+            Line::Kept(k) => format!(
+                "{} ({}: changed since hearth created it; left in place, no longer managed)",
+                home_path(&k.path),
+                k.found.describe()
+            ),
+            Line::Adopted(p) => format!(
+                "{} (already what the generation wants: adopted, nothing written)",
+                home_path(p)
+            ),
+        }
+    }
+}
+
+/// The verb a plan shows for an action.
+fn action_verb(a: &Action) -> &'static str {
+    match a {
+        Action::Remove { .. } | Action::UnlinkHomeManager { .. } => "remove",
+        Action::RemoveDir { .. } => "rmdir",
+        Action::Backup { .. } => "backup",
+        Action::Discard { .. } => "discard",
+        Action::Mkdir { .. } => "mkdir",
+        Action::Put { why, .. } => match why {
+            Why::Create => "create",
+            Why::Replace | Why::HomeManager | Why::Identical => "replace",
+            Why::Repair => "repair",
+        },
+    }
+}
+
+/// What a plan shows of an action after its verb.
+fn action_text(a: &Action) -> String {
+    match a {
+        Action::Remove { path, .. }
+        | Action::Mkdir { path }
+        | Action::RemoveDir {
+            path,
+            required: true,
+        } => home_path(path),
+        Action::RemoveDir { path, .. } => format!("{} (if empty)", home_path(path)),
+        Action::Backup { path, to } => match to {
+            Some(to) => format!("{} -> {}", home_path(path), home_path(to)),
+            None => home_path(path),
+        },
+        Action::Discard { path, found } => {
+            format!("{} ({}; force)", home_path(path), found.describe())
+        }
+        Action::Put {
+            path,
+            want,
+            why,
+            prev,
+        } => format!(
+            "{} {}{}",
+            home_path(path),
+            describe_want(want),
+            match (why, prev) {
+                (Why::HomeManager, Prev::Symlink { target }) => format!(
+                    " (Home Manager's link to {}: replaced, no backup needed)",
+                    escape_path(target)
+                ),
+                (Why::Identical, _) => {
+                    " (a regular file with the same content; nothing is lost)".into()
+                }
+                _ => String::new(),
+            }
+        ),
+        Action::UnlinkHomeManager { path, target } => format!(
+            "{} (Home Manager's link to {}: removed, no backup needed)",
+            home_path(path),
+            escape_path(target)
+        ),
+    }
+}
+
 /// A large plan's lines: each kind (in the order it first comes), its
 /// first lines, and how many more.
-fn summarize(out: &mut String, lines: &[(&str, String)]) {
+fn summarize(out: &mut String, lines: &[(&str, Line)]) {
     let mut kinds: Vec<&str> = Vec::new();
     for (verb, _) in lines {
         if !kinds.contains(verb) {
@@ -267,13 +282,13 @@ fn summarize(out: &mut String, lines: &[(&str, String)]) {
         }
     }
     for kind in kinds {
-        let of_kind: Vec<&String> = lines
+        let of_kind: Vec<&Line> = lines
             .iter()
             .filter(|(v, _)| *v == kind)
             .map(|(_, l)| l)
             .collect();
         for l in of_kind.iter().take(SUMMARY_FIRST) {
-            let _ = writeln!(out, "{l}");
+            let _ = writeln!(out, "  {kind:<8} {}", l.text());
         }
         if of_kind.len() > SUMMARY_FIRST {
             let _ = writeln!(

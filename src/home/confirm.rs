@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::home::plan::{Owned, Recorded};
 use crate::home::state::Data;
-use crate::sys::dirfd::DirFd;
+use crate::sys::dirfd::{split, DirFd, Walk};
 
 /// Whether the home holds what `owned` records: every link with its
 /// target, every copy with its content and mode, every directory hearth
@@ -24,10 +24,7 @@ pub fn home_matches(home: &Path, owned: &Owned) -> bool {
     let Ok(Some(root)) = DirFd::open(home, None) else {
         return false;
     };
-    let mut walk = Walk {
-        root,
-        open: Vec::new(),
-    };
+    let mut walk = Walk::new(root);
     let entries_match = owned.entries.iter().all(|(path, rec)| {
         let (parent, name) = split(path.as_str());
         let Some(dir) = walk.dir(parent) else {
@@ -39,14 +36,6 @@ pub fn home_matches(home: &Path, owned: &Owned) -> bool {
         }
     });
     entries_match && owned.dirs.iter().all(|d| walk.dir(d.as_str()).is_some())
-}
-
-/// The parent directory and the name of a normalized relative path.
-fn split(path: &str) -> (&str, &str) {
-    match path.bytes().rposition(|b| b == b'/') {
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => ("", path),
-    }
 }
 
 fn copy_matches(dir: &DirFd, name: &str, sha256: &str, mode: u32, size: Option<u64>) -> bool {
@@ -61,45 +50,6 @@ fn copy_matches(dir: &DirFd, name: &str, sha256: &str, mode: u32, size: Option<u
         return false;
     }
     crate::home::observe::sha256_reader(file).is_ok_and(|h| h == sha256)
-}
-
-/// The directories open along the path of the last one asked for, so
-/// that paths in the same or a nearby directory open nothing again.
-struct Walk {
-    root: DirFd,
-    /// (relative path, descriptor), each the parent of the next.
-    open: Vec<(String, DirFd)>,
-}
-
-impl Walk {
-    /// The directory `rel` ("" is the home), opened one component at a
-    /// time without following symlinks; `None` when it is not a directory.
-    fn dir(&mut self, rel: &str) -> Option<&DirFd> {
-        while let Some((p, _)) = self.open.last() {
-            let ancestor = rel.len() > p.len()
-                && rel.as_bytes()[p.len()] == b'/'
-                && rel.starts_with(p.as_str());
-            if rel == p || ancestor {
-                break;
-            }
-            self.open.pop();
-        }
-        loop {
-            let have = self.open.last().map_or(0, |(p, _)| p.len());
-            if have == rel.len() {
-                break;
-            }
-            let start = if have == 0 { 0 } else { have + 1 };
-            let end = rel[start..]
-                .bytes()
-                .position(|b| b == b'/')
-                .map_or(rel.len(), |i| start + i);
-            let base = self.open.last().map_or(&self.root, |(_, d)| d);
-            let next = base.open_dir(&rel[start..end]).ok()??;
-            self.open.push((rel[..end].to_string(), next));
-        }
-        Some(self.open.last().map_or(&self.root, |(_, d)| d))
-    }
 }
 
 /// Whether activating `gen` again can be confirmed from `data` alone
@@ -123,16 +73,4 @@ pub fn applies_to(data: &Data, gen: &Path, user: &str, home: &Path) -> bool {
 
 fn same_path(a: &Path, b: &Path) -> bool {
     a.components().eq(b.components())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_split_at_their_last_slash() {
-        assert_eq!(split("a"), ("", "a"));
-        assert_eq!(split("a/b"), ("a", "b"));
-        assert_eq!(split(".config/x/y.conf"), (".config/x", "y.conf"));
-    }
 }

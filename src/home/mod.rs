@@ -1,6 +1,6 @@
 //! One activation of one home, in pipeline order: `confirm` settles a run
 //! that changes nothing from the record alone; otherwise `observe` looks at the
-//! home, `plan` decides (pure), `journal` records the changes before `apply`
+//! home (with `ahead` reading links on a second thread), `plan` decides (pure), `journal` records the changes before `apply`
 //! makes them, `state` records the generation, `roots` keeps the GC roots and
 //! the packages profile (`packages` tells what changes in it), `hooks` runs the generation's programs, `units`
 //! decides what to do to the user's systemd units; `activate`
@@ -11,6 +11,7 @@
 //! their own, defined in `state` and `journal`.
 
 pub mod activate;
+pub mod ahead;
 pub mod apply;
 pub mod confirm;
 pub mod hooks;

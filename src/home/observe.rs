@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::home::ahead::Ahead;
 use crate::home::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
 use crate::manifest::{File, FileType, RelPath};
 use crate::sys::dirfd::{self, DirFd};
@@ -123,6 +124,64 @@ pub fn look(
             },
         );
     }
+    // In a large home, the links to read are read ahead from the other end
+    // on a second core.
+    let ahead = Ahead::worth_a_thread(looked_at).then(|| {
+        Ahead::new(
+            old.entries
+                .iter()
+                .filter(|(_, r)| matches!(r, Recorded::Symlink { .. }))
+                .map(|(p, _)| p.as_str())
+                .chain(
+                    new.iter()
+                        .filter(|f| f.kind == FileType::Symlink)
+                        .map(|f| f.target.as_str()),
+                )
+                .chain(home_manager.iter().map(RelPath::as_str)),
+        )
+    });
+    let helper = ahead
+        .as_ref()
+        .and_then(|a| Some((a, DirFd::open(home, None).ok()??)));
+    std::thread::scope(|scope| {
+        if let Some((ahead, root)) = helper {
+            scope.spawn(move || ahead.read_from_the_end(root));
+        }
+        look_below(
+            home,
+            old,
+            &new_by_target,
+            move_aside,
+            &hm_set,
+            ahead.as_ref(),
+            parents,
+            children,
+            &store,
+            &mut seen,
+        )
+    })?;
+    seen.home_manager = home_manager;
+    Ok(seen)
+}
+
+/// The directories of `parents`, outermost first, and in each its
+/// `children`: what `look` does once it knows what to look at.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of `look` it was cut from, passed as they are"
+)]
+fn look_below(
+    home: &Path,
+    old: &Owned,
+    new_by_target: &HashMap<&RelPath, &File>,
+    move_aside: bool,
+    hm_set: &HashSet<&RelPath>,
+    ahead: Option<&Ahead>,
+    parents: Vec<(usize, Option<RelPath>)>,
+    mut children: HashMap<Option<RelPath>, Vec<RelPath>>,
+    store: &Path,
+    seen: &mut Observed,
+) -> Result<(), Error> {
     let mut open: HashMap<RelPath, (usize, DirFd)> = HashMap::default();
 
     let mut level = 0;
@@ -183,11 +242,14 @@ pub fn look(
             let expect_link = wanted.is_some_and(|f| f.kind == FileType::Symlink)
                 || matches!(recorded, Some(Recorded::Symlink { .. }))
                 || hm_set.contains(&p);
-            let mut found = inspect_retrying(home, dir, &p, &hash, list, expect_link)?;
+            let read = ahead
+                .filter(|_| expect_link)
+                .and_then(|a| a.take(p.as_str()));
+            let mut found = inspect_retrying(home, dir, &p, &hash, list, expect_link, read)?;
             if let Some(f) = wanted.filter(|f| f.kind == FileType::Symlink) {
                 // A regular file where a link is wanted may hold exactly the
                 // link's content (Home Manager leaves such a file in place).
-                identical_to_link_source(home, dir, &p, f, &store, &mut found, &mut seen.sources)?;
+                identical_to_link_source(home, dir, &p, f, store, &mut found, &mut seen.sources)?;
             }
             if let Seen::Symlink { target, dangling } = &mut found {
                 // A stat through the link costs a syscall per file; only a
@@ -210,8 +272,7 @@ pub fn look(
         }
     }
 
-    seen.home_manager = home_manager;
-    Ok(seen)
+    Ok(())
 }
 
 /// Where Home Manager keeps the generation it last activated, relative to
@@ -374,6 +435,9 @@ fn identical_to_link_source(
 /// stat and the readlink or open that follows (a symlink swapped for a
 /// directory) fails the second call, and a fresh look then sees what is
 /// there now.
+/// `inspect_at`, tried again (up to three times) when what is at `rel`
+/// changes while it is looked at. `read`: its link, read ahead (used by
+/// the first try only).
 fn inspect_retrying(
     home: &Path,
     dir: &DirFd,
@@ -381,10 +445,11 @@ fn inspect_retrying(
     hash: &HashIf,
     list: bool,
     expect_link: bool,
+    mut read: Option<nix::Result<PathBuf>>,
 ) -> Result<Seen, Error> {
     let mut tries = 1;
     loop {
-        match inspect_at(home, dir, rel, hash, list, expect_link) {
+        match inspect_at(home, dir, rel, hash, list, expect_link, read.take()) {
             Err(_) if tries < 3 => tries += 1,
             result => return result,
         }
@@ -399,6 +464,7 @@ fn inspect_at(
     hash: &HashIf,
     list: bool,
     expect_link: bool,
+    read: Option<nix::Result<PathBuf>>,
 ) -> Result<Seen, Error> {
     use nix::errno::Errno;
     use nix::sys::stat::SFlag;
@@ -411,7 +477,7 @@ fn inspect_at(
     if expect_link {
         // readlinkat fails with EINVAL on anything but a link: a home of
         // links is confirmed with one syscall per path (the no-op's cost).
-        match dir.read_link(name) {
+        match read.unwrap_or_else(|| dir.read_link(name)) {
             Ok(target) => {
                 return Ok(Seen::Symlink {
                     target,

@@ -23,6 +23,63 @@ pub struct DirFd {
     fd: OwnedFd,
 }
 
+/// The parent directory and the name of a normalized relative path
+/// (`("", name)` at the top of the home).
+pub fn split(path: &str) -> (&str, &str) {
+    match path.bytes().rposition(|b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+/// Directories of a home opened one component at a time, never through a
+/// symlink, keeping those along the path of the last one asked for: paths
+/// in the same or a nearby directory (paths taken in order) open nothing
+/// again.
+pub struct Walk {
+    root: DirFd,
+    /// (relative path, descriptor), each the parent of the next.
+    open: Vec<(String, DirFd)>,
+}
+
+impl Walk {
+    pub fn new(root: DirFd) -> Self {
+        Walk {
+            root,
+            open: Vec::new(),
+        }
+    }
+
+    /// The directory `rel` ("" is the home); `None` when it is not a
+    /// directory (missing, a file, a symlink) or cannot be opened.
+    pub fn dir(&mut self, rel: &str) -> Option<&DirFd> {
+        while let Some((p, _)) = self.open.last() {
+            let ancestor = rel.len() > p.len()
+                && rel.as_bytes()[p.len()] == b'/'
+                && rel.starts_with(p.as_str());
+            if rel == p || ancestor {
+                break;
+            }
+            self.open.pop();
+        }
+        loop {
+            let have = self.open.last().map_or(0, |(p, _)| p.len());
+            if have == rel.len() {
+                break;
+            }
+            let start = if have == 0 { 0 } else { have + 1 };
+            let end = rel[start..]
+                .bytes()
+                .position(|b| b == b'/')
+                .map_or(rel.len(), |i| start + i);
+            let base = self.open.last().map_or(&self.root, |(_, d)| d);
+            let next = base.open_dir(&rel[start..end]).ok()??;
+            self.open.push((rel[..end].to_string(), next));
+        }
+        Some(self.open.last().map_or(&self.root, |(_, d)| d))
+    }
+}
+
 /// How directories are held: on Linux `O_PATH` (enough for `*at` calls, and
 /// opening needs no read permission); elsewhere read-only.
 fn dir_flags() -> OFlag {
@@ -400,4 +457,43 @@ impl DirFd {
 
 pub fn file_kind(st: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_at_their_last_slash() {
+        assert_eq!(split("a"), ("", "a"));
+        assert_eq!(split("a/b"), ("a", "b"));
+        assert_eq!(split(".config/x/y.conf"), (".config/x", "y.conf"));
+    }
+
+    /// Directories are opened through real directories only, and the walk
+    /// goes back up and down between paths in any order.
+    #[test]
+    fn a_walk_opens_real_directories_only() {
+        let home = std::env::temp_dir().join(format!("hearth-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(home.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(home.join("d")).unwrap();
+        std::os::unix::fs::symlink(home.join("d"), home.join("a/link")).unwrap();
+        std::fs::write(home.join("a/file"), "x").unwrap();
+        let mut walk = Walk::new(DirFd::open(&home, None).unwrap().unwrap());
+        for (rel, is_dir) in [
+            ("a/b/c", true),
+            ("a", true),
+            ("d", true),
+            ("a/link", false),
+            ("a/b", true),
+            ("a/file", false),
+            ("a/missing/x", false),
+            ("", true),
+            ("a/b/c", true),
+        ] {
+            assert_eq!(walk.dir(rel).is_some(), is_dir, "{rel}");
+        }
+        std::fs::remove_dir_all(&home).unwrap();
+    }
 }
