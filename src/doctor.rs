@@ -288,6 +288,14 @@ fn gc_root(st: &state::State, g: &state::GenRecord, user: Option<&str>) -> Check
     }
 }
 
+/// The packages environment the current generation installs through
+/// hearth's profile (`None`: none, or the system installs it).
+fn profile_env(st: &state::State, data: &state::Data) -> Option<PathBuf> {
+    data.current_record()
+        .and_then(|r| packages::generation_packages(&r, &st.dir))
+        .and_then(packages::Env::profile)
+}
+
 /// The current generation's packages, on PATH through the profile.
 fn packages_on_path(
     home: &Path,
@@ -296,11 +304,7 @@ fn packages_on_path(
     cur: &state::Applied,
     setup: &Setup,
 ) -> Check {
-    let record = data.current_record();
-    let Some(env) = record
-        .and_then(|r| packages::generation_packages(&r, &st.dir))
-        .and_then(packages::Env::profile)
-    else {
+    let Some(env) = profile_env(st, data) else {
         return check(
             Level::Ok,
             "packages",
@@ -377,11 +381,7 @@ fn session_vars(
     // Without a packages environment the system installs the home (NixOS,
     // nix-darwin): its login shells source the variables, and there is no
     // profile of hearth's to point at.
-    let env = data
-        .current_record()
-        .and_then(|r| packages::generation_packages(&r, &st.dir))
-        .and_then(packages::Env::profile);
-    if env.is_none() {
+    if profile_env(st, data).is_none() {
         return c.hint(format!(
             "on NixOS and nix-darwin, login shells source {} (hearth's module); log in again after a switch. A shell that is not a login shell (`su` without `-`, `sudo -u`, cron) does not read them",
             crate::report::escape_path(&cur.generation.join(SESSION_VARS))

@@ -421,7 +421,7 @@ fn a_users_hanging_step_is_killed_at_the_step_timeout() {
         "step_timeout",
         format!(
             "stdout:\n{}\nstderr:\n{}",
-            redact_durations(&redact_users(&redact(&run.stdout, &names), &[&a])),
+            common::redact_durations(&redact_users(&redact(&run.stdout, &names), &[&a])),
             redact_users(&redact(&run.stderr, &names), &[&a])
         )
     );
@@ -450,21 +450,4 @@ fn alive(pid: i32) -> bool {
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .is_some_and(|state| state != "Z")
     })
-}
-
-/// `done in 0.3s` and `after 1.0s` read `DURATION`.
-fn redact_durations(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let mut line = line.to_string();
-            for marker in [": done in ", ": failed after ", ": killed after "] {
-                if let Some(at) = line.find(marker) {
-                    let start = at + marker.len();
-                    let end = line[start..].find(' ').map_or(line.len(), |i| start + i);
-                    line.replace_range(start..end, "DURATION");
-                }
-            }
-            line + "\n"
-        })
-        .collect()
 }

@@ -13,24 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Durations are the one thing in these outputs that changes from run to
-/// run: `done in 0.3s` and `after 1.0s` read `done in DURATION`.
-fn redact_durations(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let mut line = line.to_string();
-            for marker in [": done in ", ": failed after ", ": killed after "] {
-                if let Some(at) = line.find(marker) {
-                    let start = at + marker.len();
-                    let end = line[start..].find(' ').map_or(line.len(), |i| start + i);
-                    line.replace_range(start..end, "DURATION");
-                }
-            }
-            line + "\n"
-        })
-        .collect()
-}
-
 /// The pid in "pid 1234" shown as `pid PID`.
 fn redact_pid(text: &str, pid: u32) -> String {
     text.replace(&format!("pid {pid}"), "pid PID")

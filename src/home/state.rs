@@ -624,16 +624,16 @@ pub fn format_time(secs: u64) -> String {
 // Strings and paths are `Cow`s: written, the format borrows from the state
 // (nothing is copied); read, it owns what it parsed and hands it over.
 
-/// `state.json`, format 1 (the only one so far). `version` comes first, so
-/// that a person reading the file sees it.
-#[derive(Serialize, Deserialize)]
+/// `state.json`, format 1, as hearth wrote it before format 2: read (and
+/// so migrated), never written.
+#[derive(Deserialize)]
 pub(crate) struct StateV1<'a> {
-    version: u32,
+    // `version` (1) was read by `decode_state` before.
     current: Option<AppliedV1<'a>>,
     history: Vec<GenRecordV1<'a>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AppliedV1<'a> {
     number: u64,
@@ -652,7 +652,7 @@ struct FactsV1<'a> {
     steps: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct OwnedV1<'a> {
     entries: EntriesV1<'a>,
     dirs: Cow<'a, BTreeSet<RelPath>>,
@@ -718,12 +718,6 @@ pub(crate) enum RecordedV1<'a> {
     },
 }
 
-impl Serialize for EntriesV1<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, RecordedV1::from(v))))
-    }
-}
-
 impl<'de> Deserialize<'de> for EntriesV1<'_> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Entries;
@@ -751,50 +745,13 @@ impl<'de> Deserialize<'de> for EntriesV1<'_> {
     }
 }
 
-impl<'a> From<&'a Data> for StateV1<'a> {
-    fn from(data: &'a Data) -> Self {
-        let Data { current, history } = data;
-        StateV1 {
-            version: STATE_FORMAT,
-            current: current.as_ref().map(AppliedV1::from),
-            history: history.iter().map(GenRecordV1::from).collect(),
-        }
-    }
-}
-
 impl From<StateV1<'_>> for Data {
     fn from(disk: StateV1<'_>) -> Self {
         // The version was checked by the caller, before the conversion.
-        let StateV1 {
-            version: _,
-            current,
-            history,
-        } = disk;
+        let StateV1 { current, history } = disk;
         Data {
             current: current.map(Applied::from),
             history: history.into_iter().map(GenRecord::from).collect(),
-        }
-    }
-}
-
-impl<'a> From<&'a Applied> for AppliedV1<'a> {
-    fn from(a: &'a Applied) -> Self {
-        let Applied {
-            number,
-            generation,
-            txid,
-            owned: Owned { entries, dirs },
-            facts,
-        } = a;
-        AppliedV1 {
-            number: *number,
-            generation: Cow::Borrowed(generation),
-            txid: Cow::Borrowed(txid),
-            facts: facts.as_ref().map(FactsV1::from),
-            owned: OwnedV1 {
-                entries: EntriesV1(Cow::Borrowed(entries)),
-                dirs: Cow::Borrowed(dirs),
-            },
         }
     }
 }

@@ -280,3 +280,21 @@ pub fn run_within(mut cmd: Command, limit: Duration) -> (Run, Duration) {
         took,
     )
 }
+
+/// Durations are the one thing in these outputs that changes from run to
+/// run: `done in 0.3s` and `after 1.0s` read `done in DURATION`.
+pub fn redact_durations(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let mut line = line.to_string();
+            for marker in [": done in ", ": failed after ", ": killed after "] {
+                if let Some(at) = line.find(marker) {
+                    let start = at + marker.len();
+                    let end = line[start..].find(' ').map_or(line.len(), |i| start + i);
+                    line.replace_range(start..end, "DURATION");
+                }
+            }
+            line + "\n"
+        })
+        .collect()
+}
