@@ -145,7 +145,11 @@ pub fn look(
         .and_then(|a| Some((a, DirFd::open(home, None).ok()??)));
     std::thread::scope(|scope| {
         if let Some((ahead, root)) = helper {
-            scope.spawn(move || ahead.read_from_the_end(root));
+            // A thread that cannot be made (a limit on tasks) is no
+            // helper: observe reads every link itself.
+            let _ = std::thread::Builder::new()
+                .name("hearth-ahead".into())
+                .spawn_scoped(scope, move || ahead.read_from_the_end(root));
         }
         look_below(
             home,
