@@ -1470,6 +1470,7 @@ pub fn packages_diff_text(diff: &crate::home::packages::Diff) -> String {
     let closure = match diff.closure {
         None => String::new(),
         Some((_, new)) if diff.old.is_none() => format!("; closure {}", human_size(new)),
+        Some((old, _)) if diff.new.is_none() => format!("; closure {} -> none", human_size(old)),
         Some((old, new)) => format!(
             "; closure {} -> {} ({})",
             human_size(old),
@@ -1517,12 +1518,12 @@ pub fn packages_diff_json(diff: &crate::home::packages::Diff) -> Value {
     };
     json!({
         "old": diff.old.as_deref().map(path_json),
-        "new": path_json(&diff.new),
+        "new": diff.new.as_deref().map(path_json),
         "added": named(&diff.added),
         "removed": named(&diff.removed),
         "changed": diff.changed.iter().map(|c| json!({"name": c.name, "old": c.old, "new": c.new})).collect::<Vec<_>>(),
         "closureSize": diff.closure.map(|(old, new)| {
-            json!({"old": diff.old.is_some().then_some(old), "new": new})
+            json!({"old": diff.old.is_some().then_some(old), "new": diff.new.is_some().then_some(new)})
         }),
         "problem": diff.problem,
         "installedBy": installer_json(diff.by),
@@ -1607,7 +1608,9 @@ pub fn packages_status_text(profile: &Path, diff: &crate::home::packages::Diff) 
         "the packages profile {} is not on the generation's environment {}\n{}\
          hint: activating the generation again puts the profile back on it\n",
         escape_path(profile),
-        escape_path(&diff.new),
+        diff.new
+            .as_deref()
+            .map_or_else(|| "(none)".into(), escape_path),
         packages_diff_text(diff)
     )
 }

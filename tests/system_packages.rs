@@ -143,6 +143,36 @@ fn a_rollback_shows_the_systems_packages_changing_back() {
     assert_eq!(doc["packages"]["installedBy"], "system", "{doc}");
 }
 
+/// A generation without packages after one whose system environment had
+/// them: every package is shown removed, with no environment after.
+#[test]
+fn every_package_removed_by_the_system_shows() {
+    let home = TestHome::new();
+    let (old, _, _) = generations(&home);
+    let none = build_generation(&home.gen().text(".config/a", "a\n"));
+    home.hearth(["activate", path_str(&old)]).assert_ok();
+    let doc = home.hearth(["activate", "--json", path_str(&none)]).json();
+    let pkgs = &doc["packages"];
+    assert_eq!(pkgs["installedBy"], "system", "{doc}");
+    assert_eq!(pkgs["old"], json!(path_str(&env("old"))), "{doc}");
+    assert_eq!(pkgs["new"], Value::Null, "{doc}");
+    assert_eq!(pkgs["added"], json!([]), "{doc}");
+    let removed: Vec<&str> = pkgs["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(removed.contains(&"hello"), "{doc}");
+    // And in text, as the plan of the way back shows the opposite.
+    let text = home.hearth(["activate", path_str(&old)]);
+    text.assert_ok();
+    assert!(
+        text.stdout.contains("packages (installed by the system)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn packages_lists_what_the_system_installs() {
     let home = TestHome::new();

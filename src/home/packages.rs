@@ -292,7 +292,9 @@ impl Env {
 pub struct Diff {
     /// `None`: there was no environment before.
     pub old: Option<PathBuf>,
-    pub new: PathBuf,
+    /// `None`: there is none after (a generation of the system's whose
+    /// packages were all removed).
+    pub new: Option<PathBuf>,
     pub added: Vec<Named>,
     pub removed: Vec<Named>,
     /// The same name with other versions (outputs of one version count once).
@@ -357,6 +359,11 @@ pub fn compare(old: &[Package], new: &[Package]) -> (Vec<Named>, Vec<Named>, Vec
 /// What changes from environment `old` to `new` (the caller has checked
 /// that they differ). Reads both records and asks Nix for the closures.
 pub fn diff(old: Option<&Path>, new: &Path) -> Diff {
+    diff_of(old, Some(new))
+}
+
+/// `diff`, where there may be no environment after either.
+fn diff_of(old: Option<&Path>, new: Option<&Path>) -> Diff {
     let mut problems = Vec::new();
     let mut read = |env: &Path| {
         read_env(env).unwrap_or_else(|e| {
@@ -364,16 +371,14 @@ pub fn diff(old: Option<&Path>, new: &Path) -> Diff {
             Vec::new()
         })
     };
-    let new_list = read(new);
+    let new_list = new.map(&mut read).unwrap_or_default();
     let old_list = old.map(&mut read).unwrap_or_default();
     let (added, removed, changed) = compare(&old_list, &new_list);
-    let closure = match old {
-        Some(o) => closure_size(o).zip(closure_size(new)),
-        None => closure_size(new).map(|n| (0, n)),
-    };
+    let size = |env: Option<&Path>| env.map_or(Some(0), closure_size);
+    let closure = size(old).zip(size(new));
     Diff {
         old: old.map(Path::to_path_buf),
-        new: new.to_path_buf(),
+        new: new.map(Path::to_path_buf),
         added,
         removed,
         changed,
@@ -384,30 +389,28 @@ pub fn diff(old: Option<&Path>, new: &Path) -> Diff {
 }
 
 /// What changes in the environment the system installs, from the previous
-/// generation's `old` to the new generation's `new`, when they differ.
-/// Nothing without `new` (every package removed is not shown): looking up
-/// `old` then would read the previous manifest on every activation of a
-/// generation without packages, standalone ones included.
-/// `old` is only looked up (a read of the previous manifest) when the
-/// generation itself changes: the same generation names the same
-/// environment, so re-applying it (every NixOS switch) reads nothing.
+/// generation's `old` to the new generation's `new`, when they differ (one
+/// of them may be none: every package added, or every one removed).
+/// `old` is only looked up (in the history's record, or, for a record of
+/// an older hearth, the previous manifest) when the generation itself
+/// changes: the same generation names the same environment, so re-applying
+/// it (every NixOS switch) reads nothing.
 pub fn system_diff(
     new: Option<&Path>,
     new_gen: &Path,
     old_gen: Option<&Path>,
     old: impl FnOnce() -> Option<Env>,
 ) -> Option<Diff> {
-    let new = new?;
     if old_gen == Some(new_gen) {
         return None;
     }
     let old = old().and_then(Env::system);
-    if old.as_deref() == Some(new) {
+    if old.as_deref() == new || (old.is_none() && new.is_none()) {
         return None;
     }
     Some(Diff {
         by: Installer::System,
-        ..diff(old.as_deref(), new)
+        ..diff_of(old.as_deref(), new)
     })
 }
 
@@ -618,8 +621,25 @@ mod tests {
             by: Installer::System,
         };
         let unread = || -> Option<Env> { panic!("the previous generation was read") };
-        assert_eq!(system_diff(None, gen, Some(other), unread), None);
         assert_eq!(system_diff(Some(env), gen, Some(gen), unread), None);
+        assert_eq!(system_diff(None, gen, Some(gen), unread), None);
+        // No environment before nor after: nothing to tell.
+        assert_eq!(system_diff(None, gen, Some(other), || None), None);
+        // The profile's environment before is not the system's.
+        let profile = || {
+            Some(Env {
+                path: "/nix/store/e0".into(),
+                by: Installer::Profile,
+            })
+        };
+        assert_eq!(system_diff(None, gen, Some(other), profile), None);
+        // Every package removed: told, with no environment after (the
+        // environment does not exist here, so its packages are unread,
+        // which the diff says).
+        let gone = system_diff(None, gen, Some(other), || Some(sys("/nix/store/e0"))).unwrap();
+        assert_eq!(gone.old, Some(PathBuf::from("/nix/store/e0")));
+        assert_eq!(gone.new, None);
+        assert_eq!(gone.by, Installer::System);
         assert_eq!(
             system_diff(Some(env), gen, Some(other), || Some(sys("/nix/store/e1"))),
             None
