@@ -154,7 +154,7 @@ fn every_package_removed_by_the_system_shows() {
     let doc = home.hearth(["activate", "--json", path_str(&none)]).json();
     let pkgs = &doc["packages"];
     assert_eq!(pkgs["installedBy"], "system", "{doc}");
-    assert_eq!(pkgs["old"], json!(path_str(&env("old"))), "{doc}");
+    assert_eq!(pkgs["old"], json!(path_str(env("old"))), "{doc}");
     assert_eq!(pkgs["new"], Value::Null, "{doc}");
     assert_eq!(pkgs["added"], json!([]), "{doc}");
     let removed: Vec<&str> = pkgs["removed"]
