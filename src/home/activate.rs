@@ -461,8 +461,8 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
             packages: pkgs,
         });
     }
-    let mut tx = transact(ctx, req, &run, &planned, sink)?;
     let mut planned = planned;
+    let mut tx = transact(ctx, req, &run, &mut planned, sink)?;
     let cleaned = commit(ctx, req, &mut run, &mut planned.plan, &mut tx, sink)?;
     // Shown before the hooks run, so that their output follows what changed.
     sink(Event::Applied {
@@ -488,10 +488,7 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
     // Even after a failed hook: the unit files on disk are the new ones,
     // and the next activation of this generation would see no change.
     units_phase(ctx, run.old_gen.as_deref(), &run.gen, false, sink);
-    let Planned { plan, seen } = planned;
-    // Dropping these maps of every path costs a few percent of a no-op run
-    // at 10,000 files; the process ends right after.
-    std::mem::forget(seen);
+    let Planned { plan, .. } = planned;
     if let Err(cause) = hooked {
         return Err(Error::Hook {
             gen: run.gen.path.clone(),
@@ -826,7 +823,7 @@ fn transact(
     ctx: &Context,
     req: &Request,
     p: &Prepared,
-    planned: &Planned,
+    planned: &mut Planned,
     sink: Sink,
 ) -> Result<Tx, Error> {
     let (gen, data) = (&p.gen, &p.data);
@@ -853,6 +850,10 @@ fn transact(
         .filter(|a| hooked.contains(a.path()) && content_changes(a, &planned.seen))
         .map(|a| a.path().clone())
         .collect();
+    // The observation of every path is not needed past this point: freed
+    // before the journal of every change is built, so that the two are
+    // never held at once.
+    drop(std::mem::take(&mut planned.seen));
 
     let profile = roots::profile(&ctx.state_dir(), &ctx.home);
     let profile_change = roots::profile_change(&profile, gen.manifest.packages.as_ref());

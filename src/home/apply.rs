@@ -260,11 +260,11 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
             .last()
             .map_or_else(|| path.clone(), RelPath::from_parent)
     };
-    let ops = plan
-        .actions
-        .iter()
-        .enumerate()
-        .filter_map(|(n, a)| match a {
+    // Sized once: an activation's operations are a home's worth of them,
+    // and a growing vector would hold up to twice that at its peak.
+    let mut ops = Vec::with_capacity(plan.actions.len());
+    ops.extend(plan.actions.iter().enumerate().filter_map(|(n, a)| {
+        match a {
             Action::Remove { path, was } => Some(Op::Remove {
                 path: path.clone(),
                 was: was.clone(),
@@ -316,8 +316,8 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                     _ => None,
                 },
             }),
-        })
-        .collect();
+        }
+    }));
     Journal {
         txid: txid.to_string(),
         home: home.to_path_buf(),

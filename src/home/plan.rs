@@ -711,9 +711,10 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
 
     // Deepest first, so that a directory is emptied before it is removed.
     removals.sort_by_key(|a| std::cmp::Reverse(a.path().depth()));
-    plan.actions = removals;
-    plan.actions.extend(fixes);
-    plan.actions.extend(puts);
+    plan.actions = Vec::with_capacity(removals.len() + fixes.len() + puts.len());
+    plan.actions.append(&mut removals);
+    plan.actions.append(&mut fixes);
+    plan.actions.append(&mut puts);
     plan.owned.dirs = dirs;
     plan.conflicts.sort_by(|a, b| a.path.cmp(&b.path));
     plan.adopted.sort();
