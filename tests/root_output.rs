@@ -402,19 +402,7 @@ fn a_users_hanging_step_is_killed_at_the_step_timeout() {
     assert!(start.elapsed() < Duration::from_secs(60), "{run}");
     run.assert_code(5);
     assert!(!run.stdout.contains("never"), "{run}");
-    let pid: i32 = fs::read_to_string(a.home.join(".local/state/background.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let gone = Instant::now() + Duration::from_secs(10);
-    while alive(pid) && Instant::now() < gone {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        !alive(pid),
-        "the step's background process was left running"
-    );
+    common::assert_background_gone(&a.home.join(".local/state/background.pid"));
     assert_eq!(fs::read_to_string(a.home.join(".a")).unwrap(), "1\n");
     let names = [(path_str(&gens[0]), "GEN")];
     insta::assert_snapshot!(
@@ -441,13 +429,4 @@ fn a_users_hanging_step_is_killed_at_the_step_timeout() {
             .any(|l| squeeze(l) == format!("{} a step or hook failed (exit 5)", a.name)),
         "{run}"
     );
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie is dead; only its entry is left.
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z")
-    })
 }

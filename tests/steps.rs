@@ -213,15 +213,6 @@ echo $! > \"$HOME/.local/state/background.pid\"\n\
 echo waiting for it\n\
 wait\n";
 
-fn alive(pid: i32) -> bool {
-    // A zombie is dead; only its entry is left.
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z")
-    })
-}
-
 #[test]
 fn a_step_past_its_timeout_is_killed_with_what_it_started_and_fails() {
     let home = TestHome::new();
@@ -241,19 +232,7 @@ fn a_step_past_its_timeout_is_killed_with_what_it_started_and_fails() {
     run.assert_code(5);
     assert!(took < Duration::from_secs(30), "{took:?}");
     assert!(!run.stdout.contains("never"), "{run}");
-    let pid: i32 = fs::read_to_string(home.join(".local/state/background.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let gone = Instant::now() + Duration::from_secs(10);
-    while alive(pid) && Instant::now() < gone {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        !alive(pid),
-        "the step's background process was left running"
-    );
+    assert_background_gone(&home.join(".local/state/background.pid"));
     // The files are applied and recorded, as for any failed step.
     assert_eq!(fs::read_to_string(home.join(".a")).unwrap(), "1\n");
     let names = [(path_str(&gen), "GEN")];

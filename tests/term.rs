@@ -7,6 +7,7 @@ use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use common::*;
@@ -53,17 +54,22 @@ fn a_large_first_activation_is_summarized_and_listed_in_full_with_v() {
     assert!(plan.stdout.starts_with("plan for "), "{plan}");
 }
 
-#[test]
-fn quiet_prints_nothing_on_success_and_the_error_on_failure() {
-    let home = TestHome::new();
-    let [gen1, gen2] = build_generations(&[
+/// A generation with a step that prints, and one without.
+fn talking_then_quiet(home: &TestHome) -> [PathBuf; 2] {
+    build_generations(&[
         home.gen()
             .text(".a", "1\n")
             .step("talk", "files", "echo talking\n"),
         home.gen().text(".b", "2\n"),
     ])
     .try_into()
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn quiet_prints_nothing_on_success_and_the_error_on_failure() {
+    let home = TestHome::new();
+    let [gen1, gen2] = talking_then_quiet(&home);
     let run = home.hearth(["activate", "-q", path_str(&gen1)]);
     run.assert_ok();
     assert_eq!(
@@ -219,14 +225,7 @@ fn with_stderr_file(home: &TestHome, args: &[&str], journal: bool) -> (i32, Stri
 #[test]
 fn stderr_into_the_journal_carries_syslog_priorities() {
     let home = TestHome::new();
-    let [gen1, gen2] = build_generations(&[
-        home.gen()
-            .text(".a", "1\n")
-            .step("talk", "files", "echo talking\n"),
-        home.gen().text(".b", "2\n"),
-    ])
-    .try_into()
-    .unwrap();
+    let [gen1, gen2] = talking_then_quiet(&home);
     // Step output on stderr (--json): information.
     let (code, stderr) = with_stderr_file(&home, &["activate", "--json", path_str(&gen1)], true);
     assert_eq!(code, 0, "{stderr}");

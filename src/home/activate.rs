@@ -567,6 +567,18 @@ struct Opened {
     data: Data,
 }
 
+/// The state directory, locked (waiting for another run, and saying so);
+/// made first when `create`.
+fn lock_state(ctx: &Context, create: bool, sink: Sink) -> Result<State, Error> {
+    let dir = ctx.state_dir();
+    Ok(State::open(&dir, create, ctx.lock_timeout, &mut |lock| {
+        sink(Event::Waiting {
+            lock,
+            holder: state::lock_holder(&dir).as_deref(),
+        });
+    })?)
+}
+
 /// Opens the state for an activation: locked (waiting for another run),
 /// or, for a dry run, without waiting. Creates nothing: a home without a
 /// state directory gets an empty, unlocked state.
@@ -575,12 +587,7 @@ fn open_state(ctx: &Context, req: &Request, sink: Sink) -> Result<Opened, Error>
         // A plan never waits for the lock (see `snapshot`).
         open_without_waiting(ctx)?
     } else {
-        State::open(&ctx.state_dir(), false, ctx.lock_timeout, &mut |lock| {
-            sink(Event::Waiting {
-                lock,
-                holder: state::lock_holder(&ctx.state_dir()).as_deref(),
-            });
-        })?
+        lock_state(ctx, false, sink)?
     };
     let data = st.load()?;
     Ok(Opened { st, data })
@@ -662,12 +669,7 @@ fn prepare(ctx: &Context, req: &Request, opened: Opened, sink: Sink) -> Result<P
     } else {
         // No state directory yet: made now, for the first activation.
         drop(opened);
-        let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout, &mut |lock| {
-            sink(Event::Waiting {
-                lock,
-                holder: state::lock_holder(&ctx.state_dir()).as_deref(),
-            });
-        })?;
+        let st = lock_state(ctx, true, sink)?;
         let data = st.load()?;
         Opened { st, data }
     };
@@ -1288,12 +1290,7 @@ fn undo_failed_cause(
 /// Opens the state for a command that changes only the state (recovering
 /// an interrupted activation first, like every writing command).
 fn open_recovered(ctx: &Context, sink: Sink) -> Result<(State, Data), Error> {
-    let st = State::open(&ctx.state_dir(), true, ctx.lock_timeout, &mut |lock| {
-        sink(Event::Waiting {
-            lock,
-            holder: state::lock_holder(&ctx.state_dir()).as_deref(),
-        });
-    })?;
+    let st = lock_state(ctx, true, sink)?;
     let data = st.load()?;
     if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
         sink(Event::Recovered(&msg));
@@ -1306,12 +1303,7 @@ fn open_recovered(ctx: &Context, sink: Sink) -> Result<(State, Data), Error> {
 /// first (that is the one write such a command may do), so that what is
 /// shown is the home's real generation.
 pub fn read_data(ctx: &Context, sink: Sink) -> Result<Data, Error> {
-    let st = State::open(&ctx.state_dir(), false, ctx.lock_timeout, &mut |lock| {
-        sink(Event::Waiting {
-            lock,
-            holder: state::lock_holder(&ctx.state_dir()).as_deref(),
-        });
-    })?;
+    let st = lock_state(ctx, false, sink)?;
     let data = st.load()?;
     if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
         sink(Event::Recovered(&msg));

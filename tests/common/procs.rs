@@ -65,3 +65,31 @@ pub fn with_stdout_closed_early(mut cmd: Command) -> (i32, String) {
         .unwrap();
     (code, stderr)
 }
+
+/// Whether process `pid` lives (a zombie is dead; only its entry is left).
+pub fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+/// Asserts that the process whose pid a step wrote to `pid_file` is gone
+/// (waiting up to 10 s for it): a step killed at its timeout takes what it
+/// started in the background with it.
+pub fn assert_background_gone(pid_file: &std::path::Path) {
+    let pid: i32 = fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < gone {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !alive(pid),
+        "the step's background process was left running"
+    );
+}
