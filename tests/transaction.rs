@@ -390,6 +390,56 @@ fn state_stays_on_the_old_generation_after_an_injected_failure() {
     assert!(!again.stderr.contains("interrupted"), "{again}");
 }
 
+/// A home of more directories than hearth keeps open at once while it
+/// looks and while it applies (256 each): a switch that fails past that
+/// many reverts in every one of them, and one that is not disturbed lands.
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
+fn a_switch_across_more_directories_than_are_kept_open_reverts_or_lands() {
+    const SIDE: usize = 24;
+    let home = TestHome::new();
+    let spec = |content: &str| {
+        let mut g = home.gen();
+        for a in 0..SIDE {
+            for b in 0..SIDE {
+                g = g.text(&format!("a{a:02}/b{b:02}/f"), content);
+            }
+        }
+        g
+    };
+    let [gen1, gen2] = build_generations(&[spec("1\n"), spec("2\n")])
+        .try_into()
+        .unwrap();
+    activate(&home, &gen1).assert_ok();
+    let before = home.snapshot();
+    // Each replaced link is at least one write and at most two: the fault
+    // comes after more than 256 of the 576 directories were written in.
+    let actions = planned_actions(&home, &gen2);
+    assert_eq!(actions, SIDE * SIDE);
+    let run = home.hearth_env(
+        ["activate", path_str(&gen2)],
+        &[("HEARTH_FAULT_FAIL_AT", &actions.to_string())],
+    );
+    run.assert_code(4);
+    assert!(run.stderr.contains("every change was reverted"), "{run}");
+    assert_same(&before, &home.snapshot());
+    assert_eq!(current(&home), Some((1, gen1.clone())));
+
+    activate(&home, &gen2).assert_ok();
+    for a in 0..SIDE {
+        for b in 0..SIDE {
+            let rel = format!("a{a:02}/b{b:02}/f");
+            let text = fs::read_to_string(home.join(&rel)).unwrap();
+            assert_eq!(text, "2\n", "{rel}");
+        }
+    }
+    assert_eq!(current(&home), Some((2, gen2)));
+    assert_status_clean(&home);
+}
+
 // ---------------------------------------------------------------------------
 // kill -9 mid-apply
 

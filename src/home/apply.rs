@@ -392,33 +392,53 @@ impl Dirs {
     /// The directory holding `path`; `None` when it is missing or not a
     /// real directory (a file, or a symlink, which is never followed).
     fn parent(&mut self, path: &RelPath) -> io::Result<Option<Rc<DirFd>>> {
-        let Some(dir) = path.parent() else {
+        let (dir, _) = crate::sys::dirfd::split(path.as_str());
+        if dir.is_empty() {
             return self.root();
-        };
-        if let Some(fd) = self.open.get(&dir) {
+        }
+        if let Some(fd) = self.open.get(dir) {
             return Ok(Some(fd.clone()));
         }
         // From the nearest directory already open, one name at a time.
-        let (mut fd, rest) = match dir
-            .parents_inner_first()
-            .find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len() + 1)))
-        {
-            Some((fd, skip)) => (fd, &dir.as_str()[skip..]),
-            None => match self.root()? {
-                Some(root) => (root, dir.as_str()),
-                None => return Ok(None),
-            },
-        };
-        for name in rest.split('/') {
-            match fd.open_dir(name)? {
+        let mut inner_first = std::iter::successors(Some(dir), |d| {
+            let (up, _) = crate::sys::dirfd::split(d);
+            (!up.is_empty()).then_some(up)
+        })
+        .skip(1);
+        let (mut fd, mut done) =
+            match inner_first.find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len()))) {
+                Some(found) => found,
+                None => match self.root()? {
+                    Some(root) => (root, 0),
+                    None => return Ok(None),
+                },
+            };
+        while done < dir.len() {
+            let start = if done == 0 { 0 } else { done + 1 };
+            let end = dir[start..].find('/').map_or(dir.len(), |i| start + i);
+            match fd.open_dir(&dir[start..end])? {
                 Some(next) => fd = Rc::new(next),
                 None => return Ok(None),
             }
-        }
-        if self.open.len() < MAX_OPEN_DIRS {
-            self.open.insert(dir, fd.clone());
+            self.keep(&dir[..end], &fd);
+            done = end;
         }
         Ok(Some(fd))
+    }
+
+    /// Keeps `dir` open, with every directory opened on the way to it.
+    /// The operations come in path order: the directories the ones ahead
+    /// need are not those opened long ago. At the cap, those go (but for
+    /// the parents of `dir`, whose other children come next) rather than
+    /// no directory being kept any more, which would open every later
+    /// directory again for each of its operations (a home of 100,000 files
+    /// has thousands of directories).
+    fn keep(&mut self, dir: &str, fd: &Rc<DirFd>) {
+        let dir = RelPath::from_parent(dir);
+        if self.open.len() >= MAX_OPEN_DIRS {
+            self.open.retain(|k, _| dir.is_below(k));
+        }
+        self.open.insert(dir, fd.clone());
     }
 
     /// Like `parent`, for an operation that must happen: a parent that is

@@ -80,11 +80,13 @@ pub fn look(
     for p in wanted {
         children.entry(p.parent()).or_default().push(p);
     }
-    let mut parents: Vec<(usize, Option<RelPath>)> = children
-        .keys()
-        .map(|p| (p.as_ref().map_or(0, |d| d.depth() + 1), p.clone()))
-        .collect();
-    parents.sort_unstable_by_key(|(depth, _)| *depth);
+    // Depth first, each directory's subtree at once: the directories open
+    // are then the ones on the way to the current one (see `look_below`).
+    let mut parents: Vec<Option<RelPath>> = children.keys().cloned().collect();
+    parents.sort_unstable_by(|a, b| match (a, b) {
+        (Some(a), Some(b)) => tree_order(a.as_str(), b.as_str()),
+        _ => a.is_some().cmp(&b.is_some()),
+    });
 
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
@@ -181,32 +183,35 @@ fn look_below(
     move_aside: bool,
     hm_set: &HashSet<&RelPath>,
     ahead: Option<&Ahead>,
-    parents: Vec<(usize, Option<RelPath>)>,
+    parents: Vec<Option<RelPath>>,
     mut children: HashMap<Option<RelPath>, Vec<RelPath>>,
     store: &Path,
     seen: &mut Observed,
 ) -> Result<(), Error> {
-    let mut open: HashMap<RelPath, (usize, DirFd)> = HashMap::default();
-
-    let mut level = 0;
-    for (depth, parent) in parents {
+    // The directories on the way to the current one, outermost first,
+    // each opened through the one before it: the parents come in tree
+    // order, so a directory's own parent is the last one kept here.
+    let mut open: Vec<(RelPath, DirFd)> = Vec::new();
+    for parent in parents {
         let Some(kids) = children.remove(&parent) else {
             continue;
         };
-        if depth != level {
-            // Only the previous level's descriptors can be parents from here on.
-            open.retain(|_, (d, _)| *d + 2 >= depth);
-            level = depth;
+        if let Some(d) = &parent {
+            while open.last().is_some_and(|(up, _)| !d.is_below(up)) {
+                open.pop();
+            }
         }
         let reachable = match &parent {
             None => true,
             Some(d) => matches!(seen.paths.get(d), Some(Seen::Dir { .. })),
         };
         let dir = if reachable {
-            let via = parent
-                .as_ref()
-                .and_then(|d| Some((d.parent(), d.file_name())).filter(|_| d.depth() > 0))
-                .and_then(|(up, name)| up.and_then(|u| open.get(&u)).map(|(_, fd)| (fd, name)));
+            let via = parent.as_ref().and_then(|d| {
+                let (up, name) = dirfd::split(d.as_str());
+                open.last()
+                    .filter(|(o, _)| o.as_str() == up)
+                    .map(|(_, fd)| (fd, name))
+            });
             let opened = match via {
                 Some((up, name)) => up.open_dir(name),
                 None => DirFd::open(home, parent.as_ref()),
@@ -267,16 +272,26 @@ fn look_below(
             }
             seen.paths.insert(p, found);
         }
-        // Kept for opening this directory's subdirectories with one lookup;
-        // bounded so that a wide home does not run out of descriptors.
+        // Kept for opening this directory's subdirectories, which come
+        // next, with one lookup. As many as the home is deep, up to a
+        // bound: a home nested thousands of levels deep cannot exhaust the
+        // descriptors (below that, each directory is opened from the home).
         if let (Some(d), Some(fd)) = (parent, dir) {
             if open.len() < MAX_OPEN_DIRS {
-                open.insert(d, (depth - 1, fd));
+                open.push((d, fd));
             }
         }
     }
 
     Ok(())
+}
+
+/// Paths in the order of a depth-first walk: a directory, then everything
+/// below it, then its next sibling (`a`, `a/b`, `a-c`), as if `/` sorted
+/// before every other byte.
+fn tree_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |c: u8| if c == b'/' { 0 } else { c };
+    a.bytes().map(key).cmp(b.bytes().map(key))
 }
 
 /// Where Home Manager keeps the generation it last activated, relative to
@@ -826,6 +841,16 @@ mod tests {
         // /dev/zero never ends: a bounded read stops after the limit.
         let zero = std::fs::File::open("/dev/zero").unwrap();
         assert_eq!(sha256_up_to(zero, Some(1 << 20)).unwrap(), None);
+    }
+
+    #[test]
+    fn directories_are_walked_depth_first_each_subtree_at_once() {
+        let mut dirs = vec!["a-c", "a/b/x", "b", "a", "a/b-c", "a/b", "a.d/e", "a.d"];
+        dirs.sort_unstable_by(|a, b| tree_order(a, b));
+        assert_eq!(
+            dirs,
+            ["a", "a/b", "a/b/x", "a/b-c", "a-c", "a.d", "a.d/e", "b"]
+        );
     }
 
     #[test]
