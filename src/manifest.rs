@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +15,37 @@ pub use problem::{BadBackupExt, BadMode, BadProgram, Field, FileField, Problem, 
 pub use targets::{clashes, BadTarget, Clash};
 
 /// A normalized path relative to the home: no `.`, `..`, empty or absolute parts.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RelPath(String);
+///
+/// Shared, not copied: the same path is a key of the record, of what
+/// `observe` found, of the plan and of the journal, and a clone of it is a
+/// count going up, not an allocation (100,000 paths are each held in four
+/// or five places during an activation).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelPath(Arc<str>);
+
+impl Serialize for RelPath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+// Made straight from the text parsed, borrowed where it can be: one
+// allocation per path.
+impl<'de> Deserialize<'de> for RelPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = RelPath;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a path relative to the home")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RelPath, E> {
+                Ok(RelPath(Arc::from(v)))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
 
 impl RelPath {
     /// Normalizes `raw` (drops `.` and repeated slashes) or says what is
@@ -24,8 +53,8 @@ impl RelPath {
     /// (the other half, between targets, is [`clashes`]).
     pub fn parse(raw: &str) -> Result<RelPath, BadTarget> {
         match Self::normal(raw)? {
-            Some(normal) => Ok(RelPath(normal)),
-            None => Ok(RelPath(raw.to_string())),
+            Some(normal) => Ok(RelPath(normal.into())),
+            None => Ok(RelPath(raw.into())),
         }
     }
 
@@ -34,8 +63,8 @@ impl RelPath {
     /// what is wrong.
     pub fn parse_owned(raw: String) -> Result<RelPath, (BadTarget, String)> {
         match Self::normal(&raw) {
-            Ok(Some(normal)) => Ok(RelPath(normal)),
-            Ok(None) => Ok(RelPath(raw)),
+            Ok(Some(normal)) => Ok(RelPath(normal.into())),
+            Ok(None) => Ok(RelPath(raw.into())),
             Err(why) => Err((why, raw)),
         }
     }
@@ -75,7 +104,7 @@ impl RelPath {
 
     /// The parent directories, innermost first, borrowed (`a/b/c` → `a/b`, `a`).
     pub fn parents_inner_first(&self) -> impl Iterator<Item = &str> + '_ {
-        let mut rest = self.0.as_str();
+        let mut rest: &str = &self.0;
         std::iter::from_fn(move || {
             rest = &rest[..last_slash(rest)?];
             Some(rest)
@@ -86,11 +115,11 @@ impl RelPath {
     /// A path built from normalized parts (a parent and a name that has no
     /// `/`) is normalized too.
     pub(crate) fn from_normal(path: String) -> RelPath {
-        RelPath(path)
+        RelPath(path.into())
     }
 
     pub(crate) fn from_parent(parent: &str) -> RelPath {
-        RelPath(parent.to_string())
+        RelPath(parent.into())
     }
 
     /// Inserts `self` and its parents into `set`, stopping at the first
@@ -113,11 +142,11 @@ impl RelPath {
     pub fn ancestors(&self) -> impl Iterator<Item = RelPath> + '_ {
         self.0
             .match_indices('/')
-            .map(move |(i, _)| RelPath(self.0[..i].to_string()))
+            .map(move |(i, _)| RelPath(self.0[..i].into()))
     }
 
     pub fn parent(&self) -> Option<RelPath> {
-        last_slash(&self.0).map(|i| RelPath(self.0[..i].to_string()))
+        last_slash(&self.0).map(|i| RelPath(self.0[..i].into()))
     }
 
     pub fn file_name(&self) -> &str {
@@ -130,7 +159,7 @@ impl RelPath {
     /// True when `self` lies strictly below `dir`.
     pub fn is_below(&self, dir: &RelPath) -> bool {
         self.0.len() > dir.0.len()
-            && self.0.starts_with(&dir.0)
+            && self.0.starts_with(&*dir.0)
             && self.0.as_bytes()[dir.0.len()] == b'/'
     }
 
@@ -141,11 +170,11 @@ impl RelPath {
     /// A sibling with `suffix` appended to the file name (backups: `a/b` → `a/b.bak`).
     #[must_use]
     pub fn with_suffix(&self, suffix: &str) -> RelPath {
-        RelPath(format!("{}{}", self.0, suffix))
+        RelPath(format!("{}{}", self.0, suffix).into())
     }
 
     pub fn in_home(&self, home: &Path) -> PathBuf {
-        home.join(&self.0)
+        home.join(&*self.0)
     }
 }
 
