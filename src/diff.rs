@@ -111,7 +111,9 @@ pub fn compute(ctx: &Context, paths: &[PathBuf], sink: Sink) -> Result<Diffs, Er
                     gen.get_or_insert_with(|| Generation::load_with(&cur.generation, false).ok());
                 Some(g.as_ref().and_then(|g| copy_source(g, &d.path)))
             }
-            (Some(Recorded::Symlink { target }), Seen::File { .. }) => Some(Some(target.clone())),
+            (Some(Recorded::Symlink { target }), Seen::File { .. }) => {
+                Some(Some(target.to_path_buf()))
+            }
             _ => None,
         };
         let content = match source {
@@ -199,7 +201,7 @@ fn is_at_or_below(p: &RelPath, dir: &RelPath) -> bool {
 fn copy_source(g: &Generation, path: &RelPath) -> Option<PathBuf> {
     g.files.iter().find_map(|f| {
         if f.target == *path {
-            Some(f.source.clone())
+            Some(f.source.to_path_buf())
         } else if is_at_or_below(path, &f.target) {
             let rest = &path.as_str()[f.target.as_str().len() + 1..];
             Some(f.source.join(rest))

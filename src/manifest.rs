@@ -292,7 +292,8 @@ pub struct Manifest {
 #[derive(Clone, Debug, PartialEq)]
 pub struct File {
     pub target: RelPath,
-    pub source: PathBuf,
+    /// Shared with what the plan wants there and what the record keeps.
+    pub source: Arc<Path>,
     pub kind: FileType,
     pub mode: Option<u32>,
     pub force: bool,
@@ -650,7 +651,7 @@ pub fn validate(m: &mut Manifest, check_sources: bool) -> Result<Vec<File>, Vec<
         index.push(i);
         files.push(File {
             target,
-            source,
+            source: source.into(),
             kind,
             mode,
             force,
@@ -741,7 +742,7 @@ mod tests {
         let anc: Vec<String> = RelPath::parse("x/y/z")
             .unwrap()
             .ancestors()
-            .map(|p| p.0)
+            .map(|p| p.as_str().to_string())
             .collect();
         assert_eq!(anc, vec!["x", "x/y"]);
     }

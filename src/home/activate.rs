@@ -1521,7 +1521,7 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>)
         let problem = match (s, rec) {
             (Seen::Missing, _) => "missing",
             (Seen::Symlink { target, .. }, Recorded::Symlink { target: want })
-                if target == want =>
+                if *target == **want =>
             {
                 continue
             }
@@ -1563,7 +1563,7 @@ mod tests {
     fn file(target: &str, hook: &str) -> crate::manifest::File {
         crate::manifest::File {
             target: RelPath::parse(target).unwrap(),
-            source: "/nix/store/src".into(),
+            source: Path::new("/nix/store/src").into(),
             kind: FileType::Symlink,
             mode: None,
             force: false,

@@ -293,7 +293,7 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
             Action::UnlinkHomeManager { path, target } => Some(Op::Remove {
                 path: path.clone(),
                 was: Recorded::Symlink {
-                    target: target.clone(),
+                    target: target.as_path().into(),
                 },
                 trash: sibling(&trash_beside(path), txid, n, "trash"),
             }),

@@ -532,7 +532,7 @@ impl From<DesiredV1<'_>> for Desired {
     fn from(disk: DesiredV1<'_>) -> Self {
         match disk {
             DesiredV1::Symlink { target } => Desired::Symlink {
-                target: target.into_owned(),
+                target: std::sync::Arc::from(&*target),
             },
             DesiredV1::Copy {
                 source,
@@ -630,7 +630,9 @@ mod tests {
 
     /// The journal of `JOURNAL_BEFORE`.
     fn every_op() -> Journal {
-        let symlink = |t: &str| Recorded::Symlink { target: t.into() };
+        let symlink = |t: &str| Recorded::Symlink {
+            target: Path::new(t).into(),
+        };
         let aside = |path: &str, n: u32, expect| Op::MoveAside {
             path: p(path),
             to: p(&format!(".hearth-t3-{n}.discard")),
@@ -709,7 +711,7 @@ mod tests {
                     "k/l",
                     6,
                     Desired::Symlink {
-                        target: "/nix/store/l".into(),
+                        target: Path::new("/nix/store/l").into(),
                     },
                     Prev::Missing,
                     None,
@@ -734,7 +736,7 @@ mod tests {
                     "n",
                     8,
                     Desired::Symlink {
-                        target: "/nix/store/n2".into(),
+                        target: Path::new("/nix/store/n2").into(),
                     },
                     Prev::Symlink {
                         target: "/nix/store/n1".into(),

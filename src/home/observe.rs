@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -99,13 +100,13 @@ pub fn look(
             continue;
         }
         let meta = std::fs::metadata(&f.source).map_err(|source| Error::Source {
-            path: f.source.clone(),
+            path: f.source.to_path_buf(),
             target: f.target.clone(),
             source,
         })?;
         if !meta.is_file() {
             return Err(Error::SourceNotFile {
-                path: f.source.clone(),
+                path: f.source.to_path_buf(),
                 target: f.target.clone(),
             });
         }
@@ -113,7 +114,7 @@ pub fn look(
         let sha256 = sha256_file(&f.source, meta.len())
             .and_then(|h| h.ok_or_else(|| io::Error::other("it changed while it was read")))
             .map_err(|source| Error::Source {
-                path: f.source.clone(),
+                path: f.source.to_path_buf(),
                 target: f.target.clone(),
                 source,
             })?;
@@ -263,8 +264,8 @@ fn look_below(
             if let Seen::Symlink { target, dangling } = &mut found {
                 // A stat through the link costs a syscall per file; only a
                 // link that is neither wanted nor hearth's own gets reported.
-                let expected = wanted.is_some_and(|f| f.source == *target)
-                    || matches!(recorded, Some(Recorded::Symlink { target: t }) if t == target);
+                let expected = wanted.is_some_and(|f| *f.source == **target)
+                    || matches!(recorded, Some(Recorded::Symlink { target: t }) if **t == **target);
                 if !expected {
                     // Only the existence of what it points at; never opened.
                     *dangling = dir.stat(p.file_name(), true).is_err();
@@ -398,7 +399,7 @@ fn identical_to_link_source(
     f: &File,
     store: &Path,
     found: &mut Seen,
-    sources: &mut HashMap<PathBuf, SourceInfo>,
+    sources: &mut HashMap<Arc<Path>, SourceInfo>,
 ) -> Result<(), Error> {
     let Seen::File {
         size,

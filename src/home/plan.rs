@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,7 @@ use crate::sys::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet, FxIndexMap}
 #[serde(rename_all = "lowercase")]
 pub enum Recorded {
     Symlink {
-        target: PathBuf,
+        target: Arc<Path>,
     },
     Copy {
         sha256: String,
@@ -63,7 +64,9 @@ pub enum Seen {
 impl Seen {
     fn matches(&self, rec: &Recorded) -> bool {
         match (self, rec) {
-            (Seen::Symlink { target, .. }, Recorded::Symlink { target: want }) => target == want,
+            (Seen::Symlink { target, .. }, Recorded::Symlink { target: want }) => {
+                **target == **want
+            }
             (
                 Seen::File {
                     mode,
@@ -116,7 +119,7 @@ pub struct Observed {
     /// Content hash and mode of each copy source, and of each link
     /// source whose target holds a regular file of its size (a file that
     /// may be identical to it).
-    pub sources: HashMap<PathBuf, SourceInfo>,
+    pub sources: HashMap<Arc<Path>, SourceInfo>,
     /// The paths Home Manager's current generation links into the home (read
     /// from its GC root), each looked at: a link of Home Manager's there that
     /// the new generation does not want would dangle once Home Manager's
@@ -166,7 +169,7 @@ pub enum Prev {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Desired {
     Symlink {
-        target: PathBuf,
+        target: Arc<Path>,
     },
     Copy {
         source: PathBuf,
@@ -334,7 +337,7 @@ fn desired(f: &File, seen: &Observed) -> Option<Desired> {
         FileType::Copy => {
             let info = seen.sources.get(&f.source)?;
             Some(Desired::Copy {
-                source: f.source.clone(),
+                source: f.source.to_path_buf(),
                 sha256: info.sha256.clone(),
                 // Store files are read-only; a copy keeps that unless a mode
                 // is given, and never grants write to group or others.

@@ -854,7 +854,7 @@ impl From<RecordedV1<'_>> for Recorded {
     fn from(disk: RecordedV1<'_>) -> Self {
         match disk {
             RecordedV1::Symlink { target } => Recorded::Symlink {
-                target: target.into_owned(),
+                target: std::sync::Arc::from(&*target),
             },
             RecordedV1::Copy { sha256, mode, size } => Recorded::Copy {
                 sha256: sha256.into_owned(),
@@ -998,14 +998,17 @@ impl<'de> Deserialize<'de> for LinksV2<'_> {
                 mut access: A,
             ) -> Result<(), A::Error> {
                 let dir = &self.dir.0;
+                // One buffer for every target: each is then allocated once,
+                // shared from there on.
+                let mut target = String::new();
                 while let Some((path, name)) = access.next_entry::<RelPath, Text>()? {
-                    let mut target = String::with_capacity(dir.len() + name.0.len());
+                    target.clear();
                     target.push_str(dir);
                     target.push_str(&name.0);
                     self.map.insert(
                         path,
                         Recorded::Symlink {
-                            target: PathBuf::from(target),
+                            target: Path::new(&target).into(),
                         },
                     );
                 }
@@ -1285,7 +1288,7 @@ pub(crate) mod tests {
         owned.entries.insert(
             p(".vimrc"),
             Recorded::Symlink {
-                target: "/nix/store/a-vimrc".into(),
+                target: Path::new("/nix/store/a-vimrc").into(),
             },
         );
         owned.entries.insert(
@@ -1363,7 +1366,7 @@ pub(crate) mod tests {
             owned.entries.insert(
                 p(path),
                 Recorded::Symlink {
-                    target: target.into(),
+                    target: Path::new(target).into(),
                 },
             );
         }

@@ -155,7 +155,7 @@ fn switch(home: &Path, store: &Path) -> Journal {
     let source = store.join("new-copy");
     put_file(store, "new-copy", 0o444, "new copy\n");
     let symlink = |target: &str| Desired::Symlink {
-        target: PathBuf::from(target),
+        target: Path::new(target).into(),
     };
     let put = |n: usize, path: &str, want: Desired, prev: Prev, was: Option<Recorded>| Op::Put {
         path: rel(path),
@@ -169,7 +169,7 @@ fn switch(home: &Path, store: &Path) -> Journal {
         Op::Remove {
             path: rel(".config/a"),
             was: Recorded::Symlink {
-                target: "/nix/store/old-a".into(),
+                target: Path::new("/nix/store/old-a").into(),
             },
             trash: sibling(&rel(".config/a"), TX, 0, "trash"),
         },

@@ -120,7 +120,7 @@ pub fn source_info(s: &Path) -> SourceInfo {
 
 pub fn node_of(rec: &Recorded) -> Node {
     match rec {
-        Recorded::Symlink { target } => Node::Link(target.clone()),
+        Recorded::Symlink { target } => Node::Link(target.to_path_buf()),
         Recorded::Copy { sha256, mode, .. } => Node::File {
             sha: sha256.clone(),
             mode: *mode,
@@ -631,7 +631,7 @@ impl Scenario {
             }
             let rec = match rec % 12 {
                 r @ 0..=2 => Recorded::Symlink {
-                    target: [S1, S2, S3][r as usize].into(),
+                    target: Path::new([S1, S2, S3][r as usize]).into(),
                 },
                 r => Recorded::Copy {
                     sha256: ["h1", "h2", "h3"][(r % 3) as usize].into(),
@@ -703,7 +703,7 @@ impl Scenario {
             };
             case.new.push(File {
                 target,
-                source: [S1, S2][source as usize % 2].into(),
+                source: Path::new([S1, S2][source as usize % 2]).into(),
                 kind,
                 mode,
                 force,

@@ -19,7 +19,7 @@ fn p(s: &str) -> RelPath {
 fn link(target: &str, source: &str) -> File {
     File {
         target: p(target),
-        source: PathBuf::from(source),
+        source: Path::new(source).into(),
         kind: FileType::Symlink,
         mode: None,
         force: false,
@@ -103,7 +103,7 @@ impl Case {
         self.old.entries.insert(
             p(path),
             Recorded::Symlink {
-                target: target.into(),
+                target: Path::new(target).into(),
             },
         );
         self
@@ -141,7 +141,7 @@ impl Case {
 
     fn source(mut self, path: &str, sha: &str, mode: u32) -> Case {
         self.seen.sources.insert(
-            path.into(),
+            Path::new(path).into(),
             SourceInfo {
                 sha256: sha.into(),
                 mode,
@@ -160,7 +160,7 @@ impl Case {
             }
             let s = match rec {
                 Recorded::Symlink { target } => Seen::Symlink {
-                    target: target.clone(),
+                    target: target.to_path_buf(),
                     dangling: false,
                 },
                 Recorded::Copy { sha256, mode, .. } => Seen::File {
@@ -516,7 +516,7 @@ fn drift_repair() {
         the_put(&plan, ".vimrc"),
         (
             Desired::Symlink {
-                target: VIMRC.into()
+                target: Path::new(VIMRC).into()
             },
             Prev::Symlink {
                 target: VIMRC2.into()
@@ -1502,7 +1502,7 @@ fn random_case(rng: &mut Rng, paths: &[RelPath]) -> (Case, Fs) {
     for t in pick_targets(rng, paths, vec![], 4) {
         let rec = if rng.chance(50) {
             Recorded::Symlink {
-                target: rng.pick(&[S1, S2, S3]).into(),
+                target: Path::new(rng.pick(&[S1, S2, S3])).into(),
             }
         } else {
             Recorded::Copy {
