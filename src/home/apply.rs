@@ -152,6 +152,20 @@ fn kept_text(kept: Option<&RelPath>) -> String {
     }
 }
 
+/// [`op_err`] for `path` of `home`, whose full path is made only for an
+/// error (every operation of an activation passes here).
+fn op_err_at<'a>(
+    what: &'static str,
+    home: &'a Path,
+    path: &'a RelPath,
+) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Op {
+        what,
+        path: path.in_home(home),
+        source,
+    }
+}
+
 fn op_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
     move |source| Error::Op {
         what,
@@ -364,7 +378,8 @@ pub struct Outcome {
 /// works in the very directories the operations were done in.
 #[derive(Debug)]
 struct Dirs {
-    home: PathBuf,
+    /// Shared: each operation holds it while it borrows the directories.
+    home: Rc<Path>,
     root: Option<Rc<DirFd>>,
     open: HashMap<RelPath, Rc<DirFd>>,
 }
@@ -376,7 +391,7 @@ const MAX_OPEN_DIRS: usize = 256;
 impl Dirs {
     fn new(home: &Path) -> Self {
         Dirs {
-            home: home.to_path_buf(),
+            home: Rc::from(home),
             root: None,
             open: HashMap::default(),
         }
@@ -522,10 +537,10 @@ pub struct Failed {
 /// goes). Journals name nothing else; anything else is refused rather than
 /// resolved.
 fn name_near<'s>(path: &RelPath, other: &'s RelPath, above: bool) -> io::Result<&'s str> {
-    let dir_of = |p: &RelPath| {
+    fn dir_of(p: &RelPath) -> &str {
         let s = p.as_str();
-        s[..s.len() - p.file_name().len()].to_string()
-    };
+        &s[..s.len() - p.file_name().len()]
+    }
     let (mine, theirs) = (dir_of(path), dir_of(other));
     if mine == theirs || (above && mine.starts_with(&theirs)) {
         Ok(other.file_name())
@@ -556,16 +571,16 @@ fn changed(d: &DirFd, name: &str, path: &RelPath, kept: Option<RelPath>) -> Erro
 }
 
 fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<(), Error> {
-    let home = &dirs.home.clone();
+    let home = &Rc::clone(&dirs.home);
     match op {
         Op::Remove { path, was, trash } => {
-            let p = path.in_home(home);
-            let e = op_err("remove", &p);
+            let e = op_err_at("remove", home, path);
             let name = path.file_name();
-            let trash_name = name_near(path, trash, true).map_err(op_err("remove", &p))?;
-            let d = dirs.need(path).map_err(op_err("remove", &p))?;
-            let td = dirs.need(trash).map_err(op_err("remove", &p))?;
-            fault::write_point().map_err(op_err("remove", &p))?;
+            let trash_name =
+                name_near(path, trash, true).map_err(op_err_at("remove", home, path))?;
+            let d = dirs.need(path).map_err(op_err_at("remove", home, path))?;
+            let td = dirs.need(trash).map_err(op_err_at("remove", home, path))?;
+            fault::write_point().map_err(op_err_at("remove", home, path))?;
             // Moved aside first, then checked: what the user put there since
             // the plan looked is never the thing deleted.
             match move_noreplace(&d, name, &td, trash_name) {
@@ -579,15 +594,16 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
             }
             if let Recorded::Symlink { .. } = was {
                 // A link carries nothing its record cannot recreate.
-                fault::write_point().map_err(op_err("remove", &p))?;
+                fault::write_point().map_err(op_err_at("remove", home, path))?;
                 td.unlink(trash_name).map_err(|x| e(x.into()))?;
             }
             Ok(())
         }
         Op::RemoveDir { path, required, .. } => {
-            let p = path.in_home(home);
-            let d = dirs.need(path).map_err(op_err("remove directory", &p))?;
-            fault::write_point().map_err(op_err("remove directory", &p))?;
+            let d = dirs
+                .need(path)
+                .map_err(op_err_at("remove directory", home, path))?;
+            fault::write_point().map_err(op_err_at("remove directory", home, path))?;
             dirs.forget(path);
             match d.rmdir(path.file_name()) {
                 Ok(()) => Ok(()),
@@ -604,7 +620,7 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
                 Err(e) if is_not_empty(e) || e == Errno::ENOTDIR => {
                     Err(changed(&d, path.file_name(), path, None))
                 }
-                Err(e) => Err(op_err("remove directory", &p)(e.into())),
+                Err(e) => Err(op_err_at("remove directory", home, path)(e.into())),
             }
         }
         Op::MoveAside {
@@ -613,13 +629,14 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
             discard,
             expect,
         } => {
-            let p = path.in_home(home);
-            let to = sibling_name(path, to).map_err(op_err("move aside", &p))?;
-            let d = dirs.need(path).map_err(op_err("move aside", &p))?;
-            fault::write_point().map_err(op_err("move aside", &p))?;
+            let to = sibling_name(path, to).map_err(op_err_at("move aside", home, path))?;
+            let d = dirs
+                .need(path)
+                .map_err(op_err_at("move aside", home, path))?;
+            fault::write_point().map_err(op_err_at("move aside", home, path))?;
             dirs.forget(path);
             d.rename_noreplace(path.file_name(), to)
-                .map_err(|e| op_err("move aside", &p)(e.into()))?;
+                .map_err(|e| op_err_at("move aside", home, path)(e.into()))?;
             // A backup keeps whatever it moved; a discard deletes it at
             // commit, so it must be what the plan saw.
             if *discard && !expect.as_ref().is_some_and(|x| is_expected(&d, to, x)) {
@@ -635,16 +652,17 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
             Ok(())
         }
         Op::Mkdir { path } => {
-            let p = path.in_home(home);
-            let d = dirs.need(path).map_err(op_err("create directory", &p))?;
-            fault::write_point().map_err(op_err("create directory", &p))?;
+            let d = dirs
+                .need(path)
+                .map_err(op_err_at("create directory", home, path))?;
+            fault::write_point().map_err(op_err_at("create directory", home, path))?;
             match d.mkdir(path.file_name(), 0o755) {
                 Ok(()) => Ok(()),
                 // Put there since the plan looked: a directory serves; anything
                 // else is the user's and stays.
                 Err(Errno::EEXIST) if d.kind(path.file_name()) == Ok(SFlag::S_IFDIR) => Ok(()),
                 Err(Errno::EEXIST) => Err(changed(&d, path.file_name(), path, None)),
-                Err(e) => Err(op_err("create directory", &p)(e.into())),
+                Err(e) => Err(op_err_at("create directory", home, path)(e.into())),
             }
         }
         Op::Put {
@@ -657,23 +675,23 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
         } => {
             // Errors name the target, never the temporary name the new
             // entry is made at (the user knows the one, not the other).
-            let p = path.in_home(home);
             let name = path.file_name();
-            let tmp = sibling_name(path, tmp).map_err(op_err("create", &p))?;
-            let stash = sibling_name(path, stash).map_err(op_err("keep a copy of", &p))?;
-            let d = dirs.need(path).map_err(op_err("create", &p))?;
+            let tmp = sibling_name(path, tmp).map_err(op_err_at("create", home, path))?;
+            let stash =
+                sibling_name(path, stash).map_err(op_err_at("keep a copy of", home, path))?;
+            let d = dirs.need(path).map_err(op_err_at("create", home, path))?;
             let mut prev = prev.clone();
             if prev == Prev::File {
-                fault::write_point().map_err(op_err("keep a copy of", &p))?;
+                fault::write_point().map_err(op_err_at("keep a copy of", home, path))?;
                 match d.link(name, stash) {
                     Ok(()) => {}
                     // Removed since the plan looked: the new copy just goes there.
                     Err(Errno::ENOENT) => prev = Prev::Missing,
-                    Err(e) => return Err(op_err("keep a copy of", &p)(e.into())),
+                    Err(e) => return Err(op_err_at("keep a copy of", home, path)(e.into())),
                 }
             }
-            fault::write_point().map_err(op_err("create", &p))?;
-            create(&d, want, tmp).map_err(op_err("create", &p))?;
+            fault::write_point().map_err(op_err_at("create", home, path))?;
+            create(&d, want, tmp).map_err(op_err_at("create", home, path))?;
             if let Desired::Copy { .. } = want {
                 out.staged.push((index, prev));
                 return Ok(());
@@ -686,9 +704,10 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
 /// Puts a staged copy in place (see `run`).
 fn put_in_place(dirs: &mut Dirs, op: &Op, prev: &Prev) -> Result<(), Error> {
     let path = op.path();
-    let p = path.in_home(&dirs.home);
-    let d = dirs.need(path).map_err(op_err("rename into place", &p))?;
-    let home = dirs.home.clone();
+    let home = Rc::clone(&dirs.home);
+    let d = dirs
+        .need(path)
+        .map_err(op_err_at("rename into place", &home, path))?;
     place(&d, &home, op, prev)
 }
 
@@ -705,12 +724,11 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: &Prev) -> Result<(), Error> {
     else {
         return Ok(());
     };
-    let p = path.in_home(home);
     let name = path.file_name();
     let t = tmp.file_name();
     let (tmp, stash) = (t, stash.file_name());
-    fault::write_point().map_err(op_err("rename into place", &p))?;
-    let into_place = |x: Errno| op_err("rename into place", &p)(x.into());
+    fault::write_point().map_err(op_err_at("rename into place", home, path))?;
+    let into_place = |x: Errno| op_err_at("rename into place", home, path)(x.into());
     // Into an empty place, never over what was put there since the plan looked.
     let put_new = || match d.rename_noreplace(tmp, name) {
         Ok(()) => Ok(()),
@@ -756,7 +774,8 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: &Prev) -> Result<(), Error> {
     }
     // The old link is recreated from its target on undo; the old
     // copy is still at `stash`.
-    d.unlink(tmp).map_err(|x| op_err("remove", &p)(x.into()))
+    d.unlink(tmp)
+        .map_err(|x| op_err_at("remove", home, path)(x.into()))
 }
 
 /// `path`'s sibling named `name`.
@@ -1136,7 +1155,7 @@ pub fn cleanup(j: &Journal) -> Vec<Error> {
 /// `cleanup` in the directories `run` worked in.
 pub fn cleanup_after(j: &Journal, out: &mut Outcome) -> Vec<Error> {
     match &mut out.dirs {
-        Some(dirs) if dirs.home == j.home => cleanup_in(dirs, j),
+        Some(dirs) if *dirs.home == *j.home => cleanup_in(dirs, j),
         _ => cleanup(j),
     }
 }
