@@ -199,15 +199,66 @@ pub fn new_txid() -> String {
     })
 }
 
+/// The names an activation gives what it makes and moves aside beside a
+/// path: `.hearth-TXID-N.TAG` in the path's directory, N being the
+/// operation's number. Made in one buffer: a switch names two of these
+/// per changed path, each then allocated once.
+struct Siblings<'t> {
+    txid: &'t str,
+    buf: String,
+}
+
+impl Siblings<'_> {
+    fn name(&mut self, path: &RelPath, n: usize, tag: &str) -> RelPath {
+        let buf = &mut self.buf;
+        buf.clear();
+        let dir = path.parents_inner_first().next();
+        if let Some(dir) = dir {
+            buf.push_str(dir);
+            buf.push('/');
+        }
+        buf.push_str(".hearth-");
+        buf.push_str(self.txid);
+        buf.push('-');
+        push_decimal(buf, n);
+        buf.push('.');
+        buf.push_str(tag);
+        match dir {
+            Some(_) => RelPath::from_parent(buf),
+            None => RelPath::parse(buf).unwrap_or_else(|_| path.clone()),
+        }
+    }
+}
+
+/// One name of [`Siblings`] (the tests' way to say what a journal holds).
+#[cfg(test)]
 fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
-    use std::fmt::Write as _;
-    // Pushed, not format!: a switch names two of these per changed path.
-    let mut name = String::with_capacity(txid.len() + tag.len() + 32);
-    name.push_str(".hearth-");
-    name.push_str(txid);
-    let _ = write!(name, "-{n}.");
-    name.push_str(tag);
-    sibling_of(path, &name)
+    Siblings {
+        txid,
+        buf: String::new(),
+    }
+    .name(path, n, tag)
+}
+
+/// `n` in decimal, without the formatting machinery.
+fn push_decimal(buf: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut rest = n;
+    loop {
+        i -= 1;
+        // A digit: below 10, so the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        let d = (rest % 10) as u8;
+        digits[i] = b'0' + d;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        buf.push(char::from(d));
+    }
 }
 
 impl Journal {
@@ -277,12 +328,16 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
     // Sized once: an activation's operations are a home's worth of them,
     // and a growing vector would hold up to twice that at its peak.
     let mut ops = Vec::with_capacity(plan.actions.len());
+    let mut names = Siblings {
+        txid,
+        buf: String::new(),
+    };
     ops.extend(plan.actions.iter().enumerate().filter_map(|(n, a)| {
         match a {
             Action::Remove { path, was } => Some(Op::Remove {
                 path: path.clone(),
                 was: was.clone(),
-                trash: sibling(&trash_beside(path), txid, n, "trash"),
+                trash: names.name(&trash_beside(path), n, "trash"),
             }),
             Action::RemoveDir { path, required } => Some(Op::RemoveDir {
                 path: path.clone(),
@@ -297,7 +352,7 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
             }),
             Action::Discard { path, found } => Some(Op::MoveAside {
                 path: path.clone(),
-                to: sibling(path, txid, n, "trash"),
+                to: names.name(path, n, "trash"),
                 discard: true,
                 expect: Expect::from_seen(found),
             }),
@@ -309,7 +364,7 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                 was: Recorded::Symlink {
                     target: target.as_path().into(),
                 },
-                trash: sibling(&trash_beside(path), txid, n, "trash"),
+                trash: names.name(&trash_beside(path), n, "trash"),
             }),
             Action::Put {
                 path, want, prev, ..
@@ -317,8 +372,8 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                 path: path.clone(),
                 want: want.clone(),
                 prev: prev.clone(),
-                tmp: sibling(path, txid, n, "tmp"),
-                stash: sibling(path, txid, n, "stash"),
+                tmp: names.name(path, n, "tmp"),
+                stash: names.name(path, n, "stash"),
                 was: match prev {
                     // An identical file replaced by a link is checked
                     // against what the plan saw, not hearth's record.

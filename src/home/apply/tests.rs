@@ -415,3 +415,17 @@ fn a_copy_edited_before_its_removal_is_put_back_and_the_run_undone() {
     assert!(undo.is_empty(), "{undo:?}");
     assert_eq!(tree(&home), before);
 }
+
+#[test]
+fn sibling_names_carry_the_transaction_and_the_operations_number() {
+    for n in [0, 7, 10, 12_345, usize::MAX] {
+        assert_eq!(
+            sibling(&rel(".config/a"), TX, n, "tmp").as_str(),
+            format!(".config/.hearth-{TX}-{n}.tmp")
+        );
+        assert_eq!(
+            sibling(&rel("a"), TX, n, "trash").as_str(),
+            format!(".hearth-{TX}-{n}.trash")
+        );
+    }
+}
