@@ -597,7 +597,7 @@ fn name_near<'s>(path: &RelPath, other: &'s RelPath, above: bool) -> io::Result<
         &s[..s.len() - p.file_name().len()]
     }
     let (mine, theirs) = (dir_of(path), dir_of(other));
-    if mine == theirs || (above && mine.starts_with(&theirs)) {
+    if mine == theirs || (above && mine.starts_with(theirs)) {
         Ok(other.file_name())
     } else {
         Err(io::Error::new(
