@@ -28,6 +28,7 @@ use crate::home::state::{
     check_format, io_err, open_regular, probe_format, Error, RecordedV1, State, StateFile,
 };
 use crate::manifest::RelPath;
+use crate::sys::json;
 
 const JOURNAL_FILE: &str = "journal";
 /// Bytes of the journal's header line: the length of the JSON, padded.
@@ -111,7 +112,7 @@ impl State {
             use std::io::Write;
             use std::os::unix::fs::FileExt;
             f.write_all(&[b' '; HEADER]).map_err(io_err(path))?;
-            crate::home::state::write_json(f, path, &JournalV1::from(j))?;
+            crate::home::state::write_json_with(f, path, |w| write_v1(w, j))?;
             let len = f.metadata().map_err(io_err(path))?.len() - HEADER as u64;
             let header = format!("{len:<width$}\n", width = HEADER - 1);
             f.write_all_at(header.as_bytes(), 0).map_err(io_err(path))
@@ -308,6 +309,101 @@ struct OwedHookV1<'a> {
     what: Cow<'a, str>,
     name: Cow<'a, str>,
     program: Cow<'a, Path>,
+}
+
+/// Writes `j` in format 1: exactly the bytes `serde_json` writes for
+/// [`JournalV1`], with the operations of every activation (links put,
+/// removed, directories made) written directly (see `sys::json`); the
+/// others go through [`OpV1`].
+fn write_v1(w: &mut impl io::Write, j: &Journal) -> serde_json::Result<()> {
+    let disk = JournalV1::from(j);
+    json::raw(w, b"{\"version\":")?;
+    serde_json::to_writer(&mut *w, &disk.version)?;
+    json::raw(w, b",\"txid\":")?;
+    json::string(w, &disk.txid)?;
+    json::raw(w, b",\"home\":")?;
+    json::path(w, &disk.home)?;
+    json::raw(w, b",\"generation\":")?;
+    json::path(w, &disk.generation)?;
+    json::raw(w, b",\"ops\":[")?;
+    for (i, op) in j.ops.iter().enumerate() {
+        if i > 0 {
+            json::raw(w, b",")?;
+        }
+        write_op_v1(w, op)?;
+    }
+    json::raw(w, b"],\"profile\":")?;
+    serde_json::to_writer(&mut *w, &disk.profile)?;
+    json::raw(w, b",\"hooks\":")?;
+    serde_json::to_writer(&mut *w, &disk.hooks)?;
+    json::raw(w, b",\"previous\":")?;
+    serde_json::to_writer(&mut *w, &disk.previous)?;
+    json::raw(w, b"}")
+}
+
+/// One operation as [`OpV1`] writes it.
+fn write_op_v1(w: &mut impl io::Write, op: &Op) -> serde_json::Result<()> {
+    let put_link = |w: &mut _, path: &RelPath, target: &Path| {
+        json::raw(w, b"{\"op\":\"put\",\"path\":")?;
+        json::string(w, path.as_str())?;
+        json::raw(w, b",\"want\":{\"type\":\"symlink\",\"target\":")?;
+        json::path(w, target)?;
+        json::raw(w, b"},\"prev\":")
+    };
+    let names = |w: &mut _, tmp: &RelPath, stash: &RelPath| {
+        json::raw(w, b",\"tmp\":")?;
+        json::string(w, tmp.as_str())?;
+        json::raw(w, b",\"stash\":")?;
+        json::string(w, stash.as_str())?;
+        json::raw(w, b"}")
+    };
+    match op {
+        Op::Put {
+            path,
+            want: Desired::Symlink { target },
+            prev: Prev::Missing,
+            tmp,
+            stash,
+            was: None,
+        } => {
+            put_link(w, path, target)?;
+            json::raw(w, b"{\"type\":\"missing\"}")?;
+            names(w, tmp, stash)
+        }
+        Op::Put {
+            path,
+            want: Desired::Symlink { target },
+            prev: Prev::Symlink { target: old },
+            tmp,
+            stash,
+            was: None,
+        } => {
+            put_link(w, path, target)?;
+            json::raw(w, b"{\"type\":\"symlink\",\"target\":")?;
+            json::path(w, old)?;
+            json::raw(w, b"}")?;
+            names(w, tmp, stash)
+        }
+        Op::Remove {
+            path,
+            was: Recorded::Symlink { target },
+            trash,
+        } => {
+            json::raw(w, b"{\"op\":\"remove\",\"path\":")?;
+            json::string(w, path.as_str())?;
+            json::raw(w, b",\"was\":{\"symlink\":{\"target\":")?;
+            json::path(w, target)?;
+            json::raw(w, b"}},\"trash\":")?;
+            json::string(w, trash.as_str())?;
+            json::raw(w, b"}")
+        }
+        Op::Mkdir { path } => {
+            json::raw(w, b"{\"op\":\"mkdir\",\"path\":")?;
+            json::string(w, path.as_str())?;
+            json::raw(w, b"}")
+        }
+        other => serde_json::to_writer(w, &OpV1::from(other)),
+    }
 }
 
 impl Serialize for OpsV1<'_> {
@@ -758,7 +854,53 @@ mod tests {
     }
 
     fn write(j: &Journal) -> String {
-        serde_json::to_string(&JournalV1::from(j)).unwrap()
+        let serde = serde_json::to_string(&JournalV1::from(j)).unwrap();
+        let mut fast = Vec::new();
+        write_v1(&mut fast, j).unwrap();
+        assert_eq!(String::from_utf8(fast).unwrap(), serde);
+        serde
+    }
+
+    #[test]
+    fn the_journal_is_written_as_serde_json_writes_its_format() {
+        let mut j = every_op();
+        write(&j);
+        // Strings with characters to escape, in every place of the
+        // operations written directly.
+        let odd = "a\"b\\c\u{1}é";
+        for op in &mut j.ops {
+            match op {
+                Op::Put {
+                    path,
+                    want: Desired::Symlink { target },
+                    tmp,
+                    ..
+                } => {
+                    *path = p(odd);
+                    *target = Path::new(odd).into();
+                    *tmp = p(&format!("{odd}.tmp"));
+                }
+                Op::Remove { trash, .. } | Op::Mkdir { path: trash } => *trash = p(odd),
+                _ => {}
+            }
+        }
+        j.txid = odd.into();
+        write(&j);
+        // A path that is not UTF-8 cannot be written, either way.
+        use std::os::unix::ffi::OsStrExt;
+        let bad = Path::new(std::ffi::OsStr::from_bytes(b"/nix/store/\xff"));
+        for op in &mut j.ops {
+            if let Op::Put {
+                want: Desired::Symlink { target },
+                ..
+            } = op
+            {
+                *target = bad.into();
+            }
+        }
+        let fast = write_v1(&mut Vec::new(), &j).unwrap_err().to_string();
+        let serde = serde_json::to_vec(&JournalV1::from(&j)).unwrap_err().to_string();
+        assert_eq!(fast, serde);
     }
 
     #[test]

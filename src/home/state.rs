@@ -567,8 +567,17 @@ pub(crate) fn write_atomic_with(
 /// buffer: an error of the writing is an I/O error, one of the value
 /// (a path that is not UTF-8) leaves it unrecordable.
 pub(crate) fn write_json(f: &mut File, path: &Path, value: &impl Serialize) -> Result<(), Error> {
+    write_json_with(f, path, |w| serde_json::to_writer(w, value))
+}
+
+/// [`write_json`] of what `write` writes (in pieces, see `sys::json`).
+pub(crate) fn write_json_with(
+    f: &mut File,
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<&mut File>) -> serde_json::Result<()>,
+) -> Result<(), Error> {
     let mut w = io::BufWriter::with_capacity(1 << 16, f);
-    let json = serde_json::to_writer(&mut w, value).map_err(|e| {
+    let json = write(&mut w).map_err(|e| {
         if e.is_io() {
             io_err(path)(e.into())
         } else {
