@@ -863,6 +863,7 @@ mod tests {
 
     #[test]
     fn the_journal_is_written_as_serde_json_writes_its_format() {
+        use std::os::unix::ffi::OsStrExt;
         let mut j = every_op();
         write(&j);
         // Strings with characters to escape, in every place of the
@@ -887,7 +888,6 @@ mod tests {
         j.txid = odd.into();
         write(&j);
         // A path that is not UTF-8 cannot be written, either way.
-        use std::os::unix::ffi::OsStrExt;
         let bad = Path::new(std::ffi::OsStr::from_bytes(b"/nix/store/\xff"));
         for op in &mut j.ops {
             if let Op::Put {
@@ -899,7 +899,9 @@ mod tests {
             }
         }
         let fast = write_v1(&mut Vec::new(), &j).unwrap_err().to_string();
-        let serde = serde_json::to_vec(&JournalV1::from(&j)).unwrap_err().to_string();
+        let serde = serde_json::to_vec(&JournalV1::from(&j))
+            .unwrap_err()
+            .to_string();
         assert_eq!(fast, serde);
     }
 

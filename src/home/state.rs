@@ -385,7 +385,7 @@ impl State {
     pub fn save(&self, data: &Data) -> Result<(), Error> {
         crate::sys::fault::record_point().map_err(io_err(&self.dir.join(STATE_FILE)))?;
         write_atomic_with(&self.dir, STATE_FILE, false, |f, dest| {
-            write_json(f, dest, &StateV2::from(data))
+            write_json_with(f, dest, |w| write_v2(w, data))
         })
     }
 
@@ -563,14 +563,10 @@ pub(crate) fn write_atomic_with(
     Ok(())
 }
 
-/// Writes `value` as JSON into `f` (at `path`, for messages) through a
-/// buffer: an error of the writing is an I/O error, one of the value
-/// (a path that is not UTF-8) leaves it unrecordable.
-pub(crate) fn write_json(f: &mut File, path: &Path, value: &impl Serialize) -> Result<(), Error> {
-    write_json_with(f, path, |w| serde_json::to_writer(w, value))
-}
-
-/// [`write_json`] of what `write` writes (in pieces, see `sys::json`).
+/// Writes JSON into `f` (at `path`, for messages) through a buffer, as
+/// `write` writes it (in pieces, see `sys::json`): an error of the writing
+/// is an I/O error, one of the value (a path that is not UTF-8) leaves it
+/// unrecordable.
 pub(crate) fn write_json_with(
     f: &mut File,
     path: &Path,
@@ -948,6 +944,79 @@ impl Serialize for LinksV2<'_> {
         }
         s.collect_map(groups.iter().map(|(dir, links)| (dir, Group(links))))
     }
+}
+
+/// Writes `data` in format 2: exactly the bytes `serde_json` writes for
+/// [`StateV2`], with the links, a path and a name each, written directly
+/// (see `sys::json`).
+fn write_v2(w: &mut impl io::Write, data: &Data) -> serde_json::Result<()> {
+    use crate::sys::json;
+    let disk = StateV2::from(data);
+    json::raw(w, b"{\"version\":")?;
+    serde_json::to_writer(&mut *w, &disk.version)?;
+    json::raw(w, b",\"current\":")?;
+    match &disk.current {
+        None => json::raw(w, b"null")?,
+        Some(a) => {
+            json::raw(w, b"{\"number\":")?;
+            serde_json::to_writer(&mut *w, &a.number)?;
+            json::raw(w, b",\"generation\":")?;
+            json::path(w, &a.generation)?;
+            json::raw(w, b",\"txid\":")?;
+            json::string(w, &a.txid)?;
+            if let Some(facts) = &a.facts {
+                json::raw(w, b",\"facts\":")?;
+                serde_json::to_writer(&mut *w, facts)?;
+            }
+            json::raw(w, b",\"links\":")?;
+            write_links_v2(w, &a.links.0)?;
+            json::raw(w, b",\"copies\":")?;
+            serde_json::to_writer(&mut *w, &a.copies)?;
+            json::raw(w, b",\"dirs\":")?;
+            serde_json::to_writer(&mut *w, &a.dirs)?;
+            json::raw(w, b"}")?;
+        }
+    }
+    json::raw(w, b",\"history\":")?;
+    serde_json::to_writer(&mut *w, &disk.history)?;
+    json::raw(w, b"}")
+}
+
+/// [`LinksV2`] as it serializes.
+fn write_links_v2(
+    w: &mut impl io::Write,
+    entries: &FxIndexMap<RelPath, Recorded>,
+) -> serde_json::Result<()> {
+    use crate::sys::json;
+    use serde::ser::Error as _;
+    let mut groups: indexmap::IndexMap<&str, Vec<(&RelPath, &str)>, _> = FxIndexMap::default();
+    for (path, rec) in entries {
+        if let Recorded::Symlink { target } = rec {
+            let target = target
+                .to_str()
+                .ok_or_else(|| serde_json::Error::custom("a link target is not UTF-8"))?;
+            let (dir, name) = split_target(target);
+            groups.entry(dir).or_default().push((path, name));
+        }
+    }
+    json::raw(w, b"{")?;
+    for (i, (dir, links)) in groups.iter().enumerate() {
+        if i > 0 {
+            json::raw(w, b",")?;
+        }
+        json::string(w, dir)?;
+        json::raw(w, b":{")?;
+        for (j, (path, name)) in links.iter().enumerate() {
+            if j > 0 {
+                json::raw(w, b",")?;
+            }
+            json::string(w, path.as_str())?;
+            json::raw(w, b":")?;
+            json::string(w, name)?;
+        }
+        json::raw(w, b"}")?;
+    }
+    json::raw(w, b"}")
 }
 
 /// One directory's links, written as a map of path to name.
@@ -1341,18 +1410,52 @@ pub(crate) mod tests {
             data.current.as_ref().unwrap().owned
         );
         assert_eq!(read.history, data.history);
-        let written = serde_json::to_string(&StateV2::from(&data)).unwrap();
-        assert_eq!(written, STATE_V2);
+        let text = written(&data);
+        assert_eq!(text, STATE_V2);
         let again = decode_state(Path::new("state.json"), STATE_V2).unwrap();
         assert_eq!(
             again.current.as_ref().unwrap().owned,
             data.current.as_ref().unwrap().owned
         );
         assert_eq!(again.history, data.history);
-        assert_eq!(
-            serde_json::to_string(&StateV2::from(&again)).unwrap(),
-            STATE_V2
+        assert_eq!(written(&again), STATE_V2);
+    }
+
+    /// `data` as `state.json` holds it; written directly and by `serde_json`,
+    /// the same bytes.
+    fn written(data: &Data) -> String {
+        let serde = serde_json::to_string(&StateV2::from(data)).unwrap();
+        let mut fast = Vec::new();
+        write_v2(&mut fast, data).unwrap();
+        assert_eq!(String::from_utf8(fast).unwrap(), serde);
+        serde
+    }
+
+    #[test]
+    fn a_link_target_that_is_not_utf8_is_the_same_error_either_way() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut owned = Owned::default();
+        owned.entries.insert(
+            p("a"),
+            Recorded::Symlink {
+                target: Path::new(std::ffi::OsStr::from_bytes(b"/nix/store/\xff")).into(),
+            },
         );
+        let data = Data {
+            current: Some(Applied {
+                number: 1,
+                generation: "/nix/store/g1".into(),
+                txid: "t".into(),
+                owned,
+                facts: None,
+            }),
+            history: Vec::new(),
+        };
+        let fast = write_v2(&mut Vec::new(), &data).unwrap_err().to_string();
+        let serde = serde_json::to_vec(&StateV2::from(&data))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(fast, serde);
     }
 
     /// `state.json` in format 2: links grouped by the directory of their
@@ -1393,7 +1496,7 @@ pub(crate) mod tests {
             }),
             history: Vec::new(),
         };
-        let text = serde_json::to_string(&StateV2::from(&data)).unwrap();
+        let text = written(&data);
         let read = decode_state(Path::new("state.json"), &text).unwrap();
         let cur = read.current.unwrap();
         assert_eq!(cur.owned, owned, "{text}");
@@ -1423,7 +1526,7 @@ pub(crate) mod tests {
                 })),
             ]
         );
-        assert_eq!(serde_json::to_string(&StateV2::from(&data)).unwrap(), text);
+        assert_eq!(written(&data), text);
     }
 
     #[test]

@@ -15,12 +15,12 @@ pub fn raw(w: &mut impl Write, bytes: &[u8]) -> serde_json::Result<()> {
 
 /// Writes `s` as a JSON string.
 pub fn string(w: &mut impl Write, s: &str) -> serde_json::Result<()> {
-    if !needs_escape(s.as_bytes()) {
+    if needs_escape(s.as_bytes()) {
+        serde_json::to_writer(w, s)
+    } else {
         raw(w, b"\"")?;
         raw(w, s.as_bytes())?;
         raw(w, b"\"")
-    } else {
-        serde_json::to_writer(w, s)
     }
 }
 
@@ -34,7 +34,9 @@ fn needs_escape(bytes: &[u8]) -> bool {
     let zero_lane = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let special = |x: u64| {
         let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-        below_space | zero_lane(x ^ (ONES * u64::from(b'"'))) | zero_lane(x ^ (ONES * u64::from(b'\\')))
+        below_space
+            | zero_lane(x ^ (ONES * u64::from(b'"')))
+            | zero_lane(x ^ (ONES * u64::from(b'\\')))
     };
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
