@@ -609,6 +609,15 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             _ => None,
         })
         .collect();
+    // What empties a place before the targets are put: only those among the
+    // needed directories can be a parent of a target (every parent of one
+    // is needed), so a target's parents are looked up in these alone.
+    let emptied: HashSet<&str> = gone
+        .iter()
+        .map(RelPath::as_str)
+        .chain(replaced.iter().copied())
+        .filter(|p| needed_set.contains(*p))
+        .collect();
     let mut puts: Vec<Action> = Vec::new();
     for f in new {
         let t = &f.target;
@@ -620,9 +629,8 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             continue;
         };
         // Behind a parent that is being replaced, the target is empty.
-        let behind_fix = (!gone.is_empty() || !replaced.is_empty())
-            && t.parents_inner_first()
-                .any(|a| gone.contains(a) || replaced.contains(a));
+        let behind_fix =
+            !emptied.is_empty() && t.parents_inner_first().any(|a| emptied.contains(a));
         let s = if behind_fix {
             &Seen::Missing
         } else {
