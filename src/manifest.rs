@@ -125,10 +125,10 @@ impl RelPath {
     /// Inserts `self` and its parents into `set`, stopping at the first
     /// parent already there (its own parents then are too).
     pub fn insert_with_parents(&self, set: &mut crate::sys::fxhash::FxHashSet<RelPath>) -> bool {
-        if set.contains(self.as_str()) {
+        // A clone is a count going up: inserting it looks the path up once.
+        if !set.insert(self.clone()) {
             return false;
         }
-        set.insert(self.clone());
         for d in self.parents_inner_first() {
             if set.contains(d) {
                 break;

@@ -76,18 +76,19 @@ pub fn look(
     // into a parent. Below a parent that is not a real directory, nothing
     // is looked at (it would be followed).
     let looked_at = wanted.len();
-    let mut children: HashMap<Option<RelPath>, Vec<RelPath>> =
+    // By the directory they are in ("": the home), borrowed from `wanted`.
+    let mut children: HashMap<&str, Vec<&RelPath>> =
         HashMap::with_capacity_and_hasher(looked_at / 4, std::hash::BuildHasherDefault::default());
-    for p in wanted {
-        children.entry(p.parent()).or_default().push(p);
+    for p in &wanted {
+        children
+            .entry(dirfd::split(p.as_str()).0)
+            .or_default()
+            .push(p);
     }
     // Depth first, each directory's subtree at once: the directories open
     // are then the ones on the way to the current one (see `look_below`).
-    let mut parents: Vec<Option<RelPath>> = children.keys().cloned().collect();
-    parents.sort_unstable_by(|a, b| match (a, b) {
-        (Some(a), Some(b)) => tree_order(a.as_str(), b.as_str()),
-        _ => a.is_some().cmp(&b.is_some()),
-    });
+    let mut parents: Vec<&str> = children.keys().copied().collect();
+    parents.sort_unstable_by(|a, b| tree_order(a, b));
 
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
@@ -184,8 +185,8 @@ fn look_below(
     move_aside: bool,
     hm_set: &HashSet<&RelPath>,
     ahead: Option<&Ahead>,
-    parents: Vec<Option<RelPath>>,
-    mut children: HashMap<Option<RelPath>, Vec<RelPath>>,
+    parents: Vec<&str>,
+    mut children: HashMap<&str, Vec<&RelPath>>,
     store: &Path,
     seen: &mut Observed,
 ) -> Result<(), Error> {
@@ -194,9 +195,11 @@ fn look_below(
     // order, so a directory's own parent is the last one kept here.
     let mut open: Vec<(RelPath, DirFd)> = Vec::new();
     for parent in parents {
-        let Some(kids) = children.remove(&parent) else {
+        let Some(kids) = children.remove(parent) else {
             continue;
         };
+        // The home's own entries have no parent below it.
+        let parent = (!parent.is_empty()).then(|| RelPath::from_parent(parent));
         if let Some(d) = &parent {
             while open.last().is_some_and(|(up, _)| !d.is_below(up)) {
                 open.pop();
@@ -227,6 +230,7 @@ fn look_below(
             None
         };
         for p in kids {
+            let p = p.clone();
             let Some(dir) = &dir else {
                 seen.paths.insert(p, Seen::Missing);
                 continue;
