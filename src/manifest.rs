@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod fast;
 mod problem;
 mod targets;
 
@@ -505,8 +506,14 @@ fn program_problem(path: &Path) -> Option<BadProgram> {
 
 /// Parses manifest JSON; on failure returns (JSON path, message).
 pub fn parse(text: &str) -> Result<Manifest, (String, String)> {
-    // The common case, a good manifest, is parsed once; only a bad one pays
-    // for the passes below that find what is wrong and where.
+    // The common case, a good manifest as hearth and Nix write it, is read
+    // once by the fast reader; anything else is serde's, and only a bad
+    // one pays for the passes below that find what is wrong and where.
+    if let Some(m) = fast::parse(text) {
+        if m.version == 1 {
+            return Ok(m);
+        }
+    }
     if let Ok(m) = serde_json::from_str::<Manifest>(text) {
         if m.version == 1 {
             return Ok(m);
