@@ -62,11 +62,11 @@ impl RelPath {
     /// [`RelPath::parse`] of a string the caller gives up: a target Nix
     /// wrote normalized keeps its allocation; a bad one comes back with
     /// what is wrong.
-    pub fn parse_owned(raw: String) -> Result<RelPath, (BadTarget, String)> {
+    pub fn parse_owned(raw: Arc<str>) -> Result<RelPath, (BadTarget, String)> {
         match Self::normal(&raw) {
             Ok(Some(normal)) => Ok(RelPath(normal.into())),
-            Ok(None) => Ok(RelPath(raw.into())),
-            Err(why) => Err((why, raw)),
+            Ok(None) => Ok(RelPath(raw)),
+            Err(why) => Err((why, raw.to_string())),
         }
     }
 
@@ -248,8 +248,9 @@ pub enum After {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileEntry {
-    pub target: String,
-    pub source: PathBuf,
+    /// Shared from here on (see [`RelPath`] and [`File`]): read once.
+    pub target: Arc<str>,
+    pub source: Arc<Path>,
     #[serde(rename = "type")]
     pub kind: FileType,
     #[serde(default)]
@@ -626,13 +627,22 @@ pub fn validate(m: &mut Manifest, check_sources: bool) -> Result<Vec<File>, Vec<
             }
         };
         if !source.is_absolute() {
-            push(at(FileField::Source), What::NotAbsolute(source.clone()));
+            push(
+                at(FileField::Source),
+                What::NotAbsolute(source.to_path_buf()),
+            );
         } else if (check_sources || kind == FileType::Copy)
             && std::fs::symlink_metadata(&source).is_err()
         {
-            push(at(FileField::Source), What::SourceMissing(source.clone()));
+            push(
+                at(FileField::Source),
+                What::SourceMissing(source.to_path_buf()),
+            );
         } else if kind == FileType::Copy && !std::fs::metadata(&source).is_ok_and(|m| m.is_file()) {
-            push(at(FileField::Source), What::CopyOfNonFile(source.clone()));
+            push(
+                at(FileField::Source),
+                What::CopyOfNonFile(source.to_path_buf()),
+            );
         }
         let mode = match (&mode, kind) {
             (None, _) => None,
@@ -658,7 +668,7 @@ pub fn validate(m: &mut Manifest, check_sources: bool) -> Result<Vec<File>, Vec<
         index.push(i);
         files.push(File {
             target,
-            source: source.into(),
+            source,
             kind,
             mode,
             force,
@@ -791,7 +801,7 @@ mod tests {
     fn entry(target: &str) -> FileEntry {
         FileEntry {
             target: target.into(),
-            source: "/nix/store/aaaa-src".into(),
+            source: Path::new("/nix/store/aaaa-src").into(),
             kind: FileType::Symlink,
             mode: None,
             force: false,
@@ -836,7 +846,7 @@ mod tests {
         m.user = String::new();
         m.backup_extension = Some("a/b".into());
         m.files[2].mode = Some("0644".into());
-        m.files[10].source = "relative".into();
+        m.files[10].source = Path::new("relative").into();
         let problems = validate(&mut m, false).unwrap_err();
         let rel = |s| RelPath::parse(s).unwrap();
         assert_eq!(

@@ -529,8 +529,8 @@ pub fn layout(
             entries.push((
                 target.clone(),
                 FileEntry {
-                    target: target.to_string(),
-                    source,
+                    target: target.as_str().into(),
+                    source: source.into(),
                     kind: f.kind,
                     mode: f.mode.clone(),
                     force: f.force,

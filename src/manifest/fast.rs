@@ -4,7 +4,8 @@
 //! leaves to serde (`None`), which then reads it, or says what is wrong,
 //! exactly as before.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{After, FileEntry, FileType, Manifest, Step};
 
@@ -73,8 +74,8 @@ impl<'a> Reader<'a> {
         let mut force = None;
         let mut on_change = None;
         self.object(|r, key| match key {
-            b"target" => once(&mut target, r.string()),
-            b"source" => once(&mut source, r.path()),
+            b"target" => once(&mut target, r.str().map(Arc::from)),
+            b"source" => once(&mut source, r.str().map(|s| Arc::from(Path::new(s)))),
             b"type" => once(&mut kind, r.file_type()),
             b"mode" => once(&mut mode, r.nullable(Self::string)),
             b"force" => once(&mut force, r.bool()),
@@ -396,7 +397,7 @@ mod tests {
         let m = read(NIX);
         assert_eq!(m.files.len(), 4);
         assert_eq!(m.files[2].mode.as_deref(), Some("0600"));
-        assert_eq!(m.files[3].target, "Documents/été/漢字 🦀.txt");
+        assert_eq!(&*m.files[3].target, "Documents/été/漢字 🦀.txt");
         assert_eq!(
             m.activation.iter().map(|s| s.after).collect::<Vec<_>>(),
             [After::Check, After::Linked, After::Files]

@@ -46,7 +46,7 @@ fn targets(l: &Layout) -> Vec<(String, String)> {
     l.manifest
         .files
         .iter()
-        .map(|f| (f.target.clone(), f.source.display().to_string()))
+        .map(|f| (f.target.to_string(), f.source.display().to_string()))
         .collect()
 }
 

@@ -34,8 +34,8 @@ fn file() -> impl Strategy<Value = FileEntry> {
         option::of(text()),
     )
         .prop_map(|(target, source, copy, mode, force, on_change)| FileEntry {
-            target,
-            source: source.into(),
+            target: target.into(),
+            source: std::path::Path::new(&source).into(),
             kind: if copy {
                 FileType::Copy
             } else {
@@ -162,7 +162,7 @@ fn to_json(m: &Manifest, rng: &mut Rng) -> Json {
                 rng,
                 vec![
                     ("target", string(&f.target), false),
-                    ("source", path(Some(&f.source)), false),
+                    ("source", path(Some(&f.source.to_path_buf())), false),
                     (
                         "type",
                         raw(match f.kind {
