@@ -68,14 +68,26 @@ impl<'a> Ahead<'a> {
         let mut order: Vec<usize> = (0..self.paths.len()).collect();
         order.sort_unstable_by(|a, b| self.paths[*b].cmp(self.paths[*a]));
         let mut walk = Walk::new(home);
+        // The last directory that could not be opened: the paths below it
+        // come next (the list is sorted), and each would try it again (a
+        // first activation's directories are all missing).
+        let mut closed: Option<&str> = None;
         for i in order {
             let slot = &self.read[i];
             if slot.get().is_some() {
                 continue;
             }
             let (parent, name) = split(self.paths[i]);
+            let below = |d: &str| {
+                parent == d
+                    || (parent.starts_with(d) && parent.as_bytes().get(d.len()) == Some(&b'/'))
+            };
+            if closed.is_some_and(below) {
+                continue;
+            }
             // Below what is not a directory, `observe` reads nothing either.
             let Some(dir) = walk.dir(parent) else {
+                closed = Some(parent);
                 continue;
             };
             let _ = slot.set(dir.read_link(name));
@@ -119,7 +131,15 @@ mod tests {
         }
         std::fs::write(home.join("plain"), "x").unwrap();
         let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
-        all.extend(["plain", "missing", "plain/below", "d1/l1"]);
+        all.extend([
+            "plain",
+            "missing",
+            "plain/below",
+            "d1/l1",
+            "gone/a",
+            "gone/b",
+            "gone/c/d",
+        ]);
         let ahead = Ahead::new(all.iter().copied());
         let root = DirFd::open(&home, None).unwrap().unwrap();
         // The first ones taken before the helper starts: read by the caller.
@@ -138,6 +158,10 @@ mod tests {
         assert_eq!(ahead.take("missing"), Some(Err(Errno::ENOENT)));
         // Below a file: not read by the helper, left to the caller.
         assert_eq!(ahead.take("plain/below"), None);
+        // Below a missing directory (tried once): likewise.
+        for p in ["gone/a", "gone/b", "gone/c/d"] {
+            assert_eq!(ahead.take(p), None, "{p}");
+        }
         assert_eq!(ahead.take("elsewhere"), None);
         std::fs::remove_dir_all(&home).unwrap();
     }
