@@ -854,11 +854,7 @@ mod tests {
     }
 
     fn write(j: &Journal) -> String {
-        let serde = serde_json::to_string(&JournalV1::from(j)).unwrap();
-        let mut fast = Vec::new();
-        write_v1(&mut fast, j).unwrap();
-        assert_eq!(String::from_utf8(fast).unwrap(), serde);
-        serde
+        json::written_as_serde(&JournalV1::from(j), |w| write_v1(w, j))
     }
 
     #[test]

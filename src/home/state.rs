@@ -1424,11 +1424,7 @@ pub(crate) mod tests {
     /// `data` as `state.json` holds it; written directly and by `serde_json`,
     /// the same bytes.
     fn written(data: &Data) -> String {
-        let serde = serde_json::to_string(&StateV2::from(data)).unwrap();
-        let mut fast = Vec::new();
-        write_v2(&mut fast, data).unwrap();
-        assert_eq!(String::from_utf8(fast).unwrap(), serde);
-        serde
+        crate::sys::json::written_as_serde(&StateV2::from(data), |w| write_v2(w, data))
     }
 
     #[test]

@@ -61,6 +61,20 @@ pub fn path(w: &mut impl Write, p: &Path) -> serde_json::Result<()> {
     }
 }
 
+/// What `fast` writes, checked to be the bytes `serde_json` writes for
+/// `value` (the tests of the formats written with this module).
+#[cfg(test)]
+pub fn written_as_serde(
+    value: &impl serde::Serialize,
+    fast: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+) -> String {
+    let serde = serde_json::to_string(value).unwrap();
+    let mut bytes = Vec::new();
+    fast(&mut bytes).unwrap();
+    assert_eq!(String::from_utf8(bytes).unwrap(), serde);
+    serde
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
