@@ -151,7 +151,8 @@ pub fn plan_text_for(generation: &Path, plan: &Plan, all: bool) -> String {
     let mut count = std::collections::BTreeMap::<&str, usize>::new();
     // What each line shows, formatted only if it is shown: a summarized
     // plan of thousands of paths prints a few dozen lines.
-    let mut lines: Vec<(&str, Line)> = Vec::new();
+    let mut lines: Vec<(&str, Line)> =
+        Vec::with_capacity(plan.actions.len() + plan.kept.len() + plan.adopted.len());
     for a in &plan.actions {
         let verb = action_verb(a);
         *count.entry(verb).or_default() += 1;
@@ -282,20 +283,14 @@ fn summarize(out: &mut String, lines: &[(&str, Line)]) {
         }
     }
     for kind in kinds {
-        let of_kind: Vec<&Line> = lines
-            .iter()
-            .filter(|(v, _)| *v == kind)
-            .map(|(_, l)| l)
-            .collect();
-        for l in of_kind.iter().take(SUMMARY_FIRST) {
+        // Counted, not collected: a kind may have a home's worth of lines.
+        let of_kind = || lines.iter().filter(move |(v, _)| *v == kind);
+        for (_, l) in of_kind().take(SUMMARY_FIRST) {
             let _ = writeln!(out, "  {kind:<8} {}", l.text());
         }
-        if of_kind.len() > SUMMARY_FIRST {
-            let _ = writeln!(
-                out,
-                "  … and {} more to {kind} (-v for all)",
-                of_kind.len() - SUMMARY_FIRST
-            );
+        let more = of_kind().count().saturating_sub(SUMMARY_FIRST);
+        if more > 0 {
+            let _ = writeln!(out, "  … and {more} more to {kind} (-v for all)");
         }
     }
 }
