@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use nix::errno::Errno;
 
-use crate::sys::dirfd::{split, DirFd, Walk};
+use crate::sys::dirfd::{at_or_below, split, DirFd, Walk};
 use crate::sys::fxhash::FxHashMap;
 
 /// Below this many links, a thread costs more than it saves: its own
@@ -78,11 +78,7 @@ impl<'a> Ahead<'a> {
                 continue;
             }
             let (parent, name) = split(self.paths[i]);
-            let below = |d: &str| {
-                parent == d
-                    || (parent.starts_with(d) && parent.as_bytes().get(d.len()) == Some(&b'/'))
-            };
-            if closed.is_some_and(below) {
+            if closed.is_some_and(|d| at_or_below(parent, d)) {
                 continue;
             }
             // Below what is not a directory, `observe` reads nothing either.

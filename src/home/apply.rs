@@ -469,20 +469,19 @@ impl Dirs {
         if let Some(fd) = self.open.get(dir) {
             return Ok(Some(fd.clone()));
         }
-        // From the nearest directory already open, one name at a time.
-        let mut inner_first = std::iter::successors(Some(dir), |d| {
-            let (up, _) = crate::sys::dirfd::split(d);
-            (!up.is_empty()).then_some(up)
-        })
-        .skip(1);
-        let (mut fd, mut done) =
-            match inner_first.find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len()))) {
-                Some(found) => found,
-                None => match self.root()? {
-                    Some(root) => (root, 0),
-                    None => return Ok(None),
-                },
-            };
+        // From the nearest directory already open, one name at a time
+        // (the parents of `path` after `dir` are those of `dir`).
+        let nearest = path
+            .parents_inner_first()
+            .skip(1)
+            .find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len())));
+        let (mut fd, mut done) = match nearest {
+            Some(found) => found,
+            None => match self.root()? {
+                Some(root) => (root, 0),
+                None => return Ok(None),
+            },
+        };
         while done < dir.len() {
             let start = if done == 0 { 0 } else { done + 1 };
             let end = dir[start..].find('/').map_or(dir.len(), |i| start + i);

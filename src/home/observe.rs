@@ -21,7 +21,8 @@ use crate::sys::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
 const LIST_LIMIT: usize = 10_000;
 const LIST_DEPTH: usize = 32;
 
-/// Directory descriptors kept open while looking at a home.
+/// Directory descriptors kept open while looking at a home: the chain of
+/// parents of the directory being looked in, up to this depth.
 const MAX_OPEN_DIRS: usize = 256;
 
 #[derive(Debug, thiserror::Error)]

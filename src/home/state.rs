@@ -929,19 +929,31 @@ fn split_target(target: &str) -> (&str, &str) {
     }
 }
 
+/// Target directory → (link path, target name) of each link into it.
+type LinkGroups<'a> = FxIndexMap<&'a str, Vec<(&'a RelPath, &'a str)>>;
+
+/// A record's links by the directory of their targets, each as its path
+/// and its target's name there: the shape of [`LinksV2`], found once for
+/// both of its writers. A target that is not UTF-8 cannot be written.
+fn link_groups<E: serde::ser::Error>(
+    entries: &FxIndexMap<RelPath, Recorded>,
+) -> Result<LinkGroups<'_>, E> {
+    let mut groups = LinkGroups::default();
+    for (path, rec) in entries {
+        if let Recorded::Symlink { target } = rec {
+            let target = target
+                .to_str()
+                .ok_or_else(|| E::custom("a link target is not UTF-8"))?;
+            let (dir, name) = split_target(target);
+            groups.entry(dir).or_default().push((path, name));
+        }
+    }
+    Ok(groups)
+}
+
 impl Serialize for LinksV2<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::Error as _;
-        let mut groups: indexmap::IndexMap<&str, Vec<(&RelPath, &str)>, _> = FxIndexMap::default();
-        for (path, rec) in self.0.iter() {
-            if let Recorded::Symlink { target } = rec {
-                let target = target
-                    .to_str()
-                    .ok_or_else(|| S::Error::custom("a link target is not UTF-8"))?;
-                let (dir, name) = split_target(target);
-                groups.entry(dir).or_default().push((path, name));
-            }
-        }
+        let groups = link_groups::<S::Error>(&self.0)?;
         s.collect_map(groups.iter().map(|(dir, links)| (dir, Group(links))))
     }
 }
@@ -988,17 +1000,7 @@ fn write_links_v2(
     entries: &FxIndexMap<RelPath, Recorded>,
 ) -> serde_json::Result<()> {
     use crate::sys::json;
-    use serde::ser::Error as _;
-    let mut groups: indexmap::IndexMap<&str, Vec<(&RelPath, &str)>, _> = FxIndexMap::default();
-    for (path, rec) in entries {
-        if let Recorded::Symlink { target } = rec {
-            let target = target
-                .to_str()
-                .ok_or_else(|| serde_json::Error::custom("a link target is not UTF-8"))?;
-            let (dir, name) = split_target(target);
-            groups.entry(dir).or_default().push((path, name));
-        }
-    }
+    let groups = link_groups::<serde_json::Error>(entries)?;
     json::raw(w, b"{")?;
     for (i, (dir, links)) in groups.iter().enumerate() {
         if i > 0 {

@@ -32,6 +32,11 @@ pub fn split(path: &str) -> (&str, &str) {
     }
 }
 
+/// Whether the normalized relative path `path` is `dir` or lies below it.
+pub fn at_or_below(path: &str, dir: &str) -> bool {
+    path.starts_with(dir) && matches!(path.as_bytes().get(dir.len()), None | Some(b'/'))
+}
+
 /// Directories of a home opened one component at a time, never through a
 /// symlink, keeping those along the path of the last one asked for: paths
 /// in the same or a nearby directory (paths taken in order) open nothing
@@ -54,10 +59,7 @@ impl Walk {
     /// directory (missing, a file, a symlink) or cannot be opened.
     pub fn dir(&mut self, rel: &str) -> Option<&DirFd> {
         while let Some((p, _)) = self.open.last() {
-            let ancestor = rel.len() > p.len()
-                && rel.as_bytes()[p.len()] == b'/'
-                && rel.starts_with(p.as_str());
-            if rel == p || ancestor {
+            if at_or_below(rel, p) {
                 break;
             }
             self.open.pop();
