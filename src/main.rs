@@ -434,6 +434,7 @@ impl Command {
 }
 
 fn main() -> std::process::ExitCode {
+    hearth::sys::malloc::return_large_blocks();
     let cli = parse_args();
     // The build commands run in a Nix build, not on a home: their own errors.
     let built = match &cli.command {
