@@ -182,8 +182,19 @@ fn same_path(a: &Path, b: &Path) -> bool {
     a.components().eq(b.components())
 }
 
-fn load_for(ctx: &Context, gen: &Path) -> Result<Generation, Error> {
-    let g = Generation::load_with(gen, !nixtools::in_store(gen))?;
+/// Loads and checks `gen`, sharing with `old` (what the applied
+/// generation owns) the targets and links the two have in common.
+fn load_for(ctx: &Context, gen: &Path, old: &Owned) -> Result<Generation, Error> {
+    let known = |t: &str| {
+        old.entries.get_key_value(t).map(|(path, rec)| {
+            let link = match rec {
+                Recorded::Symlink { target } => Some(target),
+                Recorded::Copy { .. } => None,
+            };
+            (path, link)
+        })
+    };
+    let g = Generation::load_sharing(gen, !nixtools::in_store(gen), &known)?;
     if g.manifest.user != ctx.user {
         return Err(Error::WrongUser {
             gen: gen.to_path_buf(),
@@ -655,7 +666,15 @@ fn unchanged(ctx: &Context, req: &Request, sink: Sink) -> Result<Result<Summary,
 }
 
 fn prepare(ctx: &Context, req: &Request, opened: Opened, sink: Sink) -> Result<Prepared, Error> {
-    let gen = load_for(ctx, &req.generation)?;
+    let gen = load_for(
+        ctx,
+        &req.generation,
+        opened
+            .data
+            .current
+            .as_ref()
+            .map_or(&Owned::default(), |c| &c.owned),
+    )?;
     let backup_ext = req
         .backup_ext
         .clone()

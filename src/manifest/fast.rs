@@ -7,14 +7,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{After, FileEntry, FileType, Manifest, Step};
+use super::{After, FileEntry, FileType, Known, Manifest, Step};
 
 /// The manifest in `text`, equal to what `serde_json::from_str::<Manifest>`
 /// returns, or None when `text` is anything but a document this reader
 /// fully understands: a string with an escape, an unknown or repeated key,
-/// a missing field, a wrong type, anything after the object.
-pub(super) fn parse(text: &str) -> Option<Manifest> {
-    let mut r = Reader { text, at: 0 };
+/// a missing field, a wrong type, anything after the object. A file's
+/// target and source that `known` already holds are shared from there.
+pub(super) fn parse(text: &str, known: Known) -> Option<Manifest> {
+    let mut r = Reader { text, at: 0, known };
     let m = r.manifest()?;
     r.ws();
     (r.at == text.len()).then_some(m)
@@ -25,12 +26,13 @@ pub(super) fn parse(text: &str) -> Option<Manifest> {
 /// reallocation or untouched pages, never a wrong answer.
 const BYTES_PER_FILE: usize = 150;
 
-struct Reader<'a> {
+struct Reader<'a, 'k> {
     text: &'a str,
     at: usize,
+    known: Known<'k>,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Reader<'a, '_> {
     fn manifest(&mut self) -> Option<Manifest> {
         let mut version = None;
         let mut user = None;
@@ -74,17 +76,25 @@ impl<'a> Reader<'a> {
         let mut force = None;
         let mut on_change = None;
         self.object(|r, key| match key {
-            b"target" => once(&mut target, r.str().map(Arc::from)),
-            b"source" => once(&mut source, r.str().map(|s| Arc::from(Path::new(s)))),
+            b"target" => once(&mut target, r.str()),
+            b"source" => once(&mut source, r.str()),
             b"type" => once(&mut kind, r.file_type()),
             b"mode" => once(&mut mode, r.nullable(Self::string)),
             b"force" => once(&mut force, r.bool()),
             b"onChange" => once(&mut on_change, r.nullable(Self::path)),
             _ => None,
         })?;
+        let (target, source) = (target?, source?);
+        // The applied generation's path and link at this target, when it
+        // has them: a switch keeps most of both.
+        let (held, link) = (self.known)(target).unzip();
+        let source = match link.flatten() {
+            Some(l) if l.as_os_str().as_encoded_bytes() == source.as_bytes() => Arc::clone(l),
+            _ => Arc::from(Path::new(source)),
+        };
         Some(FileEntry {
-            target: target?,
-            source: source?,
+            target: held.map_or_else(|| Arc::from(target), |p| Arc::clone(p.as_arc())),
+            source,
             kind: kind?,
             mode: mode.flatten(),
             force: force.unwrap_or(false),
@@ -363,7 +373,7 @@ mod tests {
     /// `text` read both ways: the fast reader may refuse, but what it
     /// reads must be what serde reads.
     fn fast(text: &str) -> Option<Manifest> {
-        let fast = parse(text);
+        let fast = parse(text, &|_| None);
         if fast.is_some() {
             assert_eq!(fast, serde_json::from_str(text).ok(), "{text}");
         }
@@ -375,7 +385,7 @@ mod tests {
     }
 
     fn refused(text: &str) {
-        assert_eq!(parse(text), None, "{text}");
+        assert_eq!(parse(text, &|_| None), None, "{text}");
     }
 
     /// As `builtins.toJSON` writes it: keys sorted, no whitespace, raw
@@ -411,6 +421,33 @@ mod tests {
             (false, &None, &Vec::new())
         );
         read(r#"{"files":[],"home":"/h","user":"u","version":1}"#);
+    }
+
+    /// A target and link the caller holds are shared, not read again; a
+    /// link that differs from the source is not.
+    #[test]
+    fn shares_the_targets_and_links_it_is_given() {
+        use crate::manifest::RelPath;
+        let (f0, f1) = (
+            RelPath::parse(".app10.d/f0.conf").unwrap(),
+            RelPath::parse(".app10.d/f1.conf").unwrap(),
+        );
+        let same: Arc<Path> =
+            Path::new("/nix/store/amd1q82rn49z9q9ww6wk5djrxxyjnwlp-hearth-bench-sources/591")
+                .into();
+        let other: Arc<Path> = Path::new("/nix/store/other").into();
+        let known = |t: &str| match t {
+            ".app10.d/f0.conf" => Some((&f0, Some(&same))),
+            ".app10.d/f1.conf" => Some((&f1, Some(&other))),
+            _ => None,
+        };
+        let m = parse(NIX, &known).unwrap();
+        assert_eq!(m, serde_json::from_str(NIX).unwrap());
+        assert!(Arc::ptr_eq(&m.files[0].target, f0.as_arc()));
+        assert!(Arc::ptr_eq(&m.files[0].source, &same));
+        assert!(Arc::ptr_eq(&m.files[1].target, f1.as_arc()));
+        assert!(!Arc::ptr_eq(&m.files[1].source, &other));
+        assert!(!Arc::ptr_eq(&m.files[2].source, &same));
     }
 
     /// What `hearth build` writes: serde's pretty printing, in the

@@ -11,8 +11,12 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
+use std::path::Path;
+use std::sync::Arc;
+
 use super::parse;
-use crate::manifest::{After, FileEntry, FileType, Manifest, Step};
+use crate::manifest::{After, FileEntry, FileType, Manifest, RelPath, Step};
+use crate::sys::fxhash::FxHashMap;
 
 /// Strings: mostly plain, some Unicode, some with what JSON escapes.
 fn text() -> impl Strategy<Value = String> {
@@ -427,7 +431,9 @@ fn reads_what_serde_reads() {
     let (fast, serde_only, refused) = (Cell::new(0u32), Cell::new(0u32), Cell::new(0u32));
     let result = runner.run(&(manifest(), 0..8u8, any::<u64>()), |(m, how, seed)| {
         let text = written(&m, how, seed);
-        let ours = parse(&text);
+        // Sharing with what a caller holds changes no value read.
+        let held = held(&m, seed);
+        let ours = parse(&text, &|t| held.get(t).map(|(p, l)| (p, l.as_ref())));
         let theirs = serde_json::from_str::<Manifest>(&text).ok();
         match (&ours, &theirs) {
             (Some(_), _) if ours != theirs => {
@@ -465,4 +471,27 @@ fn reads_what_serde_reads() {
         serde_only.get(),
         refused.get()
     );
+}
+
+/// What a caller might hold of `m`'s files: some targets (those given
+/// normalized, as a record holds them), with the same link, another
+/// link, or none, as `seed` picks.
+fn held(m: &Manifest, seed: u64) -> FxHashMap<String, (RelPath, Option<Arc<Path>>)> {
+    let mut held = FxHashMap::default();
+    for (i, f) in m.files.iter().enumerate() {
+        let pick = (seed >> ((2 * i) % 64)) & 3;
+        let Ok(path) = RelPath::parse(&f.target) else {
+            continue;
+        };
+        if pick == 0 || path.as_str() != &*f.target {
+            continue;
+        }
+        let link = match pick {
+            1 => Some(Arc::from(Path::new(&*f.source.to_string_lossy()))),
+            2 => Some(Arc::from(Path::new("/nix/store/another"))),
+            _ => None,
+        };
+        held.insert(f.target.to_string(), (path, link));
+    }
+    held
 }
