@@ -133,7 +133,7 @@ pub fn compute(ctx: &Context, paths: &[PathBuf], sink: Sink) -> Result<Diffs, Er
             Some(Some(source)) => {
                 let was_link = matches!(rec, Some(Recorded::Symlink { .. }));
                 let want_mode = match rec {
-                    Some(Recorded::Copy { mode, .. }) => Some(*mode),
+                    Some(Recorded::Copy(c)) => Some(c.mode),
                     _ => None,
                 };
                 match sides(&source, &d.path.in_home(&ctx.home), want_mode, was_link) {

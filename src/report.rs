@@ -126,8 +126,8 @@ pub fn escape_path(p: &Path) -> String {
 fn describe_want(want: &Desired) -> String {
     match want {
         Desired::Symlink { target } => format!("-> {}", escape_path(target)),
-        Desired::Copy { source, mode, .. } => {
-            format!("(copy of {}, mode {mode:04o})", escape_path(source))
+        Desired::Copy(c) => {
+            format!("(copy of {}, mode {:04o})", escape_path(&c.source), c.mode)
         }
     }
 }
@@ -471,8 +471,8 @@ pub fn seen_json(seen: &Seen) -> Value {
 fn recorded_json(r: &Recorded) -> Value {
     match r {
         Recorded::Symlink { target } => json!({"kind": "symlink", "target": path_json(target)}),
-        Recorded::Copy { sha256, mode, size } => {
-            json!({"kind": "copy", "sha256": sha256, "mode": mode_json(*mode), "size": size})
+        Recorded::Copy(c) => {
+            json!({"kind": "copy", "sha256": c.sha256, "mode": mode_json(c.mode), "size": c.size})
         }
     }
 }
@@ -480,14 +480,9 @@ fn recorded_json(r: &Recorded) -> Value {
 fn desired_json(d: &Desired) -> Value {
     match d {
         Desired::Symlink { target } => json!({"kind": "symlink", "target": path_json(target)}),
-        Desired::Copy {
-            source,
-            sha256,
-            mode,
-            size,
-        } => json!({
-            "kind": "copy", "source": path_json(source), "sha256": sha256,
-            "mode": mode_json(*mode), "size": size,
+        Desired::Copy(c) => json!({
+            "kind": "copy", "source": path_json(&c.source), "sha256": c.sha256,
+            "mode": mode_json(c.mode), "size": c.size,
         }),
     }
 }

@@ -434,9 +434,9 @@ fn content_changes(action: &Action, seen: &plan::Observed) -> bool {
             // never read in full, never waited on.
             !observe::same_store_content(old, new, &nixtools::store_dir())
         }
-        (Prev::File, Desired::Copy { sha256, .. }) => !matches!(
+        (Prev::File, Desired::Copy(want)) => !matches!(
             seen.paths.get(path),
-            Some(Seen::File { sha256: Some(h), .. }) if h == sha256
+            Some(Seen::File { sha256: Some(h), .. }) if *h == want.sha256
         ),
         _ => true,
     }
@@ -1550,10 +1550,8 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>)
                     mode,
                     ..
                 },
-                Recorded::Copy {
-                    sha256, mode: want, ..
-                },
-            ) if h == sha256 && mode == want => continue,
+                Recorded::Copy(want),
+            ) if *h == want.sha256 && *mode == want.mode => continue,
             (Seen::File { .. }, Recorded::Copy { .. }) => "modified",
             _ => "replaced",
         };

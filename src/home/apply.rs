@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::home::plan::{Action, Desired, Owned, Plan, Prev, Recorded, Seen};
+use crate::home::plan::{Action, Desired, Owned, Plan, Prev, Recorded, RecordedCopy, Seen};
 use crate::manifest::RelPath;
 use crate::sys::dirfd::DirFd;
 use crate::sys::fault;
@@ -872,7 +872,8 @@ fn put_back(
 fn create(d: &DirFd, want: &Desired, name: &str) -> io::Result<()> {
     match want {
         Desired::Symlink { target } => Ok(d.symlink(target, name)?),
-        Desired::Copy { source, mode, .. } => {
+        Desired::Copy(want) => {
+            let (source, mode) = (&want.source, &want.mode);
             let mut src = std::fs::File::open(source)?;
             // Created exclusively and private; the mode is set once it is complete.
             let mut dst = d.create_file(name)?;
@@ -928,7 +929,8 @@ fn holds(d: &DirFd, name: &str, want: &Desired) -> bool {
 fn holds_record(d: &DirFd, name: &str, rec: &Recorded) -> bool {
     match rec {
         Recorded::Symlink { target } => is_link_to(d, name, target),
-        Recorded::Copy { sha256, mode, size } => {
+        Recorded::Copy(rec) => {
+            let RecordedCopy { sha256, mode, size } = &**rec;
             let Ok(st) = d.stat(name, false) else {
                 return false;
             };
@@ -1144,8 +1146,7 @@ where
     // empty or zero-filled file a power cut can leave of one (read no
     // further than its size, or 1 MiB for an older journal without it).
     let mine = |n: &str| {
-        holds(d, n, want)
-            || matches!(want, Desired::Copy { size, .. } if damaged(d, n, (*size).max(1 << 20)))
+        holds(d, n, want) || matches!(want, Desired::Copy(c) if damaged(d, n, c.size.max(1 << 20)))
     };
     if mine(name) {
         match prev {

@@ -32,7 +32,7 @@ pub fn home_matches(home: &Path, owned: &Owned) -> bool {
         };
         match rec {
             Recorded::Symlink { target } => dir.link_is(name, target),
-            Recorded::Copy { sha256, mode, size } => copy_matches(dir, name, sha256, *mode, *size),
+            Recorded::Copy(c) => copy_matches(dir, name, &c.sha256, c.mode, c.size),
         }
     });
     entries_match && owned.dirs.iter().all(|d| walk.dir(d.as_str()).is_some())

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::home::apply::{Expect, Journal, Op, OwedHook};
-use crate::home::plan::{Desired, Prev, Recorded};
+use crate::home::plan::{Desired, DesiredCopy, Prev, Recorded};
 use crate::home::state::{
     check_format, io_err, open_regular, probe_format, Error, RecordedV1, State, StateFile,
 };
@@ -609,17 +609,20 @@ impl<'a> From<&'a Desired> for DesiredV1<'a> {
             Desired::Symlink { target } => DesiredV1::Symlink {
                 target: Cow::Borrowed(target),
             },
-            Desired::Copy {
-                source,
-                sha256,
-                mode,
-                size,
-            } => DesiredV1::Copy {
-                source: Cow::Borrowed(source),
-                sha256: Cow::Borrowed(sha256),
-                mode: *mode,
-                size: *size,
-            },
+            Desired::Copy(c) => {
+                let DesiredCopy {
+                    source,
+                    sha256,
+                    mode,
+                    size,
+                } = &**c;
+                DesiredV1::Copy {
+                    source: Cow::Borrowed(source),
+                    sha256: Cow::Borrowed(sha256),
+                    mode: *mode,
+                    size: *size,
+                }
+            }
         }
     }
 }
@@ -635,12 +638,7 @@ impl From<DesiredV1<'_>> for Desired {
                 sha256,
                 mode,
                 size,
-            } => Desired::Copy {
-                source: source.into_owned(),
-                sha256: sha256.into_owned(),
-                mode,
-                size,
-            },
+            } => Desired::copy(source.into_owned(), sha256.into_owned(), mode, size),
         }
     }
 }
@@ -762,11 +760,7 @@ mod tests {
                 },
                 Op::Remove {
                     path: p("b"),
-                    was: Recorded::Copy {
-                        sha256: "ab".into(),
-                        mode: 0o644,
-                        size: Some(1),
-                    },
+                    was: Recorded::copy("ab".into(), 0o644, Some(1)),
                     trash: p(".hearth-t3-1.trash"),
                 },
                 Op::RemoveDir {
@@ -815,18 +809,9 @@ mod tests {
                 put(
                     "m",
                     7,
-                    Desired::Copy {
-                        source: "/nix/store/m".into(),
-                        sha256: "ef".into(),
-                        mode: 0o444,
-                        size: 9,
-                    },
+                    Desired::copy("/nix/store/m".into(), "ef".into(), 0o444, 9),
                     Prev::File,
-                    Some(Recorded::Copy {
-                        sha256: "00".into(),
-                        mode: 0o444,
-                        size: Some(2),
-                    }),
+                    Some(Recorded::copy("00".into(), 0o444, Some(2))),
                 ),
                 put(
                     "n",

@@ -240,7 +240,7 @@ fn look_below(
             let recorded = old.entries.get(&p);
             let hash = HashIf {
                 recorded: match recorded {
-                    Some(Recorded::Copy { size, .. }) => Some(*size),
+                    Some(Recorded::Copy(c)) => Some(c.size),
                     _ => None,
                 },
                 wanted: wanted

@@ -846,10 +846,10 @@ impl<'a> From<&'a Recorded> for RecordedV1<'a> {
             Recorded::Symlink { target } => RecordedV1::Symlink {
                 target: Cow::Borrowed(target),
             },
-            Recorded::Copy { sha256, mode, size } => RecordedV1::Copy {
-                sha256: Cow::Borrowed(sha256),
-                mode: *mode,
-                size: *size,
+            Recorded::Copy(c) => RecordedV1::Copy {
+                sha256: Cow::Borrowed(&c.sha256),
+                mode: c.mode,
+                size: c.size,
             },
         }
     }
@@ -861,11 +861,9 @@ impl From<RecordedV1<'_>> for Recorded {
             RecordedV1::Symlink { target } => Recorded::Symlink {
                 target: std::sync::Arc::from(&*target),
             },
-            RecordedV1::Copy { sha256, mode, size } => Recorded::Copy {
-                sha256: sha256.into_owned(),
-                mode,
-                size,
-            },
+            RecordedV1::Copy { sha256, mode, size } => {
+                Recorded::copy(sha256.into_owned(), mode, size)
+            }
         }
     }
 }
@@ -1119,12 +1117,12 @@ impl<'de> Deserialize<'de> for LinksV2<'_> {
 impl Serialize for CopiesV2<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.0.iter().filter_map(|(path, rec)| match rec {
-            Recorded::Copy { sha256, mode, size } => Some((
+            Recorded::Copy(c) => Some((
                 path,
                 CopyV2 {
-                    sha256: Cow::Borrowed(sha256),
-                    mode: *mode,
-                    size: *size,
+                    sha256: Cow::Borrowed(&c.sha256),
+                    mode: c.mode,
+                    size: c.size,
                 },
             )),
             Recorded::Symlink { .. } => None,
@@ -1141,7 +1139,7 @@ impl<'de> Deserialize<'de> for CopiesV2<'_> {
                 .map(|(path, c)| {
                     let CopyV2 { sha256, mode, size } = c;
                     let sha256 = sha256.into_owned();
-                    (path, Recorded::Copy { sha256, mode, size })
+                    (path, Recorded::copy(sha256, mode, size))
                 })
                 .collect(),
         )))
@@ -1371,22 +1369,12 @@ pub(crate) mod tests {
                 target: Path::new("/nix/store/a-vimrc").into(),
             },
         );
-        owned.entries.insert(
-            p("bin/x"),
-            Recorded::Copy {
-                sha256: "ab".into(),
-                mode: 0o755,
-                size: Some(3),
-            },
-        );
-        owned.entries.insert(
-            p("old"),
-            Recorded::Copy {
-                sha256: "cd".into(),
-                mode: 0o644,
-                size: None,
-            },
-        );
+        owned
+            .entries
+            .insert(p("bin/x"), Recorded::copy("ab".into(), 0o755, Some(3)));
+        owned
+            .entries
+            .insert(p("old"), Recorded::copy("cd".into(), 0o644, None));
         owned.dirs.insert(p("bin"));
         let record = |number, time| GenRecord {
             number,

@@ -125,11 +125,7 @@ fn sha256_of(path: &Path) -> String {
 fn copy_record(root: &Path, path: &str) -> Recorded {
     let p = root.join(path);
     let meta = fs::metadata(&p).unwrap();
-    Recorded::Copy {
-        sha256: sha256_of(&p),
-        mode: meta.mode() & 0o7777,
-        size: Some(meta.len()),
-    }
+    Recorded::copy(sha256_of(&p), meta.mode() & 0o7777, Some(meta.len()))
 }
 
 /// The home as the previous generation left it, plus the user's files in
@@ -225,12 +221,7 @@ fn switch(home: &Path, store: &Path) -> Journal {
         put(
             10,
             "copy",
-            Desired::Copy {
-                sha256: sha256_of(&source),
-                source,
-                mode: 0o600,
-                size: 9,
-            },
+            Desired::copy(source.clone(), sha256_of(&source), 0o600, 9),
             Prev::File,
             Some(copy_record(home, "copy")),
         ),

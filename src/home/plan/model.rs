@@ -121,9 +121,9 @@ pub fn source_info(s: &Path) -> SourceInfo {
 pub fn node_of(rec: &Recorded) -> Node {
     match rec {
         Recorded::Symlink { target } => Node::Link(target.to_path_buf()),
-        Recorded::Copy { sha256, mode, .. } => Node::File {
-            sha: sha256.clone(),
-            mode: *mode,
+        Recorded::Copy(c) => Node::File {
+            sha: c.sha256.clone(),
+            mode: c.mode,
         },
     }
 }
@@ -193,7 +193,7 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
                     let want_hash = new_entry.is_some_and(|f| source_info(&f.source).size == size)
                         || matches!(
                             old.entries.get(&path),
-                            Some(Recorded::Copy { size: s, .. }) if s.is_none_or(|s| s == size)
+                            Some(Recorded::Copy(c)) if c.size.is_none_or(|s| s == size)
                         );
                     Seen::File {
                         size,
@@ -633,11 +633,11 @@ impl Scenario {
                 r @ 0..=2 => Recorded::Symlink {
                     target: Path::new([S1, S2, S3][r as usize]).into(),
                 },
-                r => Recorded::Copy {
-                    sha256: ["h1", "h2", "h3"][(r % 3) as usize].into(),
-                    mode: [0o444, 0o555, 0o644][(r / 3 % 3) as usize],
-                    size: Some(2),
-                },
+                r => Recorded::copy(
+                    ["h1", "h2", "h3"][(r % 3) as usize].into(),
+                    [0o444, 0o555, 0o644][(r / 3 % 3) as usize],
+                    Some(2),
+                ),
             };
             for (k, a) in t.ancestors().enumerate() {
                 if dirs >> k & 1 == 1 {

@@ -111,14 +111,9 @@ impl Case {
 
     /// The old generation copied a file with this hash and mode to `path`.
     fn was_copy(mut self, path: &str, sha: &str, mode: u32) -> Case {
-        self.old.entries.insert(
-            p(path),
-            Recorded::Copy {
-                sha256: sha.into(),
-                mode,
-                size: Some(42),
-            },
-        );
+        self.old
+            .entries
+            .insert(p(path), Recorded::copy(sha.into(), mode, Some(42)));
         self
     }
 
@@ -163,10 +158,10 @@ impl Case {
                     target: target.to_path_buf(),
                     dangling: false,
                 },
-                Recorded::Copy { sha256, mode, .. } => Seen::File {
+                Recorded::Copy(c) => Seen::File {
                     size: 42,
-                    mode: *mode,
-                    sha256: Some(sha256.clone()),
+                    mode: c.mode,
+                    sha256: Some(c.sha256.clone()),
                     unreadable: false,
                 },
             };
@@ -326,12 +321,7 @@ fn first_activation_into_an_empty_home() {
     assert_eq!(
         the_put(&plan, ".ssh/config"),
         (
-            Desired::Copy {
-                source: SSH.into(),
-                sha256: "5511".into(),
-                mode: 0o600,
-                size: 42,
-            },
+            Desired::copy(SSH.into(), "5511".into(), 0o600, 42),
             Prev::Missing,
             Why::Create
         )
@@ -1362,12 +1352,7 @@ fn copies() {
     assert_eq!(
         the_put(&plan, ".ssh/config"),
         (
-            Desired::Copy {
-                source: SSH.into(),
-                sha256: "5511".into(),
-                mode: 0o400,
-                size: 42,
-            },
+            Desired::copy(SSH.into(), "5511".into(), 0o400, 42),
             Prev::File,
             Why::Replace
         )
@@ -1385,7 +1370,7 @@ fn copies() {
             .source(SSH, "5511", source_mode)
             .plan();
         match the_put(&plan, "f").0 {
-            Desired::Copy { mode, .. } => assert_eq!(mode, want, "{source_mode:o}"),
+            Desired::Copy(c) => assert_eq!(c.mode, want, "{source_mode:o}"),
             other @ Desired::Symlink { .. } => panic!("{other:?}"),
         }
     }
@@ -1505,11 +1490,11 @@ fn random_case(rng: &mut Rng, paths: &[RelPath]) -> (Case, Fs) {
                 target: Path::new(rng.pick(&[S1, S2, S3])).into(),
             }
         } else {
-            Recorded::Copy {
-                sha256: rng.pick(&["h1", "h2", "h3"]).to_string(),
-                mode: *rng.pick(&[0o444, 0o555, 0o644]),
-                size: Some(2),
-            }
+            Recorded::copy(
+                rng.pick(&["h1", "h2", "h3"]).to_string(),
+                *rng.pick(&[0o444, 0o555, 0o644]),
+                Some(2),
+            )
         };
         for a in t.ancestors() {
             if rng.chance(70) {
@@ -1632,28 +1617,14 @@ fn a_copy_records_its_size_and_older_states_still_load() {
         .source(SSH, "5511", 0o444)
         .plan();
     let rec = &plan.owned.entries[&p("f")];
-    assert_eq!(
-        *rec,
-        Recorded::Copy {
-            sha256: "5511".into(),
-            mode: 0o444,
-            size: Some(42),
-        }
-    );
+    assert_eq!(*rec, Recorded::copy("5511".into(), 0o444, Some(42)));
     assert_eq!(
         serde_json::to_string(rec).unwrap(),
         r#"{"copy":{"sha256":"5511","mode":292,"size":42}}"#
     );
     // A state written before sizes were recorded: the size is unknown.
     let old: Recorded = serde_json::from_str(r#"{"copy":{"sha256":"5511","mode":292}}"#).unwrap();
-    assert_eq!(
-        old,
-        Recorded::Copy {
-            sha256: "5511".into(),
-            mode: 0o444,
-            size: None,
-        }
-    );
+    assert_eq!(old, Recorded::copy("5511".into(), 0o444, None));
     // And it serializes back to the same shape.
     assert_eq!(
         serde_json::to_string(&old).unwrap(),
@@ -1939,11 +1910,7 @@ fn adopting_a_home_manager_home() {
     assert_eq!(the_put(&plan, ".profile").1, Prev::File);
     assert_eq!(
         plan.identical.get(&p(".profile")),
-        Some(&Recorded::Copy {
-            sha256: "p".into(),
-            mode: 0o644,
-            size: Some(42),
-        })
+        Some(&Recorded::copy("p".into(), 0o644, Some(42)))
     );
     // Adopted targets are hearth's own from now on.
     for t in [".inputrc", ".ssh/config", ".vimrc", ".profile"] {
