@@ -327,7 +327,7 @@ fn recover(
     for w in roots::prune(st, data, &ctx.user) {
         warn(sink, &w);
     }
-    let problems = apply::revert(&j.home, &j.ops);
+    let problems = apply::revert(&j.home, &j.txid, &j.ops);
     if !problems.is_empty() {
         return Err(Error::RevertFailed {
             gen: j.generation.clone(),
@@ -826,7 +826,7 @@ impl Tx {
         known: bool,
         sink: Sink,
     ) -> Error {
-        let undo = apply::revert(&ctx.home, &self.journal.ops);
+        let undo = apply::revert(&ctx.home, &self.journal.txid, &self.journal.ops);
         if let Some((profile, link)) = &self.journal.profile {
             // Best effort, like the rest of a revert: what is left is named.
             if let Err(e) = roots::restore_profile(profile, link.as_deref()) {

@@ -33,7 +33,7 @@ pub enum Op {
     Remove {
         path: RelPath,
         was: Recorded,
-        trash: RelPath,
+        trash: TrashName,
     },
     RemoveDir {
         path: RelPath,
@@ -59,13 +59,46 @@ pub enum Op {
         path: RelPath,
         want: Desired,
         prev: Prev,
-        tmp: RelPath,
-        /// A hard link to the owned copy being replaced, kept until commit.
-        stash: RelPath,
+        /// Its temporary name, and its stash: a hard link to the owned
+        /// copy being replaced, kept until commit.
+        names: PutNames,
         /// For a replaced copy: what hearth recorded of it, checked on what
-        /// the swap takes out of the home.
-        was: Option<Recorded>,
+        /// the swap takes out of the home. Boxed: only a Put that replaces
+        /// a copy has one, and every Put pays for the room (a first
+        /// activation's journal is one Put per file).
+        was: Option<Box<Recorded>>,
     },
+}
+
+// The names an operation makes or moves things to beside its path are not
+// stored but made when they are needed (applying, reverting, cleaning up,
+// writing the journal), by [`Siblings`], from what they are derived from:
+// the transaction, the operation's number and the tag. Stored, two names
+// for each Put of a first activation were 14.5 MB of 100,000 files' peak.
+// A journal read back keeps the names written in it, whatever they are (an
+// older hearth's, or names this hearth would not derive, see
+// `Siblings::read_put`): those are `Given`, boxed where a second name would
+// make every operation bigger. The common case is a number, no allocation.
+
+/// A Put's temporary and stash names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PutNames {
+    /// `.hearth-TXID-N.tmp` and `.hearth-TXID-N.stash` beside the path.
+    Derived(u32),
+    /// The temporary name, then the stash, as a journal read back names them.
+    Given(Box<[RelPath; 2]>),
+}
+
+/// A Remove's trash name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrashName {
+    /// `.hearth-TXID-N.trash` in the directory `out` levels above the
+    /// path's own: 0 beside the path; more when a directory around it
+    /// leaves in the same activation (see `journal`). Derived from the path
+    /// rather than stored, as the number is: no allocation either way.
+    Derived { n: u32, out: u32 },
+    /// As a journal read back names it.
+    Given(RelPath),
 }
 
 /// What a discard expects to move aside: what the plan saw.
@@ -201,43 +234,143 @@ pub fn new_txid() -> String {
 
 /// The names an activation gives what it makes and moves aside beside a
 /// path: `.hearth-TXID-N.TAG` in the path's directory, N being the
-/// operation's number. Made in one buffer: a switch names two of these
-/// per changed path, each then allocated once.
-struct Siblings<'t> {
+/// operation's number. Made in reused buffers when they are needed (see
+/// [`PutNames`]), as the whole path from the home.
+pub(crate) struct Siblings<'t> {
     txid: &'t str,
-    buf: String,
+    /// Two: a Put uses its temporary name and its stash together.
+    bufs: [String; 2],
 }
 
-impl Siblings<'_> {
-    fn name(&mut self, path: &RelPath, n: usize, tag: &str) -> RelPath {
-        let buf = &mut self.buf;
-        buf.clear();
-        let dir = path.parents_inner_first().next();
-        if let Some(dir) = dir {
-            buf.push_str(dir);
-            buf.push('/');
+impl<'t> Siblings<'t> {
+    pub(crate) fn new(txid: &'t str) -> Self {
+        Siblings {
+            txid,
+            bufs: [String::new(), String::new()],
         }
-        buf.push_str(".hearth-");
-        buf.push_str(self.txid);
-        buf.push('-');
-        push_decimal(buf, n);
-        buf.push('.');
-        buf.push_str(tag);
+    }
+
+    /// The name for `n` and `tag` beside `path`, allocated (a discard's
+    /// `to`, kept in its operation).
+    fn name(&mut self, path: &RelPath, n: usize, tag: &str) -> RelPath {
+        let dir = path.parents_inner_first().next();
+        let [buf, _] = &mut self.bufs;
+        derive_into(buf, self.txid, dir, n, tag);
         match dir {
             Some(_) => RelPath::from_parent(buf),
             None => RelPath::parse(buf).unwrap_or_else(|_| path.clone()),
         }
     }
+
+    /// A Put's temporary name and stash, each the whole path from the home.
+    pub(crate) fn put<'a>(&'a mut self, path: &'a RelPath, names: &'a PutNames) -> [&'a str; 2] {
+        match names {
+            PutNames::Derived(n) => {
+                let dir = path.parents_inner_first().next();
+                let [tmp, stash] = &mut self.bufs;
+                derive_into(tmp, self.txid, dir, *n as usize, "tmp");
+                derive_into(stash, self.txid, dir, *n as usize, "stash");
+                [tmp, stash]
+            }
+            PutNames::Given(given) => [given[0].as_str(), given[1].as_str()],
+        }
+    }
+
+    /// A Remove's trash, the whole path from the home.
+    pub(crate) fn trash<'a>(&'a mut self, path: &'a RelPath, trash: &'a TrashName) -> &'a str {
+        match trash {
+            TrashName::Derived { n, out } => self.trash_at(path, *n as usize, *out as usize),
+            TrashName::Given(given) => given.as_str(),
+        }
+    }
+
+    /// The trash name for `n` in the directory `out` levels above `path`'s.
+    fn trash_at(&mut self, path: &RelPath, n: usize, out: usize) -> &str {
+        // The path's own directory, then those around it, then the home
+        // itself (`None`).
+        let dir = path
+            .parents_inner_first()
+            .map(Some)
+            .chain([None])
+            .nth(out)
+            .flatten();
+        let [buf, _] = &mut self.bufs;
+        derive_into(buf, self.txid, dir, n, "trash");
+        buf
+    }
+
+    /// A Put's names as a journal read back gives them: `Derived` when
+    /// they are exactly the names this hearth makes for them (nothing is
+    /// then kept), `Given` otherwise, whatever they are (an older hearth's
+    /// names are used as they were written).
+    pub(crate) fn read_put(&mut self, path: &RelPath, tmp: RelPath, stash: RelPath) -> PutNames {
+        let n = number_in(tmp.file_name(), self.txid, "tmp");
+        if let Some(n) = n {
+            let derived = PutNames::Derived(n);
+            if self.put(path, &derived) == [tmp.as_str(), stash.as_str()] {
+                return derived;
+            }
+        }
+        PutNames::Given(Box::new([tmp, stash]))
+    }
+
+    /// A Remove's trash as a journal read back gives it (see `read_put`).
+    pub(crate) fn read_trash(&mut self, path: &RelPath, trash: RelPath) -> TrashName {
+        let (dir, file) = crate::sys::dirfd::split(trash.as_str());
+        // How far above the path's own directory it is, if it is in one.
+        let out = path
+            .parents_inner_first()
+            .chain([""])
+            .position(|d| d == dir)
+            .and_then(|out| u32::try_from(out).ok());
+        if let (Some(n), Some(out)) = (number_in(file, self.txid, "trash"), out) {
+            let derived = TrashName::Derived { n, out };
+            if self.trash(path, &derived) == trash.as_str() {
+                return derived;
+            }
+        }
+        TrashName::Given(trash)
+    }
+}
+
+/// N of a file name `.hearth-TXID-N.TAG`. Only a first look: the callers
+/// compare the name made from it with the one they have.
+fn number_in(file: &str, txid: &str, tag: &str) -> Option<u32> {
+    file.strip_prefix(".hearth-")?
+        .strip_prefix(txid)?
+        .strip_prefix('-')?
+        .strip_suffix(tag)?
+        .strip_suffix('.')?
+        .parse()
+        .ok()
+}
+
+/// `.hearth-TXID-N.TAG` in `dir` (the home itself when `None`), into `buf`.
+fn derive_into(buf: &mut String, txid: &str, dir: Option<&str>, n: usize, tag: &str) {
+    buf.clear();
+    if let Some(dir) = dir {
+        buf.push_str(dir);
+        buf.push('/');
+    }
+    buf.push_str(".hearth-");
+    buf.push_str(txid);
+    buf.push('-');
+    push_decimal(buf, n);
+    buf.push('.');
+    buf.push_str(tag);
+}
+
+/// A name [`Siblings`] made (or one a journal gave), as a path to keep: an
+/// error names it. Names made from a normalized path and a file name
+/// without `/` are normalized.
+pub(crate) fn rel_path(name: &str) -> RelPath {
+    RelPath::from_normal(name.to_owned())
 }
 
 /// One name of [`Siblings`] (the tests' way to say what a journal holds).
 #[cfg(test)]
 fn sibling(path: &RelPath, txid: &str, n: usize, tag: &str) -> RelPath {
-    Siblings {
-        txid,
-        buf: String::new(),
-    }
-    .name(path, n, tag)
+    Siblings::new(txid).name(path, n, tag)
 }
 
 /// `n` in decimal, without the formatting machinery.
@@ -306,38 +439,56 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
     // moved aside with what is in them): a removed entry's trash goes
     // beside the outermost of them, not inside, so that the directory can
     // be removed and nothing of hearth's is moved aside with it.
-    let leaving: crate::sys::fxhash::FxHashSet<&RelPath> = plan
+    let leaving: crate::sys::fxhash::FxHashSet<&str> = plan
         .actions
         .iter()
         .filter_map(|a| match a {
             Action::RemoveDir { path, .. }
             | Action::Backup { path, .. }
-            | Action::Discard { path, .. } => Some(path),
+            | Action::Discard { path, .. } => Some(path.as_str()),
             _ => None,
         })
         .collect();
-    let trash_beside = |path: &RelPath| -> RelPath {
+    // How many directories above its own a removed entry's trash goes: 0
+    // beside it; k + 1 beside its k-th parent, the outermost that leaves
+    // (in that parent's own parent directory).
+    let trash_out = |path: &RelPath| -> usize {
         if leaving.is_empty() {
-            return path.clone();
+            return 0;
         }
         path.parents_inner_first()
-            .filter(|a| leaving.contains(&RelPath::from_parent(a)))
+            .enumerate()
+            .filter(|(_, a)| leaving.contains(a))
             .last()
-            .map_or_else(|| path.clone(), RelPath::from_parent)
+            .map_or(0, |(k, _)| k + 1)
     };
     // Sized once: an activation's operations are a home's worth of them,
     // and a growing vector would hold up to twice that at its peak.
     let mut ops = Vec::with_capacity(plan.actions.len());
-    let mut names = Siblings {
-        txid,
-        buf: String::new(),
+    let mut names = Siblings::new(txid);
+    // The names of operation `n`: derived while `n` (and `out`) fit the
+    // room kept for them, which is always but in theory (billions of
+    // operations); made and given otherwise.
+    let trash = |names: &mut Siblings, path: &RelPath, n: usize| {
+        let out = trash_out(path);
+        match (u32::try_from(n), u32::try_from(out)) {
+            (Ok(n), Ok(out)) => TrashName::Derived { n, out },
+            _ => TrashName::Given(rel_path(names.trash_at(path, n, out))),
+        }
+    };
+    let put_names = |names: &mut Siblings, path: &RelPath, n: usize| match u32::try_from(n) {
+        Ok(n) => PutNames::Derived(n),
+        Err(_) => PutNames::Given(Box::new([
+            names.name(path, n, "tmp"),
+            names.name(path, n, "stash"),
+        ])),
     };
     ops.extend(plan.actions.iter().enumerate().filter_map(|(n, a)| {
         match a {
             Action::Remove { path, was } => Some(Op::Remove {
                 path: path.clone(),
                 was: was.clone(),
-                trash: names.name(&trash_beside(path), n, "trash"),
+                trash: trash(&mut names, path, n),
             }),
             Action::RemoveDir { path, required } => Some(Op::RemoveDir {
                 path: path.clone(),
@@ -364,7 +515,7 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                 was: Recorded::Symlink {
                     target: target.as_path().into(),
                 },
-                trash: names.name(&trash_beside(path), n, "trash"),
+                trash: trash(&mut names, path, n),
             }),
             Action::Put {
                 path, want, prev, ..
@@ -372,8 +523,7 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                 path: path.clone(),
                 want: want.clone(),
                 prev: prev.clone(),
-                tmp: names.name(path, n, "tmp"),
-                stash: names.name(path, n, "stash"),
+                names: put_names(&mut names, path, n),
                 was: match prev {
                     // An identical file replaced by a link is checked
                     // against what the plan saw, not hearth's record.
@@ -381,7 +531,7 @@ pub fn journal(plan: &Plan, old: &Owned, txid: &str, home: &Path, generation: &P
                         .identical
                         .get(path)
                         .or_else(|| old.entries.get(path))
-                        .cloned(),
+                        .map(|w| Box::new(w.clone())),
                     _ => None,
                 },
             }),
@@ -462,19 +612,25 @@ impl Dirs {
     /// The directory holding `path`; `None` when it is missing or not a
     /// real directory (a file, or a symlink, which is never followed).
     fn parent(&mut self, path: &RelPath) -> io::Result<Option<Rc<DirFd>>> {
-        let (dir, _) = crate::sys::dirfd::split(path.as_str());
+        self.parent_at(path.as_str())
+    }
+
+    /// `parent` of a path given as text (a name [`Siblings`] made).
+    fn parent_at(&mut self, path: &str) -> io::Result<Option<Rc<DirFd>>> {
+        let (dir, _) = crate::sys::dirfd::split(path);
         if dir.is_empty() {
             return self.root();
         }
         if let Some(fd) = self.open.get(dir) {
             return Ok(Some(fd.clone()));
         }
-        // From the nearest directory already open, one name at a time
-        // (the parents of `path` after `dir` are those of `dir`).
-        let nearest = path
-            .parents_inner_first()
-            .skip(1)
-            .find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len())));
+        // From the nearest directory already open, one name at a time.
+        let mut rest = dir;
+        let nearest = std::iter::from_fn(|| {
+            rest = &rest[..rest.bytes().rposition(|b| b == b'/')?];
+            Some(rest)
+        })
+        .find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len())));
         let (mut fd, mut done) = match nearest {
             Some(found) => found,
             None => match self.root()? {
@@ -513,7 +669,12 @@ impl Dirs {
     /// Like `parent`, for an operation that must happen: a parent that is
     /// not a real directory any more is an error, never followed.
     fn need(&mut self, path: &RelPath) -> io::Result<Rc<DirFd>> {
-        self.parent(path)?.ok_or_else(|| {
+        self.need_at(path.as_str())
+    }
+
+    /// `need` of a path given as text (a name [`Siblings`] made).
+    fn need_at(&mut self, path: &str) -> io::Result<Rc<DirFd>> {
+        self.parent_at(path)?.ok_or_else(|| {
             // ENOTDIR, with the reason: io::ErrorKind::NotADirectory is too new.
             let why =
                 "its parent is no longer a directory (a symlink or file was put in its place)";
@@ -542,22 +703,23 @@ impl Dirs {
 pub fn run(j: &Journal) -> Result<Outcome, Failed> {
     let mut out = Outcome::default();
     let mut dirs = Dirs::new(&j.home);
+    let mut names = Siblings::new(&j.txid);
     for (i, op) in j.ops.iter().enumerate() {
-        if let Err(error) = forward(&mut dirs, i, op, &mut out) {
-            let undo = revert_in(&mut dirs, &j.ops[..=i]);
+        if let Err(error) = forward(&mut dirs, &mut names, i, op, &mut out) {
+            let undo = revert_in(&mut dirs, &mut names, &j.ops[..=i]);
             return Err(Failed { error, undo });
         }
     }
     let staged = std::mem::take(&mut out.staged);
     if !staged.is_empty() {
         if let Err(error) = sync_staged(&mut dirs) {
-            let undo = revert_in(&mut dirs, &j.ops);
+            let undo = revert_in(&mut dirs, &mut names, &j.ops);
             return Err(Failed { error, undo });
         }
     }
     for (i, prev) in staged {
-        if let Err(error) = put_in_place(&mut dirs, &j.ops[i], &prev) {
-            let undo = revert_in(&mut dirs, &j.ops);
+        if let Err(error) = put_in_place(&mut dirs, &mut names, &j.ops[i], &prev) {
+            let undo = revert_in(&mut dirs, &mut names, &j.ops);
             return Err(Failed { error, undo });
         }
     }
@@ -590,23 +752,24 @@ pub struct Failed {
 /// with `above`, in one of its ancestors (where a removed entry's trash
 /// goes). Journals name nothing else; anything else is refused rather than
 /// resolved.
-fn name_near<'s>(path: &RelPath, other: &'s RelPath, above: bool) -> io::Result<&'s str> {
-    fn dir_of(p: &RelPath) -> &str {
-        let s = p.as_str();
-        &s[..s.len() - p.file_name().len()]
+fn name_near<'s>(path: &RelPath, other: &'s str, above: bool) -> io::Result<&'s str> {
+    /// The directory part of `s`, with its `/`.
+    fn dir_of(s: &str) -> &str {
+        let (_, file) = crate::sys::dirfd::split(s);
+        &s[..s.len() - file.len()]
     }
-    let (mine, theirs) = (dir_of(path), dir_of(other));
+    let (mine, theirs) = (dir_of(path.as_str()), dir_of(other));
     if mine == theirs || (above && mine.starts_with(theirs)) {
-        Ok(other.file_name())
+        Ok(&other[theirs.len()..])
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is not beside {}", other.as_str(), path.as_str()),
+            format!("{other} is not beside {}", path.as_str()),
         ))
     }
 }
 
-fn sibling_name<'s>(path: &RelPath, sibling: &'s RelPath) -> io::Result<&'s str> {
+fn sibling_name<'s>(path: &RelPath, sibling: &'s str) -> io::Result<&'s str> {
     name_near(path, sibling, false)
 }
 
@@ -624,16 +787,25 @@ fn changed(d: &DirFd, name: &str, path: &RelPath, kept: Option<RelPath>) -> Erro
     }
 }
 
-fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<(), Error> {
+fn forward(
+    dirs: &mut Dirs,
+    names: &mut Siblings,
+    index: usize,
+    op: &Op,
+    out: &mut Outcome,
+) -> Result<(), Error> {
     let home = &Rc::clone(&dirs.home);
     match op {
         Op::Remove { path, was, trash } => {
             let e = op_err_at("remove", home, path);
             let name = path.file_name();
+            let trash = names.trash(path, trash);
             let trash_name =
                 name_near(path, trash, true).map_err(op_err_at("remove", home, path))?;
             let d = dirs.need(path).map_err(op_err_at("remove", home, path))?;
-            let td = dirs.need(trash).map_err(op_err_at("remove", home, path))?;
+            let td = dirs
+                .need_at(trash)
+                .map_err(op_err_at("remove", home, path))?;
             fault::write_point().map_err(op_err_at("remove", home, path))?;
             // Moved aside first, then checked: what the user put there since
             // the plan looked is never the thing deleted.
@@ -679,11 +851,12 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
         }
         Op::MoveAside {
             path,
-            to,
+            to: to_rel,
             discard,
             expect,
         } => {
-            let to = sibling_name(path, to).map_err(op_err_at("move aside", home, path))?;
+            let to =
+                sibling_name(path, to_rel.as_str()).map_err(op_err_at("move aside", home, path))?;
             let d = dirs
                 .need(path)
                 .map_err(op_err_at("move aside", home, path))?;
@@ -700,7 +873,7 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
                     &d,
                     path.file_name(),
                     path,
-                    &sibling_of(path, to),
+                    to_rel.as_str(),
                 ));
             }
             Ok(())
@@ -723,13 +896,13 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
             path,
             want,
             prev,
-            tmp,
-            stash,
+            names: put_names,
             ..
         } => {
             // Errors name the target, never the temporary name the new
             // entry is made at (the user knows the one, not the other).
             let name = path.file_name();
+            let [tmp, stash] = names.put(path, put_names);
             let tmp = sibling_name(path, tmp).map_err(op_err_at("create", home, path))?;
             let stash =
                 sibling_name(path, stash).map_err(op_err_at("keep a copy of", home, path))?;
@@ -750,37 +923,46 @@ fn forward(dirs: &mut Dirs, index: usize, op: &Op, out: &mut Outcome) -> Result<
                 out.staged.push((index, prev));
                 return Ok(());
             }
-            place(&d, home, op, &prev)
+            place(&d, home, op, &prev, (tmp, stash))
         }
     }
 }
 
 /// Puts a staged copy in place (see `run`).
-fn put_in_place(dirs: &mut Dirs, op: &Op, prev: &Prev) -> Result<(), Error> {
-    let path = op.path();
-    let home = Rc::clone(&dirs.home);
-    let d = dirs
-        .need(path)
-        .map_err(op_err_at("rename into place", &home, path))?;
-    place(&d, &home, op, prev)
-}
-
-/// The last step of a Put: the entry made at its temporary name goes in
-/// place, never over anything but what the plan saw there.
-fn place(d: &DirFd, home: &Path, op: &Op, prev: &Prev) -> Result<(), Error> {
+fn put_in_place(dirs: &mut Dirs, names: &mut Siblings, op: &Op, prev: &Prev) -> Result<(), Error> {
     let Op::Put {
         path,
-        tmp,
-        stash,
-        was,
+        names: put_names,
         ..
     } = op
     else {
         return Ok(());
     };
+    let home = Rc::clone(&dirs.home);
+    let d = dirs
+        .need(path)
+        .map_err(op_err_at("rename into place", &home, path))?;
+    // Checked beside the path when the copy was written.
+    let [tmp, stash] = names.put(path, put_names);
+    let (_, tmp) = crate::sys::dirfd::split(tmp);
+    let (_, stash) = crate::sys::dirfd::split(stash);
+    place(&d, &home, op, prev, (tmp, stash))
+}
+
+/// The last step of a Put: the entry made at its temporary name goes in
+/// place, never over anything but what the plan saw there. `tmp` and
+/// `stash` are the file names, in `d`.
+fn place(
+    d: &DirFd,
+    home: &Path,
+    op: &Op,
+    prev: &Prev,
+    (tmp, stash): (&str, &str),
+) -> Result<(), Error> {
+    let Op::Put { path, was, .. } = op else {
+        return Ok(());
+    };
     let name = path.file_name();
-    let t = tmp.file_name();
-    let (tmp, stash) = (t, stash.file_name());
     fault::write_point().map_err(op_err_at("rename into place", home, path))?;
     let into_place = |x: Errno| op_err_at("rename into place", home, path)(x.into());
     // Into an empty place, never over what was put there since the plan looked.
@@ -813,7 +995,7 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: &Prev) -> Result<(), Error> {
         Prev::File => {
             d.identity(tmp).ok().is_some()
                 && d.identity(tmp).ok() == d.identity(stash).ok()
-                && was.as_ref().is_some_and(|w| holds_record(d, stash, w))
+                && was.as_deref().is_some_and(|w| holds_record(d, stash, w))
         }
         Prev::Missing => true,
     };
@@ -832,20 +1014,6 @@ fn place(d: &DirFd, home: &Path, op: &Op, prev: &Prev) -> Result<(), Error> {
         .map_err(|x| op_err_at("remove", home, path)(x.into()))
 }
 
-/// `path`'s sibling named `name`.
-fn sibling_of(path: &RelPath, name: &str) -> RelPath {
-    match path.parents_inner_first().next() {
-        Some(p) => {
-            let mut s = String::with_capacity(p.len() + 1 + name.len());
-            s.push_str(p);
-            s.push('/');
-            s.push_str(name);
-            RelPath::from_normal(s)
-        }
-        None => RelPath::parse(name).unwrap_or_else(|_| path.clone()),
-    }
-}
-
 /// Puts what was moved to `aside` back at `name`, and makes the error that
 /// says the path changed. When the place was taken again meanwhile, what
 /// was moved stays at `aside` (never deleted) and the error names it.
@@ -855,12 +1023,12 @@ fn put_back(
     d: &DirFd,
     name: &str,
     path: &RelPath,
-    aside_rel: &RelPath,
+    aside_rel: &str,
 ) -> Error {
     let now = describe_at(ad, aside);
     let kept = match ad.rename_noreplace_to(aside, d, name) {
         Ok(()) => None,
-        Err(_) => Some(aside_rel.clone()),
+        Err(_) => Some(rel_path(aside_rel)),
     };
     Error::Changed {
         path: path.clone(),
@@ -897,14 +1065,15 @@ fn is_not_empty(e: Errno) -> bool {
 
 /// Undoes `ops` (in reverse), each only as far as it is found done. Returns
 /// what could not be undone; empty means the home is as before.
-pub fn revert(home: &Path, ops: &[Op]) -> Vec<Error> {
-    revert_in(&mut Dirs::new(home), ops)
+/// `txid` is the journal's: the names of the operations are made from it.
+pub fn revert(home: &Path, txid: &str, ops: &[Op]) -> Vec<Error> {
+    revert_in(&mut Dirs::new(home), &mut Siblings::new(txid), ops)
 }
 
-fn revert_in(dirs: &mut Dirs, ops: &[Op]) -> Vec<Error> {
+fn revert_in(dirs: &mut Dirs, names: &mut Siblings, ops: &[Op]) -> Vec<Error> {
     let mut problems = Vec::new();
     for op in ops.iter().rev() {
-        if let Err(e) = undo(dirs, op) {
+        if let Err(e) = undo(dirs, names, op) {
             problems.push(e);
         }
     }
@@ -1013,7 +1182,7 @@ fn damaged(d: &DirFd, name: &str, limit: u64) -> bool {
     f.take(limit).read_to_end(&mut buf).is_ok() && buf.iter().all(|b| *b == 0)
 }
 
-fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
+fn undo(dirs: &mut Dirs, names: &mut Siblings, op: &Op) -> Result<(), Error> {
     let home = &dirs.home.clone();
     let path = op.path();
     let p = path.in_home(home);
@@ -1024,23 +1193,27 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
     let Some(d) = dirs.parent(path).map_err(op_err("restore", &p))? else {
         return Ok(());
     };
-    let at = |what: &'static str, path: &RelPath| {
-        let p = path.in_home(home);
+    // `path` of the home (a name of the journal, as text: a name
+    // [`Siblings`] made is one).
+    let at = |what: &'static str, path: &str| {
+        let p = home.join(path);
         move |e: Errno| op_err(what, &p)(e.into())
     };
+    let path_at = path.as_str();
     match op {
         Op::Remove { was, trash, .. } => {
+            let trash = names.trash(path, trash);
             let t = name_near(path, trash, true).map_err(op_err("restore", &p))?;
-            let td = dirs.parent(trash).map_err(op_err("restore", &p))?;
+            let td = dirs.parent_at(trash).map_err(op_err("restore", &p))?;
             if d.exists(name) {
                 return Ok(());
             }
             if let Some(td) = td.filter(|td| td.exists(t)) {
-                return move_noreplace(&td, t, &d, name).map_err(at("restore", path));
+                return move_noreplace(&td, t, &d, name).map_err(at("restore", path_at));
             }
             match was {
                 Recorded::Symlink { target } => {
-                    d.symlink(target, name).map_err(at("restore", path))
+                    d.symlink(target, name).map_err(at("restore", path_at))
                 }
                 // Never moved (the trash is not there): nothing to restore.
                 Recorded::Copy { .. } => Ok(()),
@@ -1052,7 +1225,7 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
             }
             dirs.forget(path);
             d.mkdir(name, 0o755)
-                .map_err(at("restore directory", path))?;
+                .map_err(at("restore directory", path_at))?;
             match mode {
                 // Explicitly: the mode given to mkdir is subject to the umask.
                 Some(mode) => d
@@ -1062,13 +1235,15 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
             }
         }
         Op::MoveAside { to, discard, .. } => {
-            let t = sibling_name(path, to).map_err(op_err("move back", &p))?;
+            let t = sibling_name(path, to.as_str()).map_err(op_err("move back", &p))?;
             if !d.exists(t) {
                 return Ok(());
             }
             if !d.exists(name) {
                 dirs.forget(path);
-                return d.rename_noreplace(t, name).map_err(at("move back", path));
+                return d
+                    .rename_noreplace(t, name)
+                    .map_err(at("move back", path_at));
             }
             if *discard {
                 // Its place was taken since (the user saved a new file
@@ -1077,7 +1252,7 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
                     Ok(SFlag::S_IFDIR) => d.rmdir(t),
                     _ => d.unlink(t),
                 }
-                .map_err(at("remove", to));
+                .map_err(at("remove", to.as_str()));
             }
             // A backup whose place was taken stays where it is, under its
             // backup name, like any backup.
@@ -1090,7 +1265,7 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
                     Ok(()) => Ok(()),
                     // Something else put files there since; keep them.
                     Err(e) if is_not_empty(e) => Ok(()),
-                    Err(e) => Err(at("remove directory", path)(e)),
+                    Err(e) => Err(at("remove directory", path_at)(e)),
                 }
             }
             _ => Ok(()),
@@ -1098,10 +1273,10 @@ fn undo(dirs: &mut Dirs, op: &Op) -> Result<(), Error> {
         Op::Put {
             want,
             prev,
-            tmp,
-            stash,
+            names: put_names,
             ..
         } => {
+            let [tmp, stash] = names.put(path, put_names);
             let t = sibling_name(path, tmp).map_err(op_err("remove", &p))?;
             let s = sibling_name(path, stash).map_err(op_err("restore", &p))?;
             undo_put(&d, name, path, want, prev, (tmp, t), (stash, s), &at)
@@ -1119,12 +1294,12 @@ fn undo_put<F, G>(
     path: &RelPath,
     want: &Desired,
     prev: &Prev,
-    (tmp_rel, t): (&RelPath, &str),
-    (stash_rel, s): (&RelPath, &str),
+    (tmp_rel, t): (&str, &str),
+    (stash_rel, s): (&str, &str),
     at: &F,
 ) -> Result<(), Error>
 where
-    F: Fn(&'static str, &RelPath) -> G,
+    F: Fn(&'static str, &str) -> G,
     G: FnOnce(Errno) -> Error,
 {
     let same =
@@ -1137,7 +1312,7 @@ where
             Prev::Missing => false,
         };
         if swapped {
-            d.exchange(t, name).map_err(at("restore", path))?;
+            d.exchange(t, name).map_err(at("restore", path.as_str()))?;
         }
         // `tmp` now holds the new entry, never put in place.
         d.unlink(t).map_err(at("remove", tmp_rel))?;
@@ -1152,7 +1327,8 @@ where
         match prev {
             Prev::Missing => {
                 // Moved aside and checked, so that only hearth's entry goes.
-                d.rename_noreplace(name, t).map_err(at("remove", path))?;
+                d.rename_noreplace(name, t)
+                    .map_err(at("remove", path.as_str()))?;
                 if mine(t) {
                     d.unlink(t).map_err(at("remove", tmp_rel))?;
                 } else {
@@ -1161,8 +1337,8 @@ where
                 }
             }
             Prev::Symlink { target } => {
-                d.symlink(target, t).map_err(at("restore", path))?;
-                d.exchange(t, name).map_err(at("restore", path))?;
+                d.symlink(target, t).map_err(at("restore", path.as_str()))?;
+                d.exchange(t, name).map_err(at("restore", path.as_str()))?;
                 if mine(t) {
                     d.unlink(t).map_err(at("remove", tmp_rel))?;
                 } else {
@@ -1173,12 +1349,12 @@ where
             }
             Prev::File => {
                 if d.exists(s) {
-                    d.exchange(s, name).map_err(at("restore", path))?;
+                    d.exchange(s, name).map_err(at("restore", path.as_str()))?;
                     if mine(s) {
                         d.unlink(s).map_err(at("remove", stash_rel))?;
                     } else {
                         let _ = d.exchange(s, name);
-                        return Err(changed(d, name, path, Some(stash_rel.clone())));
+                        return Err(changed(d, name, path, Some(rel_path(stash_rel))));
                     }
                 }
             }
@@ -1186,14 +1362,15 @@ where
     } else if *prev == Prev::File && d.exists(s) {
         if !d.exists(name) {
             // Never replaced, but the entry is gone: the kept copy goes back.
-            d.rename_noreplace(s, name).map_err(at("restore", path))?;
+            d.rename_noreplace(s, name)
+                .map_err(at("restore", path.as_str()))?;
         } else if same(s, name) {
             // Linked aside but never replaced: the original is still in place.
             d.unlink(s).map_err(at("remove", stash_rel))?;
         } else {
             // Something else is at the target now; the old copy is the last
             // one of its content hearth knows of, so it is kept, not deleted.
-            return Err(changed(d, name, path, Some(stash_rel.clone())));
+            return Err(changed(d, name, path, Some(rel_path(stash_rel))));
         }
     }
     Ok(())
@@ -1217,25 +1394,27 @@ pub fn cleanup_after(j: &Journal, out: &mut Outcome) -> Vec<Error> {
 
 fn cleanup_in(dirs: &mut Dirs, j: &Journal) -> Vec<Error> {
     let mut problems = Vec::new();
+    let mut names = Siblings::new(&j.txid);
     for op in &j.ops {
         let victim = match op {
             Op::Remove {
+                path,
                 trash,
                 was: Recorded::Copy { .. },
-                ..
-            } => trash,
+            } => names.trash(path, trash),
             Op::MoveAside {
                 to, discard: true, ..
-            } => to,
+            } => to.as_str(),
             Op::Put {
-                stash,
+                path,
+                names: put_names,
                 prev: Prev::File,
                 ..
-            } => stash,
+            } => names.put(path, put_names)[1],
             _ => continue,
         };
-        let p = victim.in_home(&j.home);
-        let d = match dirs.parent(victim) {
+        let p = j.home.join(victim);
+        let d = match dirs.parent_at(victim) {
             Ok(Some(d)) => d,
             // Not in the home any more (a parent was replaced): nothing to delete.
             Ok(None) => continue,
@@ -1244,7 +1423,7 @@ fn cleanup_in(dirs: &mut Dirs, j: &Journal) -> Vec<Error> {
                 continue;
             }
         };
-        let name = victim.file_name();
+        let (_, name) = crate::sys::dirfd::split(victim);
         if let Err(e) = fault::cleanup_point() {
             problems.push(op_err("remove", &p)(e));
             continue;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::home::apply::{Expect, Journal, Op, OwedHook};
+use crate::home::apply::{rel_path, Expect, Journal, Op, OwedHook, Siblings};
 use crate::home::plan::{Desired, DesiredCopy, Prev, Recorded};
 use crate::home::state::{
     check_format, io_err, open_regular, probe_format, Error, RecordedV1, State, StateFile,
@@ -232,7 +232,14 @@ fn format_1() -> u32 {
 
 /// The operations (one per change: tens of thousands in a large first
 /// activation), written one by one through [`OpV1`] without copying the list.
-struct OpsV1<'a>(Cow<'a, [Op]>);
+enum OpsV1<'a> {
+    /// A journal's, to write: the names its operations use are made from
+    /// its transaction id as each is written.
+    Written { ops: &'a [Op], txid: &'a str },
+    /// As read, made operations once the transaction id is known too (see
+    /// `Journal::from`).
+    Read(Vec<OpV1<'a>>),
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -326,11 +333,12 @@ fn write_v1(w: &mut impl io::Write, j: &Journal) -> serde_json::Result<()> {
     json::raw(w, b",\"generation\":")?;
     json::path(w, &disk.generation)?;
     json::raw(w, b",\"ops\":[")?;
+    let mut names = Siblings::new(&j.txid);
     for (i, op) in j.ops.iter().enumerate() {
         if i > 0 {
             json::raw(w, b",")?;
         }
-        write_op_v1(w, op)?;
+        write_op_v1(w, op, &mut names)?;
     }
     json::raw(w, b"],\"profile\":")?;
     serde_json::to_writer(&mut *w, &disk.profile)?;
@@ -341,8 +349,8 @@ fn write_v1(w: &mut impl io::Write, j: &Journal) -> serde_json::Result<()> {
     json::raw(w, b"}")
 }
 
-/// One operation as [`OpV1`] writes it.
-fn write_op_v1(w: &mut impl io::Write, op: &Op) -> serde_json::Result<()> {
+/// One operation as [`OpV1`] writes it; `names` makes the names it uses.
+fn write_op_v1(w: &mut impl io::Write, op: &Op, names: &mut Siblings) -> serde_json::Result<()> {
     let put_link = |w: &mut _, path: &RelPath, target: &Path| {
         json::raw(w, b"{\"op\":\"put\",\"path\":")?;
         json::string(w, path.as_str())?;
@@ -350,11 +358,11 @@ fn write_op_v1(w: &mut impl io::Write, op: &Op) -> serde_json::Result<()> {
         json::path(w, target)?;
         json::raw(w, b"},\"prev\":")
     };
-    let names = |w: &mut _, tmp: &RelPath, stash: &RelPath| {
+    let put_names = |w: &mut _, [tmp, stash]: [&str; 2]| {
         json::raw(w, b",\"tmp\":")?;
-        json::string(w, tmp.as_str())?;
+        json::string(w, tmp)?;
         json::raw(w, b",\"stash\":")?;
-        json::string(w, stash.as_str())?;
+        json::string(w, stash)?;
         json::raw(w, b"}")
     };
     match op {
@@ -362,27 +370,25 @@ fn write_op_v1(w: &mut impl io::Write, op: &Op) -> serde_json::Result<()> {
             path,
             want: Desired::Symlink { target },
             prev: Prev::Missing,
-            tmp,
-            stash,
+            names: put,
             was: None,
         } => {
             put_link(w, path, target)?;
             json::raw(w, b"{\"type\":\"missing\"}")?;
-            names(w, tmp, stash)
+            put_names(w, names.put(path, put))
         }
         Op::Put {
             path,
             want: Desired::Symlink { target },
             prev: Prev::Symlink { target: old },
-            tmp,
-            stash,
+            names: put,
             was: None,
         } => {
             put_link(w, path, target)?;
             json::raw(w, b"{\"type\":\"symlink\",\"target\":")?;
             json::path(w, old)?;
             json::raw(w, b"}")?;
-            names(w, tmp, stash)
+            put_names(w, names.put(path, put))
         }
         Op::Remove {
             path,
@@ -394,7 +400,7 @@ fn write_op_v1(w: &mut impl io::Write, op: &Op) -> serde_json::Result<()> {
             json::raw(w, b",\"was\":{\"symlink\":{\"target\":")?;
             json::path(w, target)?;
             json::raw(w, b"}},\"trash\":")?;
-            json::string(w, trash.as_str())?;
+            json::string(w, names.trash(path, trash))?;
             json::raw(w, b"}")
         }
         Op::Mkdir { path } => {
@@ -402,21 +408,26 @@ fn write_op_v1(w: &mut impl io::Write, op: &Op) -> serde_json::Result<()> {
             json::string(w, path.as_str())?;
             json::raw(w, b"}")
         }
-        other => serde_json::to_writer(w, &OpV1::from(other)),
+        other => serde_json::to_writer(w, &op_v1(other, names)),
     }
 }
 
 impl Serialize for OpsV1<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(OpV1::from))
+        match self {
+            OpsV1::Written { ops, txid } => {
+                let mut names = Siblings::new(txid);
+                s.collect_seq(ops.iter().map(|op| op_v1(op, &mut names)))
+            }
+            OpsV1::Read(ops) => ops.serialize(s),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for OpsV1<'_> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Read only to recover an interrupted run: a second list is fine.
-        let ops = Vec::<OpV1>::deserialize(d)?;
-        Ok(OpsV1(Cow::Owned(ops.into_iter().map(Op::from).collect())))
+        Ok(OpsV1::Read(Vec::<OpV1>::deserialize(d)?))
     }
 }
 
@@ -436,7 +447,7 @@ impl<'a> From<&'a Journal> for JournalV1<'a> {
             txid: Cow::Borrowed(txid),
             home: Cow::Borrowed(home),
             generation: Cow::Borrowed(generation),
-            ops: OpsV1(Cow::Borrowed(ops)),
+            ops: OpsV1::Written { ops, txid },
             profile: profile.as_ref().map(|(profile, link)| {
                 (
                     Cow::Borrowed(profile.as_path()),
@@ -462,11 +473,18 @@ impl From<JournalV1<'_>> for Journal {
             hooks,
             previous,
         } = disk;
+        let ops = match ops {
+            OpsV1::Written { ops, .. } => ops.to_vec(),
+            OpsV1::Read(ops) => {
+                let mut names = Siblings::new(&txid);
+                ops.into_iter().map(|op| op_of(op, &mut names)).collect()
+            }
+        };
         Journal {
             txid: txid.into_owned(),
             home: home.into_owned(),
             generation: generation.into_owned(),
-            ops: ops.0.into_owned(),
+            ops,
             profile: profile.map(|(p, link)| (p.into_owned(), link.map(Cow::into_owned))),
             hooks: hooks.into_iter().map(OwedHook::from).collect(),
             previous: previous.map(Cow::into_owned),
@@ -474,102 +492,111 @@ impl From<JournalV1<'_>> for Journal {
     }
 }
 
-impl<'a> From<&'a Op> for OpV1<'a> {
-    fn from(op: &'a Op) -> Self {
-        match op {
-            Op::Remove { path, was, trash } => OpV1::Remove {
-                path: Cow::Borrowed(path),
-                was: RecordedV1::from(was),
-                trash: Cow::Borrowed(trash),
-            },
-            Op::RemoveDir {
-                path,
-                required,
-                mode,
-            } => OpV1::RemoveDir {
-                path: Cow::Borrowed(path),
-                required: *required,
-                mode: *mode,
-            },
-            Op::MoveAside {
-                path,
-                to,
-                discard,
-                expect,
-            } => OpV1::MoveAside {
-                path: Cow::Borrowed(path),
-                to: Cow::Borrowed(to),
-                discard: *discard,
-                expect: expect.as_ref().map(ExpectV1::from),
-            },
-            Op::Mkdir { path } => OpV1::Mkdir {
-                path: Cow::Borrowed(path),
-            },
-            Op::Put {
-                path,
-                want,
-                prev,
-                tmp,
-                stash,
-                was,
-            } => OpV1::Put {
+/// `op` on disk, its names made by `names` (the journal's [`Siblings`]).
+fn op_v1<'a>(op: &'a Op, names: &mut Siblings) -> OpV1<'a> {
+    match op {
+        Op::Remove { path, was, trash } => OpV1::Remove {
+            path: Cow::Borrowed(path),
+            was: RecordedV1::from(was),
+            trash: Cow::Owned(rel_path(names.trash(path, trash))),
+        },
+        Op::RemoveDir {
+            path,
+            required,
+            mode,
+        } => OpV1::RemoveDir {
+            path: Cow::Borrowed(path),
+            required: *required,
+            mode: *mode,
+        },
+        Op::MoveAside {
+            path,
+            to,
+            discard,
+            expect,
+        } => OpV1::MoveAside {
+            path: Cow::Borrowed(path),
+            to: Cow::Borrowed(to),
+            discard: *discard,
+            expect: expect.as_ref().map(ExpectV1::from),
+        },
+        Op::Mkdir { path } => OpV1::Mkdir {
+            path: Cow::Borrowed(path),
+        },
+        Op::Put {
+            path,
+            want,
+            prev,
+            names: put,
+            was,
+        } => {
+            let [tmp, stash] = names.put(path, put);
+            OpV1::Put {
                 path: Cow::Borrowed(path),
                 want: DesiredV1::from(want),
                 prev: PrevV1::from(prev),
-                tmp: Cow::Borrowed(tmp),
-                stash: Cow::Borrowed(stash),
-                was: was.as_ref().map(RecordedV1::from),
-            },
+                tmp: Cow::Owned(rel_path(tmp)),
+                stash: Cow::Owned(rel_path(stash)),
+                was: was.as_deref().map(RecordedV1::from),
+            }
         }
     }
 }
 
-impl From<OpV1<'_>> for Op {
-    fn from(disk: OpV1<'_>) -> Self {
-        match disk {
-            OpV1::Remove { path, was, trash } => Op::Remove {
-                path: path.into_owned(),
+/// The operation `disk` reads as. Its names stay those written, whatever
+/// they are; only those `names` would make for it are made again when
+/// needed rather than kept (see `Siblings::read_put`).
+fn op_of(disk: OpV1<'_>, names: &mut Siblings) -> Op {
+    match disk {
+        OpV1::Remove { path, was, trash } => {
+            let path = path.into_owned();
+            let trash = names.read_trash(&path, trash.into_owned());
+            Op::Remove {
+                path,
                 was: Recorded::from(was),
-                trash: trash.into_owned(),
-            },
-            OpV1::RemoveDir {
+                trash,
+            }
+        }
+        OpV1::RemoveDir {
+            path,
+            required,
+            mode,
+        } => Op::RemoveDir {
+            path: path.into_owned(),
+            required,
+            mode,
+        },
+        OpV1::MoveAside {
+            path,
+            to,
+            discard,
+            expect,
+        } => Op::MoveAside {
+            path: path.into_owned(),
+            to: to.into_owned(),
+            discard,
+            expect: expect.map(Expect::from),
+        },
+        OpV1::Mkdir { path } => Op::Mkdir {
+            path: path.into_owned(),
+        },
+        OpV1::Put {
+            path,
+            want,
+            prev,
+            tmp,
+            stash,
+            was,
+        } => {
+            let path = path.into_owned();
+            let names = names.read_put(&path, tmp.into_owned(), stash.into_owned());
+            Op::Put {
                 path,
-                required,
-                mode,
-            } => Op::RemoveDir {
-                path: path.into_owned(),
-                required,
-                mode,
-            },
-            OpV1::MoveAside {
-                path,
-                to,
-                discard,
-                expect,
-            } => Op::MoveAside {
-                path: path.into_owned(),
-                to: to.into_owned(),
-                discard,
-                expect: expect.map(Expect::from),
-            },
-            OpV1::Mkdir { path } => Op::Mkdir {
-                path: path.into_owned(),
-            },
-            OpV1::Put {
-                path,
-                want,
-                prev,
-                tmp,
-                stash,
-                was,
-            } => Op::Put {
-                path: path.into_owned(),
                 want: Desired::from(want),
                 prev: Prev::from(prev),
-                tmp: tmp.into_owned(),
-                stash: stash.into_owned(),
-                was: was.map(Recorded::from),
-            },
+                names,
+                was: was.map(|w| Box::new(Recorded::from(w))),
+            }
         }
     }
 }
@@ -700,6 +727,7 @@ impl From<OwedHookV1<'_>> for OwedHook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::home::apply::{PutNames, TrashName};
     use crate::home::state::tests::{fifo, scratch, within};
     use std::time::Duration;
 
@@ -733,20 +761,14 @@ mod tests {
             discard: true,
             expect: Some(expect),
         };
-        let put = |path: &str, n: u32, want, prev, was| {
-            // The temporary names are beside the target, in its directory.
-            let dir = path
-                .rsplit_once('/')
-                .map_or(String::new(), |(d, _)| format!("{d}/"));
-            let beside = |tag: &str| p(&format!("{dir}.hearth-t3-{n}.{tag}"));
-            Op::Put {
-                path: p(path),
-                want,
-                prev,
-                tmp: beside("tmp"),
-                stash: beside("stash"),
-                was,
-            }
+        // The temporary names are beside the target, in its directory
+        // (`JOURNAL_BEFORE` says which they are).
+        let put = |path: &str, n: u32, want, prev, was: Option<Recorded>| Op::Put {
+            path: p(path),
+            want,
+            prev,
+            names: PutNames::Derived(n),
+            was: was.map(Box::new),
         };
         Journal {
             txid: "t3".into(),
@@ -756,12 +778,12 @@ mod tests {
                 Op::Remove {
                     path: p("a"),
                     was: symlink("/nix/store/x"),
-                    trash: p(".hearth-t3-0.trash"),
+                    trash: TrashName::Derived { n: 0, out: 0 },
                 },
                 Op::Remove {
                     path: p("b"),
                     was: Recorded::copy("ab".into(), 0o644, Some(1)),
-                    trash: p(".hearth-t3-1.trash"),
+                    trash: TrashName::Derived { n: 1, out: 0 },
                 },
                 Op::RemoveDir {
                     path: p("d"),
@@ -850,23 +872,26 @@ mod tests {
         // Strings with characters to escape, in every place of the
         // operations written directly.
         let odd = "a\"b\\c\u{1}é";
+        // The names made from the transaction id, then names given.
+        j.txid = odd.into();
+        write(&j);
         for op in &mut j.ops {
             match op {
                 Op::Put {
                     path,
                     want: Desired::Symlink { target },
-                    tmp,
+                    names,
                     ..
                 } => {
                     *path = p(odd);
                     *target = Path::new(odd).into();
-                    *tmp = p(&format!("{odd}.tmp"));
+                    *names = PutNames::Given(Box::new([p(&format!("{odd}.tmp")), p("s")]));
                 }
-                Op::Remove { trash, .. } | Op::Mkdir { path: trash } => *trash = p(odd),
+                Op::Remove { trash, .. } => *trash = TrashName::Given(p(odd)),
+                Op::Mkdir { path } => *path = p(odd),
                 _ => {}
             }
         }
-        j.txid = odd.into();
         write(&j);
         // A path that is not UTF-8 cannot be written, either way.
         let bad = Path::new(std::ffi::OsStr::from_bytes(b"/nix/store/\xff"));

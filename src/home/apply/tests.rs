@@ -153,32 +153,32 @@ fn switch(home: &Path, store: &Path) -> Journal {
     let symlink = |target: &str| Desired::Symlink {
         target: Path::new(target).into(),
     };
-    let put = |n: usize, path: &str, want: Desired, prev: Prev, was: Option<Recorded>| Op::Put {
+    let put = |n: u32, path: &str, want: Desired, prev: Prev, was: Option<Recorded>| Op::Put {
         path: rel(path),
         want,
         prev,
-        tmp: sibling(&rel(path), TX, n, "tmp"),
-        stash: sibling(&rel(path), TX, n, "stash"),
-        was,
+        names: PutNames::Derived(n),
+        was: was.map(Box::new),
     };
+    let trash = |n| TrashName::Derived { n, out: 0 };
     let ops = vec![
         Op::Remove {
             path: rel(".config/a"),
             was: Recorded::Symlink {
                 target: Path::new("/nix/store/old-a").into(),
             },
-            trash: sibling(&rel(".config/a"), TX, 0, "trash"),
+            trash: trash(0),
         },
         Op::Remove {
             path: rel("gone"),
             was: copy_record(home, "gone"),
-            trash: sibling(&rel("gone"), TX, 1, "trash"),
+            trash: trash(1),
         },
         // Its trash stays in `left` until cleanup, so `left` goes only then.
         Op::Remove {
             path: rel("left/copy"),
             was: copy_record(home, "left/copy"),
-            trash: sibling(&rel("left/copy"), TX, 2, "trash"),
+            trash: trash(2),
         },
         Op::RemoveDir {
             path: rel("left"),
@@ -352,7 +352,7 @@ fn a_run_cut_short_anywhere_is_reverted_exactly_from_the_journal() {
         j.ops.truncate(k);
         run(&j).unwrap();
 
-        let problems = revert(&home, &all);
+        let problems = revert(&home, TX, &all);
         assert!(problems.is_empty(), "cut after {k} ops: {problems:?}");
         assert_eq!(tree(&home), before, "cut after {k} ops");
         assert_eq!(fs::metadata(home.join("copy")).unwrap().ino(), copy_ino);
@@ -419,4 +419,184 @@ fn sibling_names_carry_the_transaction_and_the_operations_number() {
             format!(".hearth-{TX}-{n}.trash")
         );
     }
+}
+
+/// The state directory of `scratch`, opened as an activation opens it.
+fn state(scratch: &Scratch) -> crate::home::state::State {
+    let dir = scratch.path().join("state");
+    crate::home::state::State::open(&dir, true, std::time::Duration::from_secs(5), &mut |_| {})
+        .unwrap()
+}
+
+/// The journal on disk, read back as recovery reads it.
+fn read_back(st: &crate::home::state::State) -> Journal {
+    st.read_journal(&mut |torn| panic!("torn journal {}", torn.display()))
+        .unwrap()
+        .unwrap()
+}
+
+/// A journal this hearth wrote and read back (as after a kill) makes its
+/// names again, the very ones the run used: a run cut short anywhere is
+/// reverted exactly from it, and a finished one is cleaned up from it.
+#[test]
+fn a_journal_read_back_reverts_and_cleans_up_with_the_names_the_run_used() {
+    let n = fresh("count").2.ops.len();
+    for k in 0..=n {
+        let (scratch, home, mut j, before) = fresh("read-back");
+        let st = state(&scratch);
+        st.write_journal(&j).unwrap();
+        let all = j.ops.clone();
+        j.ops.truncate(k);
+        run(&j).unwrap();
+
+        let read = read_back(&st);
+        // Every name is derivable: none is kept.
+        assert_eq!(read.ops, all, "cut after {k} ops");
+        let problems = revert(&read.home, &read.txid, &read.ops);
+        assert!(problems.is_empty(), "cut after {k} ops: {problems:?}");
+        assert_eq!(tree(&home), before, "cut after {k} ops");
+    }
+    let (scratch, home, j, before) = fresh("read-back-done");
+    let st = state(&scratch);
+    st.write_journal(&j).unwrap();
+    run(&j).unwrap();
+    assert!(cleanup(&read_back(&st)).is_empty());
+    assert_eq!(tree(&home), switched(&before, made_dir_mode(&scratch)));
+}
+
+/// A journal whose names are not those this hearth makes (an older
+/// hearth's, say) is reverted with the names written in it, wherever the
+/// run it records was cut short: the new copy at its temporary name, the
+/// old one linked at its stash, a removed copy in a trash one directory
+/// up, a new link at its temporary name.
+#[test]
+fn a_journal_with_names_of_its_own_is_reverted_with_those_names() {
+    let scratch = Scratch::new("given-names");
+    let home = scratch.path().join("home");
+    fs::create_dir(&home).unwrap();
+    mkdir(&home, "sub", 0o755);
+    put_file(&home, "copy", 0o644, "old copy\n");
+    put_file(&home, "sub/gone", 0o600, "gone\n");
+    let before = tree(&home);
+    let (copy, gone) = (copy_record(&home, "copy"), copy_record(&home, "sub/gone"));
+    put_file(scratch.path(), "new-copy", 0o444, "new copy\n");
+    let source = scratch.path().join("new-copy");
+
+    // As the run left it: the old copy linked at its stash and the new one
+    // written at its temporary name, `sub/gone` moved to its trash, the
+    // new link made at its temporary name.
+    fs::hard_link(home.join("copy"), home.join("copy.stash-of-old")).unwrap();
+    fs::copy(&source, home.join("copy.tmp-of-old")).unwrap();
+    fs::rename(home.join("sub/gone"), home.join("trash-of-old")).unwrap();
+    std::os::unix::fs::symlink("/nix/store/new-link", home.join("link.tmp-of-old")).unwrap();
+    assert_ne!(tree(&home), before);
+
+    let json = |p: &Path| serde_json::to_string(p).unwrap();
+    let record = |r: &Recorded| match r {
+        Recorded::Copy(c) => {
+            let (sha256, mode, size) = (&c.sha256, c.mode, c.size.unwrap());
+            format!(r#"{{"copy":{{"sha256":"{sha256}","mode":{mode},"size":{size}}}}}"#)
+        }
+        other @ Recorded::Symlink { .. } => panic!("not a copy: {other:?}"),
+    };
+    let body = format!(
+        concat!(
+            r#"{{"version":1,"txid":"{tx}","home":{home},"generation":"/nix/store/g","#,
+            r#""ops":[{{"op":"put","path":"copy","want":{{"type":"copy","source":{source},"#,
+            r#""sha256":"{sha}","mode":292,"size":9}},"prev":{{"type":"file"}},"#,
+            r#""tmp":"copy.tmp-of-old","stash":"copy.stash-of-old","was":{was}}},"#,
+            r#"{{"op":"remove","path":"sub/gone","was":{gone},"trash":"trash-of-old"}},"#,
+            r#"{{"op":"put","path":"link","want":{{"type":"symlink","target":"/nix/store/new-link"}},"#,
+            r#""prev":{{"type":"missing"}},"tmp":"link.tmp-of-old","stash":".hearth-{tx}-2.stash"}}],"#,
+            r#""profile":null,"hooks":[],"previous":null}}"#
+        ),
+        tx = TX,
+        home = json(&home),
+        source = json(&source),
+        sha = sha256_of(&source),
+        was = record(&copy),
+        gone = record(&gone),
+    );
+    let st = state(&scratch);
+    fs::write(st.journal_path(), format!("{:<15}\n{body}", body.len())).unwrap();
+    let read = read_back(&st);
+    // Read as written: none of these names is one this hearth makes (the
+    // link's stash alone is, but not with its temporary name).
+    for op in &read.ops {
+        assert!(
+            matches!(
+                op,
+                Op::Put {
+                    names: PutNames::Given(_),
+                    ..
+                } | Op::Remove {
+                    trash: TrashName::Given(_),
+                    ..
+                }
+            ),
+            "{op:?}"
+        );
+    }
+
+    let problems = revert(&read.home, &read.txid, &read.ops);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(tree(&home), before);
+}
+
+/// Names read back are made again only when they are exactly the ones this
+/// hearth makes, in the directory it makes them in.
+#[test]
+fn only_names_this_hearth_makes_are_read_back_as_derived() {
+    let mut names = Siblings::new(TX);
+    let path = rel("a/b/c");
+    let trash = |names: &mut Siblings, t: &str| names.read_trash(&path, rel(t));
+    for (t, out) in [
+        (format!("a/b/.hearth-{TX}-5.trash"), 0),
+        (format!("a/.hearth-{TX}-5.trash"), 1),
+        (format!(".hearth-{TX}-5.trash"), 2),
+    ] {
+        let read = trash(&mut names, &t);
+        assert_eq!(read, TrashName::Derived { n: 5, out }, "{t}");
+        assert_eq!(names.trash(&path, &read), t);
+    }
+    for t in [
+        format!("a/b/.hearth-{TX}-05.trash"),
+        format!("a/b/.hearth-{TX}-+5.trash"),
+        format!("a/b/.hearth-{TX}-5.tmp"),
+        format!("a/b/.hearth-{TX}x-5.trash"),
+        format!("x/.hearth-{TX}-5.trash"),
+        format!("a/b/c/.hearth-{TX}-5.trash"),
+        "a/b/old.trash".to_owned(),
+    ] {
+        let read = trash(&mut names, &t);
+        assert_eq!(read, TrashName::Given(rel(&t)));
+        assert_eq!(names.trash(&path, &read), t);
+    }
+    let put = |names: &mut Siblings, t: &str, s: &str| names.read_put(&path, rel(t), rel(s));
+    let (tmp, stash) = (
+        format!("a/b/.hearth-{TX}-7.tmp"),
+        format!("a/b/.hearth-{TX}-7.stash"),
+    );
+    assert_eq!(put(&mut names, &tmp, &stash), PutNames::Derived(7));
+    assert_eq!(names.put(&path, &PutNames::Derived(7)), [&tmp, &stash]);
+    for (t, s) in [
+        (tmp.clone(), format!("a/b/.hearth-{TX}-8.stash")),
+        (tmp.clone(), format!("a/.hearth-{TX}-7.stash")),
+        (format!("a/.hearth-{TX}-7.tmp"), stash.clone()),
+        (stash.clone(), tmp.clone()),
+    ] {
+        let read = put(&mut names, &t, &s);
+        assert_eq!(read, PutNames::Given(Box::new([rel(&t), rel(&s)])));
+        assert_eq!(names.put(&path, &read), [&t, &s]);
+    }
+}
+
+/// The operations of a first activation are one per file: they stay small.
+#[test]
+fn an_operation_is_small() {
+    assert!(
+        std::mem::size_of::<Op>() <= 80,
+        "{}",
+        std::mem::size_of::<Op>()
+    );
 }
