@@ -196,20 +196,24 @@ fn last_slash(s: &str) -> Option<usize> {
 /// leading `/`, no empty, `.` or `..` part. One pass over its bytes: every
 /// activation checks every target, and Nix writes them normal.
 fn is_normal(raw: &[u8]) -> bool {
-    let mut start = 0;
-    for i in 0..=raw.len() {
-        let end = raw.get(i).copied();
-        if end == Some(0) {
-            return false;
-        }
-        if end.is_none() || end == Some(b'/') {
-            if matches!(raw.get(start..i), None | Some(b"" | b"." | b"..")) {
-                return false;
+    // Each part's length, and how many of its bytes are dots: a part is
+    // bad when it is empty, `.` or `..` (all dots, at most two).
+    let bad = |len: usize, dots: usize| len == 0 || (dots == len && len <= 2);
+    let (mut len, mut dots) = (0, 0);
+    for &b in raw {
+        match b {
+            0 => return false,
+            b'/' => {
+                if bad(len, dots) {
+                    return false;
+                }
+                (len, dots) = (0, 0);
             }
-            start = i + 1;
+            b'.' => (len, dots) = (len + 1, dots + 1),
+            _ => len += 1,
         }
     }
-    true
+    !bad(len, dots)
 }
 
 // Hashes like the `str` it wraps, so maps of paths can be asked with a `&str`.
@@ -778,6 +782,37 @@ mod tests {
         assert!(RelPath::parse("/etc/passwd").is_err());
         assert!(RelPath::parse(".").is_err());
         assert!(RelPath::parse("").is_err());
+    }
+
+    /// The one-pass check against its definition, on every string of up
+    /// to six bytes made of a letter, a dot, a slash and a NUL.
+    #[test]
+    fn is_normal_is_its_definition() {
+        let normal = |raw: &[u8]| {
+            !raw.contains(&0)
+                && raw
+                    .split(|b| *b == b'/')
+                    .all(|part| !matches!(part, b"" | b"." | b".."))
+        };
+        let mut all = vec![Vec::new()];
+        for _ in 0..6 {
+            let longer: Vec<Vec<u8>> = all
+                .iter()
+                .filter(|s| s.len() == all.last().unwrap().len())
+                .flat_map(|s| {
+                    b"a./\0".iter().map(move |b| {
+                        let mut t = s.clone();
+                        t.push(*b);
+                        t
+                    })
+                })
+                .collect();
+            all.extend(longer);
+        }
+        assert_eq!(all.len(), 1 + 4 + 16 + 64 + 256 + 1024 + 4096);
+        for s in &all {
+            assert_eq!(is_normal(s), normal(s), "{:?}", String::from_utf8_lossy(s));
+        }
     }
 
     #[test]
