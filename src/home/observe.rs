@@ -77,7 +77,7 @@ pub fn look(
     // into a parent. Below a parent that is not a real directory, nothing
     // is looked at (it would be followed).
     let looked_at = wanted.len();
-    let order = walk_order(&wanted);
+    let (order, groups) = walk_order(&wanted);
     // The list holds each path in a third of the set's room.
     drop(wanted);
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
@@ -146,7 +146,7 @@ pub fn look(
             move_aside,
             &hm_set,
             ahead.as_ref(),
-            &order,
+            (&order, &groups),
             &store,
             &mut seen,
         )
@@ -158,8 +158,9 @@ pub fn look(
 /// The paths to look at, each directory's entries together, the
 /// directories outermost first (each one's subtree at once, see
 /// `look_below`): the order `look_below` walks them in and the read-ahead
-/// reads them against, so that a path's position is its slot there.
-fn walk_order(wanted: &HashSet<RelPath>) -> Vec<RelPath> {
+/// reads them against, so that a path's position is its slot there. With
+/// it, how many entries each directory has, in that order.
+fn walk_order(wanted: &HashSet<RelPath>) -> (Vec<RelPath>, Vec<usize>) {
     // By the directory they are in ("": the home), borrowed from `wanted`.
     let mut children: HashMap<&str, Vec<&RelPath>> = HashMap::with_capacity_and_hasher(
         wanted.len() / 4,
@@ -175,10 +176,13 @@ fn walk_order(wanted: &HashSet<RelPath>) -> Vec<RelPath> {
     parents.sort_unstable_by(|a, b| tree_order(a, b));
     // Owned (a count going up), so that the set can go.
     let mut order = Vec::with_capacity(wanted.len());
+    let mut groups = Vec::with_capacity(parents.len());
     for parent in parents {
-        order.extend(children.remove(parent).into_iter().flatten().cloned());
+        let kids = children.remove(parent).unwrap_or_default();
+        groups.push(kids.len());
+        order.extend(kids.into_iter().cloned());
     }
-    order
+    (order, groups)
 }
 
 /// Whether a link is expected at a path (wanted or recorded there, or Home
@@ -201,8 +205,8 @@ fn expected_link<'a>(
 }
 
 /// The paths of `order`, in that order: for each directory (outermost
-/// first), opened once, its entries. What `look` does once it knows what
-/// to look at.
+/// first, its entries the next of `groups` paths), opened once, its
+/// entries. What `look` does once it knows what to look at.
 #[expect(
     clippy::too_many_arguments,
     reason = "the parts of `look` it was cut from, passed as they are"
@@ -214,7 +218,7 @@ fn look_below(
     move_aside: bool,
     hm_set: &HashSet<&RelPath>,
     ahead: Option<&Ahead>,
-    order: &[RelPath],
+    (order, groups): (&[RelPath], &[usize]),
     store: &Path,
     seen: &mut Observed,
 ) -> Result<(), Error> {
@@ -222,65 +226,70 @@ fn look_below(
     // each opened through the one before it: the parents come in tree
     // order, so a directory's own parent is the last one kept here.
     let mut open: Vec<(&str, DirFd)> = Vec::new();
-    // The directory whose entries are being looked at ("": the home), and
-    // its descriptor (`None`: not a directory, nothing in it is looked at).
-    let mut here: Option<(&str, Option<DirFd>)> = None;
-    for (i, p) in order.iter().enumerate() {
-        let parent = dirfd::split(p.as_str()).0;
-        if here.as_ref().is_none_or(|(d, _)| *d != parent) {
-            // Kept for opening this directory's subdirectories, which
-            // come next, with one lookup. As many as the home is deep, up
-            // to a bound: a home nested thousands of levels deep cannot
-            // exhaust the descriptors (below that, each directory is
-            // opened from the home).
-            if let Some((d, Some(fd))) = here.take() {
-                if !d.is_empty() && open.len() < MAX_OPEN_DIRS {
-                    open.push((d, fd));
-                }
-            }
-            here = Some((parent, enter(home, parent, &mut open, seen)?));
-        }
-        let dir = here.as_ref().and_then(|(_, fd)| fd.as_ref());
-        let p = p.clone();
-        let Some(dir) = dir else {
-            seen.paths.insert(p, Seen::Missing);
+    let mut next = 0;
+    for n in groups {
+        let first = next;
+        next += n;
+        // Each directory's entries: `n` paths of `order` from `first`
+        // (the groups cover the order exactly).
+        let Some(kids) = order.get(first..next) else {
+            break;
+        };
+        let Some(parent) = kids.first().map(|p| dirfd::split(p.as_str()).0) else {
             continue;
         };
-        let wanted = new_by_target.get(&p).copied();
-        let recorded = old.entries.get(&p);
-        let hash = HashIf {
-            recorded: match recorded {
-                Some(Recorded::Copy { size, .. }) => Some(*size),
-                _ => None,
-            },
-            wanted: wanted
-                .filter(|f| f.kind == FileType::Copy)
-                .and_then(|f| seen.sources.get(&f.source))
-                .map(|i| i.size),
-        };
-        // A directory in the way is listed for the plan's decision
-        // (replace hearth's own, force on an empty one) and the conflict
-        // message; moved aside, it only needs listing if hearth made it.
-        let list = wanted.is_some() && (!move_aside || old.dirs.contains(&p));
-        let expect = expected_link(wanted, recorded, hm_set.contains(&p));
-        let read = ahead.zip(expect.as_ref()).and_then(|(a, e)| a.take(i, e));
-        let mut found = inspect_retrying(home, dir, &p, &hash, list, expect.as_ref(), read)?;
-        if let Some(f) = wanted.filter(|f| f.kind == FileType::Symlink) {
-            // A regular file where a link is wanted may hold exactly the
-            // link's content (Home Manager leaves such a file in place).
-            identical_to_link_source(home, dir, &p, f, store, &mut found, &mut seen.sources)?;
+        let dir = enter(home, parent, &mut open, seen)?;
+        for (i, p) in (first..).zip(kids) {
+            let p = p.clone();
+            let Some(dir) = &dir else {
+                seen.paths.insert(p, Seen::Missing);
+                continue;
+            };
+            let wanted = new_by_target.get(&p).copied();
+            let recorded = old.entries.get(&p);
+            let hash = HashIf {
+                recorded: match recorded {
+                    Some(Recorded::Copy { size, .. }) => Some(*size),
+                    _ => None,
+                },
+                wanted: wanted
+                    .filter(|f| f.kind == FileType::Copy)
+                    .and_then(|f| seen.sources.get(&f.source))
+                    .map(|i| i.size),
+            };
+            // A directory in the way is listed for the plan's decision
+            // (replace hearth's own, force on an empty one) and the conflict
+            // message; moved aside, it only needs listing if hearth made it.
+            let list = wanted.is_some() && (!move_aside || old.dirs.contains(&p));
+            let expect = expected_link(wanted, recorded, hm_set.contains(&p));
+            let read = ahead.zip(expect.as_ref()).and_then(|(a, e)| a.take(i, e));
+            let mut found = inspect_retrying(home, dir, &p, &hash, list, expect.as_ref(), read)?;
+            if let Some(f) = wanted.filter(|f| f.kind == FileType::Symlink) {
+                // A regular file where a link is wanted may hold exactly the
+                // link's content (Home Manager leaves such a file in place).
+                identical_to_link_source(home, dir, &p, f, store, &mut found, &mut seen.sources)?;
+            }
+            if let Seen::Symlink { target, dangling } = &mut found {
+                // A stat through the link costs a syscall per file; only a
+                // link that is neither wanted nor hearth's own gets reported.
+                let expected = wanted.is_some_and(|f| *f.source == **target)
+                    || matches!(recorded, Some(Recorded::Symlink { target: t }) if **t == **target);
+                if !expected {
+                    // Only the existence of what it points at; never opened.
+                    *dangling = dir.stat(p.file_name(), true).is_err();
+                }
+            }
+            seen.paths.insert(p, found);
         }
-        if let Seen::Symlink { target, dangling } = &mut found {
-            // A stat through the link costs a syscall per file; only a
-            // link that is neither wanted nor hearth's own gets reported.
-            let expected = wanted.is_some_and(|f| *f.source == **target)
-                || matches!(recorded, Some(Recorded::Symlink { target: t }) if **t == **target);
-            if !expected {
-                // Only the existence of what it points at; never opened.
-                *dangling = dir.stat(p.file_name(), true).is_err();
+        // Kept for opening this directory's subdirectories, which come
+        // next, with one lookup. As many as the home is deep, up to a
+        // bound: a home nested thousands of levels deep cannot exhaust the
+        // descriptors (below that, each directory is opened from the home).
+        if let Some(fd) = dir.filter(|_| !parent.is_empty()) {
+            if open.len() < MAX_OPEN_DIRS {
+                open.push((parent, fd));
             }
         }
-        seen.paths.insert(p, found);
     }
     Ok(())
 }
