@@ -1540,7 +1540,7 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>)
         let problem = match (s, rec) {
             (Seen::Missing, _) => "missing",
             (Seen::Symlink { target, .. }, Recorded::Symlink { target: want })
-                if *target == **want =>
+                if **target == **want =>
             {
                 continue
             }

@@ -114,7 +114,7 @@ impl Expect {
     fn from_seen(seen: &Seen) -> Option<Expect> {
         Some(match seen {
             Seen::Symlink { target, .. } => Expect::Symlink {
-                target: target.clone(),
+                target: target.to_path_buf(),
             },
             Seen::File { size, mode, .. } => Expect::File {
                 size: *size,

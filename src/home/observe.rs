@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::home::ahead::Ahead;
+use crate::home::ahead::{Ahead, Expected};
 use crate::home::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
 use crate::manifest::{File, FileType, RelPath};
 use crate::sys::dirfd::{self, DirFd};
@@ -77,20 +77,9 @@ pub fn look(
     // into a parent. Below a parent that is not a real directory, nothing
     // is looked at (it would be followed).
     let looked_at = wanted.len();
-    // By the directory they are in ("": the home), borrowed from `wanted`.
-    let mut children: HashMap<&str, Vec<&RelPath>> =
-        HashMap::with_capacity_and_hasher(looked_at / 4, std::hash::BuildHasherDefault::default());
-    for p in &wanted {
-        children
-            .entry(dirfd::split(p.as_str()).0)
-            .or_default()
-            .push(p);
-    }
-    // Depth first, each directory's subtree at once: the directories open
-    // are then the ones on the way to the current one (see `look_below`).
-    let mut parents: Vec<&str> = children.keys().copied().collect();
-    parents.sort_unstable_by(|a, b| tree_order(a, b));
-
+    let (order, groups) = walk_order(&wanted);
+    // The list holds each path in a third of the set's room.
+    drop(wanted);
     let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
     seen.paths.reserve(looked_at);
@@ -131,20 +120,14 @@ pub fn look(
     }
     // In a large home, the links to read are read ahead from the other end
     // on a second core.
-    let ahead = Ahead::worth_a_thread(looked_at).then(|| {
-        Ahead::new(
-            old.entries
-                .iter()
-                .filter(|(_, r)| matches!(r, Recorded::Symlink { .. }))
-                .map(|(p, _)| p.as_str())
-                .chain(
-                    new.iter()
-                        .filter(|f| f.kind == FileType::Symlink)
-                        .map(|f| f.target.as_str()),
-                )
-                .chain(home_manager.iter().map(RelPath::as_str)),
+    let expect_at = |p: &RelPath| {
+        expected_link(
+            new_by_target.get(p).copied(),
+            old.entries.get(p),
+            hm_set.contains(p),
         )
-    });
+    };
+    let ahead = Ahead::worth_a_thread(looked_at).then(|| Ahead::new(&order, &expect_at));
     let helper = ahead
         .as_ref()
         .and_then(|a| Some((a, DirFd::open(home, None).ok()??)));
@@ -163,8 +146,7 @@ pub fn look(
             move_aside,
             &hm_set,
             ahead.as_ref(),
-            parents,
-            children,
+            (&order, &groups),
             &store,
             &mut seen,
         )
@@ -173,8 +155,58 @@ pub fn look(
     Ok(seen)
 }
 
-/// The directories of `parents`, outermost first, and in each its
-/// `children`: what `look` does once it knows what to look at.
+/// The paths to look at, each directory's entries together, the
+/// directories outermost first (each one's subtree at once, see
+/// `look_below`): the order `look_below` walks them in and the read-ahead
+/// reads them against, so that a path's position is its slot there. With
+/// it, how many entries each directory has, in that order.
+fn walk_order(wanted: &HashSet<RelPath>) -> (Vec<RelPath>, Vec<usize>) {
+    // By the directory they are in ("": the home), borrowed from `wanted`.
+    let mut children: HashMap<&str, Vec<&RelPath>> = HashMap::with_capacity_and_hasher(
+        wanted.len() / 4,
+        std::hash::BuildHasherDefault::default(),
+    );
+    for p in wanted {
+        children
+            .entry(dirfd::split(p.as_str()).0)
+            .or_default()
+            .push(p);
+    }
+    let mut parents: Vec<&str> = children.keys().copied().collect();
+    parents.sort_unstable_by(|a, b| tree_order(a, b));
+    // Owned (a count going up), so that the set can go.
+    let mut order = Vec::with_capacity(wanted.len());
+    let mut groups = Vec::with_capacity(parents.len());
+    for parent in parents {
+        let kids = children.remove(parent).unwrap_or_default();
+        groups.push(kids.len());
+        order.extend(kids.into_iter().cloned());
+    }
+    (order, groups)
+}
+
+/// Whether a link is expected at a path (wanted or recorded there, or Home
+/// Manager's), and the targets it may hold. Where one is expected, one
+/// `readlinkat` tells both that it is a link and where it points.
+fn expected_link<'a>(
+    wanted: Option<&'a File>,
+    recorded: Option<&'a Recorded>,
+    home_manager: bool,
+) -> Option<Expected<'a>> {
+    let recorded = match recorded {
+        Some(Recorded::Symlink { target }) => Some(target),
+        _ => None,
+    };
+    (wanted.is_some_and(|f| f.kind == FileType::Symlink) || recorded.is_some() || home_manager)
+        .then(|| Expected {
+            wanted: wanted.map(|f| &f.source),
+            recorded,
+        })
+}
+
+/// The paths of `order`, in that order: for each directory (outermost
+/// first, its entries the next of `groups` paths), opened once, its
+/// entries. What `look` does once it knows what to look at.
 #[expect(
     clippy::too_many_arguments,
     reason = "the parts of `look` it was cut from, passed as they are"
@@ -186,57 +218,34 @@ fn look_below(
     move_aside: bool,
     hm_set: &HashSet<&RelPath>,
     ahead: Option<&Ahead>,
-    parents: Vec<&str>,
-    mut children: HashMap<&str, Vec<&RelPath>>,
+    (order, groups): (&[RelPath], &[usize]),
     store: &Path,
     seen: &mut Observed,
 ) -> Result<(), Error> {
     // The directories on the way to the current one, outermost first,
     // each opened through the one before it: the parents come in tree
     // order, so a directory's own parent is the last one kept here.
-    let mut open: Vec<(RelPath, DirFd)> = Vec::new();
-    for parent in parents {
-        let Some(kids) = children.remove(parent) else {
+    let mut open: Vec<(&str, DirFd)> = Vec::new();
+    let mut next = 0;
+    for n in groups {
+        let first = next;
+        next += n;
+        // Each directory's entries: `n` paths of `order` from `first`
+        // (the groups cover the order exactly).
+        let Some(kids) = order.get(first..next) else {
+            break;
+        };
+        let Some(parent) = kids.first().map(|p| dirfd::split(p.as_str()).0) else {
             continue;
         };
-        // The home's own entries have no parent below it.
-        let parent = (!parent.is_empty()).then(|| RelPath::from_parent(parent));
-        if let Some(d) = &parent {
-            while open.last().is_some_and(|(up, _)| !d.is_below(up)) {
-                open.pop();
-            }
-        }
-        let reachable = match &parent {
-            None => true,
-            Some(d) => matches!(seen.paths.get(d), Some(Seen::Dir { .. })),
-        };
-        let dir = if reachable {
-            let via = parent.as_ref().and_then(|d| {
-                let (up, name) = dirfd::split(d.as_str());
-                open.last()
-                    .filter(|(o, _)| o.as_str() == up)
-                    .map(|(_, fd)| (fd, name))
-            });
-            let opened = match via {
-                Some((up, name)) => up.open_dir(name),
-                None => DirFd::open(home, parent.as_ref()),
-            };
-            opened.map_err(|source| Error::Inspect {
-                path: parent
-                    .as_ref()
-                    .map_or(home.to_path_buf(), |d| d.in_home(home)),
-                source,
-            })?
-        } else {
-            None
-        };
-        for p in kids {
+        let dir = enter(home, parent, &mut open, seen)?;
+        for (i, p) in (first..).zip(kids) {
             let p = p.clone();
             let Some(dir) = &dir else {
                 seen.paths.insert(p, Seen::Missing);
                 continue;
             };
-            let wanted = new_by_target.get(&p);
+            let wanted = new_by_target.get(&p).copied();
             let recorded = old.entries.get(&p);
             let hash = HashIf {
                 recorded: match recorded {
@@ -252,15 +261,9 @@ fn look_below(
             // (replace hearth's own, force on an empty one) and the conflict
             // message; moved aside, it only needs listing if hearth made it.
             let list = wanted.is_some() && (!move_aside || old.dirs.contains(&p));
-            // Where a link is expected (wanted or recorded), one readlinkat
-            // tells both that it is a link and where it points.
-            let expect_link = wanted.is_some_and(|f| f.kind == FileType::Symlink)
-                || matches!(recorded, Some(Recorded::Symlink { .. }))
-                || hm_set.contains(&p);
-            let read = ahead
-                .filter(|_| expect_link)
-                .and_then(|a| a.take(p.as_str()));
-            let mut found = inspect_retrying(home, dir, &p, &hash, list, expect_link, read)?;
+            let expect = expected_link(wanted, recorded, hm_set.contains(&p));
+            let read = ahead.zip(expect.as_ref()).and_then(|(a, e)| a.take(i, e));
+            let mut found = inspect_retrying(home, dir, &p, &hash, list, expect.as_ref(), read)?;
             if let Some(f) = wanted.filter(|f| f.kind == FileType::Symlink) {
                 // A regular file where a link is wanted may hold exactly the
                 // link's content (Home Manager leaves such a file in place).
@@ -282,14 +285,49 @@ fn look_below(
         // next, with one lookup. As many as the home is deep, up to a
         // bound: a home nested thousands of levels deep cannot exhaust the
         // descriptors (below that, each directory is opened from the home).
-        if let (Some(d), Some(fd)) = (parent, dir) {
+        if let Some(fd) = dir.filter(|_| !parent.is_empty()) {
             if open.len() < MAX_OPEN_DIRS {
-                open.push((d, fd));
+                open.push((parent, fd));
             }
         }
     }
-
     Ok(())
+}
+
+/// The directory `parent` ("": the home), opened for looking at its
+/// entries: through the last of the `open` directories when that is its
+/// own parent, else from the home. `None` when it was not seen to be a
+/// directory: below it, nothing is looked at (it would be followed).
+fn enter(
+    home: &Path,
+    parent: &str,
+    open: &mut Vec<(&str, DirFd)>,
+    seen: &Observed,
+) -> Result<Option<DirFd>, Error> {
+    if parent.is_empty() {
+        return DirFd::open(home, None).map_err(|source| Error::Inspect {
+            path: home.to_path_buf(),
+            source,
+        });
+    }
+    while open
+        .last()
+        .is_some_and(|(up, _)| !(parent.len() > up.len() && dirfd::at_or_below(parent, up)))
+    {
+        open.pop();
+    }
+    if !matches!(seen.paths.get(parent), Some(Seen::Dir { .. })) {
+        return Ok(None);
+    }
+    let (up, name) = dirfd::split(parent);
+    let opened = match open.last().filter(|(o, _)| *o == up) {
+        Some((_, fd)) => fd.open_dir(name),
+        None => DirFd::open(home, Some(&RelPath::from_parent(parent))),
+    };
+    opened.map_err(|source| Error::Inspect {
+        path: home.join(parent),
+        source,
+    })
 }
 
 /// Paths in the order of a depth-first walk: a directory, then everything
@@ -469,12 +507,12 @@ fn inspect_retrying(
     rel: &RelPath,
     hash: &HashIf,
     list: bool,
-    expect_link: bool,
-    mut read: Option<nix::Result<PathBuf>>,
+    expect: Option<&Expected>,
+    mut read: Option<nix::Result<Arc<Path>>>,
 ) -> Result<Seen, Error> {
     let mut tries = 1;
     loop {
-        match inspect_at(home, dir, rel, hash, list, expect_link, read.take()) {
+        match inspect_at(home, dir, rel, hash, list, expect, read.take()) {
             Err(_) if tries < 3 => tries += 1,
             result => return result,
         }
@@ -488,8 +526,8 @@ fn inspect_at(
     rel: &RelPath,
     hash: &HashIf,
     list: bool,
-    expect_link: bool,
-    read: Option<nix::Result<PathBuf>>,
+    expect: Option<&Expected>,
+    read: Option<nix::Result<Arc<Path>>>,
 ) -> Result<Seen, Error> {
     use nix::errno::Errno;
     use nix::sys::stat::SFlag;
@@ -499,10 +537,11 @@ fn inspect_at(
         source: e.into(),
     };
     let name = rel.file_name();
-    if expect_link {
+    if let Some(expect) = expect {
         // readlinkat fails with EINVAL on anything but a link: a home of
         // links is confirmed with one syscall per path (the no-op's cost).
-        match read.unwrap_or_else(|| dir.read_link(name)) {
+        // A link holding what was expected shares that target.
+        match read.unwrap_or_else(|| dir.with_link(name, |t| expect.share(t))) {
             Ok(target) => {
                 return Ok(Seen::Symlink {
                     target,
@@ -524,7 +563,8 @@ fn inspect_at(
     #[allow(clippy::unnecessary_cast)]
     let mode = (st.st_mode as u32) & 0o7777;
     Ok(if kind == SFlag::S_IFLNK {
-        let target = dir.read_link(name).map_err(err)?;
+        let expect = expect.copied().unwrap_or_default();
+        let target = dir.with_link(name, |t| expect.share(t)).map_err(err)?;
         Seen::Symlink {
             target,
             dangling: false,

@@ -47,7 +47,9 @@ impl Recorded {
 pub enum Seen {
     Missing,
     Symlink {
-        target: PathBuf,
+        /// Shared with the source wanted there or the target recorded
+        /// when it is one of those (nearly every link, in a switch).
+        target: Arc<Path>,
         dangling: bool,
     },
     File {
@@ -410,7 +412,7 @@ pub fn is_home_manager_link(target: &Path) -> bool {
 }
 
 /// The target of a link Home Manager made, if that is what was seen.
-fn home_manager_target(seen: &Seen) -> Option<&PathBuf> {
+fn home_manager_target(seen: &Seen) -> Option<&Path> {
     match seen {
         Seen::Symlink { target, .. } if is_home_manager_link(target) => Some(target),
         _ => None,
@@ -512,7 +514,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             // link, which nothing wants, not a change of the user's.
             removals.push(Action::UnlinkHomeManager {
                 path: path.clone(),
-                target: target.clone(),
+                target: target.to_path_buf(),
             });
             gone.insert(path.clone());
         } else {
@@ -540,7 +542,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
         if let Some(target) = home_manager_target(seen.get(p)) {
             removals.push(Action::UnlinkHomeManager {
                 path: p.clone(),
-                target: target.clone(),
+                target: target.to_path_buf(),
             });
             gone.insert(p.clone());
         }
@@ -574,7 +576,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             Seen::Symlink { target, .. } if is_home_manager_link(target) => {
                 removals.push(Action::UnlinkHomeManager {
                     path: d.clone(),
-                    target: target.clone(),
+                    target: target.to_path_buf(),
                 });
                 gone.insert(d.clone());
                 fixes.push(Action::Mkdir { path: d.clone() });
@@ -666,13 +668,13 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             puts.push(put(t, want, Prev::Missing, why));
         } else if let Some(target) = home_manager_target(s).filter(|_| !owned) {
             let prev = Prev::Symlink {
-                target: target.clone(),
+                target: target.to_path_buf(),
             };
             puts.push(put(t, want, prev, Why::HomeManager));
         } else if owned || (old_rec.is_some() && is_store_link(s)) {
             let prev = match s {
                 Seen::Symlink { target, .. } => Prev::Symlink {
-                    target: target.clone(),
+                    target: target.to_path_buf(),
                 },
                 _ => Prev::File,
             };

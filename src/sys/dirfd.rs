@@ -218,7 +218,7 @@ impl DirFd {
 
     /// `f` of the target of the symlink `name`, read into a buffer on the
     /// stack with one `readlinkat` (EINVAL: not a symlink).
-    fn with_link<T>(&self, name: &str, f: impl FnOnce(&[u8]) -> T) -> nix::Result<T> {
+    pub fn with_link<T>(&self, name: &str, f: impl FnOnce(&[u8]) -> T) -> nix::Result<T> {
         use nix::NixPath;
         // A link's target is at most PATH_MAX - 1 bytes on Linux (1023 on
         // macOS): a full buffer can only be a truncated target. Left

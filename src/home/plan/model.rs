@@ -203,7 +203,7 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
                     }
                 }
                 Some(Node::Link(t)) => Seen::Symlink {
-                    target: t.clone(),
+                    target: t.as_path().into(),
                     dangling: is_dangling(t),
                 },
                 Some(Node::Special) => Seen::Special {

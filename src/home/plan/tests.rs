@@ -43,14 +43,14 @@ fn forced(f: File) -> File {
 
 fn sym(target: &str) -> Seen {
     Seen::Symlink {
-        target: target.into(),
+        target: Path::new(target).into(),
         dangling: false,
     }
 }
 
 fn dangling(target: &str) -> Seen {
     Seen::Symlink {
-        target: target.into(),
+        target: Path::new(target).into(),
         dangling: true,
     }
 }
@@ -155,7 +155,7 @@ impl Case {
             }
             let s = match rec {
                 Recorded::Symlink { target } => Seen::Symlink {
-                    target: target.to_path_buf(),
+                    target: target.clone(),
                     dangling: false,
                 },
                 Recorded::Copy(c) => Seen::File {
