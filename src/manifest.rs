@@ -110,11 +110,7 @@ impl RelPath {
 
     /// The parent directories, innermost first, borrowed (`a/b/c` → `a/b`, `a`).
     pub fn parents_inner_first(&self) -> impl Iterator<Item = &str> + '_ {
-        let mut rest: &str = &self.0;
-        std::iter::from_fn(move || {
-            rest = &rest[..last_slash(rest)?];
-            Some(rest)
-        })
+        parents_inner_first(&self.0)
     }
 
     /// A parent of a normalized path is normalized too.
@@ -182,6 +178,17 @@ impl RelPath {
     pub fn in_home(&self, home: &Path) -> PathBuf {
         home.join(&*self.0)
     }
+}
+
+/// The parent directories of the relative path `path`, innermost first
+/// (`a/b/c` → `a/b`, `a`): [`RelPath::parents_inner_first`] of a path
+/// given as text.
+pub fn parents_inner_first(path: &str) -> impl Iterator<Item = &str> + '_ {
+    let mut rest = path;
+    std::iter::from_fn(move || {
+        rest = &rest[..last_slash(rest)?];
+        Some(rest)
+    })
 }
 
 /// Where the last `/` of `s` is. A plain scan of the bytes: paths are

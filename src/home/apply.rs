@@ -625,12 +625,8 @@ impl Dirs {
             return Ok(Some(fd.clone()));
         }
         // From the nearest directory already open, one name at a time.
-        let mut rest = dir;
-        let nearest = std::iter::from_fn(|| {
-            rest = &rest[..rest.bytes().rposition(|b| b == b'/')?];
-            Some(rest)
-        })
-        .find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len())));
+        let nearest = crate::manifest::parents_inner_first(dir)
+            .find_map(|a| self.open.get(a).map(|fd| (fd.clone(), a.len())));
         let (mut fd, mut done) = match nearest {
             Some(found) => found,
             None => match self.root()? {
