@@ -73,8 +73,8 @@ impl<'a> Expected<'a> {
     }
 }
 
-/// Whether a link is expected at a path, and what it may hold.
-pub type ExpectAt<'a> = dyn Fn(&RelPath) -> Option<Expected<'a>> + Sync + 'a;
+/// Whether a link is expected at the path of a slot, and what it may hold.
+pub type ExpectAt<'a> = dyn Fn(usize) -> Option<Expected<'a>> + Sync + 'a;
 
 // The state of a slot: not read yet; taken by `observe` (which reads it
 // itself, and has read every link before it); read by the helper, holding
@@ -135,7 +135,7 @@ impl<'a> Ahead<'a> {
                 TAKEN => break,
                 _ => continue,
             }
-            let Some(expect) = (self.expect)(path) else {
+            let Some(expect) = (self.expect)(i) else {
                 continue;
             };
             let (parent, name) = split(path.as_str());
@@ -239,7 +239,8 @@ mod tests {
         // (as wanted or as recorded); the rest are not known; no link is
         // expected at the directory "d2".
         let at = |p: &RelPath| names.iter().position(|n| n == p.as_str());
-        let expect_at = |p: &RelPath| -> Option<Expected> {
+        let expect_at = |slot: usize| -> Option<Expected> {
+            let p = &paths[slot];
             let i = at(p);
             let t = i.map(|i| &targets[i]);
             (p.as_str() != "d2").then_some(match i.map(|i| i % 3) {
@@ -257,19 +258,19 @@ mod tests {
         let ahead = Ahead::new(&paths, &expect_at);
         let root = DirFd::open(&home, None).unwrap().unwrap();
         // The first ones taken before the helper starts: read by the caller.
-        assert_eq!(ahead.take(0, &expect_at(&paths[0]).unwrap()), None);
+        assert_eq!(ahead.take(0, &expect_at(0).unwrap()), None);
         std::thread::scope(|s| {
             s.spawn(|| ahead.read_from_the_end(root));
         });
         for (i, p) in paths.iter().enumerate().take(names.len()).skip(1) {
-            let got = ahead.take(i, &expect_at(p).unwrap());
+            let got = ahead.take(i, &expect_at(i).unwrap());
             assert_eq!(got, Some(Ok(targets[i].clone())), "{p}");
             let shared = Arc::ptr_eq(&got.unwrap().unwrap(), &targets[i]);
             assert_eq!(shared, i % 3 != 0, "{p}: shared only when expected");
         }
         let take = |p: &str| {
             let i = all.iter().rposition(|a| *a == p).unwrap();
-            ahead.take(i, &expect_at(&paths[i]).unwrap_or_default())
+            ahead.take(i, &expect_at(i).unwrap_or_default())
         };
         assert_eq!(take("plain"), Some(Err(Errno::EINVAL)));
         assert_eq!(take("missing"), Some(Err(Errno::ENOENT)));

@@ -51,25 +51,31 @@ pub fn look(
     move_aside: bool,
     home_manager: bool,
 ) -> Result<Observed, Error> {
-    // Each path once, with its parents; a parent already present means
-    // all of its own parents are too.
+    // Each path once, with its parents (a parent already present means
+    // all of its own parents are too), and with what is there in each
+    // generation: found here once, not looked up again for every path.
     // Sized for the common case (old and new mostly the same paths, a few
     // parents): a home of 10,000 paths otherwise rehashes a dozen times.
     let guess = new.len().max(old.entries.len()) * 5 / 4 + old.dirs.len();
-    let mut wanted: HashSet<RelPath> =
-        HashSet::with_capacity_and_hasher(guess, std::hash::BuildHasherDefault::default());
-    let mut add = |p: &RelPath| {
-        p.insert_with_parents(&mut wanted);
-    };
-    old.entries.keys().for_each(&mut add);
-    old.dirs.iter().for_each(&mut add);
-    new.iter().map(|f| &f.target).for_each(&mut add);
+    let mut wanted: HashMap<RelPath, Roles> =
+        HashMap::with_capacity_and_hasher(guess, std::hash::BuildHasherDefault::default());
+    for (i, p) in old.entries.keys().enumerate() {
+        add_with_parents(&mut wanted, p).old = i;
+    }
+    for p in &old.dirs {
+        add_with_parents(&mut wanted, p);
+    }
+    for (i, f) in new.iter().enumerate() {
+        add_with_parents(&mut wanted, &f.target).new = i;
+    }
     let home_manager = if home_manager {
         home_manager_paths(home)
     } else {
         Vec::new()
     };
-    home_manager.iter().for_each(&mut add);
+    for p in &home_manager {
+        add_with_parents(&mut wanted, p);
+    }
     let hm_set: HashSet<&RelPath> = home_manager.iter().collect();
     // Each directory's entries are looked at through one descriptor of it,
     // outermost directories first: a lookup then walks one name, never a
@@ -77,10 +83,9 @@ pub fn look(
     // into a parent. Below a parent that is not a real directory, nothing
     // is looked at (it would be followed).
     let looked_at = wanted.len();
-    let (order, groups) = walk_order(&wanted);
-    // The list holds each path in a third of the set's room.
+    let walk = walk_order(&wanted);
+    // The lists hold each path in less room than the map.
     drop(wanted);
-    let new_by_target: HashMap<&RelPath, &File> = new.iter().map(|f| (&f.target, f)).collect();
     let mut seen = Observed::default();
     seen.paths.reserve(looked_at);
     let store = crate::sys::nixtools::store_dir();
@@ -120,14 +125,11 @@ pub fn look(
     }
     // In a large home, the links to read are read ahead from the other end
     // on a second core.
-    let expect_at = |p: &RelPath| {
-        expected_link(
-            new_by_target.get(p).copied(),
-            old.entries.get(p),
-            hm_set.contains(p),
-        )
+    let expect_at = |i: usize| {
+        let (p, roles) = (walk.order.get(i)?, walk.roles.get(i)?);
+        expected_link(roles.file(new), roles.record(old), hm_set.contains(p))
     };
-    let ahead = Ahead::worth_a_thread(looked_at).then(|| Ahead::new(&order, &expect_at));
+    let ahead = Ahead::worth_a_thread(looked_at).then(|| Ahead::new(&walk.order, &expect_at));
     let helper = ahead
         .as_ref()
         .and_then(|a| Some((a, DirFd::open(home, None).ok()??)));
@@ -141,12 +143,11 @@ pub fn look(
         }
         look_below(
             home,
-            old,
-            &new_by_target,
+            (old, new),
             move_aside,
             &hm_set,
             ahead.as_ref(),
-            (&order, &groups),
+            &walk,
             &store,
             &mut seen,
         )
@@ -155,34 +156,88 @@ pub fn look(
     Ok(seen)
 }
 
+/// Where a path of the walk is in each generation: the position of the new
+/// generation's file at it, and of the old record's entry (`NONE`: neither
+/// has one; a parent directory is in neither).
+#[derive(Clone, Copy, Debug)]
+struct Roles {
+    new: usize,
+    old: usize,
+}
+
+impl Roles {
+    /// No position: a slice of files or records never has that many.
+    const NONE: usize = usize::MAX;
+
+    fn file<'a>(&self, new: &'a [File]) -> Option<&'a File> {
+        new.get(self.new)
+    }
+
+    fn record<'a>(&self, old: &'a Owned) -> Option<&'a Recorded> {
+        old.entries.get_index(self.old).map(|(_, rec)| rec)
+    }
+}
+
+/// Adds `path`, and its parents up to the first one already there (its own
+/// parents then are too), each with no role; the roles of `path`.
+fn add_with_parents<'m>(wanted: &'m mut HashMap<RelPath, Roles>, path: &RelPath) -> &'m mut Roles {
+    let none = Roles {
+        new: Roles::NONE,
+        old: Roles::NONE,
+    };
+    if !wanted.contains_key(path) {
+        for d in path.parents_inner_first() {
+            if wanted.contains_key(d) {
+                break;
+            }
+            wanted.insert(RelPath::from_parent(d), none);
+        }
+    }
+    // A clone is a count going up.
+    wanted.entry(path.clone()).or_insert(none)
+}
+
 /// The paths to look at, each directory's entries together, the
 /// directories outermost first (each one's subtree at once, see
 /// `look_below`): the order `look_below` walks them in and the read-ahead
-/// reads them against, so that a path's position is its slot there. With
-/// it, how many entries each directory has, in that order.
-fn walk_order(wanted: &HashSet<RelPath>) -> (Vec<RelPath>, Vec<usize>) {
+/// reads them against, so that a path's position is its slot there.
+struct Walk {
+    order: Vec<RelPath>,
+    /// Each path's roles, by the same position.
+    roles: Vec<Roles>,
+    /// How many entries each directory has, in that order.
+    groups: Vec<usize>,
+}
+
+fn walk_order(wanted: &HashMap<RelPath, Roles>) -> Walk {
     // By the directory they are in ("": the home), borrowed from `wanted`.
-    let mut children: HashMap<&str, Vec<&RelPath>> = HashMap::with_capacity_and_hasher(
+    let mut children: HashMap<&str, Vec<(&RelPath, Roles)>> = HashMap::with_capacity_and_hasher(
         wanted.len() / 4,
         std::hash::BuildHasherDefault::default(),
     );
-    for p in wanted {
+    for (p, roles) in wanted {
         children
             .entry(dirfd::split(p.as_str()).0)
             .or_default()
-            .push(p);
+            .push((p, *roles));
     }
     let mut parents: Vec<&str> = children.keys().copied().collect();
     parents.sort_unstable_by(|a, b| tree_order(a, b));
-    // Owned (a count going up), so that the set can go.
-    let mut order = Vec::with_capacity(wanted.len());
-    let mut groups = Vec::with_capacity(parents.len());
+    // Owned (a count going up), so that the map can go.
+    let mut walk = Walk {
+        order: Vec::with_capacity(wanted.len()),
+        roles: Vec::with_capacity(wanted.len()),
+        groups: Vec::with_capacity(parents.len()),
+    };
     for parent in parents {
         let kids = children.remove(parent).unwrap_or_default();
-        groups.push(kids.len());
-        order.extend(kids.into_iter().cloned());
+        walk.groups.push(kids.len());
+        for (p, roles) in kids {
+            walk.order.push(p.clone());
+            walk.roles.push(roles);
+        }
     }
-    (order, groups)
+    walk
 }
 
 /// Whether a link is expected at a path (wanted or recorded there, or Home
@@ -213,21 +268,21 @@ fn expected_link<'a>(
 )]
 fn look_below(
     home: &Path,
-    old: &Owned,
-    new_by_target: &HashMap<&RelPath, &File>,
+    (old, new): (&Owned, &[File]),
     move_aside: bool,
     hm_set: &HashSet<&RelPath>,
     ahead: Option<&Ahead>,
-    (order, groups): (&[RelPath], &[usize]),
+    walk: &Walk,
     store: &Path,
     seen: &mut Observed,
 ) -> Result<(), Error> {
+    let (order, groups) = (&walk.order, &walk.groups);
     // The directories on the way to the current one, outermost first,
     // each opened through the one before it: the parents come in tree
     // order, so a directory's own parent is the last one kept here.
     let mut open: Vec<(&str, DirFd)> = Vec::new();
     let mut next = 0;
-    for n in groups {
+    for &n in groups {
         let first = next;
         next += n;
         // Each directory's entries: `n` paths of `order` from `first`
@@ -239,14 +294,17 @@ fn look_below(
             continue;
         };
         let dir = enter(home, parent, &mut open, seen)?;
-        for (i, p) in (first..).zip(kids) {
+        let Some(roles) = walk.roles.get(first..next) else {
+            break;
+        };
+        for ((i, p), roles) in (first..).zip(kids).zip(roles) {
             let p = p.clone();
             let Some(dir) = &dir else {
                 seen.paths.insert(p, Seen::Missing);
                 continue;
             };
-            let wanted = new_by_target.get(&p).copied();
-            let recorded = old.entries.get(&p);
+            let wanted = roles.file(new);
+            let recorded = roles.record(old);
             let hash = HashIf {
                 recorded: match recorded {
                     Some(Recorded::Copy(c)) => Some(c.size),

@@ -473,7 +473,33 @@ pub fn in_store(target: &Path, store: &Path) -> bool {
 /// a first activation).
 pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Plan {
     let mut plan = Plan::default();
-    let new_targets: HashSet<&RelPath> = new.iter().map(|f| &f.target).collect();
+    // Each new target's place in the old record, found once (every file of
+    // a home passes here), and so which old entries are still wanted: no
+    // set of every new target is built and looked up again.
+    let old_at: Vec<Option<usize>> = new
+        .iter()
+        .map(|f| old.entries.get_index_of(&f.target))
+        .collect();
+    let mut still_wanted = vec![false; old.entries.len()];
+    for &j in old_at.iter().flatten() {
+        still_wanted[j] = true;
+    }
+    // The new targets among the few other paths asked about below: Home
+    // Manager's links and the directories hearth made.
+    let asked: HashSet<&str> = seen
+        .home_manager
+        .iter()
+        .chain(&old.dirs)
+        .map(RelPath::as_str)
+        .collect();
+    let new_targets: HashSet<&RelPath> = if asked.is_empty() {
+        HashSet::default()
+    } else {
+        new.iter()
+            .map(|f| &f.target)
+            .filter(|t| asked.contains(t.as_str()))
+            .collect()
+    };
 
     // Directories the new generation needs, and for which target first.
     let mut needed: Vec<(RelPath, &RelPath)> = Vec::new();
@@ -493,8 +519,8 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
     // Paths that the removal phase empties: owned orphans.
     let mut removals: Vec<Action> = Vec::new();
     let mut gone: HashSet<RelPath> = HashSet::default();
-    for (path, rec) in &old.entries {
-        if new_targets.contains(path) {
+    for ((path, rec), wanted) in old.entries.iter().zip(&still_wanted) {
+        if *wanted {
             continue;
         }
         let s = seen.get(path);
@@ -632,7 +658,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
         .filter(|p| needed_set.contains(*p))
         .collect();
     let mut puts: Vec<Action> = Vec::new();
-    for f in new {
+    for (f, old_at) in new.iter().zip(&old_at) {
         let t = &f.target;
         if blocked.iter().any(|b| t.is_below(b)) {
             continue;
@@ -650,8 +676,9 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
             seen.get(t)
         };
         let rec = want.record();
-        // Looked up once: every file of a home passes here.
-        let old_rec = old.entries.get(t);
+        let old_rec = old_at
+            .and_then(|j| old.entries.get_index(j))
+            .map(|(_, rec)| rec);
         let owned = old_rec.is_some_and(|r| s.matches(r));
         if seen_is(s, &want) {
             if old_rec.is_some() {
