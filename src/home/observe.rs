@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::home::ahead::{Ahead, Expected};
-use crate::home::plan::{Observed, Owned, Recorded, Seen, SourceInfo};
+use crate::home::plan::{NewPlace, Observed, Owned, Recorded, Seen, SourceInfo};
 use crate::manifest::{File, FileType, RelPath};
 use crate::sys::dirfd::{self, DirFd};
 use crate::sys::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -57,25 +57,28 @@ pub fn look(
     // Sized for the common case (old and new mostly the same paths, a few
     // parents): a home of 10,000 paths otherwise rehashes a dozen times.
     let guess = new.len().max(old.entries.len()) * 5 / 4 + old.dirs.len();
-    let mut wanted: HashMap<RelPath, Roles> =
-        HashMap::with_capacity_and_hasher(guess, std::hash::BuildHasherDefault::default());
-    for (i, p) in old.entries.keys().enumerate() {
-        add_with_parents(&mut wanted, p).old = i;
-    }
-    for p in &old.dirs {
-        add_with_parents(&mut wanted, p);
-    }
-    for (i, f) in new.iter().enumerate() {
-        add_with_parents(&mut wanted, &f.target).new = i;
-    }
     let home_manager = if home_manager {
         home_manager_paths(home)
     } else {
         Vec::new()
     };
-    for p in &home_manager {
-        add_with_parents(&mut wanted, p);
+    let mut wanted = Wanted {
+        map: HashMap::with_capacity_and_hasher(guess, std::hash::BuildHasherDefault::default()),
+        dir: None,
+    };
+    for (i, p) in old.entries.keys().enumerate() {
+        wanted.add(p).old = i;
     }
+    for p in &old.dirs {
+        wanted.add(p);
+    }
+    for (i, f) in new.iter().enumerate() {
+        wanted.add(&f.target).new = i;
+    }
+    for p in &home_manager {
+        wanted.add(p);
+    }
+    let wanted = wanted.map;
     let hm_set: HashSet<&RelPath> = home_manager.iter().collect();
     // Each directory's entries are looked at through one descriptor of it,
     // outermost directories first: a lookup then walks one name, never a
@@ -88,6 +91,7 @@ pub fn look(
     drop(wanted);
     let mut seen = Observed::default();
     seen.paths.reserve(looked_at);
+    seen.new_places = vec![NewPlace::UNKNOWN; new.len()];
     let store = crate::sys::nixtools::store_dir();
     // Sources first: their sizes say which files at targets can be copies
     // of them and so are worth reading.
@@ -178,23 +182,36 @@ impl Roles {
     }
 }
 
-/// Adds `path`, and its parents up to the first one already there (its own
-/// parents then are too), each with no role; the roles of `path`.
-fn add_with_parents<'m>(wanted: &'m mut HashMap<RelPath, Roles>, path: &RelPath) -> &'m mut Roles {
-    let none = Roles {
-        new: Roles::NONE,
-        old: Roles::NONE,
-    };
-    if !wanted.contains_key(path) {
-        for d in path.parents_inner_first() {
-            if wanted.contains_key(d) {
-                break;
+/// The paths to look at, each with its parents, as they are listed.
+struct Wanted<'p> {
+    map: HashMap<RelPath, Roles>,
+    /// The directory of the path added last, which is in `map` with its
+    /// parents: the paths of a directory mostly come together, and each
+    /// after the first then needs no lookup of its parents.
+    dir: Option<&'p str>,
+}
+
+impl<'p> Wanted<'p> {
+    /// Adds `path`, and its parents up to the first one already there (its
+    /// own parents then are too), each with no role; the roles of `path`.
+    fn add(&mut self, path: &'p RelPath) -> &mut Roles {
+        let none = Roles {
+            new: Roles::NONE,
+            old: Roles::NONE,
+        };
+        let dir = dirfd::split(path.as_str()).0;
+        if self.dir != Some(dir) {
+            for d in path.parents_inner_first() {
+                if self.map.contains_key(d) {
+                    break;
+                }
+                self.map.insert(RelPath::from_parent(d), none);
             }
-            wanted.insert(RelPath::from_parent(d), none);
+            self.dir = Some(dir);
         }
+        // A clone is a count going up.
+        self.map.entry(path.clone()).or_insert(none)
     }
-    // A clone is a count going up.
-    wanted.entry(path.clone()).or_insert(none)
 }
 
 /// The paths to look at, each directory's entries together, the
@@ -300,7 +317,7 @@ fn look_below(
         for ((i, p), roles) in (first..).zip(kids).zip(roles) {
             let p = p.clone();
             let Some(dir) = &dir else {
-                seen.paths.insert(p, Seen::Missing);
+                insert(seen, p, Seen::Missing, *roles);
                 continue;
             };
             let wanted = roles.file(new);
@@ -337,7 +354,7 @@ fn look_below(
                     *dangling = dir.stat(p.file_name(), true).is_err();
                 }
             }
-            seen.paths.insert(p, found);
+            insert(seen, p, found, *roles);
         }
         // Kept for opening this directory's subdirectories, which come
         // next, with one lookup. As many as the home is deep, up to a
@@ -350,6 +367,18 @@ fn look_below(
         }
     }
     Ok(())
+}
+
+/// Keeps what was found at `p`, and where, for the plan (see
+/// [`Observed::new_places`]).
+fn insert(seen: &mut Observed, p: RelPath, found: Seen, roles: Roles) {
+    let (k, _) = seen.paths.insert_full(p, found);
+    if let Some(place) = seen.new_places.get_mut(roles.new) {
+        *place = NewPlace {
+            seen: k,
+            old: roles.old,
+        };
+    }
 }
 
 /// The directory `parent` ("": the home), opened for looking at its

@@ -125,7 +125,13 @@ impl Seen {
 pub struct Observed {
     /// Every target of old ∪ new and every ancestor directory of them.
     /// A path behind a non-directory ancestor is recorded as `Missing`.
-    pub paths: HashMap<RelPath, Seen>,
+    pub paths: FxIndexMap<RelPath, Seen>,
+    /// Where the target of each of the new generation's files (by its
+    /// position) was found by `observe`: its place in `paths` and in the
+    /// old record. Only hints, which spare the plan a lookup in tables of
+    /// every path: each is checked to be that target before it is used, and
+    /// one that is missing or wrong is looked up.
+    pub new_places: Vec<NewPlace>,
     /// Content hash and mode of each copy source, and of each link
     /// source whose target holds a regular file of its size (a file that
     /// may be identical to it).
@@ -144,9 +150,43 @@ pub struct SourceInfo {
     pub size: u64,
 }
 
+/// See [`Observed::new_places`].
+#[derive(Clone, Copy, Debug)]
+pub struct NewPlace {
+    pub seen: usize,
+    pub old: usize,
+}
+
+impl NewPlace {
+    /// Not known: a position no list of files or paths has.
+    pub const UNKNOWN: NewPlace = NewPlace {
+        seen: usize::MAX,
+        old: usize::MAX,
+    };
+}
+
 impl Observed {
     fn get(&self, p: &RelPath) -> &Seen {
         self.paths.get(p).unwrap_or(&Seen::Missing)
+    }
+
+    /// What was seen at `t`, the target of the new generation's `i`-th file.
+    fn of_new(&self, i: usize, t: &RelPath) -> &Seen {
+        let hint = self.new_places.get(i).map(|h| h.seen);
+        match hint.and_then(|k| self.paths.get_index(k)) {
+            Some((at, seen)) if at == t => seen,
+            _ => self.get(t),
+        }
+    }
+
+    /// Where `t`, the target of the new generation's `i`-th file, is in
+    /// the old record.
+    fn old_place(&self, i: usize, t: &RelPath, old: &Owned) -> Option<usize> {
+        let hint = self.new_places.get(i).map(|h| h.old);
+        match hint.and_then(|j| old.entries.get_index(j)) {
+            Some((at, _)) if at == t => hint,
+            _ => old.entries.get_index_of(t),
+        }
     }
 }
 
@@ -478,7 +518,8 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
     // set of every new target is built and looked up again.
     let old_at: Vec<Option<usize>> = new
         .iter()
-        .map(|f| old.entries.get_index_of(&f.target))
+        .enumerate()
+        .map(|(i, f)| seen.old_place(i, &f.target, old))
         .collect();
     let mut still_wanted = vec![false; old.entries.len()];
     for &j in old_at.iter().flatten() {
@@ -504,7 +545,15 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
     // Directories the new generation needs, and for which target first.
     let mut needed: Vec<(RelPath, &RelPath)> = Vec::new();
     let mut needed_set: HashSet<RelPath> = HashSet::default();
+    // The directory of the last target, needed with its parents: the
+    // targets of a directory mostly come together.
+    let mut last_dir = None;
     for f in new {
+        let dir = crate::sys::dirfd::split(f.target.as_str()).0;
+        if last_dir == Some(dir) {
+            continue;
+        }
+        last_dir = Some(dir);
         for d in f.target.parents_inner_first() {
             if needed_set.contains(d) {
                 break;
@@ -658,7 +707,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
         .filter(|p| needed_set.contains(*p))
         .collect();
     let mut puts: Vec<Action> = Vec::new();
-    for (f, old_at) in new.iter().zip(&old_at) {
+    for ((i, f), old_at) in new.iter().enumerate().zip(&old_at) {
         let t = &f.target;
         if blocked.iter().any(|b| t.is_below(b)) {
             continue;
@@ -673,7 +722,7 @@ pub fn compute(old: &Owned, new: &[File], seen: &Observed, opts: &Options) -> Pl
         let s = if behind_fix {
             &Seen::Missing
         } else {
-            seen.get(t)
+            seen.of_new(i, t)
         };
         let rec = want.record();
         let old_rec = old_at

@@ -72,11 +72,22 @@ pub fn clashes<'a, E: Clone>(targets: impl IntoIterator<Item = (&'a RelPath, E)>
             }
         }
     }
+    // The last directory whose parents, and itself, are no target: the
+    // targets of a directory mostly come together, and each of them after
+    // the first is then known to be inside none with no lookup at all.
+    let mut clear: Option<&str> = None;
     for k in unique {
         let (target, entry) = &targets[k];
+        let dir = crate::sys::dirfd::split(target.as_str()).0;
+        if clear == Some(dir) {
+            continue;
+        }
         let outer = target
             .parents_inner_first()
             .find_map(|parent| first.get(parent).map(|&j| targets[j].clone()));
+        if outer.is_none() {
+            clear = Some(dir);
+        }
         if let Some((outer, outer_entry)) = outer {
             clashes.push(Clash::Inside {
                 target: (*target).clone(),

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use super::{
     assign_backup_names, compute, desired, is_home_manager_link, Action, ConflictKind, Desired,
-    File, FileType, HashMap, HashSet, Observed, Options, Owned, Plan, Prev, Recorded, RelPath,
-    Seen, SourceInfo,
+    File, FileType, HashMap, HashSet, NewPlace, Observed, Options, Owned, Plan, Prev, Recorded,
+    RelPath, Seen, SourceInfo,
 };
 
 /// The order `apply` relies on: removals (deepest first), then parent
@@ -215,6 +215,28 @@ pub fn observe_model(fs: &Fs, old: &Owned, new: &[File]) -> Observed {
         };
         seen.paths.insert(path, s);
     }
+    // Where observe says each new target is: right for every other one,
+    // and for the rest a wrong place (the next path's), which the plan
+    // must see through (checked by `check_plan`).
+    seen.new_places = new
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let at = seen.paths.get_index_of(&f.target).unwrap_or(usize::MAX);
+            let old_at = old.entries.get_index_of(&f.target).unwrap_or(usize::MAX);
+            if i % 2 == 0 {
+                NewPlace {
+                    seen: at,
+                    old: old_at,
+                }
+            } else {
+                NewPlace {
+                    seen: at.wrapping_add(1),
+                    old: old_at.wrapping_add(1),
+                }
+            }
+        })
+        .collect();
     for f in new {
         let at = seen.paths.get(&f.target);
         let hashed_file = matches!(
@@ -424,6 +446,22 @@ pub fn simulate(case: &Case, plan: &Plan, fs0: &Fs) -> Result<Fs, String> {
 pub fn check_plan(case: &Case, fs0: &Fs) -> Result<bool, String> {
     let mut plan = plan_of(case);
     assert_phases(&plan)?;
+    // The places observe found are hints only: without them (each target
+    // looked up) the plan is the same.
+    let unhinted = Case {
+        old: case.old.clone(),
+        new: case.new.clone(),
+        seen: Observed {
+            paths: case.seen.paths.clone(),
+            new_places: Vec::new(),
+            sources: case.seen.sources.clone(),
+            home_manager: case.seen.home_manager.clone(),
+        },
+        opts: case.opts.clone(),
+    };
+    if format!("{:?}", plan_of(&unhinted)) != format!("{plan:?}") {
+        return Err("the places observe found change the plan".into());
+    }
     if let Some(ext) = &case.opts.backup_ext {
         let targets: HashSet<RelPath> = case
             .new
