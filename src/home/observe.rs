@@ -1,6 +1,7 @@
 //! Looking at a home: what is at every path a plan is about, found without
 //! following symlinks and without writing anything.
 
+use std::hash::Hasher;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use crate::home::ahead::{Ahead, Expected};
 use crate::home::plan::{NewPlace, Observed, Owned, Recorded, Seen, SourceInfo};
 use crate::manifest::{File, FileType, RelPath};
 use crate::sys::dirfd::{self, DirFd};
-use crate::sys::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use crate::sys::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
 
 /// A directory in the way is listed up to this many paths, and this many
 /// levels deep; past either the conflict message just says "a directory".
@@ -51,44 +52,19 @@ pub fn look(
     move_aside: bool,
     home_manager: bool,
 ) -> Result<Observed, Error> {
-    // Each path once, with its parents (a parent already present means
-    // all of its own parents are too), and with what is there in each
-    // generation: found here once, not looked up again for every path.
-    // Sized for the common case (old and new mostly the same paths, a few
-    // parents): a home of 10,000 paths otherwise rehashes a dozen times.
-    let guess = new.len().max(old.entries.len()) * 5 / 4 + old.dirs.len();
     let home_manager = if home_manager {
         home_manager_paths(home)
     } else {
         Vec::new()
     };
-    let mut wanted = Wanted {
-        map: HashMap::with_capacity_and_hasher(guess, std::hash::BuildHasherDefault::default()),
-        dir: None,
-    };
-    for (i, p) in old.entries.keys().enumerate() {
-        wanted.add(p).old = i;
-    }
-    for p in &old.dirs {
-        wanted.add(p);
-    }
-    for (i, f) in new.iter().enumerate() {
-        wanted.add(&f.target).new = i;
-    }
-    for p in &home_manager {
-        wanted.add(p);
-    }
-    let wanted = wanted.map;
     let hm_set: HashSet<&RelPath> = home_manager.iter().collect();
     // Each directory's entries are looked at through one descriptor of it,
     // outermost directories first: a lookup then walks one name, never a
     // path, so it is cheap and cannot be sent elsewhere by a symlink swapped
     // into a parent. Below a parent that is not a real directory, nothing
     // is looked at (it would be followed).
-    let looked_at = wanted.len();
-    let walk = walk_order(&wanted);
-    // The lists hold each path in less room than the map.
-    drop(wanted);
+    let walk = walk_order(old, new, &home_manager);
+    let looked_at = walk.order.len();
     let mut seen = Observed::default();
     seen.paths.reserve(looked_at);
     seen.new_places = vec![NewPlace::UNKNOWN; new.len()];
@@ -182,38 +158,6 @@ impl Roles {
     }
 }
 
-/// The paths to look at, each with its parents, as they are listed.
-struct Wanted<'p> {
-    map: HashMap<RelPath, Roles>,
-    /// The directory of the path added last, which is in `map` with its
-    /// parents: the paths of a directory mostly come together, and each
-    /// after the first then needs no lookup of its parents.
-    dir: Option<&'p str>,
-}
-
-impl<'p> Wanted<'p> {
-    /// Adds `path`, and its parents up to the first one already there (its
-    /// own parents then are too), each with no role; the roles of `path`.
-    fn add(&mut self, path: &'p RelPath) -> &mut Roles {
-        let none = Roles {
-            new: Roles::NONE,
-            old: Roles::NONE,
-        };
-        let dir = dirfd::split(path.as_str()).0;
-        if self.dir != Some(dir) {
-            for d in path.parents_inner_first() {
-                if self.map.contains_key(d) {
-                    break;
-                }
-                self.map.insert(RelPath::from_parent(d), none);
-            }
-            self.dir = Some(dir);
-        }
-        // A clone is a count going up.
-        self.map.entry(path.clone()).or_insert(none)
-    }
-}
-
 /// The paths to look at, each directory's entries together, the
 /// directories outermost first (each one's subtree at once, see
 /// `look_below`): the order `look_below` walks them in and the read-ahead
@@ -226,33 +170,122 @@ struct Walk {
     groups: Vec<usize>,
 }
 
-fn walk_order(wanted: &HashMap<RelPath, Roles>) -> Walk {
-    // By the directory they are in ("": the home), borrowed from `wanted`.
-    let mut children: HashMap<&str, Vec<(&RelPath, Roles)>> = HashMap::with_capacity_and_hasher(
-        wanted.len() / 4,
-        std::hash::BuildHasherDefault::default(),
-    );
-    for (p, roles) in wanted {
-        children
-            .entry(dirfd::split(p.as_str()).0)
-            .or_default()
-            .push((p, *roles));
-    }
-    let mut parents: Vec<&str> = children.keys().copied().collect();
-    parents.sort_unstable_by(|a, b| tree_order(a, b));
-    // Owned (a count going up), so that the map can go.
-    let mut walk = Walk {
-        order: Vec::with_capacity(wanted.len()),
-        roles: Vec::with_capacity(wanted.len()),
-        groups: Vec::with_capacity(parents.len()),
+/// A path to look at, on its way into the walk.
+struct Listed<'p> {
+    /// Its directory's place in tree order (high half), then a hash of its
+    /// path (low half): sorting by this puts each directory's entries
+    /// together, the directories in tree order, and the same path listed
+    /// twice (a target of both generations) next to itself, with no
+    /// comparison of paths at all but for equal hashes.
+    key: u64,
+    path: &'p RelPath,
+    roles: Roles,
+}
+
+/// The walk over every target of `old` and `new`, the old record's
+/// directories, `home_manager`'s paths and each of their parents, each
+/// path once, with where it is in each generation.
+///
+/// Sorted, not gathered in a table of every path: at 100,000 paths such a
+/// table is far larger than the processor's cache, and each of its
+/// lookups a miss; sorting reads the lists in order, and only the
+/// directories (a few thousand) are looked up.
+fn walk_order(old: &Owned, new: &[File], home_manager: &[RelPath]) -> Walk {
+    let none = Roles {
+        new: Roles::NONE,
+        old: Roles::NONE,
     };
-    for parent in parents {
-        let kids = children.remove(parent).unwrap_or_default();
-        walk.groups.push(kids.len());
-        for (p, roles) in kids {
-            walk.order.push(p.clone());
-            walk.roles.push(roles);
+    let listed = || {
+        let old_entries =
+            (old.entries.keys().enumerate()).map(move |(i, p)| (p, Roles { old: i, ..none }));
+        let new_files =
+            (new.iter().enumerate()).map(move |(i, f)| (&f.target, Roles { new: i, ..none }));
+        let others = old.dirs.iter().chain(home_manager).map(move |p| (p, none));
+        old_entries.chain(new_files).chain(others)
+    };
+    // The directories the paths are in, with their parents. The paths of a
+    // directory mostly come together: only the first of them is looked up.
+    let mut dirs: HashSet<&str> = HashSet::default();
+    let mut last_dir = None;
+    for (p, _) in listed() {
+        let dir = dirfd::split(p.as_str()).0;
+        if last_dir == Some(dir) {
+            continue;
         }
+        last_dir = Some(dir);
+        for d in p.parents_inner_first() {
+            if !dirs.insert(d) {
+                break;
+            }
+        }
+    }
+    let mut in_order: Vec<&str> = dirs.iter().copied().collect();
+    in_order.push("");
+    in_order.sort_unstable_by(|a, b| tree_order(a, b));
+    let rank: HashMap<&str, u64> = (in_order.iter().copied()).zip(0..).collect();
+    // The directories are paths to look at too (each an entry of its own
+    // parent), made once here: the paths listed borrow them.
+    let made: Vec<RelPath> = (in_order.iter().filter(|d| !d.is_empty()))
+        .map(|d| RelPath::from_parent(d))
+        .collect();
+    drop(dirs);
+    let mut listing: Vec<Listed> = Vec::with_capacity(
+        old.entries.len() + new.len() + old.dirs.len() + home_manager.len() + made.len(),
+    );
+    let mut ranked: Option<(&str, u64)> = None;
+    for (path, roles) in listed().chain(made.iter().map(|p| (p, none))) {
+        let dir = dirfd::split(path.as_str()).0;
+        let place = match ranked {
+            Some((d, r)) if d == dir => r,
+            // Every directory of a path listed was ranked.
+            _ => rank.get(dir).copied().unwrap_or(u64::MAX >> 32),
+        };
+        ranked = Some((dir, place));
+        let mut h = FxHasher::default();
+        h.write(path.as_str().as_bytes());
+        listing.push(Listed {
+            key: place << 32 | (h.finish() >> 32),
+            path,
+            roles,
+        });
+    }
+    drop(rank);
+    listing.sort_unstable_by_key(|l| l.key);
+    let mut walk = Walk {
+        order: Vec::with_capacity(listing.len()),
+        roles: Vec::with_capacity(listing.len()),
+        groups: Vec::with_capacity(in_order.len()),
+    };
+    // The same path listed more than once is one entry with the roles of
+    // each listing; it is among the entries of its key so far (more than
+    // one only when two paths of a directory share a hash).
+    let (mut key_from, mut group_from) = (0, 0);
+    let mut prev_key = None;
+    for l in listing {
+        if prev_key != Some(l.key) {
+            if prev_key.is_some_and(|k| k >> 32 != l.key >> 32) {
+                walk.groups.push(walk.order.len() - group_from);
+                group_from = walk.order.len();
+            }
+            key_from = walk.order.len();
+            prev_key = Some(l.key);
+        }
+        let same = (key_from..walk.order.len()).find(|&k| walk.order.get(k) == Some(l.path));
+        if let Some(roles) = same.and_then(|k| walk.roles.get_mut(k)) {
+            if l.roles.new != Roles::NONE {
+                roles.new = l.roles.new;
+            }
+            if l.roles.old != Roles::NONE {
+                roles.old = l.roles.old;
+            }
+        } else {
+            // A clone is a count going up.
+            walk.order.push(l.path.clone());
+            walk.roles.push(l.roles);
+        }
+    }
+    if walk.order.len() > group_from {
+        walk.groups.push(walk.order.len() - group_from);
     }
     walk
 }
@@ -984,6 +1017,63 @@ mod tests {
             dirs,
             ["a", "a/b", "a/b/x", "a/b-c", "a-c", "a.d", "a.d/e", "b"]
         );
+    }
+
+    #[test]
+    fn the_walk_has_each_path_once_with_its_roles_each_directory_together() {
+        let p = |s: &str| RelPath::parse(s).unwrap();
+        let file = |t: &str| File {
+            target: p(t),
+            source: Path::new("/nix/store/s").into(),
+            kind: FileType::Symlink,
+            mode: None,
+            force: false,
+            on_change: None,
+        };
+        let link = || Recorded::Symlink {
+            target: Path::new("/nix/store/s").into(),
+        };
+        let mut old = Owned::default();
+        for t in ["a/b/x", "a/y", "c"] {
+            old.entries.insert(p(t), link());
+        }
+        old.dirs.insert(p("a/b"));
+        let new: Vec<File> = ["c", "a/b/z", "a/b/x", "d/e"].map(file).into();
+        let home_manager = [p("a/y"), p("a")];
+        let walk = walk_order(&old, &new, &home_manager);
+
+        // Each directory's entries together, the directories in tree
+        // order; within one, any order.
+        let mut groups = Vec::new();
+        let mut at = 0;
+        for n in &walk.groups {
+            let mut names: Vec<&str> = walk.order[at..at + n].iter().map(RelPath::as_str).collect();
+            names.sort_unstable();
+            groups.push(names);
+            at += n;
+        }
+        assert_eq!(at, walk.order.len());
+        assert_eq!(
+            groups,
+            [
+                vec!["a", "c", "d"],
+                vec!["a/b", "a/y"],
+                vec!["a/b/x", "a/b/z"],
+                vec!["d/e"]
+            ]
+        );
+        // A path of both generations carries its place in each.
+        let roles = |t: &str| {
+            let i = walk.order.iter().position(|q| q.as_str() == t).unwrap();
+            (walk.roles[i].new, walk.roles[i].old)
+        };
+        let none = Roles::NONE;
+        assert_eq!(roles("c"), (0, 2));
+        assert_eq!(roles("a/b/x"), (2, 0));
+        assert_eq!(roles("a/b/z"), (1, none));
+        assert_eq!(roles("a/y"), (none, 1));
+        assert_eq!(roles("a/b"), (none, none));
+        assert_eq!(roles("d/e"), (3, none));
     }
 
     #[test]
