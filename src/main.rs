@@ -1034,11 +1034,13 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
             .entry("packages")
             .or_insert(serde_json::Value::Null);
     }
-    if req.dry_run {
-        out.plan(&req.generation, p);
-        return Ok(("planned", ExitCode::Success));
-    }
-    let Some(n) = summary.number else {
+    // The plan holds every path of the home; freeing it costs a few percent
+    // of a no-op run, and the process ends right after.
+    let Some(n) = summary.number.filter(|_| !req.dry_run) else {
+        if req.dry_run {
+            out.plan(&req.generation, p);
+        }
+        std::mem::forget(summary);
         return Ok(("planned", ExitCode::Success));
     };
     let done = if p.is_noop() && summary.packages.is_none() {
@@ -1051,8 +1053,6 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
         out.text(&report::activated_text(n, p));
         ("activated", ExitCode::Success)
     };
-    // The plan holds every path of the home; freeing it costs a few percent
-    // of a no-op run, and the process ends right after.
     std::mem::forget(summary);
     Ok(done)
 }

@@ -465,6 +465,10 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
             });
         }
         units_phase(ctx, run.old_gen.as_deref(), &run.gen, true, sink);
+        // Not freed, as after an activation (below).
+        std::mem::forget(run.data);
+        std::mem::forget(run.gen);
+        std::mem::forget(planned.seen);
         return Ok(Summary {
             number: None,
             plan: planned.plan,
@@ -499,7 +503,8 @@ pub fn activate(ctx: &Context, req: &Request, sink: Sink) -> Result<Summary, Err
     // Even after a failed hook: the unit files on disk are the new ones,
     // and the next activation of this generation would see no change.
     units_phase(ctx, run.old_gen.as_deref(), &run.gen, false, sink);
-    let Planned { plan, .. } = planned;
+    let Planned { plan, seen } = planned;
+    std::mem::forget(seen);
     if let Err(cause) = hooked {
         return Err(Error::Hook {
             gen: run.gen.path.clone(),
