@@ -896,12 +896,15 @@ struct Bench<'a> {
 
 impl Bench<'_> {
     /// Enough runs for a steady median on a noisy machine: a run at 1,000
-    /// files takes tens of milliseconds, so it can afford many.
+    /// files takes tens of milliseconds, so it can afford many. At 100,000
+    /// files five: the growth from 10,000 divides four medians, and with
+    /// three runs each it moved by a tenth from one run of the benchmark
+    /// to the next.
     fn reps(&self) -> usize {
         match self.s.n {
             0..=1_000 => 21,
             1_001..=10_000 => 7,
-            _ => 3,
+            _ => 5,
         }
     }
 
