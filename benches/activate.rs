@@ -16,7 +16,8 @@
 //!   files with a shell loop, and each generation is a derivation holding only
 //!   its manifest.json (passed as a file: a 10,000-entry manifest is larger
 //!   than Linux allows for one environment variable). Unchanged, it is cached.
-//! - The homes live on a journaled ext4 image, made afresh under
+//! - The homes live on a journaled ext4 image (with the 1 GiB journal of a
+//!   home's filesystem of 128 GiB or more), made afresh under
 //!   target/bench-activate/ and loop-mounted, when the bench runs as root: the
 //!   root filesystem of the machines this was written on is ext4 *without* a
 //!   journal, where create/delete churn makes symlink creation 5–8× slower as
@@ -129,12 +130,21 @@ const SIZES: [usize; 2] = [1_000, 10_000];
 /// With `--large` (or `HEARTH_BENCH_LARGE=1`): 100,000 files too. Minutes
 /// more, and a larger image.
 const LARGE: usize = 100_000;
-/// Size of the loop-mounted image: room for every home with its links
-/// (a store path is too long for an inline symlink, so each takes a block).
-const IMAGE_BYTES: u64 = 1 << 30;
+/// The image's journal, in MiB: what mkfs.ext4 gives a filesystem of
+/// 128 GiB or more, as a home's is. The 64 MiB it gives an image of a few
+/// GiB fills in the middle of a switch of 100,000 files, whose every change
+/// dirties the blocks of several inodes and directories: the switch then
+/// waits for the journal to be written out, which a home's filesystem
+/// would not make it do, and it grew 1.04 to 1.19 times as fast as its
+/// floor from one run of the benchmark to the next.
+const JOURNAL_MIB: u64 = 1024;
+/// Size of the loop-mounted image: its journal, and room for every home
+/// with its links (a store path is too long for an inline symlink, so each
+/// takes a block).
+const IMAGE_BYTES: u64 = (JOURNAL_MIB << 20) + (1 << 30);
 /// With 100,000 files: three homes of 100,000 links (hearth's, the floor's,
 /// and B's new ones) at a block each.
-const LARGE_IMAGE_BYTES: u64 = 6 << 30;
+const LARGE_IMAGE_BYTES: u64 = (JOURNAL_MIB << 20) + (6 << 30);
 
 /// Whether this run includes the 100,000-file cases.
 fn large() -> bool {
@@ -701,7 +711,7 @@ impl Scratch {
                     return Ok(Scratch {
                         root: mnt.clone(),
                         description: format!(
-                            "{} ({}), a fresh image {} loop-mounted at {}",
+                            "{} ({} of {JOURNAL_MIB} MiB), a fresh image {} loop-mounted at {}",
                             m.fstype,
                             journal_text(&m),
                             image.display(),
@@ -759,6 +769,8 @@ fn make_image(image: &Path, mnt: &Path) -> Result<()> {
             "-q",
             "-F",
             "-j",
+            "-J",
+            &format!("size={JOURNAL_MIB}"),
             "-E",
             "lazy_itable_init=0,lazy_journal_init=0",
         ])
