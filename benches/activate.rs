@@ -111,6 +111,11 @@
 //! is what a generation costs. Issue 14: no journal left between runs, and at
 //! 100,000 files under 8 MB plus under 2 MB a generation.
 //!
+//! What starting a process costs, which the floor leaves out and every run
+//! of hearth pays: `/bin/true` and `hearth --version`, spawned as hearth is
+//! (timed spawn to exit, output to files made before the clock starts),
+//! 51 times each; the medians are printed, not set against any target.
+//!
 //! Output: a table on stdout and target/bench-activate.json.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -240,10 +245,19 @@ fn run() -> Result<()> {
         logs: &work,
     };
     rows.extend(bench.measure()?);
+    let start = process_start(&bin, &work)?;
     let filesystem = scratch.description.clone();
     drop(scratch);
 
-    report(&rows, &disks, &filesystem, &generations, &bin, &target)
+    report(
+        &rows,
+        &disks,
+        &start,
+        &filesystem,
+        &generations,
+        &bin,
+        &target,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1650,9 +1664,50 @@ fn state_on_disk(state: &Path) -> Result<(u64, bool)> {
     Ok((total, journal))
 }
 
+/// What starting a process costs, spawn to exit (medians, ms).
+struct Start {
+    /// `/bin/true`: the least any process costs (None: there is none).
+    bin_true: Option<f64>,
+    /// `hearth --version`: hearth's own start, before it looks at a home.
+    hearth: f64,
+}
+
+/// Times `/bin/true` and `hearth --version` as hearth's runs are timed.
+fn process_start(bin: &Path, logs: &Path) -> Result<Start> {
+    const REPS: usize = 51;
+    let time = |program: &Path, args: &[&str]| -> Result<f64> {
+        let mut runs = Vec::with_capacity(REPS);
+        for _ in 0..REPS {
+            let mut cmd = Command::new(program);
+            cmd.args(args)
+                .stdin(Stdio::null())
+                .stdout(fs::File::create(logs.join("start.out"))?)
+                .stderr(fs::File::create(logs.join("start.err"))?);
+            let start = Instant::now();
+            let child = cmd.spawn()?;
+            let (status, _) = wait_rusage(child.id())?;
+            runs.push(start.elapsed());
+            if !matches!(status, WaitStatus::Exited(_, 0)) {
+                return Err(format!("{} ended with {status:?}", program.display()).into());
+            }
+        }
+        Ok(median(&runs))
+    };
+    let bin_true = Path::new("/bin/true");
+    Ok(Start {
+        bin_true: if bin_true.exists() {
+            Some(time(bin_true, &[])?)
+        } else {
+            None
+        },
+        hearth: time(bin, &["--version"])?,
+    })
+}
+
 fn report(
     rows: &[Row],
     disks: &[Disk],
+    start: &Start,
     filesystem: &str,
     built: &Built,
     bin: &Path,
@@ -1804,8 +1859,16 @@ fn report(
         );
         linear.push(json!({ "case": case, "hearth_growth": grows, "floor_growth": floor_grows, "ratio": ratio }));
     }
+    println!(
+        "starting a process, spawn to exit (not in the floor): /bin/true {}, hearth --version {:.2} ms",
+        start
+            .bin_true
+            .map_or_else(|| "-".to_string(), |t| format!("{t:.2} ms")),
+        start.hearth
+    );
     let doc = json!({
         "filesystem": filesystem,
+        "process_start_ms": { "bin_true": start.bin_true, "hearth_version": start.hearth },
         "hearth": bin,
         "generations": built.generations,
         "copy_generations": built.copies,
