@@ -41,7 +41,7 @@ impl<'de> Deserialize<'de> for RelPath {
                 f.write_str("a path relative to the home")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RelPath, E> {
-                Ok(RelPath(Arc::from(v)))
+                Ok(RelPath::as_read(v))
             }
         }
         d.deserialize_str(Text)
@@ -116,6 +116,12 @@ impl RelPath {
     /// A parent of a normalized path is normalized too.
     /// A path built from normalized parts (a parent and a name that has no
     /// `/`) is normalized too.
+    /// A path as read from JSON (the manifest's is validated after, a
+    /// record's was when it was made): one allocation, no check.
+    pub(crate) fn as_read(text: &str) -> RelPath {
+        RelPath(Arc::from(text))
+    }
+
     pub(crate) fn from_normal(path: String) -> RelPath {
         RelPath(path.into())
     }

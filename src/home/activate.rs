@@ -19,7 +19,7 @@ use crate::home::packages;
 use crate::home::plan::{self, Action, Desired, Options, Owned, Plan, Prev, Recorded, Seen};
 use crate::home::roots;
 use crate::home::snapshot;
-use crate::home::state::{self, Applied, Data, Facts, GenRecord, State};
+use crate::home::state::{self, Applied, Data, Facts, GenRecord, Loaded, State};
 use crate::home::units;
 use crate::manifest::{self, After, Generation, RelPath};
 use crate::sys::nixtools;
@@ -598,15 +598,15 @@ fn lock_state(ctx: &Context, create: bool, sink: Sink) -> Result<State, Error> {
 /// Opens the state for an activation: locked (waiting for another run),
 /// or, for a dry run, without waiting. Creates nothing: a home without a
 /// state directory gets an empty, unlocked state.
-fn open_state(ctx: &Context, req: &Request, sink: Sink) -> Result<Opened, Error> {
+fn open_state(ctx: &Context, req: &Request, sink: Sink) -> Result<(State, Loaded), Error> {
     let st = if req.dry_run {
         // A plan never waits for the lock (see `snapshot`).
         open_without_waiting(ctx)?
     } else {
         lock_state(ctx, false, sink)?
     };
-    let data = st.load()?;
-    Ok(Opened { st, data })
+    let loaded = st.load_lazily()?;
+    Ok((st, loaded))
 }
 
 /// Phase 0: activating the generation that is applied, on a home that
@@ -614,15 +614,22 @@ fn open_state(ctx: &Context, req: &Request, sink: Sink) -> Result<Opened, Error>
 /// summary of a run that changed nothing. `Err`: the state as opened, for
 /// the full path.
 fn unchanged(ctx: &Context, req: &Request, sink: Sink) -> Result<Result<Summary, Opened>, Error> {
-    let opened = open_state(ctx, req, sink)?;
-    let Opened { st, data } = &opened;
+    let (st, loaded) = open_state(ctx, req, sink)?;
+    // The full path, with the whole record.
+    let go_on = |st: State, loaded: Loaded| -> Result<Result<Summary, Opened>, Error> {
+        Ok(Err(Opened {
+            st,
+            data: loaded.into_data()?,
+        }))
+    };
+    let data = &loaded.data;
     let gen = &req.generation;
     let confirmable = req.as_number.is_none()
         && nixtools::in_store(gen)
         && confirm::applies_to(data, gen, &ctx.user, &ctx.home)
         && st.is_locked();
     let Some(cur) = data.current.as_ref().filter(|_| confirmable) else {
-        return Ok(Err(opened));
+        return go_on(st, loaded);
     };
     // What only the full path does: recover an activation, look at Home
     // Manager's links, register a GC root, move the packages profile.
@@ -638,16 +645,16 @@ fn unchanged(ctx: &Context, req: &Request, sink: Sink) -> Result<Result<Summary,
         || observe::home_manager_present(&ctx.home)
         || std::fs::read_link(st.gc_root(cur.number)).ok().as_deref() != Some(gen.as_path())
         || env.is_some_and(|env| !nixtools::profile_is(&profile, &env))
-        || !confirm::home_matches(&ctx.home, &cur.owned)
+        || !confirm::record_matches(&ctx.home, &loaded)
     {
-        return Ok(Err(opened));
+        return go_on(st, loaded);
     }
     let plan = Plan {
-        unchanged: cur.owned.entries.len(),
+        unchanged: loaded.managed(),
         ..Plan::default()
     };
     if !req.dry_run {
-        for w in roots::prune(st, data, &ctx.user) {
+        for w in roots::prune(&st, data, &ctx.user) {
             warn(sink, &w);
         }
         sink(Event::Applied {
@@ -659,9 +666,8 @@ fn unchanged(ctx: &Context, req: &Request, sink: Sink) -> Result<Result<Summary,
     let number = (!req.dry_run).then_some(cur.number);
     // The lock goes now; the record of every path is not freed one by one:
     // the process ends soon after.
-    let Opened { st, data } = opened;
     drop(st);
-    std::mem::forget(data);
+    std::mem::forget(loaded);
     Ok(Ok(Summary {
         number,
         plan,

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use crate::home::plan::{Owned, Recorded};
-use crate::home::state::Data;
+use crate::home::state::{Data, Loaded};
 use crate::sys::dirfd::{split, DirFd, Walk};
 
 /// Whether the home holds what `owned` records: every link with its
@@ -24,7 +24,37 @@ pub fn home_matches(home: &Path, owned: &Owned) -> bool {
     let Ok(Some(root)) = DirFd::open(home, None) else {
         return false;
     };
+    entries_match(&mut Walk::new(root), owned)
+}
+
+/// [`home_matches`] for a record read with its links apart: each link is
+/// checked as it is read from the record's text, then the rest.
+pub fn record_matches(home: &Path, loaded: &Loaded) -> bool {
+    let Some(cur) = &loaded.data.current else {
+        return false;
+    };
+    let Ok(Some(root)) = DirFd::open(home, None) else {
+        return false;
+    };
     let mut walk = Walk::new(root);
+    // A target is the directory and the name it was written as, joined.
+    let joined = |found: &[u8], dir: &str, name: &str| {
+        found.len() == dir.len() + name.len()
+            && found.starts_with(dir.as_bytes())
+            && found.ends_with(name.as_bytes())
+    };
+    let links_match = loaded.links_all(|path, dir, name| {
+        let (parent, file) = split(path);
+        walk.dir(parent).is_some_and(|d| {
+            d.with_link(file, |found| joined(found, dir, name))
+                .unwrap_or(false)
+        })
+    });
+    links_match && entries_match(&mut walk, &cur.owned)
+}
+
+/// Whether every entry and directory of `owned` is in the home `walk` is in.
+fn entries_match(walk: &mut Walk, owned: &Owned) -> bool {
     let entries_match = owned.entries.iter().all(|(path, rec)| {
         let (parent, name) = split(path.as_str());
         let Some(dir) = walk.dir(parent) else {
@@ -73,4 +103,48 @@ pub fn applies_to(data: &Data, gen: &Path, user: &str, home: &Path) -> bool {
 
 fn same_path(a: &Path, b: &Path) -> bool {
     a.components().eq(b.components())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::state::tests::scratch;
+
+    /// A record whose one link, `a`, leads to `dir` + `name`, with the
+    /// directory `d` hearth made.
+    fn record(dir: &str, name: &str) -> Loaded {
+        let text = format!(
+            r#"{{"version":2,"current":{{"number":1,"generation":"/nix/store/g1","txid":"t","links":{{"{dir}":{{"a":"{name}"}}}},"copies":{{}},"dirs":["d"]}},"history":[{{"number":1,"path":"/nix/store/g1","time":1}}]}}"#
+        );
+        Loaded::read(Path::new("state.json"), text).unwrap()
+    }
+
+    /// A link read in place matches only its whole target, however the
+    /// record splits it; a missing link or directory does not match.
+    #[test]
+    fn a_link_read_in_place_matches_its_whole_target_only() {
+        let home = scratch("record-matches");
+        std::os::unix::fs::symlink("/nix/store/x-src/f1", home.join("a")).unwrap();
+        std::fs::create_dir(home.join("d")).unwrap();
+        assert_eq!(record("/nix/store/x-src/", "f1").managed(), 1);
+        assert!(record_matches(&home, &record("/nix/store/x-src/", "f1")));
+        assert!(record_matches(&home, &record("/nix/store/", "x-src/f1")));
+        for (dir, name) in [
+            ("/nix/store/x-src/", "f10"),
+            ("/nix/store/x-src/", "f"),
+            ("/nix/store/x-sr/", "f1"),
+            ("/nix/store/x-src/", "g1"),
+            // Its start and its end, but not all of it.
+            ("/nix/store/x-src/", "1"),
+            ("/nix/store/", "f1"),
+        ] {
+            assert!(!record_matches(&home, &record(dir, name)), "{dir}{name}");
+        }
+        std::fs::remove_dir(home.join("d")).unwrap();
+        assert!(!record_matches(&home, &record("/nix/store/x-src/", "f1")));
+        std::fs::remove_file(home.join("a")).unwrap();
+        std::fs::create_dir(home.join("d")).unwrap();
+        assert!(!record_matches(&home, &record("/nix/store/x-src/", "f1")));
+        std::fs::remove_dir_all(&home).unwrap();
+    }
 }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::home::packages::{Env, Installer};
 use crate::home::plan::{Owned, Recorded};
 use crate::manifest::RelPath;
-use crate::sys::fxhash::FxIndexMap;
+use crate::sys::fxhash::{FxBuild, FxIndexMap};
 
 const STATE_FILE: &str = "state.json";
 const LOCK_FILE: &str = "lock";
@@ -366,8 +366,27 @@ impl State {
 
     pub fn load(&self) -> Result<Data, Error> {
         let path = self.dir.join(STATE_FILE);
+        match self.text()? {
+            Some(text) => decode_state(&path, &text),
+            None => Ok(Data::default()),
+        }
+    }
+
+    /// The record, its applied generation's links apart where they can
+    /// be (see [`Loaded`]).
+    pub fn load_lazily(&self) -> Result<Loaded, Error> {
+        let path = self.dir.join(STATE_FILE);
+        match self.text()? {
+            Some(text) => Loaded::read(&path, text),
+            None => Ok(Loaded::whole(Data::default())),
+        }
+    }
+
+    /// The text of `state.json`, None when there is none yet.
+    fn text(&self) -> Result<Option<String>, Error> {
+        let path = self.dir.join(STATE_FILE);
         let Some(bytes) = read_regular(&path, StateFile::State)? else {
-            return Ok(Data::default());
+            return Ok(None);
         };
         let text =
             String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
@@ -376,8 +395,8 @@ impl State {
             // to disk) can leave the file empty: that is no state yet. What
             // the activation made is then reverted from the journal, or,
             // when that is gone too, adopted as matching the generation.
-            Ok(text) if text.trim().is_empty() => Ok(Data::default()),
-            Ok(text) => decode_state(&path, &text),
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => Ok(Some(text)),
             Err(e) => Err(io_err(&path)(e)),
         }
     }
@@ -879,16 +898,17 @@ impl From<RecordedV1<'_>> for Recorded {
 // third of format 1's size, and as much less to parse and write on every
 // run. The history's records are format 1's.
 
-/// `state.json`, format 2.
+/// `state.json`, format 2. `L`: how the applied generation's links are
+/// read (apart, see [`Loaded`]: [`Apart`]).
 #[derive(Serialize, Deserialize)]
-pub(crate) struct StateV2<'a> {
+struct StateV2<'a, L = LinksV2<'a>> {
     version: u32,
-    current: Option<AppliedV2<'a>>,
+    current: Option<AppliedV2<'a, L>>,
     history: Vec<GenRecordV1<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct AppliedV2<'a> {
+struct AppliedV2<'a, L = LinksV2<'a>> {
     number: u64,
     generation: Cow<'a, Path>,
     txid: Cow<'a, str>,
@@ -897,7 +917,7 @@ struct AppliedV2<'a> {
     /// `{"<dir>/": {"<path>": "<name>"}}`: the link at `<path>` leads to
     /// `<dir>/<name>` (the directory with its final `/`, so that the two
     /// are joined as they are).
-    links: LinksV2<'a>,
+    links: L,
     /// `{"<path>": {"sha256": …, "mode": …, "size": …}}`.
     copies: CopiesV2<'a>,
     dirs: Cow<'a, BTreeSet<RelPath>>,
@@ -1114,6 +1134,234 @@ impl<'de> Deserialize<'de> for LinksV2<'_> {
     }
 }
 
+/// The links of a record as the in-memory table holds them.
+trait IntoLinks {
+    fn into_links(self) -> FxIndexMap<RelPath, Recorded>;
+}
+
+impl IntoLinks for LinksV2<'_> {
+    fn into_links(self) -> FxIndexMap<RelPath, Recorded> {
+        self.0.into_owned()
+    }
+}
+
+/// Where the applied generation's links were, in a record read with them
+/// apart (see [`Loaded`]): the `0` put in their place, and nothing else.
+/// Only the applied generation's links are read as this, so a `0` found
+/// there proves that what was taken out was those links.
+struct Apart;
+
+impl<'de> Deserialize<'de> for Apart {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u8::deserialize(d)? {
+            0 => Ok(Apart),
+            _ => Err(serde::de::Error::custom("not the links read apart")),
+        }
+    }
+}
+
+impl IntoLinks for Apart {
+    fn into_links(self) -> FxIndexMap<RelPath, Recorded> {
+        FxIndexMap::default()
+    }
+}
+
+/// Reads the links of a record where hearth wrote them, from `start` in
+/// `text`: `{"<dir>/":{"<path>":"<name>",…},…}` with no space and no
+/// escape. `link` is given each link's path and the directory and name its
+/// target is split into, in the file's order, until it says false. Where
+/// the map ends, and whether `link` took every link; None where the text
+/// is anything else (which serde then reads, or says what is wrong with).
+fn each_link<'a>(
+    text: &'a str,
+    start: usize,
+    mut link: impl FnMut(&'a str, &'a str, &'a str) -> bool,
+) -> Option<(usize, bool)> {
+    let bytes = text.as_bytes();
+    let mut at = start;
+    eat(bytes, &mut at, b'{')?;
+    if eat(bytes, &mut at, b'}').is_some() {
+        return Some((at, true));
+    }
+    loop {
+        let dir = plain(text, &mut at)?;
+        eat(bytes, &mut at, b':')?;
+        eat(bytes, &mut at, b'{')?;
+        if eat(bytes, &mut at, b'}').is_none() {
+            loop {
+                let path = plain(text, &mut at)?;
+                eat(bytes, &mut at, b':')?;
+                let name = plain(text, &mut at)?;
+                if !link(path, dir, name) {
+                    return Some((at, false));
+                }
+                if !more(bytes, &mut at)? {
+                    break;
+                }
+            }
+        }
+        if !more(bytes, &mut at)? {
+            return Some((at, true));
+        }
+    }
+}
+
+/// Consumes `want`, or None.
+fn eat(bytes: &[u8], at: &mut usize, want: u8) -> Option<()> {
+    (*bytes.get(*at)? == want).then(|| *at += 1)
+}
+
+/// After an entry: `,` (true: another follows), `}` (false), or None.
+fn more(bytes: &[u8], at: &mut usize) -> Option<bool> {
+    let more = match *bytes.get(*at)? {
+        b',' => true,
+        b'}' => false,
+        _ => return None,
+    };
+    *at += 1;
+    Some(more)
+}
+
+/// A string with no escape and no control character, borrowed; None for
+/// any other string, or anything but a string.
+fn plain<'a>(text: &'a str, at: &mut usize) -> Option<&'a str> {
+    let bytes = text.as_bytes();
+    eat(bytes, at, b'"')?;
+    let start = *at;
+    let end = start + crate::sys::json::special(bytes.get(start..)?)?;
+    if bytes.get(end) != Some(&b'"') {
+        return None;
+    }
+    *at = end + 1;
+    text.get(start..end)
+}
+
+/// The record read for an activation that may find nothing to do: the
+/// applied generation's links, most of the file, are kept as the text
+/// hearth wrote and read where they are, as the home is checked against
+/// them ([`Loaded::links_all`]); they become the record's table of paths
+/// only when the activation goes on ([`Loaded::into_data`]). A no-op then
+/// makes no allocation and no table entry per link.
+pub struct Loaded {
+    /// The record; while its links are apart, its applied generation's
+    /// entries hold only its copies.
+    pub data: Data,
+    apart: Option<LinksApart>,
+}
+
+/// The text of `state.json` and where the applied generation's links are
+/// in it (checked to be hearth's own writing), with how many there are.
+struct LinksApart {
+    path: PathBuf,
+    text: String,
+    start: usize,
+    count: usize,
+}
+
+impl Loaded {
+    fn whole(data: Data) -> Loaded {
+        Loaded { data, apart: None }
+    }
+
+    /// `text`, the content of the state file at `path`: its links apart
+    /// where they can be, else read whole (or refused, as `decode_state`
+    /// says).
+    pub(crate) fn read(path: &Path, text: String) -> Result<Loaded, Error> {
+        match Loaded::apart(path, text) {
+            Ok(loaded) => Ok(loaded),
+            Err(text) => decode_state(path, &text).map(Loaded::whole),
+        }
+    }
+
+    /// Reads `text` (at `path`) with the applied generation's links apart,
+    /// when they are as hearth writes them and the rest of the file reads
+    /// as format 2; else gives the text back.
+    fn apart(path: &Path, text: String) -> Result<Loaded, String> {
+        const KEY: &str = ",\"links\":";
+        let Some(start) = text.find(KEY).map(|at| at + KEY.len()) else {
+            return Err(text);
+        };
+        let mut count = 0;
+        let Some((end, true)) = each_link(&text, start, |_, _, _| {
+            count += 1;
+            true
+        }) else {
+            return Err(text);
+        };
+        let (Some(before), Some(after)) = (text.get(..start), text.get(end..)) else {
+            return Err(text);
+        };
+        let rest = [before, "0", after].concat();
+        let data = match serde_json::from_str::<StateV2<Apart>>(&rest) {
+            Ok(disk) if disk.version == STATE_FORMAT && disk.current.is_some() => Data::from(disk),
+            _ => return Err(text),
+        };
+        Ok(Loaded {
+            data,
+            apart: Some(LinksApart {
+                path: path.to_path_buf(),
+                text,
+                start,
+                count,
+            }),
+        })
+    }
+
+    /// How many paths the applied generation has (links and copies).
+    pub fn managed(&self) -> usize {
+        let entries = self
+            .data
+            .current
+            .as_ref()
+            .map_or(0, |c| c.owned.entries.len());
+        entries + self.apart.as_ref().map_or(0, |a| a.count)
+    }
+
+    /// Whether `link` is true of every link kept apart (its path, and the
+    /// directory and name of its target), in the file's order, stopping at
+    /// the first it is false of; true when none are.
+    pub fn links_all(&self, link: impl FnMut(&str, &str, &str) -> bool) -> bool {
+        self.apart
+            .as_ref()
+            .is_none_or(|a| matches!(each_link(&a.text, a.start, link), Some((_, true))))
+    }
+
+    /// The whole record, the links kept apart in its table (before the
+    /// copies, as a file read whole has them).
+    pub fn into_data(self) -> Result<Data, Error> {
+        let Loaded { mut data, apart } = self;
+        let (Some(apart), Some(cur)) = (apart, data.current.as_mut()) else {
+            return Ok(data);
+        };
+        let mut entries = FxIndexMap::with_capacity_and_hasher(
+            apart.count + cur.owned.entries.len(),
+            FxBuild::default(),
+        );
+        // One buffer for every target: each is then allocated once, shared
+        // from there on.
+        let mut target = String::new();
+        let read = each_link(&apart.text, apart.start, |path, dir, name| {
+            target.clear();
+            target.push_str(dir);
+            target.push_str(name);
+            entries.insert(
+                RelPath::as_read(path),
+                Recorded::Symlink {
+                    target: Path::new(&target).into(),
+                },
+            );
+            true
+        });
+        if read.is_none() {
+            // Read once already: cannot happen; the file read whole then.
+            return decode_state(&apart.path, &apart.text);
+        }
+        entries.extend(std::mem::take(&mut cur.owned.entries));
+        cur.owned.entries = entries;
+        Ok(data)
+    }
+}
+
 impl Serialize for CopiesV2<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.0.iter().filter_map(|(path, rec)| match rec {
@@ -1157,8 +1405,8 @@ impl<'a> From<&'a Data> for StateV2<'a> {
     }
 }
 
-impl From<StateV2<'_>> for Data {
-    fn from(disk: StateV2<'_>) -> Self {
+impl<L: IntoLinks> From<StateV2<'_, L>> for Data {
+    fn from(disk: StateV2<'_, L>) -> Self {
         let StateV2 {
             version: _,
             current,
@@ -1192,8 +1440,8 @@ impl<'a> From<&'a Applied> for AppliedV2<'a> {
     }
 }
 
-impl From<AppliedV2<'_>> for Applied {
-    fn from(disk: AppliedV2<'_>) -> Self {
+impl<L: IntoLinks> From<AppliedV2<'_, L>> for Applied {
+    fn from(disk: AppliedV2<'_, L>) -> Self {
         let AppliedV2 {
             number,
             generation,
@@ -1203,7 +1451,7 @@ impl From<AppliedV2<'_>> for Applied {
             copies,
             dirs,
         } = disk;
-        let mut entries = links.0.into_owned();
+        let mut entries = links.into_links();
         entries.extend(copies.0.into_owned());
         Applied {
             number,
@@ -1575,5 +1823,161 @@ pub(crate) mod tests {
         assert_eq!(std::fs::read(dir.join("x.json")).unwrap(), b"{}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A record with links into several directories (one with no `/`),
+    /// copies, directories, facts and a history.
+    fn record() -> Data {
+        let mut owned = Owned::default();
+        for (path, target) in [
+            ("a", "/nix/store/x-src/a"),
+            (".config/b c/é", "/nix/store/y-file"),
+            ("e", "relative"),
+            ("f", "/top"),
+            ("g", "/nix/store/x-src/g"),
+        ] {
+            owned.entries.insert(
+                p(path),
+                Recorded::Symlink {
+                    target: Path::new(target).into(),
+                },
+            );
+        }
+        owned
+            .entries
+            .insert(p("bin/x"), Recorded::copy("ab".into(), 0o755, Some(3)));
+        owned.dirs.insert(p("bin"));
+        Data {
+            current: Some(Applied {
+                number: 2,
+                generation: "/nix/store/g2".into(),
+                txid: "t2".into(),
+                owned,
+                facts: Some(Facts {
+                    user: "alice".into(),
+                    home: "/home/alice".into(),
+                    steps: false,
+                }),
+            }),
+            history: vec![
+                GenRecord {
+                    number: 1,
+                    path: "/nix/store/g1".into(),
+                    time: 100,
+                    packages: Some(None),
+                },
+                GenRecord {
+                    number: 2,
+                    path: "/nix/store/g2".into(),
+                    time: 200,
+                    packages: None,
+                },
+            ],
+        }
+    }
+
+    /// A record as hearth writes it, read with its links apart, is the
+    /// record read whole: the same count, each link given to `links_all`
+    /// in the file's order (which stops at the first it is false of), and
+    /// made whole again the same entries in the same order (links, then
+    /// copies), written back byte for byte as it was.
+    #[test]
+    fn a_record_read_with_its_links_apart_is_the_record_read_whole() {
+        let text = written(&record());
+        let path = Path::new("state.json");
+        let whole = decode_state(path, &text).unwrap();
+        let whole_cur = whole.current.as_ref().unwrap();
+        let Ok(loaded) = Loaded::apart(path, text.clone()) else {
+            panic!("hearth's own writing: {text}");
+        };
+        let apart = &loaded.data.current.as_ref().unwrap().owned;
+        assert!(apart
+            .entries
+            .values()
+            .all(|r| matches!(r, Recorded::Copy(_))));
+        assert_eq!(loaded.managed(), whole_cur.owned.entries.len());
+        let mut given = Vec::new();
+        assert!(loaded.links_all(|path, dir, name| {
+            given.push((path.to_owned(), format!("{dir}{name}")));
+            true
+        }));
+        let links: Vec<_> = whole_cur
+            .owned
+            .entries
+            .iter()
+            .filter_map(|(path, rec)| match rec {
+                Recorded::Symlink { target } => Some((
+                    path.as_str().to_owned(),
+                    target.to_str().unwrap().to_owned(),
+                )),
+                Recorded::Copy(_) => None,
+            })
+            .collect();
+        assert_eq!(given, links);
+        let mut calls = 0;
+        assert!(!loaded.links_all(|_, _, _| {
+            calls += 1;
+            false
+        }));
+        assert_eq!(calls, 1);
+        let back = loaded.into_data().unwrap();
+        let back_cur = back.current.as_ref().unwrap();
+        assert!(back_cur
+            .owned
+            .entries
+            .iter()
+            .eq(whole_cur.owned.entries.iter()));
+        assert_eq!(written(&back), text);
+    }
+
+    /// Whatever hearth would not have written (spaces, an escape in a
+    /// link, an unknown field that holds something like links before the
+    /// applied generation's, no applied generation, format 1) is read
+    /// whole, as before; a record with no links at all is still read apart.
+    #[test]
+    fn a_record_hearth_did_not_write_so_is_read_whole() {
+        let path = Path::new("state.json");
+        let text = written(&record());
+        let pretty = serde_json::to_string_pretty(&StateV2::from(&record())).unwrap();
+        let mut escaped = record();
+        escaped.current.as_mut().unwrap().owned.entries.insert(
+            p("q"),
+            Recorded::Symlink {
+                target: Path::new("/nix/store/x-src/\"q\"").into(),
+            },
+        );
+        let escaped = written(&escaped);
+        let decoy = text.replacen(
+            r#"{"version":2,"#,
+            r#"{"version":2,"x":{"y":1,"links":{"/d/":{"a":"b"}}},"#,
+            1,
+        );
+        let none = written(&Data {
+            current: None,
+            ..record()
+        });
+        for other in [&pretty, &escaped, &decoy, &none, &STATE_BEFORE.to_string()] {
+            assert!(Loaded::apart(path, other.clone()).is_err(), "{other}");
+            let read = Loaded::read(path, other.clone()).unwrap();
+            assert!(read.apart.is_none());
+        }
+        let whole = decode_state(path, &decoy).unwrap();
+        assert_eq!(
+            whole.current.unwrap().owned,
+            record().current.unwrap().owned
+        );
+        let mut no_links = record();
+        no_links
+            .current
+            .as_mut()
+            .unwrap()
+            .owned
+            .entries
+            .retain(|_, r| matches!(r, Recorded::Copy(_)));
+        let text = written(&no_links);
+        let loaded = Loaded::read(path, text.clone()).unwrap();
+        assert!(loaded.apart.is_some(), "{text}");
+        assert_eq!(loaded.managed(), 1);
+        assert_eq!(written(&loaded.into_data().unwrap()), text);
     }
 }

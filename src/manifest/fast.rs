@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{After, FileEntry, FileType, Known, Manifest, Step};
+use crate::sys::json::{quote, special};
 
 /// The manifest in `text`, equal to what `serde_json::from_str::<Manifest>`
 /// returns, or None when `text` is anything but a document this reader
@@ -303,59 +304,6 @@ impl<'a> Reader<'a, '_> {
             self.at += 1;
         }
     }
-}
-
-/// Where the first `"` of `s` is.
-#[inline(never)]
-fn quote(s: &[u8]) -> Option<usize> {
-    find(s, |w| equal(w, b'"'), |b| b == b'"')
-}
-
-/// Where the first byte of `s` that ends a plain string is: `"`, `\` or a
-/// control character.
-#[inline(never)]
-fn special(s: &[u8]) -> Option<usize> {
-    find(
-        s,
-        |w| equal(w, b'"') | equal(w, b'\\') | below(w, 0x20),
-        |b| b == b'"' || b == b'\\' || b < 0x20,
-    )
-}
-
-// Strings are most of a manifest, and looked at a byte at a time they
-// cost most of what this reader saves: `find` looks at eight at once.
-// Measured with callgrind, `quote` and `special` cost least as functions
-// of their own: inlined into the parser, their loops run out of registers.
-
-/// Where the first byte of `s` is that `word` flags in the eight bytes
-/// it is among, or that `byte` is true of in the last few.
-fn find(s: &[u8], word: impl Fn(u64) -> u64, byte: impl Fn(u8) -> bool) -> Option<usize> {
-    let mut at = 0;
-    while let Some(eight) = s.get(at..at + 8) {
-        let found = word(u64::from_le_bytes(eight.try_into().ok()?));
-        if found != 0 {
-            return Some(at + found.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let i = s.get(at..)?.iter().position(|&b| byte(b))?;
-    Some(at + i)
-}
-
-// The bytes of a word (read little-endian) that match: the high bit of
-// each is set. Borrows only carry above a matching byte, so the lowest
-// bit set is exact, and so is the lowest of several masks or'ed.
-const ONES: u64 = u64::from_le_bytes([1; 8]);
-const HIGH: u64 = ONES << 7;
-
-fn equal(word: u64, byte: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGH
-}
-
-/// Bytes below `byte`, which is at most 0x80.
-fn below(word: u64, byte: u8) -> u64 {
-    word.wrapping_sub(ONES * u64::from(byte)) & !word & HIGH
 }
 
 /// Fills a field's slot; a key given twice is refused, as serde refuses it.
@@ -736,31 +684,5 @@ mod tests {
         let (at, msg) = super::super::parse(text).unwrap_err();
         assert_eq!(at, "version");
         assert!(msg.starts_with("unsupported manifest version 2;"), "{msg}");
-    }
-
-    #[test]
-    fn finds_the_first_special_byte() {
-        let text = b"0123456789abcdef0123456789\"\\\x01";
-        for start in 0..text.len() {
-            for end in start..=text.len() {
-                let s = &text[start..end];
-                let want = s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
-                assert_eq!(special(s), want, "{s:?}");
-                assert_eq!(quote(s), s.iter().position(|&b| b == b'"'), "{s:?}");
-            }
-        }
-        // Every byte value, at every place in a word and past it.
-        for b in 0..=u8::MAX {
-            for at in 0..20 {
-                let mut s = vec![b'a'; 24];
-                s[at] = b;
-                let special_byte = b == b'"' || b == b'\\' || b < 0x20;
-                assert_eq!(special(&s), special_byte.then_some(at), "{b:#x} at {at}");
-                assert_eq!(quote(&s), (b == b'"').then_some(at), "{b:#x} at {at}");
-            }
-        }
-        // UTF-8 (bytes of 0x80 and above) never ends a string.
-        let text = "été 漢字 🦀 ok\"";
-        assert_eq!(special(text.as_bytes()), text.find('"'));
     }
 }
