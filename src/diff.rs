@@ -1,5 +1,5 @@
 //! `hearth diff`: for each managed path that drifted (see
-//! `home::activate::status`), what the current generation wants there next
+//! `home::activate::drift`), what the current generation wants there next
 //! to what is in the home, read so that `report::diff` can show a unified
 //! diff. Covers modified copies and managed links replaced by a regular
 //! file; other drift is passed on as it was found. Reads only: never
@@ -79,7 +79,7 @@ pub fn compute(ctx: &Context, paths: &[PathBuf], sink: Sink) -> Result<Diffs, Er
         .iter()
         .map(|p| relative_to_home(&ctx.home, p))
         .collect::<Result<Vec<_>, _>>()?;
-    let (cur, drift) = activate::status(ctx, sink)?;
+    let (cur, drift) = activate::drift(ctx, sink)?;
     let Some((cur, _)) = cur else {
         return Ok(Diffs {
             generation: None,

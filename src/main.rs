@@ -1059,8 +1059,7 @@ fn activate_in(ctx: &Context, req: &Request, out: &mut report::Output) -> Result
 
 fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
     let ctx = context(timeout, out)?;
-    let (cur, drift) = home::activate::status(&ctx, &mut |e| out.event(e))?;
-    let Some((cur, record)) = cur else {
+    let Some(status) = home::activate::status(&ctx, &mut |e| out.event(e))? else {
         out.text(&format!(
             "no generation has been activated in {}\n",
             report::escape_path(&ctx.home)
@@ -1073,12 +1072,15 @@ fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
         }
         return Ok(("no-generation", ExitCode::Success));
     };
-    let pkgs = home::packages::status(&ctx.home, &record);
+    let pkgs = home::packages::status(&ctx.home, &status.record);
     if out.json() {
-        out.set("generation", cur.generation.to_string_lossy().into_owned());
-        out.set("number", cur.number);
-        out.set("managed", cur.owned.entries.len());
-        out.set("drift", report::drift_json(&drift));
+        out.set(
+            "generation",
+            status.generation.to_string_lossy().into_owned(),
+        );
+        out.set("number", status.number);
+        out.set("managed", status.managed);
+        out.set("drift", report::drift_json(&status.drift));
         out.set(
             "packages",
             pkgs.as_ref().map_or(serde_json::Value::Null, |(_, d)| {
@@ -1086,12 +1088,12 @@ fn status(timeout: Duration, out: &mut report::Output) -> Result<Done, Error> {
             }),
         );
     } else {
-        out.text(&report::status_text(&cur, &drift));
+        out.text(&report::status_text(&status));
         if let Some((profile, diff)) = &pkgs {
             out.text(&report::packages_status_text(profile, diff));
         }
     }
-    Ok(if drift.is_empty() && pkgs.is_none() {
+    Ok(if status.drift.is_empty() && pkgs.is_none() {
         ("clean", ExitCode::Success)
     } else {
         ("drift", ExitCode::Drift)

@@ -10,11 +10,11 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use crate::exit::ExitCode;
-use crate::home::activate::{Drift, Error as ActivateError, Event};
+use crate::home::activate::{Drift, Error as ActivateError, Event, Status};
 use crate::home::plan::{
     Action, Conflict, ConflictKind, Desired, Kept, Plan, Prev, Recorded, Seen, Why,
 };
-use crate::home::state::{Applied, GenRecord};
+use crate::home::state::GenRecord;
 use crate::home::units;
 use crate::manifest::RelPath;
 
@@ -1246,23 +1246,29 @@ pub fn would_remove_text(removed: &[u64]) -> String {
 }
 
 /// `hearth status` for people.
-pub fn status_text(cur: &Applied, drift: &[Drift]) -> String {
+pub fn status_text(status: &Status) -> String {
     let mut out = String::new();
-    let managed = cur.owned.entries.len();
+    let Status {
+        number,
+        generation,
+        managed,
+        drift,
+        ..
+    } = status;
     if drift.is_empty() {
         let _ = writeln!(
             out,
             "generation {} ({}): all {managed} managed paths match",
-            cur.number,
-            cur.generation.display(),
+            number,
+            generation.display(),
         );
         return out;
     }
     let _ = writeln!(
         out,
         "generation {} ({}): {} of {managed} managed paths differ",
-        cur.number,
-        cur.generation.display(),
+        number,
+        generation.display(),
         drift.len(),
     );
     let paths: Vec<String> = drift.iter().map(|d| home_path(&d.path)).collect();
@@ -1279,7 +1285,7 @@ pub fn status_text(cur: &Applied, drift: &[Drift]) -> String {
     let _ = writeln!(
         out,
         "hint: `hearth activate {}` repairs missing paths; changed ones are yours to resolve",
-        cur.generation.display()
+        generation.display()
     );
     out
 }

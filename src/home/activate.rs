@@ -1360,22 +1360,29 @@ fn open_without_waiting(ctx: &Context) -> Result<State, Error> {
 /// rename, so consistent), and says when that run's activation is
 /// unfinished (which only the lock's holder may complete).
 pub fn read_without_waiting(ctx: &Context, sink: Sink) -> Result<Data, Error> {
+    Ok(read_lazily(ctx, sink)?.into_data()?)
+}
+
+/// [`read_without_waiting`], the applied generation's links left apart
+/// (see `state::Loaded`): what settling an unfinished activation reads of
+/// the record (its transaction, its history) is all there.
+fn read_lazily(ctx: &Context, sink: Sink) -> Result<Loaded, Error> {
     let st = open_without_waiting(ctx)?;
-    let data = st.load()?;
+    let loaded = st.load_lazily()?;
     if !st.is_locked() {
-        if let Some(committed) = snapshot::pending(&st, &data)? {
+        if let Some(committed) = snapshot::pending(&st, &loaded.data)? {
             sink(Event::InProgress {
                 holder: state::lock_holder(&st.dir).as_deref(),
                 committed,
             });
         }
-        return Ok(data);
+        return Ok(loaded);
     }
-    if let Some(msg) = recover(&st, &data, ctx, false, sink)? {
+    if let Some(msg) = recover(&st, &loaded.data, ctx, false, sink)? {
         sink(Event::Recovered(&msg));
-        return Ok(st.load()?);
+        return Ok(st.load_lazily()?);
     }
-    Ok(data)
+    Ok(loaded)
 }
 
 /// The generation to roll back to: `to`, or the newest one older than the current.
@@ -1531,10 +1538,53 @@ pub struct Drift {
 /// The current generation and its record in the history.
 pub type Current = (Applied, GenRecord);
 
-/// `hearth status`: the current generation, its record in the history,
-/// and what differs from it in the home.
-pub fn status(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>), Error> {
-    let data = read_without_waiting(ctx, sink)?;
+/// What `hearth status` tells of the current generation.
+pub struct Status {
+    pub number: u64,
+    pub generation: PathBuf,
+    /// Its record in the history.
+    pub record: GenRecord,
+    /// How many paths it manages.
+    pub managed: usize,
+    /// What differs from it in the home.
+    pub drift: Vec<Drift>,
+}
+
+/// `hearth status` (None: no generation yet). The common answer, "no
+/// drift", comes from one look at each path, the record's links read where
+/// the state holds them (see `state::Loaded`); only a home that differs is
+/// observed in full, to say how.
+pub fn status(ctx: &Context, sink: Sink) -> Result<Option<Status>, Error> {
+    let loaded = read_lazily(ctx, sink)?;
+    let (Some(cur), Some(record)) = (&loaded.data.current, loaded.data.current_record()) else {
+        return Ok(None);
+    };
+    if confirm::record_matches(&ctx.home, &loaded) {
+        return Ok(Some(Status {
+            number: cur.number,
+            generation: cur.generation.clone(),
+            record,
+            managed: loaded.managed(),
+            drift: Vec::new(),
+        }));
+    }
+    let (cur, drift) = drift_in(ctx, loaded.into_data()?)?;
+    Ok(cur.map(|(cur, record)| Status {
+        number: cur.number,
+        generation: cur.generation,
+        record,
+        managed: cur.owned.entries.len(),
+        drift,
+    }))
+}
+
+/// The current generation with its whole record, its record in the
+/// history, and what differs from it in the home (`hearth diff`).
+pub fn drift(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>), Error> {
+    drift_in(ctx, read_without_waiting(ctx, sink)?)
+}
+
+fn drift_in(ctx: &Context, data: Data) -> Result<(Option<Current>, Vec<Drift>), Error> {
     let record = data.current_record();
     let (Some(cur), Some(record)) = (data.current, record) else {
         return Ok((None, Vec::new()));
