@@ -113,15 +113,15 @@ impl RelPath {
         parents_inner_first(&self.0)
     }
 
-    /// A parent of a normalized path is normalized too.
-    /// A path built from normalized parts (a parent and a name that has no
-    /// `/`) is normalized too.
     /// A path as read from JSON (the manifest's is validated after, a
     /// record's was when it was made): one allocation, no check.
     pub(crate) fn as_read(text: &str) -> RelPath {
         RelPath(Arc::from(text))
     }
 
+    /// A parent of a normalized path is normalized too.
+    /// A path built from normalized parts (a parent and a name that has no
+    /// `/`) is normalized too.
     pub(crate) fn from_normal(path: String) -> RelPath {
         RelPath(path.into())
     }

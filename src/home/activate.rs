@@ -1568,23 +1568,22 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<Option<Status>, Error> {
             drift: Vec::new(),
         }));
     }
-    let (cur, drift) = drift_in(ctx, loaded.into_data()?)?;
-    Ok(cur.map(|(cur, record)| Status {
+    let Some(cur) = loaded.into_data()?.current else {
+        return Ok(None);
+    };
+    Ok(Some(Status {
         number: cur.number,
+        managed: cur.owned.entries.len(),
+        drift: observed_drift(ctx, &cur)?,
         generation: cur.generation,
         record,
-        managed: cur.owned.entries.len(),
-        drift,
     }))
 }
 
 /// The current generation with its whole record, its record in the
 /// history, and what differs from it in the home (`hearth diff`).
 pub fn drift(ctx: &Context, sink: Sink) -> Result<(Option<Current>, Vec<Drift>), Error> {
-    drift_in(ctx, read_without_waiting(ctx, sink)?)
-}
-
-fn drift_in(ctx: &Context, data: Data) -> Result<(Option<Current>, Vec<Drift>), Error> {
+    let data = read_without_waiting(ctx, sink)?;
     let record = data.current_record();
     let (Some(cur), Some(record)) = (data.current, record) else {
         return Ok((None, Vec::new()));
@@ -1594,6 +1593,12 @@ fn drift_in(ctx: &Context, data: Data) -> Result<(Option<Current>, Vec<Drift>), 
     if confirm::home_matches(&ctx.home, &cur.owned) {
         return Ok((Some((cur, record)), Vec::new()));
     }
+    let drift = observed_drift(ctx, &cur)?;
+    Ok((Some((cur, record)), drift))
+}
+
+/// What differs in the home from what `cur` records, each path observed.
+fn observed_drift(ctx: &Context, cur: &Applied) -> Result<Vec<Drift>, Error> {
     let seen = observe::look(&ctx.home, &cur.owned, &[], false, false)?;
     let mut drift = Vec::new();
     for (path, rec) in &cur.owned.entries {
@@ -1622,7 +1627,7 @@ fn drift_in(ctx: &Context, data: Data) -> Result<(Option<Current>, Vec<Drift>), 
             found: s.clone(),
         });
     }
-    Ok((Some((cur, record)), drift))
+    Ok(drift)
 }
 
 #[cfg(test)]

@@ -1096,19 +1096,10 @@ impl<'de> Deserialize<'de> for LinksV2<'_> {
                 mut access: A,
             ) -> Result<(), A::Error> {
                 let dir = &self.dir.0;
-                // One buffer for every target: each is then allocated once,
-                // shared from there on.
                 let mut target = String::new();
                 while let Some((path, name)) = access.next_entry::<RelPath, Text>()? {
-                    target.clear();
-                    target.push_str(dir);
-                    target.push_str(&name.0);
-                    self.map.insert(
-                        path,
-                        Recorded::Symlink {
-                            target: Path::new(&target).into(),
-                        },
-                    );
+                    self.map
+                        .insert(path, joined_link(&mut target, dir, &name.0));
                 }
                 Ok(())
             }
@@ -1163,6 +1154,18 @@ impl<'de> Deserialize<'de> for Apart {
 impl IntoLinks for Apart {
     fn into_links(self) -> FxIndexMap<RelPath, Recorded> {
         FxIndexMap::default()
+    }
+}
+
+/// The record of a link to `dir` + `name`, joined in `buf`: one buffer
+/// for every target of a record, each then allocated once, shared from
+/// there on.
+fn joined_link(buf: &mut String, dir: &str, name: &str) -> Recorded {
+    buf.clear();
+    buf.push_str(dir);
+    buf.push_str(name);
+    Recorded::Symlink {
+        target: Path::new(buf.as_str()).into(),
     }
 }
 
@@ -1337,19 +1340,9 @@ impl Loaded {
             apart.count + cur.owned.entries.len(),
             FxBuild::default(),
         );
-        // One buffer for every target: each is then allocated once, shared
-        // from there on.
         let mut target = String::new();
         let read = each_link(&apart.text, apart.start, |path, dir, name| {
-            target.clear();
-            target.push_str(dir);
-            target.push_str(name);
-            entries.insert(
-                RelPath::as_read(path),
-                Recorded::Symlink {
-                    target: Path::new(&target).into(),
-                },
-            );
+            entries.insert(RelPath::as_read(path), joined_link(&mut target, dir, name));
             true
         });
         if read.is_none() {
