@@ -145,8 +145,10 @@ const LARGE: usize = 100_000;
 const JOURNAL_MIB: u64 = 1024;
 /// Size of the loop-mounted image: its journal, and room for every home
 /// with its links (a store path is too long for an inline symlink, so each
-/// takes a block).
-const IMAGE_BYTES: u64 = (JOURNAL_MIB << 20) + (1 << 30);
+/// takes a block). mkfs.ext4 refuses a journal of half the filesystem or
+/// more, so the room is more than the journal even where the homes would
+/// fit in less.
+const IMAGE_BYTES: u64 = (JOURNAL_MIB << 20) + (2 << 30);
 /// With 100,000 files: three homes of 100,000 links (hearth's, the floor's,
 /// and B's new ones) at a block each.
 const LARGE_IMAGE_BYTES: u64 = (JOURNAL_MIB << 20) + (6 << 30);
