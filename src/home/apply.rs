@@ -914,6 +914,18 @@ fn forward(
                 }
             }
             fault::write_point().map_err(op_err_at("create", home, path))?;
+            if let (Desired::Symlink { target }, Prev::Missing) = (want, &prev) {
+                // One symlinkat makes a link whole and never replaces
+                // anything, so a link for an empty place is made at the
+                // place itself: a temporary name and a rename would add a
+                // second change of the directory and nothing of safety.
+                return match d.symlink(target, name) {
+                    Ok(()) => Ok(()),
+                    // Put there since the plan looked: the user's, and stays.
+                    Err(Errno::EEXIST) => Err(changed(&d, name, path, None)),
+                    Err(x) => Err(op_err_at("create", home, path)(x.into())),
+                };
+            }
             create(&d, want, tmp).map_err(op_err_at("create", home, path))?;
             if let Desired::Copy { .. } = want {
                 out.staged.push((index, prev));
