@@ -390,6 +390,21 @@ fn state_stays_on_the_old_generation_after_an_injected_failure() {
     assert!(!again.stderr.contains("interrupted"), "{again}");
 }
 
+/// Directories a switch of a grid goes through: `GRID_SIDE` squared.
+const GRID_SIDE: usize = 24;
+
+/// A generation of one link in each of `GRID_SIDE` × `GRID_SIDE`
+/// directories (`aNN/bNN/f`), all holding `content`.
+fn grid(home: &TestHome, content: &str) -> GenSpec {
+    let mut g = home.gen();
+    for a in 0..GRID_SIDE {
+        for b in 0..GRID_SIDE {
+            g = g.text(&format!("a{a:02}/b{b:02}/f"), content);
+        }
+    }
+    g
+}
+
 /// A home of more directories than hearth keeps open at once while it
 /// looks and while it applies (256 each): a switch that fails past that
 /// many reverts in every one of them, and one that is not disturbed lands.
@@ -399,18 +414,8 @@ fn state_stays_on_the_old_generation_after_an_injected_failure() {
     ignore = "needs --features fault-injection"
 )]
 fn a_switch_across_more_directories_than_are_kept_open_reverts_or_lands() {
-    const SIDE: usize = 24;
     let home = TestHome::new();
-    let spec = |content: &str| {
-        let mut g = home.gen();
-        for a in 0..SIDE {
-            for b in 0..SIDE {
-                g = g.text(&format!("a{a:02}/b{b:02}/f"), content);
-            }
-        }
-        g
-    };
-    let [gen1, gen2] = build_generations(&[spec("1\n"), spec("2\n")])
+    let [gen1, gen2] = build_generations(&[grid(&home, "1\n"), grid(&home, "2\n")])
         .try_into()
         .unwrap();
     activate(&home, &gen1).assert_ok();
@@ -418,7 +423,7 @@ fn a_switch_across_more_directories_than_are_kept_open_reverts_or_lands() {
     // Each replaced link is at least one write and at most two: the fault
     // comes after more than 256 of the 576 directories were written in.
     let actions = planned_actions(&home, &gen2);
-    assert_eq!(actions, SIDE * SIDE);
+    assert_eq!(actions, GRID_SIDE * GRID_SIDE);
     let run = home.hearth_env(
         ["activate", path_str(&gen2)],
         &[("HEARTH_FAULT_FAIL_AT", &actions.to_string())],
@@ -429,13 +434,73 @@ fn a_switch_across_more_directories_than_are_kept_open_reverts_or_lands() {
     assert_eq!(current(&home), Some((1, gen1.clone())));
 
     activate(&home, &gen2).assert_ok();
-    for a in 0..SIDE {
-        for b in 0..SIDE {
+    for a in 0..GRID_SIDE {
+        for b in 0..GRID_SIDE {
             let rel = format!("a{a:02}/b{b:02}/f");
             let text = fs::read_to_string(home.join(&rel)).unwrap();
             assert_eq!(text, "2\n", "{rel}");
         }
     }
+    assert_eq!(current(&home), Some((2, gen2)));
+    assert_status_clean(&home);
+}
+
+/// What a change took out of the home and checked (an old link swapped
+/// out, a removed link moved aside) is then unlinked: in line in a small
+/// switch, on a helper thread in a large one. An unlink that fails fails the
+/// activation either way, and every change is reverted.
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
+fn a_failed_unlink_of_what_a_switch_took_out_reverts_exactly() {
+    let fail_at = |k: usize| [("HEARTH_FAULT_UNLINK_FAIL_AT", k.to_string())];
+    let reverted = |run: &Run, k: usize| {
+        run.assert_code(4);
+        assert!(
+            run.stderr
+                .contains(&format!("injected fault at unlink {k}"))
+                && run.stderr.contains("every change was reverted"),
+            "k = {k}: {run}"
+        );
+    };
+
+    // In line: each unlink of the switch in turn (6 links replaced, 4
+    // removed, and the old copies' hard links).
+    let s = switch();
+    let mut k = 1;
+    loop {
+        let [(name, value)] = fail_at(k);
+        let run = s.home.hearth_env(
+            ["activate", path_str(&s.gen2), "--backup-ext", "bak"],
+            &[(name, value.as_str())],
+        );
+        if run.code == 0 {
+            break;
+        }
+        reverted(&run, k);
+        assert_same(&s.before, &s.home.snapshot());
+        assert_eq!(current(&s.home), Some((1, s.gen1.clone())));
+        k += 1;
+        assert!(k < 100, "the switch never completed");
+    }
+    assert!(k > 10, "only {} unlinks", k - 1);
+    assert_same(&s.after, &s.home.snapshot());
+
+    // On the helper: 576 links replaced, the 300th unlink fails.
+    let home = TestHome::new();
+    let [gen1, gen2] = build_generations(&[grid(&home, "1\n"), grid(&home, "2\n")])
+        .try_into()
+        .unwrap();
+    activate(&home, &gen1).assert_ok();
+    let before = home.snapshot();
+    let [(name, value)] = fail_at(300);
+    let run = home.hearth_env(["activate", path_str(&gen2)], &[(name, value.as_str())]);
+    reverted(&run, 300);
+    assert_same(&before, &home.snapshot());
+    assert_eq!(current(&home), Some((1, gen1)));
+    activate(&home, &gen2).assert_ok();
     assert_eq!(current(&home), Some((2, gen2)));
     assert_status_clean(&home);
 }

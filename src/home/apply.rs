@@ -5,16 +5,19 @@
 //! an in-process failure and an interrupted run found later.
 //!
 //! Every change also checks, at the moment it is made, that its path still
-//! holds what the plan saw: a new entry is put in place with
-//! `RENAME_NOREPLACE`, a replacement is swapped in with `RENAME_EXCHANGE` and
+//! holds what the plan saw: a new copy is put in place with
+//! `RENAME_NOREPLACE` and a new link made there by `symlinkat`, which fails
+//! where anything is; a replacement is swapped in with `RENAME_EXCHANGE` and
 //! what came out is checked, a removal first moves the entry aside and checks
 //! it. What the user changed in between is put back and the activation fails
 //! as a conflict found late (`Error::Changed`): nothing of the user's is lost.
+//! What came out and was checked is then only to be unlinked, which a second
+//! thread may do (`reap`).
 
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::home::plan::{Action, Desired, Owned, Plan, Prev, Recorded, RecordedCopy, Seen};
 use crate::manifest::RelPath;
@@ -23,6 +26,7 @@ use crate::sys::fault;
 use crate::sys::fxhash::FxHashMap as HashMap;
 use nix::errno::Errno;
 use nix::sys::stat::SFlag;
+use reap::Reaper;
 
 /// One recorded change, with the names it uses, fixed before anything is
 /// written. On disk it is `journal::OpV1`.
@@ -584,9 +588,9 @@ pub struct Outcome {
 #[derive(Debug)]
 struct Dirs {
     /// Shared: each operation holds it while it borrows the directories.
-    home: Rc<Path>,
-    root: Option<Rc<DirFd>>,
-    open: HashMap<RelPath, Rc<DirFd>>,
+    home: Arc<Path>,
+    root: Option<Arc<DirFd>>,
+    open: HashMap<RelPath, Arc<DirFd>>,
 }
 
 /// Directory descriptors kept open while applying; past that, parents are
@@ -596,27 +600,27 @@ const MAX_OPEN_DIRS: usize = 256;
 impl Dirs {
     fn new(home: &Path) -> Self {
         Dirs {
-            home: Rc::from(home),
+            home: Arc::from(home),
             root: None,
             open: HashMap::default(),
         }
     }
 
-    fn root(&mut self) -> io::Result<Option<Rc<DirFd>>> {
+    fn root(&mut self) -> io::Result<Option<Arc<DirFd>>> {
         if self.root.is_none() {
-            self.root = DirFd::open(&self.home, None)?.map(Rc::new);
+            self.root = DirFd::open(&self.home, None)?.map(Arc::new);
         }
         Ok(self.root.clone())
     }
 
     /// The directory holding `path`; `None` when it is missing or not a
     /// real directory (a file, or a symlink, which is never followed).
-    fn parent(&mut self, path: &RelPath) -> io::Result<Option<Rc<DirFd>>> {
+    fn parent(&mut self, path: &RelPath) -> io::Result<Option<Arc<DirFd>>> {
         self.parent_at(path.as_str())
     }
 
     /// `parent` of a path given as text (a name [`Siblings`] made).
-    fn parent_at(&mut self, path: &str) -> io::Result<Option<Rc<DirFd>>> {
+    fn parent_at(&mut self, path: &str) -> io::Result<Option<Arc<DirFd>>> {
         let (dir, _) = crate::sys::dirfd::split(path);
         if dir.is_empty() {
             return self.root();
@@ -638,7 +642,7 @@ impl Dirs {
             let start = if done == 0 { 0 } else { done + 1 };
             let end = dir[start..].find('/').map_or(dir.len(), |i| start + i);
             match fd.open_dir(&dir[start..end])? {
-                Some(next) => fd = Rc::new(next),
+                Some(next) => fd = Arc::new(next),
                 None => return Ok(None),
             }
             self.keep(&dir[..end], &fd);
@@ -654,7 +658,7 @@ impl Dirs {
     /// no directory being kept any more, which would open every later
     /// directory again for each of its operations (a home of 100,000 files
     /// has thousands of directories).
-    fn keep(&mut self, dir: &str, fd: &Rc<DirFd>) {
+    fn keep(&mut self, dir: &str, fd: &Arc<DirFd>) {
         let dir = RelPath::from_parent(dir);
         if self.open.len() >= MAX_OPEN_DIRS {
             self.open.retain(|k, _| dir.is_below(k));
@@ -664,12 +668,12 @@ impl Dirs {
 
     /// Like `parent`, for an operation that must happen: a parent that is
     /// not a real directory any more is an error, never followed.
-    fn need(&mut self, path: &RelPath) -> io::Result<Rc<DirFd>> {
+    fn need(&mut self, path: &RelPath) -> io::Result<Arc<DirFd>> {
         self.need_at(path.as_str())
     }
 
     /// `need` of a path given as text (a name [`Siblings`] made).
-    fn need_at(&mut self, path: &str) -> io::Result<Rc<DirFd>> {
+    fn need_at(&mut self, path: &str) -> io::Result<Arc<DirFd>> {
         self.parent_at(path)?.ok_or_else(|| {
             // ENOTDIR, with the reason: io::ErrorKind::NotADirectory is too new.
             let why =
@@ -700,27 +704,67 @@ pub fn run(j: &Journal) -> Result<Outcome, Failed> {
     let mut out = Outcome::default();
     let mut dirs = Dirs::new(&j.home);
     let mut names = Siblings::new(&j.txid);
-    for (i, op) in j.ops.iter().enumerate() {
-        if let Err(error) = forward(&mut dirs, &mut names, i, op, &mut out) {
-            let undo = revert_in(&mut dirs, &mut names, &j.ops[..=i]);
-            return Err(Failed { error, undo });
+    std::thread::scope(|scope| {
+        let reaper = Reaper::new(scope, unlinks(&j.ops), &dirs.home);
+        for (i, op) in j.ops.iter().enumerate() {
+            // A directory is removed only once nothing waits to be
+            // unlinked in it.
+            let done = if let Op::RemoveDir { .. } = op {
+                reaper.wait()
+            } else {
+                Ok(())
+            };
+            if let Err(error) =
+                done.and_then(|()| forward(&mut dirs, &mut names, i, op, &mut out, &reaper))
+            {
+                return Err(failed(&reaper, &mut dirs, &mut names, error, &j.ops[..=i]));
+            }
         }
-    }
-    let staged = std::mem::take(&mut out.staged);
-    if !staged.is_empty() {
-        if let Err(error) = sync_staged(&mut dirs) {
-            let undo = revert_in(&mut dirs, &mut names, &j.ops);
-            return Err(Failed { error, undo });
+        let staged = std::mem::take(&mut out.staged);
+        if !staged.is_empty() {
+            if let Err(error) = sync_staged(&mut dirs) {
+                return Err(failed(&reaper, &mut dirs, &mut names, error, &j.ops));
+            }
         }
-    }
-    for (i, prev) in staged {
-        if let Err(error) = put_in_place(&mut dirs, &mut names, &j.ops[i], &prev) {
-            let undo = revert_in(&mut dirs, &mut names, &j.ops);
-            return Err(Failed { error, undo });
+        for (i, prev) in staged {
+            if let Err(error) = put_in_place(&mut dirs, &mut names, &j.ops[i], &prev, &reaper) {
+                return Err(failed(&reaper, &mut dirs, &mut names, error, &j.ops));
+            }
         }
-    }
+        if let Err(error) = reaper.wait() {
+            return Err(failed(&reaper, &mut dirs, &mut names, error, &j.ops));
+        }
+        Ok(())
+    })?;
     out.dirs = Some(dirs);
     Ok(out)
+}
+
+/// Undoes `done` after `error`. Undo finds what the helper has not unlinked
+/// yet, as after a kill; it waits only so that the two never work on one
+/// entry at once. An unlink that failed on the helper came first.
+fn failed(
+    reaper: &Reaper,
+    dirs: &mut Dirs,
+    names: &mut Siblings,
+    error: Error,
+    done: &[Op],
+) -> Failed {
+    let error = reaper.wait().err().unwrap_or(error);
+    let undo = revert_in(dirs, names, done);
+    Failed { error, undo }
+}
+
+/// How many entries the operations take out of the home to unlink once
+/// checked: the old link or copy a Put swaps out, a removed link.
+fn unlinks(ops: &[Op]) -> usize {
+    ops.iter()
+        .filter(|op| match op {
+            Op::Put { prev, .. } => *prev != Prev::Missing,
+            Op::Remove { was, .. } => matches!(was, Recorded::Symlink { .. }),
+            _ => false,
+        })
+        .count()
 }
 
 /// Forces the staged copies' data to disk. On Linux one `syncfs` of the
@@ -789,8 +833,9 @@ fn forward(
     index: usize,
     op: &Op,
     out: &mut Outcome,
+    reaper: &Reaper,
 ) -> Result<(), Error> {
-    let home = &Rc::clone(&dirs.home);
+    let home = &Arc::clone(&dirs.home);
     match op {
         Op::Remove { path, was, trash } => {
             let e = op_err_at("remove", home, path);
@@ -817,7 +862,7 @@ fn forward(
             if let Recorded::Symlink { .. } = was {
                 // A link carries nothing its record cannot recreate.
                 fault::write_point().map_err(op_err_at("remove", home, path))?;
-                td.unlink(trash_name).map_err(|x| e(x.into()))?;
+                reaper.unlink(&td, trash_name, path)?;
             }
             Ok(())
         }
@@ -931,13 +976,19 @@ fn forward(
                 out.staged.push((index, prev));
                 return Ok(());
             }
-            place(&d, home, op, &prev, (tmp, stash))
+            place(&d, home, op, &prev, (tmp, stash), reaper)
         }
     }
 }
 
 /// Puts a staged copy in place (see `run`).
-fn put_in_place(dirs: &mut Dirs, names: &mut Siblings, op: &Op, prev: &Prev) -> Result<(), Error> {
+fn put_in_place(
+    dirs: &mut Dirs,
+    names: &mut Siblings,
+    op: &Op,
+    prev: &Prev,
+    reaper: &Reaper,
+) -> Result<(), Error> {
     let Op::Put {
         path,
         names: put_names,
@@ -946,7 +997,7 @@ fn put_in_place(dirs: &mut Dirs, names: &mut Siblings, op: &Op, prev: &Prev) -> 
     else {
         return Ok(());
     };
-    let home = Rc::clone(&dirs.home);
+    let home = Arc::clone(&dirs.home);
     let d = dirs
         .need(path)
         .map_err(op_err_at("rename into place", &home, path))?;
@@ -954,18 +1005,19 @@ fn put_in_place(dirs: &mut Dirs, names: &mut Siblings, op: &Op, prev: &Prev) -> 
     let [tmp, stash] = names.put(path, put_names);
     let (_, tmp) = crate::sys::dirfd::split(tmp);
     let (_, stash) = crate::sys::dirfd::split(stash);
-    place(&d, &home, op, prev, (tmp, stash))
+    place(&d, &home, op, prev, (tmp, stash), reaper)
 }
 
 /// The last step of a Put: the entry made at its temporary name goes in
 /// place, never over anything but what the plan saw there. `tmp` and
 /// `stash` are the file names, in `d`.
 fn place(
-    d: &DirFd,
+    d: &Arc<DirFd>,
     home: &Path,
     op: &Op,
     prev: &Prev,
     (tmp, stash): (&str, &str),
+    reaper: &Reaper,
 ) -> Result<(), Error> {
     let Op::Put { path, was, .. } = op else {
         return Ok(());
@@ -1018,8 +1070,7 @@ fn place(
     }
     // The old link is recreated from its target on undo; the old
     // copy is still at `stash`.
-    d.unlink(tmp)
-        .map_err(|x| op_err_at("remove", home, path)(x.into()))
+    reaper.unlink(d, tmp, path)
 }
 
 /// Puts what was moved to `aside` back at `name`, and makes the error that
@@ -1480,5 +1531,6 @@ impl Op {
     }
 }
 
+mod reap;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,8 @@
 //! (`HEARTH_FAULT_PAUSE_AT=k`, SIGSTOP) so that a test's second process can
 //! change the home at exactly that moment and then continue it; and the
 //! record of an activation (`state.json`) can be made to fail
-//! (`HEARTH_FAULT_RECORD_FAIL=1`). Release
+//! (`HEARTH_FAULT_RECORD_FAIL=1`), and so can the k-th unlink of what a
+//! change took out of the home (`HEARTH_FAULT_UNLINK_FAIL_AT=k`). Release
 //! builds do not have the feature, and then `write_point` is an empty
 //! inline function.
 
@@ -61,6 +62,23 @@ mod imp {
         Ok(())
     }
 
+    /// The unlinks of what a change took out of the home and checked (an
+    /// old link swapped out, a removed link moved aside), made in line or on
+    /// `apply`'s helper thread: `HEARTH_FAULT_UNLINK_FAIL_AT=k` fails the
+    /// k-th, counted apart so that the write points stay put.
+    pub fn unlink_point() -> std::io::Result<()> {
+        static UNLINKS: AtomicU64 = AtomicU64::new(0);
+        static AT: OnceLock<Option<u64>> = OnceLock::new();
+        let at = *AT.get_or_init(|| setting("HEARTH_FAULT_UNLINK_FAIL_AT"));
+        let k = UNLINKS.fetch_add(1, Ordering::SeqCst) + 1;
+        if at == Some(k) {
+            return Err(std::io::Error::other(format!(
+                "injected fault at unlink {k}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Writing `state.json`: fails when `HEARTH_FAULT_RECORD_FAIL` is set,
     /// counted apart from the home's writes so that their points stay put.
     pub fn record_point() -> std::io::Result<()> {
@@ -72,7 +90,7 @@ mod imp {
 }
 
 #[cfg(feature = "fault-injection")]
-pub use imp::{cleanup_point, record_point, write_point};
+pub use imp::{cleanup_point, record_point, unlink_point, write_point};
 
 #[cfg(not(feature = "fault-injection"))]
 #[inline]
@@ -83,6 +101,12 @@ pub fn write_point() -> std::io::Result<()> {
 #[cfg(not(feature = "fault-injection"))]
 #[inline]
 pub fn cleanup_point() -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[inline]
+pub fn unlink_point() -> std::io::Result<()> {
     Ok(())
 }
 
