@@ -64,8 +64,11 @@ pub fn man_pages(cmd: &Command) -> Vec<(String, String)> {
 /// Every argument (of every command, hidden ones too) whose help is empty,
 /// as `command --option`.
 pub fn without_help(cmd: &Command) -> Vec<String> {
+    // Built, so that the arguments a subcommand adds only when used are there.
+    let mut cmd = cmd.clone();
+    cmd.build();
     let mut missing = Vec::new();
-    walk(cmd, cmd.get_name(), &mut missing);
+    walk(&cmd, cmd.get_name(), &mut missing);
     missing
 }
 

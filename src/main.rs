@@ -33,6 +33,56 @@ struct Cli {
     command: Command,
 }
 
+/// A subcommand's arguments, added to clap's definition only once clap
+/// needs them: when that subcommand is the one given, or for its help, the
+/// completions and the man pages. Derived, clap builds every option of every
+/// subcommand on each run: about half of the 0.5 ms that parsing the
+/// command line took in a no-op of 1,000 files (6 ms).
+struct Lazy<T>(T);
+
+impl<T: clap::Args> clap::Args for Lazy<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keeping_about(cmd, T::augment_args))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keeping_about(cmd, T::augment_args_for_update))
+    }
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+}
+
+/// `augment` of `cmd`, with the help the subcommand was given before it:
+/// added late, a flattened group's own help (`HomeArgs`, `StepArgs`) would
+/// replace it, where clap's derive adds the subcommand's help after its
+/// arguments.
+fn keeping_about(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+    let (about, long_about) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    let mut cmd = augment(cmd);
+    if let Some(about) = about {
+        cmd = cmd.about(about);
+    }
+    if let Some(long_about) = long_about {
+        cmd = cmd.long_about(long_about);
+    }
+    cmd
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Lazy)
+    }
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Lazy)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
+}
+
 /// Which home to build, and what Nix is given (`switch`, `build`).
 #[derive(clap::Args)]
 struct HomeArgs {
@@ -106,36 +156,9 @@ enum Command {
     /// Nix's own output shows as it builds; its evaluation errors are shown
     /// as Nix prints them. The activation is `hearth activate`'s: plan,
     /// status, generations and rollback work on what it applied.
-    Switch {
-        #[command(flatten)]
-        home: HomeArgs,
-        /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
-        /// instead of stopping; overrides home.backupFileExtension.
-        #[arg(short = 'b', long, value_name = "EXT")]
-        backup_ext: Option<String>,
-        /// Build, then show what the activation would do; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print one JSON document (docs/json.md), whatever the outcome.
-        #[arg(long)]
-        json: bool,
-    },
+    Switch(Lazy<SwitchArgs>),
     /// Build the home with Nix and print its generation; activate nothing.
-    Build {
-        #[command(flatten)]
-        home: HomeArgs,
-        /// Where to link the generation from (as nix-build's `result`).
-        #[arg(
-            long,
-            value_name = "PATH",
-            default_value = "result",
-            conflicts_with = "no_out_link"
-        )]
-        out_link: PathBuf,
-        /// Make no link (the generation may then be garbage-collected).
-        #[arg(long)]
-        no_out_link: bool,
-    },
+    Build(Lazy<BuildArgs>),
     /// Write a starting home.nix and offer to make login shells read hearth's profile.
     ///
     /// The home.nix (default ~/.config/hearth/home.nix) is written only
@@ -146,49 +169,9 @@ enum Command {
     /// shells installed: it sources the profile's etc/profile.d/hearth.sh,
     /// which puts the home's packages on `PATH`, `MANPATH`, `XDG_DATA_DIRS`
     /// and sets the session variables. Nothing of yours is overwritten.
-    Init {
-        /// Where to write home.nix.
-        #[arg(short = 'f', long = "file", value_name = "FILE")]
-        file: Option<PathBuf>,
-        /// Add the login shell line without asking.
-        #[arg(short = 'y', long)]
-        yes: bool,
-        /// Do not add it, and do not ask.
-        #[arg(long, conflicts_with = "yes")]
-        no_shell: bool,
-    },
+    Init(Lazy<InitArgs>),
     /// Apply a generation to $HOME: check everything, then change atomically.
-    Activate {
-        /// The generation: a directory holding manifest.json.
-        generation: PathBuf,
-        /// Show what would change and change nothing (same as `hearth plan`).
-        #[arg(long)]
-        dry_run: bool,
-        /// Print one JSON document (docs/json.md), whatever the outcome.
-        #[arg(long)]
-        json: bool,
-        /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
-        /// instead of stopping; overrides the manifest's backupExtension.
-        #[arg(short = 'b', long, value_name = "EXT")]
-        backup_ext: Option<String>,
-        /// As root: apply it to this user's home, in a process that has
-        /// dropped to the user (the generation must be in the Nix store and
-        /// be for this user). Without root, only one's own name is accepted.
-        #[arg(long, value_name = "NAME")]
-        user: Option<String>,
-        /// With --user, as root: kill the user's activation (and every
-        /// process it started) after this long: seconds, or 90s, 5m, 1h
-        /// [default: 300].
-        #[arg(long, value_name = "DURATION", requires = "user")]
-        timeout: Option<String>,
-        /// With --user, as root: also give the user's activation (and its
-        /// steps and hooks) this variable; repeatable. Its environment is
-        /// otherwise built from nothing (see README, Root mode).
-        #[arg(long, value_name = "NAME=VALUE", requires = "user")]
-        setenv: Vec<String>,
-        #[command(flatten)]
-        steps: StepArgs,
-    },
+    Activate(Lazy<ActivateArgs>),
     /// As root: activate several users' generations, each as that user.
     ///
     /// Users are processed one after another and independently: a failure or
@@ -198,44 +181,10 @@ enum Command {
     /// environment built from nothing (HOME, USER, LOGNAME, SHELL, PATH, the
     /// locale and Nix's store variables, and --setenv). Exit status 0 when
     /// every user succeeded, 1 otherwise.
-    ActivateUsers {
-        /// NAME=GENERATION pairs.
-        #[arg(required = true, value_name = "NAME=GEN")]
-        pairs: Vec<String>,
-        /// Kill a user's activation (and every process it started) after
-        /// this long, and go on with the next user: seconds, or 90s, 5m, 1h.
-        #[arg(long, value_name = "DURATION", default_value = "300")]
-        timeout: String,
-        /// Also give each user's activation (and its steps and hooks) this
-        /// variable; repeatable.
-        #[arg(long, value_name = "NAME=VALUE")]
-        setenv: Vec<String>,
-        #[command(flatten)]
-        steps: StepArgs,
-    },
+    ActivateUsers(Lazy<ActivateUsersArgs>),
     /// Internal: run by root mode for one user; drops to NAME, then activates.
     #[command(name = "activate-as-user", hide = true)]
-    ActivateAsUser {
-        /// The user to become.
-        name: String,
-        /// The generation, in the Nix store.
-        generation: PathBuf,
-        /// Plan only, as `activate --dry-run`.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print one JSON document (docs/json.md), whatever the outcome.
-        #[arg(long)]
-        json: bool,
-        /// Move what is in the way aside to PATH.EXT, as `activate -b`.
-        #[arg(short = 'b', long, value_name = "EXT")]
-        backup_ext: Option<String>,
-        #[command(flatten)]
-        steps: StepArgs,
-        /// Root mode relays this process's stderr to the systemd journal:
-        /// prefix each line with its syslog priority.
-        #[arg(long = "stderr-journal", hide = true)]
-        stderr_journal: bool,
-    },
+    ActivateAsUser(Lazy<ActivateAsUserArgs>),
     /// Show what `activate` would do, without changing anything.
     ///
     /// With --system PATH: every home of a built NixOS or nix-darwin system
@@ -243,21 +192,7 @@ enum Command {
     /// its etc/hearth/homes.json), each user's plan computed as that user,
     /// as root mode runs it (needs root unless every home is the caller's).
     /// Exit status 0 when every plan was computed, conflicts or not.
-    #[command(group(clap::ArgGroup::new("what").required(true).args(["generation", "system"])))]
-    Plan {
-        /// The generation: a directory holding manifest.json.
-        generation: Option<PathBuf>,
-        /// A system toplevel, or its etc/hearth/homes.json.
-        #[arg(long, value_name = "PATH", conflicts_with = "backup_ext")]
-        system: Option<PathBuf>,
-        /// Print one JSON document (docs/json.md), whatever the outcome.
-        #[arg(long)]
-        json: bool,
-        /// Plan with what is in the way moved aside to PATH.EXT, as
-        /// `activate -b EXT` would.
-        #[arg(short = 'b', long, value_name = "EXT")]
-        backup_ext: Option<String>,
-    },
+    Plan(Lazy<PlanArgs>),
     /// Check whether the home still matches the current generation.
     Status {
         /// Print one JSON document (docs/json.md).
@@ -283,56 +218,15 @@ enum Command {
         json: bool,
     },
     /// Re-apply an earlier generation (the previous one by default).
-    Rollback {
-        /// The generation number to go back to (see `hearth generations`).
-        #[arg(long, value_name = "N")]
-        to: Option<u64>,
-        /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
-        /// instead of stopping, as `activate -b`.
-        #[arg(short = 'b', long, value_name = "EXT")]
-        backup_ext: Option<String>,
-        /// Show what the rollback would change and change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print one JSON document (docs/json.md), whatever the outcome.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        steps: StepArgs,
-    },
+    Rollback(Lazy<RollbackArgs>),
     /// Forget generations and release their GC roots (never the current one).
-    RemoveGenerations {
-        /// The generation numbers (see `hearth generations`).
-        #[arg(required = true, value_name = "N")]
-        numbers: Vec<u64>,
-        /// Check the numbers and say what would be removed; remove nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print one JSON document (docs/json.md), whatever the outcome.
-        #[arg(long)]
-        json: bool,
-    },
+    RemoveGenerations(Lazy<RemoveGenerationsArgs>),
     /// Remove generations by age, count or both (never the current one).
     ///
     /// Given both --older-than and --keep-last, a generation is kept when
     /// either keeps it: only those older than the age and beyond the newest
     /// N are removed.
-    #[command(group(clap::ArgGroup::new("rule").required(true).multiple(true).args(["older_than", "keep_last"])))]
-    ExpireGenerations {
-        /// Remove generations first activated longer ago than this: 30d,
-        /// 12h, 2w, 1w2d, "30 days", 1y (a bare number is in days).
-        #[arg(long, value_name = "DURATION")]
-        older_than: Option<String>,
-        /// Keep the newest N generations.
-        #[arg(long, value_name = "N")]
-        keep_last: Option<usize>,
-        /// Say what would be removed; remove nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print one JSON document (docs/json.md), whatever the outcome.
-        #[arg(long)]
-        json: bool,
-    },
+    ExpireGenerations(Lazy<ExpireGenerationsArgs>),
     /// Show how the home differs from the current generation, as a unified diff.
     ///
     /// For each managed copy whose content or mode was changed, and each
@@ -391,16 +285,212 @@ enum Command {
     },
 }
 
+// `hearth switch`'s arguments (its help is on `Command::Switch`).
+#[derive(clap::Args)]
+struct SwitchArgs {
+    #[command(flatten)]
+    home: HomeArgs,
+    /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
+    /// instead of stopping; overrides home.backupFileExtension.
+    #[arg(short = 'b', long, value_name = "EXT")]
+    backup_ext: Option<String>,
+    /// Build, then show what the activation would do; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document (docs/json.md), whatever the outcome.
+    #[arg(long)]
+    json: bool,
+}
+
+// `hearth build`'s arguments (its help is on `Command::Build`).
+#[derive(clap::Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    home: HomeArgs,
+    /// Where to link the generation from (as nix-build's `result`).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "result",
+        conflicts_with = "no_out_link"
+    )]
+    out_link: PathBuf,
+    /// Make no link (the generation may then be garbage-collected).
+    #[arg(long)]
+    no_out_link: bool,
+}
+
+// `hearth init`'s arguments (its help is on `Command::Init`).
+#[derive(clap::Args)]
+struct InitArgs {
+    /// Where to write home.nix.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Add the login shell line without asking.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// Do not add it, and do not ask.
+    #[arg(long, conflicts_with = "yes")]
+    no_shell: bool,
+}
+
+// `hearth activate`'s arguments (its help is on `Command::Activate`).
+#[derive(clap::Args)]
+struct ActivateArgs {
+    /// The generation: a directory holding manifest.json.
+    generation: PathBuf,
+    /// Show what would change and change nothing (same as `hearth plan`).
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document (docs/json.md), whatever the outcome.
+    #[arg(long)]
+    json: bool,
+    /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
+    /// instead of stopping; overrides the manifest's backupExtension.
+    #[arg(short = 'b', long, value_name = "EXT")]
+    backup_ext: Option<String>,
+    /// As root: apply it to this user's home, in a process that has
+    /// dropped to the user (the generation must be in the Nix store and
+    /// be for this user). Without root, only one's own name is accepted.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// With --user, as root: kill the user's activation (and every
+    /// process it started) after this long: seconds, or 90s, 5m, 1h
+    /// [default: 300].
+    #[arg(long, value_name = "DURATION", requires = "user")]
+    timeout: Option<String>,
+    /// With --user, as root: also give the user's activation (and its
+    /// steps and hooks) this variable; repeatable. Its environment is
+    /// otherwise built from nothing (see README, Root mode).
+    #[arg(long, value_name = "NAME=VALUE", requires = "user")]
+    setenv: Vec<String>,
+    #[command(flatten)]
+    steps: StepArgs,
+}
+
+// `hearth activate-users`'s arguments (its help is on `Command::ActivateUsers`).
+#[derive(clap::Args)]
+struct ActivateUsersArgs {
+    /// NAME=GENERATION pairs.
+    #[arg(required = true, value_name = "NAME=GEN")]
+    pairs: Vec<String>,
+    /// Kill a user's activation (and every process it started) after
+    /// this long, and go on with the next user: seconds, or 90s, 5m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "300")]
+    timeout: String,
+    /// Also give each user's activation (and its steps and hooks) this
+    /// variable; repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    setenv: Vec<String>,
+    #[command(flatten)]
+    steps: StepArgs,
+}
+
+// `hearth activate-as-user`'s arguments (its help is on `Command::ActivateAsUser`).
+#[derive(clap::Args)]
+struct ActivateAsUserArgs {
+    /// The user to become.
+    name: String,
+    /// The generation, in the Nix store.
+    generation: PathBuf,
+    /// Plan only, as `activate --dry-run`.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document (docs/json.md), whatever the outcome.
+    #[arg(long)]
+    json: bool,
+    /// Move what is in the way aside to PATH.EXT, as `activate -b`.
+    #[arg(short = 'b', long, value_name = "EXT")]
+    backup_ext: Option<String>,
+    #[command(flatten)]
+    steps: StepArgs,
+    /// Root mode relays this process's stderr to the systemd journal:
+    /// prefix each line with its syslog priority.
+    #[arg(long = "stderr-journal", hide = true)]
+    stderr_journal: bool,
+}
+
+// `hearth plan`'s arguments (its help is on `Command::Plan`).
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["generation", "system"])))]
+struct PlanArgs {
+    /// The generation: a directory holding manifest.json.
+    generation: Option<PathBuf>,
+    /// A system toplevel, or its etc/hearth/homes.json.
+    #[arg(long, value_name = "PATH", conflicts_with = "backup_ext")]
+    system: Option<PathBuf>,
+    /// Print one JSON document (docs/json.md), whatever the outcome.
+    #[arg(long)]
+    json: bool,
+    /// Plan with what is in the way moved aside to PATH.EXT, as
+    /// `activate -b EXT` would.
+    #[arg(short = 'b', long, value_name = "EXT")]
+    backup_ext: Option<String>,
+}
+
+// `hearth rollback`'s arguments (its help is on `Command::Rollback`).
+#[derive(clap::Args)]
+struct RollbackArgs {
+    /// The generation number to go back to (see `hearth generations`).
+    #[arg(long, value_name = "N")]
+    to: Option<u64>,
+    /// Move what is in the way aside to PATH.EXT (then .EXT.1, ...)
+    /// instead of stopping, as `activate -b`.
+    #[arg(short = 'b', long, value_name = "EXT")]
+    backup_ext: Option<String>,
+    /// Show what the rollback would change and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document (docs/json.md), whatever the outcome.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    steps: StepArgs,
+}
+
+// `hearth remove-generations`'s arguments (its help is on `Command::RemoveGenerations`).
+#[derive(clap::Args)]
+struct RemoveGenerationsArgs {
+    /// The generation numbers (see `hearth generations`).
+    #[arg(required = true, value_name = "N")]
+    numbers: Vec<u64>,
+    /// Check the numbers and say what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document (docs/json.md), whatever the outcome.
+    #[arg(long)]
+    json: bool,
+}
+
+// `hearth expire-generations`'s arguments (its help is on `Command::ExpireGenerations`).
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).multiple(true).args(["older_than", "keep_last"])))]
+struct ExpireGenerationsArgs {
+    /// Remove generations first activated longer ago than this: 30d,
+    /// 12h, 2w, 1w2d, "30 days", 1y (a bare number is in days).
+    #[arg(long, value_name = "DURATION")]
+    older_than: Option<String>,
+    /// Keep the newest N generations.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<usize>,
+    /// Say what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document (docs/json.md), whatever the outcome.
+    #[arg(long)]
+    json: bool,
+}
+
 impl Command {
     /// For a command that activates (or plans) one home: whether it is a
     /// dry run. Its failure ends with `report::last_line`.
     fn activation(&self) -> Option<bool> {
         match self {
-            Command::Activate { dry_run, .. } | Command::ActivateAsUser { dry_run, .. } => {
-                Some(*dry_run)
-            }
-            Command::Rollback { dry_run, .. } | Command::Switch { dry_run, .. } => Some(*dry_run),
-            Command::Plan { system: None, .. } => Some(true),
+            Command::Activate(Lazy(ActivateArgs { dry_run, .. }))
+            | Command::ActivateAsUser(Lazy(ActivateAsUserArgs { dry_run, .. }))
+            | Command::Rollback(Lazy(RollbackArgs { dry_run, .. }))
+            | Command::Switch(Lazy(SwitchArgs { dry_run, .. })) => Some(*dry_run),
+            Command::Plan(Lazy(PlanArgs { system: None, .. })) => Some(true),
             _ => None,
         }
     }
@@ -408,20 +498,23 @@ impl Command {
     /// The command's name in JSON documents, and whether `--json` was given.
     fn json(&self) -> (&'static str, bool) {
         match self {
-            Command::Activate { json, .. } | Command::ActivateAsUser { json, .. } => {
-                ("activate", *json)
-            }
-            Command::Plan { json, .. } => ("plan", *json),
+            Command::Activate(Lazy(ActivateArgs { json, .. }))
+            | Command::ActivateAsUser(Lazy(ActivateAsUserArgs { json, .. })) => ("activate", *json),
+            Command::Plan(Lazy(PlanArgs { json, .. })) => ("plan", *json),
             Command::Status { json } => ("status", *json),
             Command::Generations { json } => ("generations", *json),
             Command::Packages { json } => ("packages", *json),
-            Command::Rollback { json, .. } => ("rollback", *json),
-            Command::RemoveGenerations { json, .. } => ("remove-generations", *json),
-            Command::ExpireGenerations { json, .. } => ("expire-generations", *json),
-            Command::ActivateUsers { .. } => ("activate-users", false),
-            Command::Switch { json, .. } => ("switch", *json),
-            Command::Build { .. } => ("build", false),
-            Command::Init { .. } => ("init", false),
+            Command::Rollback(Lazy(RollbackArgs { json, .. })) => ("rollback", *json),
+            Command::RemoveGenerations(Lazy(RemoveGenerationsArgs { json, .. })) => {
+                ("remove-generations", *json)
+            }
+            Command::ExpireGenerations(Lazy(ExpireGenerationsArgs { json, .. })) => {
+                ("expire-generations", *json)
+            }
+            Command::ActivateUsers(_) => ("activate-users", false),
+            Command::Switch(Lazy(SwitchArgs { json, .. })) => ("switch", *json),
+            Command::Build(_) => ("build", false),
+            Command::Init(_) => ("init", false),
             Command::Check { .. } => ("check", false),
             Command::Diff { .. } => ("diff", false),
             Command::Doctor => ("doctor", false),
@@ -556,12 +649,12 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
         Command::BuildEnv { .. } | Command::BuildGeneration { .. } => Err(Error::InvalidArg(
             "build commands are handled in main".into(),
         )),
-        Command::Switch {
+        Command::Switch(Lazy(SwitchArgs {
             home,
             backup_ext,
             dry_run,
             json,
-        } => {
+        })) => {
             let ctx = context(timeout, out)?;
             let built = match standalone_build(&home, &ctx, &standalone::eval::OutLink::Temporary) {
                 Ok(built) => built,
@@ -581,11 +674,11 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 out,
             )
         }
-        Command::Build {
+        Command::Build(Lazy(BuildArgs {
             home,
             out_link,
             no_out_link,
-        } => {
+        })) => {
             let ctx = context(timeout, out)?;
             let link = if no_out_link {
                 standalone::eval::OutLink::Nothing
@@ -603,11 +696,11 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 Err(e) => Ok(out.refuse_standalone(&e)),
             }
         }
-        Command::Init {
+        Command::Init(Lazy(InitArgs {
             file,
             yes,
             no_shell,
-        } => {
+        })) => {
             let ctx = context(timeout, out)?;
             Ok(match init(file.as_deref(), yes, no_shell, &ctx, out) {
                 Ok(done) => done,
@@ -619,7 +712,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             out.text(&report::check_text(&generation, &g));
             Ok(("valid", ExitCode::Success))
         }
-        Command::Activate {
+        Command::Activate(Lazy(ActivateArgs {
             generation,
             dry_run,
             json,
@@ -628,7 +721,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             timeout: limit,
             setenv,
             steps,
-        } => {
+        })) => {
             let (limit, setenv) = match root_limits(limit.as_deref(), &setenv) {
                 Ok(parsed) => parsed,
                 Err(e) => return Ok(out.refuse(&e)),
@@ -645,12 +738,12 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             };
             activate_as(&name, &generation, opts, out)
         }
-        Command::ActivateUsers {
+        Command::ActivateUsers(Lazy(ActivateUsersArgs {
             pairs,
             timeout: limit,
             setenv,
             steps,
-        } => {
+        })) => {
             let (limit, setenv) = match root_limits(Some(&limit), &setenv) {
                 Ok(parsed) => parsed,
                 Err(e) => return Ok(out.refuse(&e)),
@@ -667,7 +760,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             };
             activate_users(&pairs, &opts, out)
         }
-        Command::ActivateAsUser {
+        Command::ActivateAsUser(Lazy(ActivateAsUserArgs {
             name,
             generation,
             dry_run,
@@ -675,7 +768,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             backup_ext,
             steps,
             stderr_journal,
-        } => {
+        })) => {
             if stderr_journal {
                 hearth::term::assume_stderr_journal();
             }
@@ -708,7 +801,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
                 out,
             )
         }
-        Command::Activate {
+        Command::Activate(Lazy(ActivateArgs {
             generation,
             dry_run,
             json,
@@ -716,7 +809,7 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             user: None,
             steps,
             ..
-        } => activate(
+        })) => activate(
             (timeout, steps.step_timeout),
             &Request {
                 generation,
@@ -727,22 +820,22 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             },
             out,
         ),
-        Command::Plan {
+        Command::Plan(Lazy(PlanArgs {
             system: Some(system),
             json,
             ..
-        } => Ok(plan_system(&system, timeout, json, out)),
-        Command::Plan {
+        })) => Ok(plan_system(&system, timeout, json, out)),
+        Command::Plan(Lazy(PlanArgs {
             generation: None, ..
-        } => Err(Error::InvalidArg(
+        })) => Err(Error::InvalidArg(
             "give a generation or --system PATH".into(),
         )),
-        Command::Plan {
+        Command::Plan(Lazy(PlanArgs {
             generation: Some(generation),
             json,
             backup_ext,
             ..
-        } => activate(
+        })) => activate(
             (timeout, None),
             &Request {
                 generation,
@@ -753,13 +846,13 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
             },
             out,
         ),
-        Command::Rollback {
+        Command::Rollback(Lazy(RollbackArgs {
             to,
             backup_ext,
             dry_run,
             json,
             steps,
-        } => {
+        })) => {
             let mut ctx = context(timeout, out)?;
             ctx.step_timeout = steps.step_timeout;
             let target = home::activate::rollback_target(&ctx, to, &mut |e| out.event(e))?;
@@ -778,21 +871,21 @@ fn run(cli: Cli, out: &mut report::Output) -> Result<Done, Error> {
         Command::Status { .. } => status(timeout, out),
         Command::Generations { .. } => generations(timeout, out),
         Command::Packages { .. } => packages(timeout, out),
-        Command::RemoveGenerations {
+        Command::RemoveGenerations(Lazy(RemoveGenerationsArgs {
             numbers, dry_run, ..
-        } => {
+        })) => {
             let ctx = context(timeout, out)?;
             let removed = home::activate::remove_generations(&ctx, &numbers, dry_run, &mut |e| {
                 out.event(e);
             })?;
             Ok(removed_outcome(out, removed, dry_run))
         }
-        Command::ExpireGenerations {
+        Command::ExpireGenerations(Lazy(ExpireGenerationsArgs {
             older_than,
             keep_last,
             dry_run,
             ..
-        } => {
+        })) => {
             let ctx = context(timeout, out)?;
             let older_than = older_than
                 .map(|d| {
@@ -1242,6 +1335,33 @@ mod tests {
     fn no_option_has_an_empty_help() {
         let missing = hearth::cli_docs::without_help(&Cli::command());
         assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    /// Each command's help is its own, also where it adds its arguments
+    /// only when used (`Lazy`) and they include a group with a help of its
+    /// own (`HomeArgs`, `StepArgs`).
+    #[test]
+    fn each_command_keeps_its_own_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let about = |name: &str| {
+            let sub = cmd.find_subcommand(name).unwrap();
+            (
+                sub.get_about().map(ToString::to_string),
+                sub.get_long_about().map(ToString::to_string),
+            )
+        };
+        let abouts: Vec<_> = cmd.get_subcommands().map(|c| about(c.get_name())).collect();
+        for (i, a) in abouts.iter().enumerate() {
+            assert!(a.0.is_some(), "{i}: {abouts:#?}");
+            assert!(!abouts[..i].contains(a), "{i}: {abouts:#?}");
+        }
+        assert_eq!(
+            about("activate").0.as_deref(),
+            Some("Apply a generation to $HOME: check everything, then change atomically")
+        );
+        let (_, long) = about("switch");
+        assert!(long.is_some_and(|l| l.contains("Nix's own output shows")));
     }
 
     #[test]
