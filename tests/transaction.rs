@@ -405,6 +405,18 @@ fn grid(home: &TestHome, content: &str) -> GenSpec {
     g
 }
 
+/// A home on the grid's first generation (every link holding "1"), as
+/// it is then, and the first and second ("2") generations.
+fn on_grid_gen1() -> (TestHome, Snapshot, PathBuf, PathBuf) {
+    let home = TestHome::new();
+    let [gen1, gen2] = build_generations(&[grid(&home, "1\n"), grid(&home, "2\n")])
+        .try_into()
+        .unwrap();
+    activate(&home, &gen1).assert_ok();
+    let before = home.snapshot();
+    (home, before, gen1, gen2)
+}
+
 /// A home of more directories than hearth keeps open at once while it
 /// looks and while it applies (256 each): a switch that fails past that
 /// many reverts in every one of them, and one that is not disturbed lands.
@@ -414,12 +426,7 @@ fn grid(home: &TestHome, content: &str) -> GenSpec {
     ignore = "needs --features fault-injection"
 )]
 fn a_switch_across_more_directories_than_are_kept_open_reverts_or_lands() {
-    let home = TestHome::new();
-    let [gen1, gen2] = build_generations(&[grid(&home, "1\n"), grid(&home, "2\n")])
-        .try_into()
-        .unwrap();
-    activate(&home, &gen1).assert_ok();
-    let before = home.snapshot();
+    let (home, before, gen1, gen2) = on_grid_gen1();
     // Each replaced link is at least one write and at most two: the fault
     // comes after more than 256 of the 576 directories were written in.
     let actions = planned_actions(&home, &gen2);
@@ -489,12 +496,7 @@ fn a_failed_unlink_of_what_a_switch_took_out_reverts_exactly() {
     assert_same(&s.after, &s.home.snapshot());
 
     // On the helper: 576 links replaced, the 300th unlink fails.
-    let home = TestHome::new();
-    let [gen1, gen2] = build_generations(&[grid(&home, "1\n"), grid(&home, "2\n")])
-        .try_into()
-        .unwrap();
-    activate(&home, &gen1).assert_ok();
-    let before = home.snapshot();
+    let (home, before, gen1, gen2) = on_grid_gen1();
     let [(name, value)] = fail_at(300);
     let run = home.hearth_env(["activate", path_str(&gen2)], &[(name, value.as_str())]);
     reverted(&run, 300);
