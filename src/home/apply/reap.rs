@@ -24,9 +24,10 @@ use crate::manifest::RelPath;
 use crate::sys::dirfd::DirFd;
 use crate::sys::fault;
 
-/// Below this many unlinks, starting a thread costs about what it saves:
-/// each unlink costs 10–25 µs on the 2-core VMs this was measured on, a
-/// thread's start some 50–100 µs, and each hand-over a wake of the helper.
+/// Below this many unlinks, starting a thread costs about what it saves: on
+/// the 2-core VM this was measured on, a thread's start and join took
+/// 60–95 µs and an unlink 20–35 µs (the benchmark's ext4, under perf trace),
+/// and each hand-over may cost a wake of the helper.
 pub(super) const WORTH_A_THREAD: usize = 32;
 
 /// Who unlinks: this thread at once, or the helper.
