@@ -8,10 +8,11 @@
 //!
 //! An entry waiting to be unlinked is one the journal already accounts for:
 //! undo finds it at its temporary or trash name, as after a kill between the
-//! check and the unlink, and puts it back. So before anything is undone,
-//! and before an operation that needs a directory empty or moves one, the
-//! helper is waited for ([`Reaper::wait`]); an unlink that failed fails the
-//! activation there, as it did when it was made in line.
+//! check and the unlink, and puts it back. Before anything is undone, so
+//! that the two never work on one entry at once, before a directory is
+//! removed (it must be empty), and before the commit, the helper is waited
+//! for ([`Reaper::wait`]); an unlink that failed fails the activation there,
+//! as it did when it was made in line.
 
 use std::io;
 use std::path::Path;
@@ -28,7 +29,7 @@ use crate::sys::fault;
 /// the 2-core VM this was measured on, a thread's start and join took
 /// 60–95 µs and an unlink 20–35 µs (the benchmark's ext4, under perf trace),
 /// and each hand-over may cost a wake of the helper.
-pub(super) const WORTH_A_THREAD: usize = 32;
+const WORTH_A_THREAD: usize = 32;
 
 /// Who unlinks: this thread at once, or the helper.
 pub(super) struct Reaper {
