@@ -42,30 +42,14 @@ struct Lazy<T>(T);
 
 impl<T: clap::Args> clap::Args for Lazy<T> {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        cmd.defer(|cmd| keeping_about(cmd, T::augment_args))
+        cmd.defer(T::augment_args)
     }
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        cmd.defer(|cmd| keeping_about(cmd, T::augment_args_for_update))
+        cmd.defer(T::augment_args_for_update)
     }
     fn group_id() -> Option<clap::Id> {
         T::group_id()
     }
-}
-
-/// `augment` of `cmd`, with the help the subcommand was given before it:
-/// added late, a flattened group's own help (`HomeArgs`, `StepArgs`) would
-/// replace it, where clap's derive adds the subcommand's help after its
-/// arguments.
-fn keeping_about(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
-    let (about, long_about) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
-    let mut cmd = augment(cmd);
-    if let Some(about) = about {
-        cmd = cmd.about(about);
-    }
-    if let Some(long_about) = long_about {
-        cmd = cmd.long_about(long_about);
-    }
-    cmd
 }
 
 impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
@@ -83,7 +67,9 @@ impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
     }
 }
 
-/// Which home to build, and what Nix is given (`switch`, `build`).
+// Which home to build, and what Nix is given (`switch`, `build`). A plain
+// comment: a doc comment would be the help of each command that flattens
+// it, since `Lazy` adds the group after the command's own help.
 #[derive(clap::Args)]
 struct HomeArgs {
     /// The home configuration (a module; default:
@@ -132,7 +118,8 @@ impl HomeArgs {
     }
 }
 
-/// How long the generation's programs may run (`activate`, `rollback`).
+// How long the generation's programs may run (`activate`, `rollback`); a
+// plain comment, as `HomeArgs`'s.
 #[derive(clap::Args)]
 struct StepArgs {
     /// Kill a step or hook (and every process it started) that runs longer
@@ -1338,8 +1325,8 @@ mod tests {
     }
 
     /// Each command's help is its own, also where it adds its arguments
-    /// only when used (`Lazy`) and they include a group with a help of its
-    /// own (`HomeArgs`, `StepArgs`).
+    /// only when used (`Lazy`) and they include a flattened group
+    /// (`HomeArgs`, `StepArgs`), whose doc comment would replace it.
     #[test]
     fn each_command_keeps_its_own_help() {
         let mut cmd = Cli::command();

@@ -943,13 +943,12 @@ fn forward(
             // Errors name the target, never the temporary name the new
             // entry is made at (the user knows the one, not the other).
             let name = path.file_name();
-            let [tmp, stash] = names.put(path, put_names);
-            let tmp = sibling_name(path, tmp).map_err(op_err_at("create", home, path))?;
-            let stash =
-                sibling_name(path, stash).map_err(op_err_at("keep a copy of", home, path))?;
             let d = dirs.need(path).map_err(op_err_at("create", home, path))?;
             let mut prev = prev.clone();
             if prev == Prev::File {
+                let [_, stash] = names.put(path, put_names);
+                let stash =
+                    sibling_name(path, stash).map_err(op_err_at("keep a copy of", home, path))?;
                 fault::write_point().map_err(op_err_at("keep a copy of", home, path))?;
                 match d.link(name, stash) {
                     Ok(()) => {}
@@ -971,6 +970,12 @@ fn forward(
                     Err(x) => Err(op_err_at("create", home, path)(x.into())),
                 };
             }
+            // Named only here: a new link, the most common change, needs
+            // neither name.
+            let [tmp, stash] = names.put(path, put_names);
+            let tmp = sibling_name(path, tmp).map_err(op_err_at("create", home, path))?;
+            let stash =
+                sibling_name(path, stash).map_err(op_err_at("keep a copy of", home, path))?;
             create(&d, want, tmp).map_err(op_err_at("create", home, path))?;
             if let Desired::Copy { .. } = want {
                 out.staged.push((index, prev));

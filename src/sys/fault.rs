@@ -50,16 +50,8 @@ mod imp {
     /// (`HEARTH_FAULT_CLEANUP_FAIL_AT=k`), so that the write points of a
     /// switch stay the same whether or not it cleans up.
     pub fn cleanup_point() -> std::io::Result<()> {
-        static CLEANUPS: AtomicU64 = AtomicU64::new(0);
-        static AT: OnceLock<Option<u64>> = OnceLock::new();
-        let at = *AT.get_or_init(|| setting("HEARTH_FAULT_CLEANUP_FAIL_AT"));
-        let k = CLEANUPS.fetch_add(1, Ordering::SeqCst) + 1;
-        if at == Some(k) {
-            return Err(std::io::Error::other(format!(
-                "injected fault at cleanup {k}"
-            )));
-        }
-        Ok(())
+        static CLEANUPS: Counted = Counted::new("HEARTH_FAULT_CLEANUP_FAIL_AT", "cleanup");
+        CLEANUPS.next()
     }
 
     /// The unlinks of what a change took out of the home and checked (an
@@ -67,16 +59,40 @@ mod imp {
     /// `apply`'s helper thread: `HEARTH_FAULT_UNLINK_FAIL_AT=k` fails the
     /// k-th, counted apart so that the write points stay put.
     pub fn unlink_point() -> std::io::Result<()> {
-        static UNLINKS: AtomicU64 = AtomicU64::new(0);
-        static AT: OnceLock<Option<u64>> = OnceLock::new();
-        let at = *AT.get_or_init(|| setting("HEARTH_FAULT_UNLINK_FAIL_AT"));
-        let k = UNLINKS.fetch_add(1, Ordering::SeqCst) + 1;
-        if at == Some(k) {
-            return Err(std::io::Error::other(format!(
-                "injected fault at unlink {k}"
-            )));
+        static UNLINKS: Counted = Counted::new("HEARTH_FAULT_UNLINK_FAIL_AT", "unlink");
+        UNLINKS.next()
+    }
+
+    /// Points of one kind, counted apart from the writes: the k-th fails
+    /// when the setting says k.
+    struct Counted {
+        setting: &'static str,
+        what: &'static str,
+        count: AtomicU64,
+        at: OnceLock<Option<u64>>,
+    }
+
+    impl Counted {
+        const fn new(setting: &'static str, what: &'static str) -> Self {
+            Counted {
+                setting,
+                what,
+                count: AtomicU64::new(0),
+                at: OnceLock::new(),
+            }
         }
-        Ok(())
+
+        fn next(&self) -> std::io::Result<()> {
+            let at = *self.at.get_or_init(|| setting(self.setting));
+            let k = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+            if at == Some(k) {
+                let what = self.what;
+                return Err(std::io::Error::other(format!(
+                    "injected fault at {what} {k}"
+                )));
+            }
+            Ok(())
+        }
     }
 
     /// Writing `state.json`: fails when `HEARTH_FAULT_RECORD_FAIL` is set,
