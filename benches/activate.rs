@@ -928,8 +928,8 @@ impl Bench<'_> {
     /// from 10,000 to 100,000 files divides four medians: with three runs
     /// at 100,000 it moved by a tenth from one run of the benchmark to the
     /// next, and with seven at 10,000 and five at 100,000 the first
-    /// activation's still moved from 0.92 to 1.19 over four runs of one
-    /// build (single runs of it, hearth's and the floor's, spread by half).
+    /// activation's still moved from 0.92 to 1.19 over four runs in one
+    /// session (single runs of it, hearth's and the floor's, spread by half).
     fn reps(&self) -> usize {
         match self.s.n {
             0..=1_000 => 21,
