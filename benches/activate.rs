@@ -930,11 +930,13 @@ impl Bench<'_> {
     /// next, and with seven at 10,000 and five at 100,000 the first
     /// activation's still moved from 0.92 to 1.19 over four runs in one
     /// session (single runs of it, hearth's and the floor's, spread by half).
+    /// With 11 at 10,000 the floor of a switch there still spread from 132
+    /// to 198 ms within one run, and its growth was 8.8 in one run and 10.7
+    /// in the next; runs at 10,000 take a second or less, so there are 21.
     fn reps(&self) -> usize {
         match self.s.n {
-            0..=1_000 => 21,
-            1_001..=10_000 => 11,
-            _ => 7,
+            0..=10_000 => 21,
+            _ => 9,
         }
     }
 
