@@ -8,9 +8,9 @@
 //!
 //! The helper gets a directory's entries together, once the activation has
 //! gone on to another directory: two threads changing one directory wait on
-//! its lock (at 100,000 files the kernel spun on it for about a tenth of a
-//! switch), and each hand-over may wake the helper, so one per directory
-//! rather than one per entry.
+//! its lock (at 100,000 files the kernel spun on it for 127 ms of CPU in a
+//! switch of 1.5 s), and each hand-over may wake the helper, so one per
+//! directory rather than one per entry.
 //!
 //! An entry waiting to be unlinked is one the journal already accounts for:
 //! undo finds it at its temporary or trash name, as after a kill between the
