@@ -932,7 +932,9 @@ impl Bench<'_> {
     /// session (single runs of it, hearth's and the floor's, spread by half).
     /// With 11 at 10,000 the floor of a switch there still spread from 132
     /// to 198 ms within one run, and its growth was 8.8 in one run and 10.7
-    /// in the next; runs at 10,000 take a second or less, so there are 21.
+    /// in the next; runs at 10,000 take a second or less, so there are 21,
+    /// and at 100,000 two more (9), as many as keep a run with `--large`
+    /// near ten minutes.
     fn reps(&self) -> usize {
         match self.s.n {
             0..=10_000 => 21,

@@ -54,6 +54,12 @@ struct Unlink {
     path: RelPath,
 }
 
+impl Unlink {
+    fn run(&self, home: &Path) -> Result<(), Error> {
+        unlink_now(&self.dir, &self.name, &self.path, home)
+    }
+}
+
 enum Job {
     /// The unlinks of one directory, in order.
     Unlink(Vec<Unlink>),
@@ -121,7 +127,7 @@ impl Reaper {
         // gone anyway (it panicked), the batch comes back and is done here.
         if let Err(mpsc::SendError(Job::Unlink(batch))) = helper.send(Job::Unlink(batch)) {
             for u in batch {
-                unlink_now(&u.dir, &u.name, &u.path, &self.home)?;
+                u.run(&self.home)?;
             }
         }
         Ok(())
@@ -153,7 +159,7 @@ fn reap(jobs: &mpsc::Receiver<Job>, home: &Path) {
         match job {
             Job::Unlink(batch) => {
                 for u in batch {
-                    if let Err(e) = unlink_now(&u.dir, &u.name, &u.path, home) {
+                    if let Err(e) = u.run(home) {
                         failed.get_or_insert(e);
                     }
                 }
