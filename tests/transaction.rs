@@ -417,6 +417,34 @@ fn on_grid_gen1() -> (TestHome, Snapshot, PathBuf, PathBuf) {
     (home, before, gen1, gen2)
 }
 
+/// A home of 9,216 links (64 directories of 144) to one file, as it is
+/// then, and the generations of those links to it and to another file: a
+/// switch that unlinks more old links than `apply` hands to its helper
+/// thread (8,192).
+fn many_links() -> (TestHome, Snapshot, PathBuf, PathBuf) {
+    let home = TestHome::new();
+    let tree = build_tree(&[("one", "1\n", false), ("two", "2\n", false)]);
+    let links_to = |source: &Path| {
+        let mut g = home.gen();
+        for d in 0..64 {
+            for f in 0..144 {
+                g = g.file(FileSpec::path(
+                    &format!("d{d:02}/f{f:03}"),
+                    path_str(source),
+                ));
+            }
+        }
+        g
+    };
+    let [gen1, gen2] =
+        build_generations(&[links_to(&tree.join("one")), links_to(&tree.join("two"))])
+            .try_into()
+            .unwrap();
+    activate(&home, &gen1).assert_ok();
+    let before = home.snapshot();
+    (home, before, gen1, gen2)
+}
+
 /// A home of more directories than hearth keeps open at once while it
 /// looks and while it applies (256 each): a switch that fails past that
 /// many reverts in every one of them, and one that is not disturbed lands.
@@ -495,11 +523,11 @@ fn a_failed_unlink_of_what_a_switch_took_out_reverts_exactly() {
     assert!(k > 10, "only {} unlinks", k - 1);
     assert_same(&s.after, &s.home.snapshot());
 
-    // On the helper: 576 links replaced, the 300th unlink fails.
-    let (home, before, gen1, gen2) = on_grid_gen1();
-    let [(name, value)] = fail_at(300);
+    // On the helper (see `many_links`): the 5,000th unlink fails.
+    let (home, before, gen1, gen2) = many_links();
+    let [(name, value)] = fail_at(5000);
     let run = home.hearth_env(["activate", path_str(&gen2)], &[(name, value.as_str())]);
-    reverted(&run, 300);
+    reverted(&run, 5000);
     assert_same(&before, &home.snapshot());
     assert_eq!(current(&home), Some((1, gen1)));
     activate(&home, &gen2).assert_ok();

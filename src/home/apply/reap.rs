@@ -4,7 +4,7 @@
 //! is to unlink it, a change of its directory that costs as much as the
 //! change itself and that nothing later waits for. With enough of them, a
 //! helper thread unlinks them while the activation goes on with its next
-//! changes (a switch of 1,000 files has about 150).
+//! changes (a switch of 100,000 files has about 15,000).
 //!
 //! The helper gets a directory's entries together, once the activation has
 //! gone on to another directory: two threads changing one directory wait on
@@ -32,11 +32,16 @@ use crate::manifest::RelPath;
 use crate::sys::dirfd::DirFd;
 use crate::sys::fault;
 
-/// Below this many unlinks, starting a thread costs about what it saves: on
-/// the 2-core VM this was measured on, a thread's start and join took
-/// 60–95 µs and an unlink 20–35 µs (the benchmark's ext4, under perf trace),
-/// and each hand-over may cost a wake of the helper.
-const WORTH_A_THREAD: usize = 32;
+/// Below this many unlinks, the helper costs more than it saves, or
+/// saves nothing. It pays only where an unlink costs much more than
+/// waking a thread, and that depends on the machine. On the 2-core VM it
+/// was written on (unlinks of 20–35 µs), it sped up switches of 1,000 and
+/// of 100,000 files. On a later 2-core VM whose system calls were 3.5
+/// times faster, a switch of 10,000 files (1,500 unlinks) took 79 ms with
+/// the helper and 67 ms without, one of 1,000 files 10.2 and 9.6 ms, and
+/// one of 100,000 files (15,000 unlinks) the same with or without it. So
+/// only switches of that size get it.
+const WORTH_A_THREAD: usize = 8192;
 
 /// Who unlinks: this thread at once, or the helper.
 pub(super) struct Reaper {
