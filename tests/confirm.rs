@@ -94,6 +94,40 @@ fn a_link_the_user_removed_is_made_again() {
     assert_eq!(read_file(&home, ".config/app/a.conf"), "a\n");
 }
 
+/// A home of more links than are worth a second thread for the check
+/// (4,096, `src/home/confirm.rs`): the record lists them by path, and the
+/// two threads take runs of 64 by turns, so the links removed below fall
+/// to both. Each is made again; then the home is confirmed.
+#[test]
+fn in_a_large_home_a_link_removed_from_either_share_is_made_again() {
+    nix_available();
+    let home = TestHome::new();
+    let tree = build_tree(&[("one", "1\n", false)]);
+    let source = tree.join("one");
+    let mut g = home.gen();
+    for d in 0..32 {
+        for f in 0..144 {
+            g = g.file(FileSpec::path(
+                &format!("d{d:02}/f{f:03}"),
+                path_str(&source),
+            ));
+        }
+    }
+    let gen = build_generation(&g);
+    activate(&home, &gen).assert_ok();
+    // Positions 0, 70, 144, 2,548 and 4,607 of 4,608: runs 0, 1, 2, 39, 71.
+    for rel in ["d00/f000", "d00/f070", "d01/f000", "d17/f100", "d31/f143"] {
+        fs::remove_file(home.join(rel)).unwrap();
+        let run = activate(&home, &gen);
+        run.assert_ok();
+        assert!(!run.stdout.contains("already matched"), "{rel}: {run}");
+        assert_eq!(fs::read_link(home.join(rel)).unwrap(), source, "{rel}");
+    }
+    let run = activate(&home, &gen);
+    run.assert_ok();
+    assert!(run.stdout.contains("already matched"), "{run}");
+}
+
 #[test]
 fn a_link_the_user_replaced_is_a_conflict_and_kept() {
     let (home, gen) = applied();
