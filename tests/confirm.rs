@@ -95,9 +95,9 @@ fn a_link_the_user_removed_is_made_again() {
 }
 
 /// A home of more links than are worth a second thread for the check
-/// (4,096, `src/home/confirm.rs`): the record lists them by path, and the
-/// two threads take runs of 64 by turns, so the links removed below fall
-/// to both. Each is made again; then the home is confirmed.
+/// (4,096, `src/home/confirm.rs`): the record lists these links (all to
+/// one file) in the generation's order, and the two threads take runs of
+/// 64 by turns, so the links removed below fall to both. Each is made again; then the home is confirmed.
 #[test]
 fn in_a_large_home_a_link_removed_from_either_share_is_made_again() {
     nix_available();

@@ -72,8 +72,9 @@ pub fn record_matches(home: &Path, loaded: &Loaded) -> bool {
 }
 
 /// Links in runs of this many, each run checked by one thread: the
-/// record lists a directory's links together, so each thread mostly opens
-/// directories of its own.
+/// record lists links by the directory of their targets and, within it,
+/// in the generation's order, where a directory's files mostly come
+/// together, so each thread mostly opens directories of its own.
 const RUN: usize = 64;
 
 /// Below this many links, starting a thread costs more than it saves. On
