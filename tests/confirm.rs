@@ -104,16 +104,7 @@ fn in_a_large_home_a_link_removed_from_either_share_is_made_again() {
     let home = TestHome::new();
     let tree = build_tree(&[("one", "1\n", false)]);
     let source = tree.join("one");
-    let mut g = home.gen();
-    for d in 0..32 {
-        for f in 0..144 {
-            g = g.file(FileSpec::path(
-                &format!("d{d:02}/f{f:03}"),
-                path_str(&source),
-            ));
-        }
-    }
-    let gen = build_generation(&g);
+    let gen = build_generation(&home.gen().links_to(&source, 32, 144));
     activate(&home, &gen).assert_ok();
     // Positions 0, 70, 144, 2,548 and 4,607 of 4,608: runs 0, 1, 2, 39, 71.
     for rel in ["d00/f000", "d00/f070", "d01/f000", "d17/f100", "d31/f143"] {

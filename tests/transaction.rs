@@ -424,22 +424,10 @@ fn on_grid_gen1() -> (TestHome, Snapshot, PathBuf, PathBuf) {
 fn many_links() -> (TestHome, Snapshot, PathBuf, PathBuf) {
     let home = TestHome::new();
     let tree = build_tree(&[("one", "1\n", false), ("two", "2\n", false)]);
-    let links_to = |source: &Path| {
-        let mut g = home.gen();
-        for d in 0..64 {
-            for f in 0..144 {
-                g = g.file(FileSpec::path(
-                    &format!("d{d:02}/f{f:03}"),
-                    path_str(source),
-                ));
-            }
-        }
-        g
-    };
-    let [gen1, gen2] =
-        build_generations(&[links_to(&tree.join("one")), links_to(&tree.join("two"))])
-            .try_into()
-            .unwrap();
+    let links_to = |file: &str| home.gen().links_to(&tree.join(file), 64, 144);
+    let [gen1, gen2] = build_generations(&[links_to("one"), links_to("two")])
+        .try_into()
+        .unwrap();
     activate(&home, &gen1).assert_ok();
     let before = home.snapshot();
     (home, before, gen1, gen2)

@@ -152,6 +152,21 @@ impl GenSpec {
         self
     }
 
+    /// `dirs` directories `d00`, `d01`, … of `per_dir` links `f000`,
+    /// `f001`, … each, every one to `source`: a home of thousands of links
+    /// that needs no store path per file.
+    pub fn links_to(mut self, source: &Path, dirs: usize, per_dir: usize) -> Self {
+        for d in 0..dirs {
+            for f in 0..per_dir {
+                self = self.file(FileSpec::path(
+                    &format!("d{d:02}/f{f:03}"),
+                    path_str(source),
+                ));
+            }
+        }
+        self
+    }
+
     /// Shorthand for `.file(FileSpec::text(target, content))`.
     pub fn text(self, target: &str, content: &str) -> Self {
         self.file(FileSpec::text(target, content))
