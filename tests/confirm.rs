@@ -4,6 +4,9 @@
 //! activation down the full path, which does what it always did: each test
 //! below makes one such difference and shows that work done, and the first
 //! shows that the confirmed run says exactly what the full path says.
+//! Each home here has been confirmed once already, so that its directories
+//! are stamped (`src/home/stamps.rs`) and each difference is found through
+//! the stamps, as in a home left alone for a while.
 
 use crate::common;
 
@@ -29,7 +32,110 @@ fn applied() -> (TestHome, PathBuf) {
             .file(FileSpec::text(".netrc", "n\n").copy().mode("0600")),
     );
     activate(&home, &gen).assert_ok();
+    stamp(&home, &gen);
     (home, gen)
+}
+
+/// Activates `gen` again once the clock has moved on from the last
+/// activation's changes: that no-op reads every link and stamps every
+/// directory (`src/home/stamps.rs`), so the tests here confirm through the
+/// stamps, as a home does that has been left alone for a moment. A kernel
+/// tick is at most 10 ms.
+fn stamp(home: &TestHome, gen: &Path) {
+    std::thread::sleep(std::time::Duration::from_millis(25));
+    let run = activate(home, gen);
+    assert!(run.stdout.contains("already matched"), "{run}");
+    if keeps_times(home.path()) {
+        assert!(home.state_dir().join("stamps.json").is_file());
+    }
+}
+
+/// Whether hearth trusts the change times of the filesystem at `path`
+/// (ext4, XFS, btrfs, tmpfs: `src/home/stamps.rs`).
+fn keeps_times(path: &Path) -> bool {
+    use nix::sys::statfs::{
+        statfs, BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC,
+    };
+    let fs = statfs(path).unwrap().filesystem_type();
+    [
+        EXT4_SUPER_MAGIC,
+        XFS_SUPER_MAGIC,
+        BTRFS_SUPER_MAGIC,
+        TMPFS_MAGIC,
+    ]
+    .contains(&fs)
+}
+
+/// A link's access time (seconds, nanoseconds).
+fn atime(path: &Path) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).unwrap();
+    (m.atime(), m.atime_nsec())
+}
+
+/// Sets a link's access time two days back (its directory is not changed):
+/// reading it then sets it to now, on a filesystem mounted `relatime` (the
+/// default) or `strictatime`.
+fn age(path: &Path) -> (i64, i64) {
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let old = TimeSpec::new(
+        i64::try_from(std::time::UNIX_EPOCH.elapsed().unwrap().as_secs()).unwrap() - 2 * 86_400,
+        0,
+    );
+    utimensat(
+        None,
+        path,
+        &old,
+        &TimeSpec::UTIME_OMIT,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    atime(path)
+}
+
+/// A no-op looks at each directory, not at each link, once the directory's
+/// links have been read and it has not changed since; a change in it, and
+/// its links are read again. Seen by the links' access times, which
+/// reading a link sets.
+#[test]
+fn a_no_op_reads_no_link_in_a_directory_unchanged_since_its_links_were_read() {
+    let (home, gen) = applied();
+    if !keeps_times(home.path()) {
+        eprintln!("skipped: the test home's filesystem is not one whose change times hearth trusts (ext4, XFS, btrfs, tmpfs)");
+        return;
+    }
+    let probe = home.join("top");
+    let aged = age(&probe);
+    fs::read_link(&probe).unwrap();
+    if atime(&probe) == aged {
+        eprintln!("skipped: the test home's filesystem does not set a link's access time when it is read (noatime)");
+        return;
+    }
+    let link = home.join(".config/app/a.conf");
+    let aged = age(&link);
+    let run = activate(&home, &gen);
+    assert!(run.stdout.contains("already matched"), "{run}");
+    assert_eq!(
+        atime(&link),
+        aged,
+        "a link in an unchanged directory was read"
+    );
+    // A file made and removed beside it: the directory changed.
+    write_file(&home, ".config/app/new", "n\n");
+    fs::remove_file(home.join(".config/app/new")).unwrap();
+    let run = activate(&home, &gen);
+    assert!(run.stdout.contains("already matched"), "{run}");
+    assert_ne!(
+        atime(&link),
+        aged,
+        "a link in a changed directory was not read"
+    );
+    // And a link removed just after that run is made again.
+    fs::remove_file(&link).unwrap();
+    let run = activate(&home, &gen);
+    assert!(!run.stdout.contains("already matched"), "{run}");
+    assert_eq!(read_file(&home, ".config/app/a.conf"), "a\n");
 }
 
 /// Drops what the record keeps for confirming (as a state written before

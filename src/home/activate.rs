@@ -645,7 +645,14 @@ fn unchanged(ctx: &Context, req: &Request, sink: Sink) -> Result<Result<Summary,
         || observe::home_manager_present(&ctx.home)
         || std::fs::read_link(st.gc_root(cur.number)).ok().as_deref() != Some(gen.as_path())
         || env.is_some_and(|env| !nixtools::profile_is(&profile, &env))
-        || !confirm::record_matches(&ctx.home, &loaded)
+        || !confirm::record_matches(
+            &ctx.home,
+            &loaded,
+            Some(&confirm::StampsAt {
+                state_dir: &st.dir,
+                write: !req.dry_run,
+            }),
+        )
     {
         return go_on(st, loaded);
     }
@@ -1559,7 +1566,11 @@ pub fn status(ctx: &Context, sink: Sink) -> Result<Option<Status>, Error> {
     let (Some(cur), Some(record)) = (&loaded.data.current, loaded.data.current_record()) else {
         return Ok(None);
     };
-    if confirm::record_matches(&ctx.home, &loaded) {
+    let stamps = confirm::StampsAt {
+        state_dir: &ctx.state_dir(),
+        write: false,
+    };
+    if confirm::record_matches(&ctx.home, &loaded, Some(&stamps)) {
         return Ok(Some(Status {
             number: cur.number,
             generation: cur.generation.clone(),

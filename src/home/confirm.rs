@@ -8,16 +8,20 @@
 //! (a copy is read and hashed, as a plan would), each directory opened
 //! once by each thread that reads in it (from 4,096 links, two share the
 //! links; each opens the home for itself, as `observe` does, never through
-//! a symlink). Anything else, and the activation takes the full path (observe,
-//! plan), which decides what to do; this module only ever says "nothing
-//! to do" or "look".
+//! a symlink); except that a directory whose stamp (`stamps`) shows it
+//! unchanged since a run read its links stands for them, so that a home
+//! left alone costs one `fstatat` per directory. Anything else, and the
+//! activation takes the full path (observe, plan), which decides what to
+//! do; this module only ever says "nothing to do" or "look".
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::home::plan::{Owned, Recorded};
+use crate::home::stamps::{self, Before, Stamp, Stamps};
 use crate::home::state::{Data, Loaded};
 use crate::sys::dirfd::{split, DirFd, Walk};
+use crate::sys::fxhash::{FxHashMap, FxHashSet};
 
 /// Whether the home holds what `owned` records: every link with its
 /// target, every copy with its content and mode, every directory hearth
@@ -27,24 +31,48 @@ pub fn home_matches(home: &Path, owned: &Owned) -> bool {
     let Ok(Some(root)) = DirFd::open(home, None) else {
         return false;
     };
-    entries_match(&mut Walk::new(root), owned)
+    entries_match(&mut Walk::new(root), owned, |_| false)
+}
+
+/// Where the directory stamps are (see `stamps`), and whether this run
+/// may replace them: only an activation holding the lock does.
+pub struct StampsAt<'a> {
+    pub state_dir: &'a Path,
+    pub write: bool,
 }
 
 /// [`home_matches`] for a record read with its links apart: each link is
-/// checked as it is read from the record's text, then the rest. With
-/// enough links and a second core, a helper thread checks every other run
-/// of them: a link is one `readlinkat`, and a home's links are most of what
-/// a no-op does besides starting.
-pub fn record_matches(home: &Path, loaded: &Loaded) -> bool {
+/// checked as it is read from the record's text, then the rest. A link in
+/// a directory whose stamp shows it unchanged since its links were last
+/// read is not read again (see `stamps`); with every directory so, the
+/// links are not even listed. With enough links to read and a second
+/// core, a helper thread checks every other run of them: a link is one
+/// `readlinkat`, and a home's links are most of what a no-op does besides
+/// starting. When everything matches and `at` allows, the stamps are
+/// brought up to date.
+pub fn record_matches(home: &Path, loaded: &Loaded, at: Option<&StampsAt>) -> bool {
     let Some(cur) = &loaded.data.current else {
         return false;
     };
     let Ok(Some(root)) = DirFd::open(home, None) else {
         return false;
     };
-    let mut walk = Walk::new(root);
     let links = loaded.managed().saturating_sub(cur.owned.entries.len());
-    let links_match = if worth_a_thread(links) {
+    // The clock is read before any directory is looked at.
+    let before = at
+        .and_then(|_| Before::now())
+        .filter(|_| stamps::keeps_times(&root));
+    let dirs = match (at, before) {
+        (Some(at), Some(_)) => Some(Dirs::look(&root, loaded, links, at, &cur.txid)),
+        _ => None,
+    };
+    let unchanged = dirs.as_ref().map(|d| &d.unchanged);
+    let skip = |parent: &str| unchanged.is_some_and(|u| !u.is_empty() && u.contains(parent));
+    let mut walk = Walk::new(root);
+    let all_unchanged = dirs.as_ref().is_some_and(Dirs::all_unchanged);
+    let links_match = if all_unchanged {
+        true
+    } else if worth_a_thread(links) && unchanged.is_none_or(FxHashSet::is_empty) {
         // Either side stops at the first link that does not match, and
         // tells the other to stop too.
         let differs = AtomicBool::new(false);
@@ -66,9 +94,118 @@ pub fn record_matches(home: &Path, loaded: &Loaded) -> bool {
             mine && theirs
         })
     } else {
-        loaded.links_all(|path, dir, name| link_matches(&mut walk, path, dir, name))
+        loaded.links_all(|path, dir, name| {
+            skip(split(path).0) || link_matches(&mut walk, path, dir, name)
+        })
     };
-    links_match && entries_match(&mut walk, &cur.owned)
+    let is_dir = |d: &str| dirs.as_ref().is_some_and(|dirs| dirs.is_dir(d));
+    let matches = links_match && entries_match(&mut walk, &cur.owned, is_dir);
+    if let (true, Some(at), Some(dirs), Some(before)) = (matches, at, &dirs, before) {
+        if at.write {
+            dirs.restamp(at.state_dir, &cur.txid, links, before);
+        }
+    }
+    matches
+}
+
+/// The directories of a record's links as this run found them, against
+/// their stamps.
+struct Dirs {
+    stored: Stamps,
+    /// Each directory holding a link and each on the way to one (`""`, the
+    /// home, too), with its stamp now (`None`: not a directory).
+    now: FxHashMap<String, Option<Stamp>>,
+    /// Those that are still the directory stamped, with its stamp, each on
+    /// the way to it a directory.
+    unchanged: FxHashSet<String>,
+    /// The stored stamps name every directory (and there are as many links
+    /// as when they were written).
+    complete: bool,
+}
+
+impl Dirs {
+    fn look(root: &DirFd, loaded: &Loaded, links: usize, at: &StampsAt, txid: &str) -> Dirs {
+        let stored = stamps::read(at.state_dir, txid);
+        let complete = stored.complete && stored.links == links;
+        let mut now: FxHashMap<String, Option<Stamp>> = FxHashMap::default();
+        if complete {
+            now.extend(stored.dirs.keys().map(|d| (d.clone(), None)));
+        } else {
+            now.insert(String::new(), None);
+            loaded.links_all(|path, _, _| {
+                let mut dir = split(path).0;
+                while !now.contains_key(dir) {
+                    now.insert(dir.to_string(), None);
+                    dir = split(dir).0;
+                }
+                true
+            });
+        }
+        for (dir, stamp) in &mut now {
+            *stamp = stamps::look(root, dir);
+        }
+        let on_the_way = |dir: &str| {
+            let mut d = dir;
+            while !d.is_empty() {
+                d = split(d).0;
+                if !matches!(now.get(d), Some(Some(_))) {
+                    return false;
+                }
+            }
+            true
+        };
+        let unchanged = now
+            .iter()
+            .filter(|(dir, stamp)| {
+                stamp.is_some_and(|s| stored.dirs.get(dir.as_str()) == Some(&s)) && on_the_way(dir)
+            })
+            .map(|(dir, _)| dir.clone())
+            .collect();
+        Dirs {
+            stored,
+            now,
+            unchanged,
+            complete,
+        }
+    }
+
+    /// Every directory unchanged, as far as the stored stamps name them all.
+    fn all_unchanged(&self) -> bool {
+        self.complete && self.unchanged.len() == self.now.len()
+    }
+
+    /// Whether `dir` was found a directory, each on the way to it too.
+    fn is_dir(&self, dir: &str) -> bool {
+        let mut d = dir;
+        loop {
+            if !matches!(self.now.get(d), Some(Some(_))) {
+                return false;
+            }
+            if d.is_empty() {
+                return true;
+            }
+            d = split(d).0;
+        }
+    }
+
+    /// Writes the stamps of every directory found settled (its links all
+    /// just read or still unchanged), when they differ from the stored ones.
+    fn restamp(&self, state_dir: &Path, txid: &str, links: usize, before: Before) {
+        let dirs: FxHashMap<String, Stamp> = self
+            .now
+            .iter()
+            .filter_map(|(dir, s)| s.filter(|s| before.settles(s)).map(|s| (dir.clone(), s)))
+            .filter(|(dir, _)| self.is_dir(dir))
+            .collect();
+        let fresh = Stamps {
+            complete: dirs.len() == self.now.len(),
+            dirs,
+            links,
+        };
+        if fresh != self.stored {
+            stamps::write(state_dir, txid, &fresh);
+        }
+    }
 }
 
 /// Links in runs of this many, each run checked by one thread: the
@@ -118,7 +255,8 @@ fn link_matches(walk: &mut Walk, path: &str, dir: &str, name: &str) -> bool {
 }
 
 /// Whether every entry and directory of `owned` is in the home `walk` is in.
-fn entries_match(walk: &mut Walk, owned: &Owned) -> bool {
+/// `is_dir`: a directory already known to be one (the rest are opened).
+fn entries_match(walk: &mut Walk, owned: &Owned, is_dir: impl Fn(&str) -> bool) -> bool {
     let entries_match = owned.entries.iter().all(|(path, rec)| {
         let (parent, name) = split(path.as_str());
         let Some(dir) = walk.dir(parent) else {
@@ -129,7 +267,11 @@ fn entries_match(walk: &mut Walk, owned: &Owned) -> bool {
             Recorded::Copy(c) => copy_matches(dir, name, &c.sha256, c.mode, c.size),
         }
     });
-    entries_match && owned.dirs.iter().all(|d| walk.dir(d.as_str()).is_some())
+    entries_match
+        && owned
+            .dirs
+            .iter()
+            .all(|d| is_dir(d.as_str()) || walk.dir(d.as_str()).is_some())
 }
 
 fn copy_matches(dir: &DirFd, name: &str, sha256: &str, mode: u32, size: Option<u64>) -> bool {
@@ -191,8 +333,16 @@ mod tests {
         std::os::unix::fs::symlink("/nix/store/x-src/f1", home.join("a")).unwrap();
         std::fs::create_dir(home.join("d")).unwrap();
         assert_eq!(record("/nix/store/x-src/", "f1").managed(), 1);
-        assert!(record_matches(&home, &record("/nix/store/x-src/", "f1")));
-        assert!(record_matches(&home, &record("/nix/store/", "x-src/f1")));
+        assert!(record_matches(
+            &home,
+            &record("/nix/store/x-src/", "f1"),
+            None
+        ));
+        assert!(record_matches(
+            &home,
+            &record("/nix/store/", "x-src/f1"),
+            None
+        ));
         for (dir, name) in [
             ("/nix/store/x-src/", "f10"),
             ("/nix/store/x-src/", "f"),
@@ -202,13 +352,24 @@ mod tests {
             ("/nix/store/x-src/", "1"),
             ("/nix/store/", "f1"),
         ] {
-            assert!(!record_matches(&home, &record(dir, name)), "{dir}{name}");
+            assert!(
+                !record_matches(&home, &record(dir, name), None),
+                "{dir}{name}"
+            );
         }
         std::fs::remove_dir(home.join("d")).unwrap();
-        assert!(!record_matches(&home, &record("/nix/store/x-src/", "f1")));
+        assert!(!record_matches(
+            &home,
+            &record("/nix/store/x-src/", "f1"),
+            None
+        ));
         std::fs::remove_file(home.join("a")).unwrap();
         std::fs::create_dir(home.join("d")).unwrap();
-        assert!(!record_matches(&home, &record("/nix/store/x-src/", "f1")));
+        assert!(!record_matches(
+            &home,
+            &record("/nix/store/x-src/", "f1"),
+            None
+        ));
         std::fs::remove_dir_all(&home).unwrap();
     }
 }

@@ -21,5 +21,6 @@ pub mod packages;
 pub mod plan;
 pub mod roots;
 pub mod snapshot;
+pub mod stamps;
 pub mod state;
 pub mod units;

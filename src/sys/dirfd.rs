@@ -189,6 +189,17 @@ impl DirFd {
         nix::sys::stat::fstatat(Some(self.raw()), name, flags)
     }
 
+    /// This directory itself (`fstat`).
+    pub fn stat_self(&self) -> nix::Result<FileStat> {
+        nix::sys::stat::fstat(self.raw())
+    }
+
+    /// The filesystem this directory is on (`fstatfs`).
+    #[cfg(target_os = "linux")]
+    pub fn filesystem(&self) -> nix::Result<nix::sys::statfs::Statfs> {
+        nix::sys::statfs::fstatfs(&self.fd)
+    }
+
     /// Whether anything (even a dangling symlink) is at `name`.
     pub fn exists(&self, name: &str) -> bool {
         self.stat(name, false).is_ok()
