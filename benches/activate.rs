@@ -66,6 +66,15 @@
 //! renaming one, the fresh floor's rename dilutes that growth, and this row
 //! shows how hearth grows against the link creation it cannot avoid.
 //!
+//! For information, not a target: "no-op, unstamped". A no-op that finds
+//! the home as the last one left it confirms each directory by its stamp
+//! (src/home/stamps.rs: one `fstatat` per directory instead of a
+//! `readlinkat` per link), and that is what the no-op row measures: its
+//! first run reads every link and stamps the directories, and the rest
+//! find them unchanged. This row is a no-op with the stamps removed before
+//! each run, so that it reads every link, as the first no-op after any
+//! change does; it is set against the same no-op floor.
+//!
 //! The copies case (N = 200, "copies"): what the fsyncs of copies cost.
 //! Generation A is 200 `"type": "copy"` entries (mode 0600) of a few hundred
 //! bytes each, half in `.config/copied/`, half in `.local/share/copied/`.
@@ -986,14 +995,29 @@ impl Bench<'_> {
         self.reset()?;
         fresh.max_rss_kb = self.activate(self.gen_a, &s.a, &dirs_a, true)?.max_rss_kb;
         links_only.max_rss_kb = fresh.max_rss_kb;
-        // Both homes are at A after the fresh runs.
+        // Both homes are at A after the fresh runs. The first no-op reads
+        // every link and stamps the directories; the others find them
+        // unchanged, as in a home left alone. "no-op, unstamped" is a
+        // no-op without the stamps (removed before it), which reads every
+        // link: what the first no-op after a change costs.
+        let mut unstamped = row("no-op, unstamped");
+        let stamps = s.state.join("hearth/stamps.json");
         for _ in 0..self.reps() {
             nix::unistd::sync();
             record(&mut noop, self.activate(self.gen_a, &s.a, &dirs_a, false)?);
             noop.floor
                 .push(self.floor(|| noop_floor(&noop_ops), &s.a, &dirs_a)?);
+            fs::remove_file(&stamps)?;
+            nix::unistd::sync();
+            record(
+                &mut unstamped,
+                self.activate(self.gen_a, &s.a, &dirs_a, false)?,
+            );
         }
+        unstamped.floor.clone_from(&noop.floor);
         noop.max_rss_kb = self.activate(self.gen_a, &s.a, &dirs_a, true)?.max_rss_kb;
+        fs::remove_file(&stamps)?;
+        unstamped.max_rss_kb = self.activate(self.gen_a, &s.a, &dirs_a, true)?.max_rss_kb;
         // Read-only commands on the same home at A: status (set against the
         // no-op floor: it looks at every path as a no-op does) and plan of
         // A (nothing to do) and of B (the switch below, against its floor).
@@ -1054,6 +1078,7 @@ impl Bench<'_> {
                 fresh,
                 links_only,
                 noop,
+                unstamped,
                 switch,
                 status,
                 plan_noop,
@@ -1882,6 +1907,7 @@ fn report(
         "fresh",
         "fresh, links only",
         "no-op",
+        "no-op, unstamped",
         "switch",
         "status",
         "plan no-op",
@@ -1894,7 +1920,7 @@ fn report(
         let grows = median(&big.hearth) / median(&small.hearth);
         let floor_grows = median(&big.floor) / median(&small.floor);
         let ratio = grows / floor_grows;
-        let verdict = if case == "fresh, links only" {
+        let verdict = if case == "fresh, links only" || case == "no-op, unstamped" {
             "(for information, not a target)".to_string()
         } else {
             format!(

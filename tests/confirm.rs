@@ -94,6 +94,26 @@ fn age(path: &Path) -> (i64, i64) {
     atime(path)
 }
 
+/// Whether the test home's filesystem is one hearth keeps stamps on, and
+/// reading a link there sets its access time (as `relatime`, the default,
+/// does for one two days old), which is how these tests tell whether a
+/// link was read; says the test is skipped when not. Leaves the probe
+/// (`top`) read.
+fn stamps_seen(home: &TestHome) -> bool {
+    if !keeps_times(home.path()) {
+        eprintln!("skipped: the test home's filesystem is not one whose change times hearth trusts (ext4, XFS, btrfs, tmpfs)");
+        return false;
+    }
+    let probe = home.join("top");
+    let aged = age(&probe);
+    fs::read_link(&probe).unwrap();
+    let sets = atime(&probe) != aged;
+    if !sets {
+        eprintln!("skipped: the test home's filesystem does not set a link's access time when it is read (noatime)");
+    }
+    sets
+}
+
 /// A no-op looks at each directory, not at each link, once the directory's
 /// links have been read and it has not changed since; a change in it, and
 /// its links are read again. Seen by the links' access times, which
@@ -101,15 +121,7 @@ fn age(path: &Path) -> (i64, i64) {
 #[test]
 fn a_no_op_reads_no_link_in_a_directory_unchanged_since_its_links_were_read() {
     let (home, gen) = applied();
-    if !keeps_times(home.path()) {
-        eprintln!("skipped: the test home's filesystem is not one whose change times hearth trusts (ext4, XFS, btrfs, tmpfs)");
-        return;
-    }
-    let probe = home.join("top");
-    let aged = age(&probe);
-    fs::read_link(&probe).unwrap();
-    if atime(&probe) == aged {
-        eprintln!("skipped: the test home's filesystem does not set a link's access time when it is read (noatime)");
+    if !stamps_seen(&home) {
         return;
     }
     let link = home.join(".config/app/a.conf");
@@ -189,6 +201,81 @@ fn a_home_that_holds_the_generation_is_left_alone_and_told_as_the_full_path_tell
     assert!(
         run.stdout.contains("already matched (3 unchanged)"),
         "{run}"
+    );
+}
+
+/// The stamps name the transaction that applied the generation: after
+/// another activation, the next no-op reads every link again, even in a
+/// directory that activation did not touch, and stamps anew.
+#[test]
+fn after_another_activation_the_stamps_of_the_one_before_are_not_used() {
+    let (home, _) = applied();
+    if !stamps_seen(&home) {
+        return;
+    }
+    // The same files, and one more elsewhere: .config/app is not touched.
+    let other = build_generation(
+        &home
+            .gen()
+            .text(".config/app/a.conf", "a\n")
+            .text("top", "t\n")
+            .text(".config/more/m", "m\n")
+            .file(FileSpec::text(".netrc", "n\n").copy().mode("0600")),
+    );
+    let link = home.join(".config/app/a.conf");
+    let ino = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        fs::symlink_metadata(p).unwrap().ino()
+    };
+    let (dir_before, link_before) = (ino(&home.join(".config/app")), ino(&link));
+    activate(&home, &other).assert_ok();
+    assert_eq!(ino(&home.join(".config/app")), dir_before);
+    assert_eq!(ino(&link), link_before, "the switch kept the link");
+    std::thread::sleep(std::time::Duration::from_millis(25));
+    let aged = age(&link);
+    let run = activate(&home, &other);
+    assert!(run.stdout.contains("already matched"), "{run}");
+    assert_ne!(atime(&link), aged, "read again under another transaction");
+    let aged = age(&link);
+    let run = activate(&home, &other);
+    assert!(run.stdout.contains("already matched"), "{run}");
+    assert_eq!(atime(&link), aged, "stamped anew");
+}
+
+/// A directory put in the place of another (here a copy of it, links and
+/// times and all: `cp -a` cannot copy a change time, which is when the
+/// copy was made) is not taken for the one stamped: its links are read,
+/// and an unchanged directory's are not.
+#[test]
+fn a_directory_swapped_for_a_copy_of_itself_is_read_again() {
+    let (home, gen) = applied();
+    if !stamps_seen(&home) {
+        return;
+    }
+    let app = home.join(".config/app");
+    fs::rename(&app, home.join(".config/app.old")).unwrap();
+    let status = std::process::Command::new("cp")
+        .args([
+            "-a",
+            path_str(&home.join(".config/app.old")),
+            path_str(&app),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::remove_dir_all(home.join(".config/app.old")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(25));
+    // `.config` changed too; the home (with `top`) did not.
+    let link = app.join("a.conf");
+    let aged = age(&link);
+    let top = age(&home.join("top"));
+    let run = activate(&home, &gen);
+    assert!(run.stdout.contains("already matched"), "{run}");
+    assert_ne!(atime(&link), aged, "the copy's link was not read");
+    assert_eq!(
+        atime(&home.join("top")),
+        top,
+        "an unchanged directory was read"
     );
 }
 
