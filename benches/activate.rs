@@ -75,6 +75,16 @@
 //! each run, so that it reads every link, as the first no-op after any
 //! change does; it is set against the same no-op floor.
 //!
+//! For information, not a target: "switch, checked floor" sets the same
+//! switch runs of hearth against a floor that makes the checks the
+//! switch floor leaves out and hearth must make (docs/security.md), with
+//! one `readlink` per path to look instead of `lstat` + `readlink`: a
+//! replaced link is swapped with its new one (`RENAME_EXCHANGE`), read
+//! back and unlinked; a removed one renamed aside, read back and unlinked;
+//! a new one made at its place. What is left of the ratio is hearth's
+//! process start, its reading and planning, its journal, its record and
+//! its GC root.
+//!
 //! The copies case (N = 200, "copies"): what the fsyncs of copies cost.
 //! Generation A is 200 `"type": "copy"` entries (mode 0600) of a few hundred
 //! bytes each, half in `.config/copied/`, half in `.local/share/copied/`.
@@ -972,6 +982,7 @@ impl Bench<'_> {
             max_rss_kb: 0,
         };
         let (mut fresh, mut noop, mut switch) = (row("fresh"), row("no-op"), row("switch"));
+        let mut checked = row("switch, checked floor");
         let mut links_only = row("fresh, links only");
         let record = |row: &mut Row, r: Activation| row.hearth.push(r.time);
 
@@ -1056,10 +1067,17 @@ impl Bench<'_> {
             switch
                 .floor
                 .push(self.floor(|| switch_ops.run(), &s.b, &dirs_b)?);
+            wipe(&s.floor)?;
+            fresh_ops.run()?;
+            checked
+                .floor
+                .push(self.floor(|| switch_ops.run_checked(), &s.b, &dirs_b)?);
         }
+        checked.hearth.clone_from(&switch.hearth);
         self.reset()?;
         self.activate(self.gen_a, &s.a, &dirs_a, false)?;
         switch.max_rss_kb = self.activate(self.gen_b, &s.b, &dirs_b, true)?.max_rss_kb;
+        checked.max_rss_kb = switch.max_rss_kb;
         plan_switch.floor.clone_from(&switch.floor);
         // The state on disk with generations A and B recorded (B current),
         // then with A and B again as two more: what a generation costs.
@@ -1080,6 +1098,7 @@ impl Bench<'_> {
                 noop,
                 unstamped,
                 switch,
+                checked,
                 status,
                 plan_noop,
                 plan_switch,
@@ -1554,6 +1573,8 @@ struct SwitchOps {
     look: Vec<PathBuf>,
     mkdirs: Vec<PathBuf>,
     puts: Vec<Put>,
+    /// Which of `puts` replace a link of A (the others are new paths).
+    replaces: Vec<bool>,
     unlinks: Vec<PathBuf>,
     rmdirs: Vec<PathBuf>,
 }
@@ -1580,6 +1601,12 @@ impl SwitchOps {
                 .iter()
                 .filter(|(t, src)| s.a.get(*t) != Some(src))
                 .map(|(t, &src)| put(home, t, src, sources))
+                .collect(),
+            replaces: s
+                .b
+                .iter()
+                .filter(|(t, src)| s.a.get(*t) != Some(src))
+                .map(|(t, _)| s.a.contains_key(t))
                 .collect(),
             unlinks: s
                 .a
@@ -1608,6 +1635,50 @@ impl SwitchOps {
         put_all(&self.puts)?;
         for p in &self.unlinks {
             fs::remove_file(p)?;
+        }
+        for d in &self.rmdirs {
+            fs::remove_dir(d)?;
+        }
+        Ok(())
+    }
+
+    /// The same switch with the checks a safe activator makes and the
+    /// floor does not (docs/security.md), and one `readlink` per path to
+    /// look: a replaced link is swapped with its new one
+    /// (`RENAME_EXCHANGE`), read back and unlinked; a removed one renamed
+    /// aside, read back and unlinked; a new one made at its place.
+    fn run_checked(&self) -> io::Result<()> {
+        use nix::fcntl::{renameat2, RenameFlags};
+        let read = |p: &Path| match fs::read_link(p) {
+            Ok(t) => {
+                std::hint::black_box(t);
+                Ok(())
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => Ok(()),
+            Err(e) => Err(e),
+        };
+        for p in &self.look {
+            read(p)?;
+        }
+        for d in &self.mkdirs {
+            fs::create_dir(d)?;
+        }
+        for (p, &replaces) in self.puts.iter().zip(&self.replaces) {
+            if replaces {
+                symlink(&p.source, &p.tmp)?;
+                renameat2(None, &p.tmp, None, &p.path, RenameFlags::RENAME_EXCHANGE)?;
+                read(&p.tmp)?;
+                fs::remove_file(&p.tmp)?;
+            } else {
+                symlink(&p.source, &p.path)?;
+            }
+        }
+        for p in &self.unlinks {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            let aside = p.with_file_name(format!(".floor-old-{name}"));
+            fs::rename(p, &aside)?;
+            read(&aside)?;
+            fs::remove_file(&aside)?;
         }
         for d in &self.rmdirs {
             fs::remove_dir(d)?;
@@ -1786,7 +1857,7 @@ fn report(
         "targets: issue 8 (activate, 1,000 and 10,000 files) and issue 14 (every case and size)"
     );
     println!(
-        "{:>6}  {:<17} {:>5} {:>10} {:>10} {:>7}  {:>7} {:<4}  {:>7} {:<4}  peak RSS",
+        "{:>6}  {:<21} {:>5} {:>10} {:>10} {:>7}  {:>7} {:<4}  {:>7} {:<4}  peak RSS",
         "N", "case", "runs", "hearth ms", "floor ms", "ratio", "is. 8", "", "is. 14", ""
     );
     let verdict = |pass: Option<bool>| match pass {
@@ -1802,7 +1873,7 @@ fn report(
         let pass = r.limit().map(|l| ratio <= l);
         let pass14 = r.limit14().map(|l| ratio <= l);
         println!(
-            "{:>6}  {:<17} {:>5} {:>10.2} {:>10.2} {:>6.2}×  {:>7} {:<4}  {:>7} {:<4}  {:.1} MB",
+            "{:>6}  {:<21} {:>5} {:>10.2} {:>10.2} {:>6.2}×  {:>7} {:<4}  {:>7} {:<4}  {:.1} MB",
             r.n,
             r.case,
             r.hearth.len(),
@@ -1909,6 +1980,7 @@ fn report(
         "no-op",
         "no-op, unstamped",
         "switch",
+        "switch, checked floor",
         "status",
         "plan no-op",
         "plan switch",
@@ -1920,7 +1992,10 @@ fn report(
         let grows = median(&big.hearth) / median(&small.hearth);
         let floor_grows = median(&big.floor) / median(&small.floor);
         let ratio = grows / floor_grows;
-        let verdict = if case == "fresh, links only" || case == "no-op, unstamped" {
+        let verdict = if matches!(
+            case,
+            "fresh, links only" | "no-op, unstamped" | "switch, checked floor"
+        ) {
             "(for information, not a target)".to_string()
         } else {
             format!(
