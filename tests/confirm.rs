@@ -351,6 +351,27 @@ fn a_missing_gc_root_is_registered_again() {
     assert_eq!(fs::read_link(&root).unwrap(), gen);
 }
 
+/// Registering a root again leaves the link to it in Nix's per-user roots
+/// directory as it is, when that link already leads to it.
+#[test]
+fn a_gc_root_registered_again_keeps_its_per_user_link() {
+    use std::os::unix::fs::MetadataExt;
+    let (home, gen) = applied();
+    let root = home.state_dir().join("gcroots/1");
+    let per_user = Path::new("/nix/var/nix/gcroots/per-user").join(current_user());
+    let link = fs::read_dir(&per_user)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| fs::read_link(p).is_ok_and(|t| t == root))
+        .expect("a per-user link to the root");
+    let before = fs::symlink_metadata(&link).unwrap().ino();
+    fs::remove_file(&root).unwrap();
+    activate(&home, &gen).assert_ok();
+    assert_eq!(fs::read_link(&root).unwrap(), gen);
+    assert_eq!(fs::read_link(&link).unwrap(), root);
+    assert_eq!(fs::symlink_metadata(&link).unwrap().ino(), before);
+}
+
 #[test]
 fn steps_run_on_every_activation() {
     nix_available();
