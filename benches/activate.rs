@@ -1110,6 +1110,7 @@ impl Bench<'_> {
     /// An empty home and no state.
     fn reset(&self) -> Result<()> {
         wipe(&self.s.home)?;
+        drop_gc_root_links(&self.s.state)?;
         wipe(&self.s.state)?;
         nix::unistd::sync();
         Ok(())
@@ -1310,6 +1311,7 @@ impl CopyBench<'_> {
     /// An empty home and no state.
     fn reset(&self) -> Result<()> {
         wipe(&self.c.home)?;
+        drop_gc_root_links(&self.c.state)?;
         wipe(&self.c.state)?;
         nix::unistd::sync();
         Ok(())
@@ -1397,6 +1399,26 @@ fn megabytes(bytes: u64) -> f64 {
 )]
 fn mib(kib: i64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// Removes the links hearth made in Nix's per-user roots directory to
+/// the GC roots in `state`, as a home new to hearth has none: without
+/// this, each run after the first would find its link there already.
+fn drop_gc_root_links(state: &Path) -> Result<()> {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())?
+        .ok_or("the running user has no name")?
+        .name;
+    let dir = Path::new("/nix/var/nix/gcroots/per-user").join(user);
+    for entry in fs::read_dir(dir).into_iter().flatten() {
+        let path = entry?.path();
+        let ours = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("hearth-"));
+        if ours && fs::read_link(&path).is_ok_and(|t| t.starts_with(state)) {
+            fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn wipe(dir: &Path) -> io::Result<()> {
